@@ -1,0 +1,268 @@
+//! Configuration: every setting comes from the environment (and `.env` when
+//! present) and has a zero-configuration default. `.env.example` lists them all.
+//! A bad value is reported as one line naming the variable.
+
+mod secret;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use lettre::message::Mailbox;
+use secrecy::SecretString;
+use url::Url;
+
+pub use secret::{hex as secret_hex, SecretKey, SecretKeyError};
+
+/// A variable whose value cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+/// The public URL of the service, without a trailing slash, always http or https.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl(String);
+
+impl BaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let url = Url::parse(raw.trim()).map_err(|e| format!("not a URL ({e})"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("scheme must be http or https, not {}", url.scheme()));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err("must not have a query or a fragment".into());
+        }
+        Ok(Self(url.as_str().trim_end_matches('/').to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.0.starts_with("https://")
+    }
+
+    /// An absolute URL for `path_and_query`, which starts with `/`.
+    pub fn join(&self, path_and_query: &str) -> String {
+        format!("{}{}", self.0, path_and_query)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub base_url: BaseUrl,
+    pub database_url: String,
+    pub database_max_connections: u32,
+    /// Holds a password when the URL carries one, hence secret.
+    pub smtp_url: Option<SecretString>,
+    pub outbox_dir: PathBuf,
+    pub from: Mailbox,
+    pub newsletter_name: String,
+    pub postal_address: String,
+    pub send_concurrency: NonZeroUsize,
+    pub send_rate: Option<NonZeroU32>,
+    pub secret: Option<SecretString>,
+    pub secret_file: PathBuf,
+    pub confirmation_ttl: Duration,
+    pub signup_rate_per_minute: NonZeroU32,
+    pub confirmations_per_day: u32,
+    pub confirmation_min_interval: Duration,
+    pub max_body_bytes: usize,
+    pub trust_proxy_headers: bool,
+    pub retry_min_delay: Duration,
+    pub retry_max_delay: Duration,
+}
+
+impl Config {
+    /// Reads the process environment, after loading `.env` if there is one.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        if let Err(e) = dotenvy::dotenv() {
+            if !e.not_found() {
+                return Err(ConfigError {
+                    variable: ".env",
+                    problem: e.to_string(),
+                });
+            }
+        }
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    /// Builds the configuration from explicit variables; unset or empty ones take their default.
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let env = Env(vars);
+        Ok(Self {
+            bind: env.parse("HERALD_BIND", "127.0.0.1:8080")?,
+            base_url: env.with("HERALD_BASE_URL", "http://127.0.0.1:8080", BaseUrl::parse)?,
+            database_url: env.with("DATABASE_URL", "sqlite://herald.db", check_database_url)?,
+            database_max_connections: env.parse("HERALD_DATABASE_MAX_CONNECTIONS", "10")?,
+            smtp_url: env.optional("SMTP_URL", check_smtp_url)?,
+            outbox_dir: PathBuf::from(env.get("HERALD_OUTBOX_DIR").unwrap_or("./outbox")),
+            from: env.with("HERALD_FROM", "Herald <newsletter@localhost>", |raw| {
+                raw.parse::<Mailbox>()
+                    .map_err(|e| format!("not a mailbox like `Name <address@example.com>` ({e})"))
+            })?,
+            newsletter_name: env.with("HERALD_NEWSLETTER_NAME", "Herald", single_line)?,
+            postal_address: env.get("HERALD_POSTAL_ADDRESS").unwrap_or("").to_owned(),
+            send_concurrency: env.parse("HERALD_SEND_CONCURRENCY", "8")?,
+            send_rate: env.optional("HERALD_SEND_RATE", |raw| {
+                NonZeroU32::from_str(raw).map_err(|_| "must be a whole number above 0".into())
+            })?,
+            secret: env.optional("HERALD_SECRET", |raw| {
+                if raw.len() < 32 {
+                    Err("must be at least 32 characters long".into())
+                } else {
+                    Ok(SecretString::from(raw.to_owned()))
+                }
+            })?,
+            secret_file: PathBuf::from(env.get("HERALD_SECRET_FILE").unwrap_or("./herald.secret")),
+            confirmation_ttl: env.duration("HERALD_CONFIRMATION_TTL", "48h")?,
+            signup_rate_per_minute: env.parse("HERALD_SIGNUP_RATE_PER_MINUTE", "10")?,
+            confirmations_per_day: env.parse("HERALD_CONFIRMATIONS_PER_DAY", "3")?,
+            confirmation_min_interval: env.duration("HERALD_CONFIRMATION_MIN_INTERVAL", "10m")?,
+            max_body_bytes: env.parse("HERALD_MAX_BODY_BYTES", "16384")?,
+            trust_proxy_headers: env.parse("HERALD_TRUST_PROXY_HEADERS", "false")?,
+            retry_min_delay: env.duration("HERALD_RETRY_MIN_DELAY", "5s")?,
+            retry_max_delay: env.duration("HERALD_RETRY_MAX_DELAY", "15m")?,
+        })
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+struct Env<'a>(&'a HashMap<String, String>);
+
+impl Env<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn with<T>(
+        &self,
+        name: &'static str,
+        default: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let raw = self.get(name).unwrap_or(default);
+        parse(raw).map_err(|problem| ConfigError {
+            variable: name,
+            problem,
+        })
+    }
+
+    fn optional<T>(
+        &self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        self.get(name)
+            .map(parse)
+            .transpose()
+            .map_err(|problem| ConfigError {
+                variable: name,
+                problem,
+            })
+    }
+
+    fn parse<T: FromStr>(&self, name: &'static str, default: &str) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.with(name, default, |raw| {
+            raw.parse::<T>()
+                .map_err(|e| format!("cannot use {raw:?}: {e}"))
+        })
+    }
+
+    fn duration(&self, name: &'static str, default: &str) -> Result<Duration, ConfigError> {
+        self.with(name, default, |raw| {
+            humantime::parse_duration(raw)
+                .map_err(|e| format!("cannot use {raw:?} as a duration like `48h` or `10m`: {e}"))
+        })
+    }
+}
+
+fn check_database_url(raw: &str) -> Result<String, String> {
+    if raw.starts_with("sqlite:") || raw.starts_with("postgres://") || raw.starts_with("postgresql://")
+    {
+        Ok(raw.to_owned())
+    } else {
+        Err("must start with sqlite:// or postgres://".into())
+    }
+}
+
+fn check_smtp_url(raw: &str) -> Result<SecretString, String> {
+    // The message never repeats the URL: it may hold a password.
+    let url = Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
+    if !matches!(url.scheme(), "smtp" | "smtps") {
+        return Err("scheme must be smtp:// or smtps://".into());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("has no host".into());
+    }
+    Ok(SecretString::from(raw.to_owned()))
+}
+
+fn single_line(raw: &str) -> Result<String, String> {
+    if raw.chars().any(char::is_control) {
+        Err("must not contain control characters or line breaks".into())
+    } else {
+        Ok(raw.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_no_variables() {
+        let config = Config::from_vars(&HashMap::new()).expect("defaults are valid");
+        assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.database_url, "sqlite://herald.db");
+        assert!(config.smtp_url.is_none());
+        assert_eq!(config.confirmation_ttl, Duration::from_secs(48 * 3600));
+    }
+
+    #[test]
+    fn bad_value_names_the_variable() {
+        let err = Config::from_vars(&vars(&[("HERALD_SEND_CONCURRENCY", "zero")])).unwrap_err();
+        assert_eq!(err.variable, "HERALD_SEND_CONCURRENCY");
+        let err = Config::from_vars(&vars(&[("HERALD_BASE_URL", "ftp://x")])).unwrap_err();
+        assert!(err.to_string().starts_with("HERALD_BASE_URL: "));
+    }
+
+    #[test]
+    fn smtp_url_error_does_not_echo_the_password() {
+        let err = Config::from_vars(&vars(&[("SMTP_URL", "http://user:hunter2@host")]))
+            .unwrap_err();
+        assert_eq!(err.variable, "SMTP_URL");
+        assert!(!err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn base_url_loses_its_trailing_slash() {
+        let url = BaseUrl::parse("https://news.example.com/herald/").expect("valid");
+        assert_eq!(url.join("/unsubscribe"), "https://news.example.com/herald/unsubscribe");
+        assert!(url.is_https());
+    }
+}

@@ -1,0 +1,163 @@
+//! SQL of the outbox: mail written in the transaction that makes it necessary,
+//! claimed by a sender under a lease, and marked with its outcome.
+
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use crate::subscriptions::TokenSeed;
+
+pub const KIND_CONFIRMATION: &str = "confirmation";
+
+/// Queues a confirmation mail; the caller's transaction makes it durable with the subscriber.
+pub async fn enqueue_confirmation(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+    seed: &TokenSeed,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO outbox (kind, subscriber_id, token_seed, created_at, expires_at, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $4)",
+    )
+    .bind(KIND_CONFIRMATION)
+    .bind(subscriber_id)
+    .bind(seed.as_str())
+    .bind(now)
+    .bind(expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// How many confirmation mails were queued for a subscriber since `since`, and the latest time.
+pub async fn confirmations_queued_since(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+    since: i64,
+) -> Result<(i64, Option<i64>), sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS queued, MAX(created_at) AS latest FROM outbox \
+         WHERE subscriber_id = $1 AND kind = $2 AND created_at > $3",
+    )
+    .bind(subscriber_id)
+    .bind(KIND_CONFIRMATION)
+    .bind(since)
+    .fetch_one(conn)
+    .await?;
+    Ok((row.try_get("queued")?, row.try_get("latest")?))
+}
+
+/// Drops unsent mail of a subscriber who left: nothing more goes to them.
+pub async fn cancel_for_subscriber(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE outbox SET failed_at = $2, last_error = 'cancelled: subscriber left', token_seed = NULL \
+         WHERE subscriber_id = $1 AND sent_at IS NULL AND failed_at IS NULL",
+    )
+    .bind(subscriber_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A mail claimed for sending.
+#[derive(Debug)]
+pub struct ClaimedMail {
+    pub id: i64,
+    pub kind: String,
+    pub subscriber_id: i64,
+    pub token_seed: Option<String>,
+    pub expires_at: i64,
+    pub attempts: i64,
+}
+
+/// Claims up to `limit` due mails until `now + lease`. A sender that dies
+/// leaves its claims to expire, and another takes them over.
+pub async fn claim_due(
+    pool: &AnyPool,
+    now: i64,
+    lease_millis: i64,
+    limit: i64,
+) -> Result<Vec<ClaimedMail>, sqlx::Error> {
+    let rows = sqlx::query(
+        "UPDATE outbox SET claimed_until = $2, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM outbox \
+             WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
+               AND (claimed_until IS NULL OR claimed_until < $1) \
+             ORDER BY next_attempt_at LIMIT $3) \
+         RETURNING id, kind, subscriber_id, token_seed, expires_at, attempts",
+    )
+    .bind(now)
+    .bind(now + lease_millis)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ClaimedMail {
+                id: row.try_get("id")?,
+                kind: row.try_get("kind")?,
+                subscriber_id: row.try_get("subscriber_id")?,
+                token_seed: row.try_get("token_seed")?,
+                expires_at: row.try_get("expires_at")?,
+                attempts: row.try_get("attempts")?,
+            })
+        })
+        .collect()
+}
+
+/// The earliest time a mail becomes due, to sleep exactly until then.
+pub async fn next_due_at(pool: &AnyPool) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query(
+        "SELECT MIN(next_attempt_at) AS due FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL",
+    )
+    .fetch_one(pool)
+    .await?
+    .try_get("due")
+}
+
+pub async fn mark_sent(pool: &AnyPool, id: i64, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE outbox SET sent_at = $2, claimed_until = NULL, token_seed = NULL, last_error = NULL \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_retry(
+    pool: &AnyPool,
+    id: i64,
+    next_attempt_at: i64,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE outbox SET next_attempt_at = $2, claimed_until = NULL, last_error = $3 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(next_attempt_at)
+    .bind(error)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_failed(pool: &AnyPool, id: i64, now: i64, error: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE outbox SET failed_at = $2, claimed_until = NULL, token_seed = NULL, last_error = $3 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(error)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! Herald: a self-hosted newsletter service. Double opt-in signup, a
+//! subscriber list on SQLite or PostgreSQL, and mail over SMTP.
+
+pub mod cli;
+pub mod config;
+pub mod delivery;
+pub mod mail;
+pub mod startup;
+pub mod store;
+pub mod subscriptions;
+pub mod web;

@@ -1,0 +1,119 @@
+//! The confirmation mail of double opt-in.
+
+use std::time::Duration;
+
+use askama::Template;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::Message;
+
+use crate::subscriptions::{SubscriberEmail, SubscriberName};
+
+/// Who the mail is from and what the reader is told about the sender.
+#[derive(Debug, Clone)]
+pub struct MailIdentity {
+    pub from: Mailbox,
+    pub newsletter_name: String,
+    pub postal_address: String,
+    pub site_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "email/confirmation.html")]
+struct HtmlBody<'a> {
+    identity: &'a MailIdentity,
+    greeting_name: Option<&'a str>,
+    email: &'a str,
+    confirm_url: &'a str,
+    expires_in: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/confirmation.txt")]
+struct TextBody<'a> {
+    identity: &'a MailIdentity,
+    greeting_name: Option<&'a str>,
+    email: &'a str,
+    confirm_url: &'a str,
+    expires_in: &'a str,
+}
+
+pub struct ConfirmationEmail<'a> {
+    pub to: &'a SubscriberEmail,
+    pub name: Option<&'a SubscriberName>,
+    pub confirm_url: &'a str,
+    pub expires_in: Duration,
+}
+
+impl ConfirmationEmail<'_> {
+    pub fn build(&self, identity: &MailIdentity) -> Result<Message, ConfirmationMailError> {
+        let expires_in = describe_duration(self.expires_in);
+        let greeting_name = self.name.map(SubscriberName::as_str);
+        let html = HtmlBody {
+            identity,
+            greeting_name,
+            email: self.to.as_str(),
+            confirm_url: self.confirm_url,
+            expires_in: &expires_in,
+        }
+        .render()?;
+        let text = TextBody {
+            identity,
+            greeting_name,
+            email: self.to.as_str(),
+            confirm_url: self.confirm_url,
+            expires_in: &expires_in,
+        }
+        .render()?;
+        let to = Mailbox::new(
+            self.name.map(|n| n.as_str().to_owned()),
+            self.to.to_address(),
+        );
+        Ok(Message::builder()
+            .from(identity.from.clone())
+            .to(to)
+            .subject(format!(
+                "Confirm your subscription to {}",
+                identity.newsletter_name
+            ))
+            .multipart(MultiPart::alternative_plain_html(text, html))?)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfirmationMailError {
+    #[error("cannot render the confirmation mail: {0}")]
+    Template(#[from] askama::Error),
+    #[error("cannot build the confirmation mail: {0}")]
+    Message(#[from] lettre::error::Error),
+}
+
+/// "48 hours", "10 minutes": how long a link stays valid, in words.
+fn describe_duration(duration: Duration) -> String {
+    let minutes = (duration.as_secs() + 30) / 60;
+    let (count, unit) = if minutes >= 120 || (minutes >= 60 && minutes % 60 == 0) {
+        ((minutes + 30) / 60, "hour")
+    } else if minutes >= 1 {
+        (minutes, "minute")
+    } else {
+        (duration.as_secs(), "second")
+    };
+    if count == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{count} {unit}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(describe_duration(Duration::from_secs(48 * 3600)), "48 hours");
+        assert_eq!(describe_duration(Duration::from_secs(3600)), "1 hour");
+        assert_eq!(describe_duration(Duration::from_secs(90 * 60)), "90 minutes");
+        assert_eq!(describe_duration(Duration::from_secs(5)), "5 seconds");
+        assert_eq!(describe_duration(Duration::from_secs(48 * 3600 - 7)), "48 hours");
+    }
+}

@@ -1,0 +1,175 @@
+//! Storage: one connection pool over SQLite or PostgreSQL, chosen at run time by
+//! `DATABASE_URL`. Queries go through sqlx's `Any` driver in SQL both engines
+//! accept (`$1` placeholders, `RETURNING`, `ON CONFLICT`, integer timestamps), so
+//! each is written once, next to the capability that owns it; `Dialect` marks
+//! the few places where the engines really differ.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, ConnectOptions, Connection, Executor, Transaction};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[source] MigrateError),
+    #[error("the database file {0} is gone")]
+    FileGone(String),
+    #[error("the database did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("database query failed: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    dialect: Dialect,
+    /// The SQLite file, watched by the health check: a deleted file keeps
+    /// working through open handles while every write is lost at restart.
+    sqlite_file: Option<PathBuf>,
+}
+
+impl Store {
+    /// Opens the database named by `url`, creating an SQLite file (in WAL mode) when missing.
+    #[tracing::instrument(name = "store_connect", skip(url))]
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (dialect, url, sqlite_file) = if url.starts_with("sqlite:") {
+            let url = with_create_mode(url);
+            let file = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+                .map_err(StoreError::Connect)?
+                .get_filename()
+                .to_path_buf();
+            let file = (file.as_os_str() != ":memory:").then_some(file);
+            (Dialect::Sqlite, url, file)
+        } else {
+            (Dialect::Postgres, url.to_owned(), None)
+        };
+        let options = AnyConnectOptions::from_str(&url).map_err(StoreError::Connect)?;
+
+        if dialect == Dialect::Sqlite {
+            // WAL is a property of the file; switching needs an exclusive lock, so
+            // do it once on a lone connection before the pool opens more.
+            let mut conn = options.connect().await.map_err(StoreError::Connect)?;
+            conn.execute("PRAGMA journal_mode = WAL")
+                .await
+                .map_err(StoreError::Connect)?;
+            conn.close().await.map_err(StoreError::Connect)?;
+        }
+
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        // Durable at every checkpoint, and far fewer fsyncs than FULL.
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(StoreError::Connect)?;
+        Ok(Self {
+            pool,
+            dialect,
+            sqlite_file,
+        })
+    }
+
+    #[tracing::instrument(skip(self))]
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = match self.dialect {
+            Dialect::Sqlite => &SQLITE_MIGRATIONS,
+            Dialect::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await.map_err(StoreError::Migrate)
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock at
+    /// `BEGIN`, so it waits its turn instead of failing with SQLITE_BUSY when it
+    /// upgrades from reading to writing.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        let conn: PoolConnection<Any> = self.pool.acquire().await?;
+        let statement = match self.dialect {
+            Dialect::Sqlite => Some("BEGIN IMMEDIATE".into()),
+            Dialect::Postgres => None,
+        };
+        Transaction::begin(conn, statement).await
+    }
+
+    /// Whether the database answers, for `/health`.
+    pub async fn ping(&self, within: Duration) -> Result<(), StoreError> {
+        if let Some(file) = &self.sqlite_file {
+            if !file.exists() {
+                return Err(StoreError::FileGone(file.display().to_string()));
+            }
+        }
+        let query = async {
+            let mut conn = self.pool.acquire().await?;
+            conn.ping().await
+        };
+        match tokio::time::timeout(within, query).await {
+            Ok(result) => result.map_err(StoreError::Query),
+            Err(_) => Err(StoreError::Timeout(within)),
+        }
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// SQLite must create the file on the first start; keep any mode the user chose.
+fn with_create_mode(url: &str) -> String {
+    if url.contains("mode=") || url.contains(":memory:") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+/// Milliseconds since the Unix epoch: the one time format in every table.
+pub fn now_millis() -> i64 {
+    let elapsed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+}
+
+pub fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// True when `error` is a unique-key violation: a conflict for the caller, not a failure.
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}

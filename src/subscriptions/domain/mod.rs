@@ -1,0 +1,10 @@
+//! Domain types of the subscriber side: once a value has one of these types,
+//! it is valid, and nothing downstream checks it again.
+
+mod email;
+mod name;
+mod status;
+
+pub use email::{EmailError, SubscriberEmail, MAX_EMAIL_LENGTH};
+pub use name::{NameError, SubscriberName, MAX_NAME_LENGTH};
+pub use status::SubscriberStatus;

@@ -1,0 +1,284 @@
+//! The subscriber side: signing up (double opt-in), confirming and leaving,
+//! with the lifecycle of DESIGN.md and the consent evidence of each step.
+
+pub mod domain;
+mod queries;
+mod tokens;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::config::SecretKey;
+use crate::delivery::outbox;
+use crate::store::{millis, now_millis, Store};
+
+pub use domain::{SubscriberEmail, SubscriberName, SubscriberStatus};
+pub use queries::SubscriberRecord;
+pub use tokens::{ConfirmationToken, TokenSeed, UnsubscribeToken};
+
+/// Longest user agent kept as evidence; the rest says nothing a person needs.
+const MAX_USER_AGENT_LENGTH: usize = 512;
+
+/// Where a request came from, kept as consent evidence.
+#[derive(Debug, Clone, Default)]
+pub struct RequestOrigin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl RequestOrigin {
+    pub fn new(ip: Option<String>, user_agent: Option<&str>) -> Self {
+        let user_agent = user_agent.map(|ua| {
+            ua.chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_USER_AGENT_LENGTH)
+                .collect()
+        });
+        Self { ip, user_agent }
+    }
+}
+
+/// Limits on confirmation mail, so that nobody can use the form to mail-bomb an address.
+#[derive(Debug, Clone)]
+pub struct SignupPolicy {
+    pub confirmation_ttl: Duration,
+    pub confirmations_per_day: u32,
+    pub confirmation_min_interval: Duration,
+}
+
+/// What a signup did. The visitor sees the same answer for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignupOutcome {
+    ConfirmationQueued,
+    /// The per-address limit held the mail back.
+    ConfirmationWithheld,
+    AlreadyConfirmed,
+}
+
+/// Why a confirmation link does not work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenProblem {
+    #[error("this confirmation link is not one we sent")]
+    Unknown,
+    #[error("this confirmation link has expired")]
+    Expired,
+    #[error("this confirmation link has already been used")]
+    Used,
+    #[error("this confirmation link was withdrawn when the address left the list")]
+    Withdrawn,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubscriptionError {
+    #[error(transparent)]
+    Token(#[from] TokenProblem),
+    #[error("the unsubscribe link is not one we sent")]
+    InvalidUnsubscribeLink,
+    #[error("database error: {0}")]
+    Store(#[from] sqlx::Error),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmOutcome {
+    Confirmed,
+    AlreadyConfirmed,
+}
+
+#[derive(Clone)]
+pub struct Subscriptions {
+    store: Store,
+    key: Arc<SecretKey>,
+    policy: SignupPolicy,
+    outbox_ready: Arc<Notify>,
+}
+
+impl Subscriptions {
+    pub fn new(
+        store: Store,
+        key: Arc<SecretKey>,
+        policy: SignupPolicy,
+        outbox_ready: Arc<Notify>,
+    ) -> Self {
+        Self {
+            store,
+            key,
+            policy,
+            outbox_ready,
+        }
+    }
+
+    /// Signs an address up, or up again, following the lifecycle: new or left →
+    /// pending with a confirmation mail; pending → the mail again; confirmed →
+    /// nothing. The mail is queued in the same transaction, never sent inline.
+    #[tracing::instrument(skip_all)]
+    pub async fn sign_up(
+        &self,
+        email: &SubscriberEmail,
+        name: Option<&SubscriberName>,
+        origin: &RequestOrigin,
+    ) -> Result<SignupOutcome, SubscriptionError> {
+        let now = now_millis();
+        let mut tx = self.store.begin_write().await?;
+        let subscriber_id = match queries::find_by_email(&mut tx, email).await? {
+            Some(existing) => match existing.status {
+                SubscriberStatus::Confirmed => return Ok(SignupOutcome::AlreadyConfirmed),
+                SubscriberStatus::Pending => existing.id,
+                SubscriberStatus::Unsubscribed | SubscriberStatus::Bounced => {
+                    queries::make_pending_again(&mut tx, existing.id, name, now).await?;
+                    existing.id
+                }
+            },
+            None => match queries::insert_pending(&mut tx, email, name, now).await? {
+                Some(id) => id,
+                // Inserted by a concurrent request between our read and write:
+                // answer as if we had come second.
+                None => return Ok(SignupOutcome::ConfirmationWithheld),
+            },
+        };
+        queries::record_event(&mut tx, subscriber_id, "signed_up", origin, now).await?;
+        let outcome = if self.may_send_confirmation(&mut tx, subscriber_id, now).await? {
+            let seed = TokenSeed::generate();
+            let token = ConfirmationToken::derive(&self.key, &seed);
+            let expires_at = now + millis(self.policy.confirmation_ttl);
+            queries::insert_confirmation_token(&mut tx, &token.hash(), subscriber_id, now, expires_at)
+                .await?;
+            outbox::enqueue_confirmation(&mut tx, subscriber_id, &seed, now, expires_at).await?;
+            SignupOutcome::ConfirmationQueued
+        } else {
+            tracing::info!(subscriber_id, "confirmation mail withheld by the per-address limit");
+            SignupOutcome::ConfirmationWithheld
+        };
+        tx.commit().await?;
+        if outcome == SignupOutcome::ConfirmationQueued {
+            self.outbox_ready.notify_one();
+        }
+        Ok(outcome)
+    }
+
+    async fn may_send_confirmation(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        subscriber_id: i64,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        const DAY_MILLIS: i64 = 24 * 60 * 60 * 1000;
+        let (queued, latest) =
+            outbox::confirmations_queued_since(conn, subscriber_id, now - DAY_MILLIS).await?;
+        let too_many = queued >= i64::from(self.policy.confirmations_per_day);
+        let too_soon = latest
+            .is_some_and(|at| now - at < millis(self.policy.confirmation_min_interval));
+        Ok(!too_many && !too_soon)
+    }
+
+    /// Checks a confirmation link without using it (a GET must change nothing).
+    #[tracing::instrument(skip_all)]
+    pub async fn check_confirmation(
+        &self,
+        token: &ConfirmationToken,
+    ) -> Result<ConfirmOutcome, SubscriptionError> {
+        let mut conn = self.store.pool().acquire().await?;
+        let record = queries::find_confirmation_token(&mut conn, &token.hash()).await?;
+        Self::judge(record.as_ref(), now_millis())
+    }
+
+    /// Uses a confirmation link: pending → confirmed, with the evidence.
+    #[tracing::instrument(skip_all)]
+    pub async fn confirm(
+        &self,
+        token: &ConfirmationToken,
+        origin: &RequestOrigin,
+    ) -> Result<ConfirmOutcome, SubscriptionError> {
+        let now = now_millis();
+        let hash = token.hash();
+        let mut tx = self.store.begin_write().await?;
+        let record = queries::find_confirmation_token(&mut tx, &hash).await?;
+        let outcome = Self::judge(record.as_ref(), now)?;
+        let Some(record) = record else {
+            return Err(TokenProblem::Unknown.into());
+        };
+        queries::use_confirmation_token(&mut tx, &hash, now).await?;
+        if outcome == ConfirmOutcome::Confirmed {
+            queries::set_status(&mut tx, record.subscriber_id, SubscriberStatus::Confirmed, now)
+                .await?;
+            queries::record_event(&mut tx, record.subscriber_id, "confirmed", origin, now).await?;
+        }
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    fn judge(
+        record: Option<&queries::TokenRecord>,
+        now: i64,
+    ) -> Result<ConfirmOutcome, SubscriptionError> {
+        let record = record.ok_or(TokenProblem::Unknown)?;
+        if record.used_at.is_some() {
+            return Err(TokenProblem::Used.into());
+        }
+        if record.expires_at <= now {
+            return Err(TokenProblem::Expired.into());
+        }
+        match record.status {
+            SubscriberStatus::Pending => Ok(ConfirmOutcome::Confirmed),
+            SubscriberStatus::Confirmed => Ok(ConfirmOutcome::AlreadyConfirmed),
+            SubscriberStatus::Unsubscribed | SubscriberStatus::Bounced => {
+                Err(TokenProblem::Withdrawn.into())
+            }
+        }
+    }
+
+    pub fn unsubscribe_token(&self, subscriber_id: i64) -> UnsubscribeToken {
+        UnsubscribeToken::for_subscriber(&self.key, subscriber_id)
+    }
+
+    /// The subscriber an unsubscribe link is for; `None` when they are no longer on the list at all.
+    #[tracing::instrument(skip_all)]
+    pub async fn unsubscribe_target(
+        &self,
+        raw_token: &str,
+    ) -> Result<Option<SubscriberRecord>, SubscriptionError> {
+        let id = UnsubscribeToken::verify(&self.key, raw_token)
+            .ok_or(SubscriptionError::InvalidUnsubscribeLink)?;
+        let mut conn = self.store.pool().acquire().await?;
+        Ok(queries::find_by_id(&mut conn, id).await?)
+    }
+
+    /// Takes the subscriber off the list at once; unsent mail to them is dropped
+    /// and open confirmation links are withdrawn. Doing it twice is harmless.
+    #[tracing::instrument(skip_all)]
+    pub async fn unsubscribe(
+        &self,
+        raw_token: &str,
+        origin: &RequestOrigin,
+    ) -> Result<(), SubscriptionError> {
+        let id = UnsubscribeToken::verify(&self.key, raw_token)
+            .ok_or(SubscriptionError::InvalidUnsubscribeLink)?;
+        let now = now_millis();
+        let mut tx = self.store.begin_write().await?;
+        let Some(subscriber) = queries::find_by_id(&mut tx, id).await? else {
+            return Ok(());
+        };
+        if matches!(
+            subscriber.status,
+            SubscriberStatus::Pending | SubscriberStatus::Confirmed
+        ) {
+            queries::set_status(&mut tx, id, SubscriberStatus::Unsubscribed, now).await?;
+            queries::record_event(&mut tx, id, "unsubscribed", origin, now).await?;
+            queries::withdraw_confirmation_tokens(&mut tx, id, now).await?;
+            outbox::cancel_for_subscriber(&mut tx, id, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The subscriber a queued mail goes to.
+    pub async fn subscriber(&self, id: i64) -> Result<Option<SubscriberRecord>, sqlx::Error> {
+        let mut conn = self.store.pool().acquire().await?;
+        queries::find_by_id(&mut conn, id).await
+    }
+
+    pub fn confirmation_token_for(&self, seed: &TokenSeed) -> ConfirmationToken {
+        ConfirmationToken::derive(&self.key, seed)
+    }
+}

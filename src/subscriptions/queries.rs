@@ -1,0 +1,213 @@
+//! Every SQL statement of the subscriber side, written once for both engines.
+
+use sqlx::{AnyConnection, Row};
+
+use super::domain::{SubscriberEmail, SubscriberName, SubscriberStatus};
+use super::RequestOrigin;
+
+/// A subscriber as the subscriber side needs it.
+#[derive(Debug, Clone)]
+pub struct SubscriberRecord {
+    pub id: i64,
+    pub email: String,
+    pub name: Option<String>,
+    pub status: SubscriberStatus,
+}
+
+fn status_of(raw: &str) -> Result<SubscriberStatus, sqlx::Error> {
+    raw.parse()
+        .map_err(|e: String| sqlx::Error::Decode(e.into()))
+}
+
+fn record_of(row: &sqlx::any::AnyRow) -> Result<SubscriberRecord, sqlx::Error> {
+    Ok(SubscriberRecord {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        status: status_of(row.try_get("status")?)?,
+    })
+}
+
+pub async fn find_by_email(
+    conn: &mut AnyConnection,
+    email: &SubscriberEmail,
+) -> Result<Option<SubscriberRecord>, sqlx::Error> {
+    sqlx::query("SELECT id, email, name, status FROM subscribers WHERE lower(email) = lower($1)")
+        .bind(email.as_str())
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(record_of)
+        .transpose()
+}
+
+pub async fn find_by_id(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<Option<SubscriberRecord>, sqlx::Error> {
+    sqlx::query("SELECT id, email, name, status FROM subscribers WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(record_of)
+        .transpose()
+}
+
+/// Inserts a pending subscriber; `None` when the address is already known
+/// (another request may have inserted it a moment ago).
+pub async fn insert_pending(
+    conn: &mut AnyConnection,
+    email: &SubscriberEmail,
+    name: Option<&SubscriberName>,
+    now: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO subscribers (email, name, status, created_at, updated_at) \
+         VALUES ($1, $2, 'pending', $3, $3) ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(email.as_str())
+    .bind(name.map(SubscriberName::as_str))
+    .bind(now)
+    .fetch_optional(conn)
+    .await?
+    .map(|row| row.try_get("id"))
+    .transpose()
+}
+
+/// Back to pending after unsubscribing or bouncing; a newly given name replaces the old one.
+pub async fn make_pending_again(
+    conn: &mut AnyConnection,
+    id: i64,
+    name: Option<&SubscriberName>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE subscribers SET status = 'pending', name = COALESCE($2, name), updated_at = $3 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(name.map(SubscriberName::as_str))
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_status(
+    conn: &mut AnyConnection,
+    id: i64,
+    status: SubscriberStatus,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE subscribers SET status = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(status.as_str())
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Consent evidence: what happened, when, and from where.
+pub async fn record_event(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+    kind: &str,
+    origin: &RequestOrigin,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO subscriber_events (subscriber_id, kind, at, ip, user_agent) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(subscriber_id)
+    .bind(kind)
+    .bind(now)
+    .bind(origin.ip.as_deref())
+    .bind(origin.user_agent.as_deref())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn insert_confirmation_token(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    subscriber_id: i64,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO confirmation_tokens (token_hash, subscriber_id, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token_hash)
+    .bind(subscriber_id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug)]
+pub struct TokenRecord {
+    pub subscriber_id: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub status: SubscriberStatus,
+}
+
+pub async fn find_confirmation_token(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+) -> Result<Option<TokenRecord>, sqlx::Error> {
+    let Some(row) = sqlx::query(
+        "SELECT t.subscriber_id, t.expires_at, t.used_at, s.status \
+         FROM confirmation_tokens t JOIN subscribers s ON s.id = t.subscriber_id \
+         WHERE t.token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(TokenRecord {
+        subscriber_id: row.try_get("subscriber_id")?,
+        expires_at: row.try_get("expires_at")?,
+        used_at: row.try_get("used_at")?,
+        status: status_of(row.try_get("status")?)?,
+    }))
+}
+
+pub async fn use_confirmation_token(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE confirmation_tokens SET used_at = $2 WHERE token_hash = $1")
+        .bind(token_hash)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Withdraws every open confirmation link of a subscriber, so that a link
+/// from before an unsubscribe cannot bring the address back.
+pub async fn withdraw_confirmation_tokens(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE confirmation_tokens SET used_at = $2 WHERE subscriber_id = $1 AND used_at IS NULL",
+    )
+    .bind(subscriber_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

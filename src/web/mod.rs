@@ -1,0 +1,56 @@
+//! The HTTP side: routes, thin handlers, pages. Handlers parse input into domain
+//! types, call one function of a capability and map the result to a response.
+
+mod confirm;
+mod error;
+mod health;
+mod origin;
+mod pages;
+mod rate_limit;
+mod request_log;
+mod signup;
+mod unsubscribe;
+
+use actix_web::middleware::DefaultHeaders;
+use actix_web::web;
+
+pub use error::{error_chain, WebError};
+pub use pages::Site;
+pub use rate_limit::SignupLimiter;
+pub use request_log::log_request;
+
+use crate::store::Store;
+use crate::subscriptions::Subscriptions;
+
+/// What handlers share.
+pub struct AppState {
+    pub site: Site,
+    pub store: Store,
+    pub subscriptions: Subscriptions,
+    pub signup_limiter: SignupLimiter,
+    pub max_body_bytes: usize,
+    pub trust_proxy_headers: bool,
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(signup::signup_page)
+        .service(signup::subscribe)
+        .service(confirm::confirm_page)
+        .service(confirm::confirm)
+        .service(unsubscribe::unsubscribe_page)
+        .service(unsubscribe::unsubscribe)
+        .service(health::health)
+        .service(health::stylesheet);
+}
+
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ))
+}

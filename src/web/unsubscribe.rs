@@ -1,0 +1,88 @@
+//! `/unsubscribe`: a GET shows one button; a POST unsubscribes at once. The POST
+//! is also the RFC 8058 one-click target, so it needs no cookie, no CSRF token
+//! and ignores the body (`List-Unsubscribe=One-Click`): the token is the proof.
+
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+
+use super::confirm::TokenParams;
+use super::error::WebError;
+use super::origin::request_origin;
+use super::pages::{html, MessagePage, UnsubscribePage};
+use super::AppState;
+use crate::subscriptions::{SubscriberStatus, SubscriptionError};
+
+#[get("/unsubscribe")]
+#[tracing::instrument(name = "unsubscribe_page", skip_all)]
+pub async fn unsubscribe_page(
+    query: Option<web::Query<TokenParams>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let raw = token_of(query);
+    match state.subscriptions.unsubscribe_target(&raw).await {
+        Ok(Some(subscriber))
+            if matches!(
+                subscriber.status,
+                SubscriberStatus::Pending | SubscriberStatus::Confirmed
+            ) =>
+        {
+            html(
+                StatusCode::OK,
+                &UnsubscribePage {
+                    site: &state.site,
+                    email: &subscriber.email,
+                    token: raw.trim(),
+                },
+            )
+        }
+        Ok(_) => unsubscribed(&state),
+        Err(SubscriptionError::InvalidUnsubscribeLink) => invalid_link(&state),
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[post("/unsubscribe")]
+#[tracing::instrument(name = "unsubscribe", skip_all)]
+pub async fn unsubscribe(
+    req: HttpRequest,
+    query: Option<web::Query<TokenParams>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let raw = token_of(query);
+    let origin = request_origin(&req, state.trust_proxy_headers);
+    match state.subscriptions.unsubscribe(&raw, &origin).await {
+        Ok(()) => {
+            tracing::info!("unsubscribed");
+            unsubscribed(&state)
+        }
+        Err(SubscriptionError::InvalidUnsubscribeLink) => invalid_link(&state),
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn token_of(query: Option<web::Query<TokenParams>>) -> String {
+    query.and_then(|q| q.into_inner().token).unwrap_or_default()
+}
+
+fn unsubscribed(state: &AppState) -> Result<HttpResponse, WebError> {
+    html(
+        StatusCode::OK,
+        &MessagePage::new(
+            &state.site,
+            "You are unsubscribed",
+            &["You will not receive any more issues. If this was a mistake, you can sign up again."],
+        )
+        .offering_signup(),
+    )
+}
+
+fn invalid_link(state: &AppState) -> Result<HttpResponse, WebError> {
+    html(
+        StatusCode::BAD_REQUEST,
+        &MessagePage::new(
+            &state.site,
+            "This unsubscribe link does not work",
+            &["It may have been cut short when it was copied. Open it again from the email, or use the unsubscribe link of a more recent issue."],
+        ),
+    )
+}
