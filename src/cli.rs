@@ -35,7 +35,10 @@ pub fn main() -> ExitCode {
         }
     };
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("herald: cannot start the async runtime: {error}");
@@ -69,7 +72,10 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::from(error.exit_code());
         }
     };
-    println!("Herald is listening on http://{bind} (public URL {})", base_url.as_str());
+    println!(
+        "Herald is listening on http://{bind} (public URL {})",
+        base_url.as_str()
+    );
     println!("Signup page: {}/", base_url.as_str());
     println!("Mail goes to {}", app.mailer_description());
     let handle = app.handle();

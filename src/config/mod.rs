@@ -33,7 +33,10 @@ impl BaseUrl {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let url = Url::parse(raw.trim()).map_err(|e| format!("not a URL ({e})"))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("scheme must be http or https, not {}", url.scheme()));
+            return Err(format!(
+                "scheme must be http or https, not {}",
+                url.scheme()
+            ));
         }
         if url.query().is_some() || url.fragment().is_some() {
             return Err("must not have a query or a fragment".into());
@@ -143,10 +146,7 @@ struct Env<'a>(&'a HashMap<String, String>);
 
 impl Env<'_> {
     fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .get(name)
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
+        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 
     fn with<T>(
@@ -195,7 +195,9 @@ impl Env<'_> {
 }
 
 fn check_database_url(raw: &str) -> Result<String, String> {
-    if raw.starts_with("sqlite:") || raw.starts_with("postgres://") || raw.starts_with("postgresql://")
+    if raw.starts_with("sqlite:")
+        || raw.starts_with("postgres://")
+        || raw.starts_with("postgresql://")
     {
         Ok(raw.to_owned())
     } else {
@@ -253,8 +255,8 @@ mod tests {
 
     #[test]
     fn smtp_url_error_does_not_echo_the_password() {
-        let err = Config::from_vars(&vars(&[("SMTP_URL", "http://user:hunter2@host")]))
-            .unwrap_err();
+        let err =
+            Config::from_vars(&vars(&[("SMTP_URL", "http://user:hunter2@host")])).unwrap_err();
         assert_eq!(err.variable, "SMTP_URL");
         assert!(!err.to_string().contains("hunter2"));
     }
@@ -262,7 +264,10 @@ mod tests {
     #[test]
     fn base_url_loses_its_trailing_slash() {
         let url = BaseUrl::parse("https://news.example.com/herald/").expect("valid");
-        assert_eq!(url.join("/unsubscribe"), "https://news.example.com/herald/unsubscribe");
+        assert_eq!(
+            url.join("/unsubscribe"),
+            "https://news.example.com/herald/unsubscribe"
+        );
         assert!(url.is_https());
     }
 }

@@ -81,7 +81,11 @@ impl SecretKey {
     /// Whether `tag` is the start (at least 16 bytes) of `sign(purpose, message)`,
     /// compared in constant time.
     pub fn verify(&self, purpose: &str, message: &[u8], tag: &[u8]) -> bool {
-        tag.len() >= 16 && self.mac(purpose, message).verify_truncated_left(tag).is_ok()
+        tag.len() >= 16
+            && self
+                .mac(purpose, message)
+                .verify_truncated_left(tag)
+                .is_ok()
     }
 
     fn mac(&self, purpose: &str, message: &[u8]) -> Hmac<Sha256> {
@@ -126,8 +130,15 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&file).expect("metadata").permissions().mode();
-            assert_eq!(mode & 0o077, 0, "secret file must not be readable by others");
+            let mode = std::fs::metadata(&file)
+                .expect("metadata")
+                .permissions()
+                .mode();
+            assert_eq!(
+                mode & 0o077,
+                0,
+                "secret file must not be readable by others"
+            );
         }
     }
 

@@ -5,13 +5,39 @@ use sqlx::{AnyConnection, AnyPool, Row};
 
 use crate::subscriptions::TokenSeed;
 
-pub const KIND_CONFIRMATION: &str = "confirmation";
+/// What a queued mail is; the sender renders it when it goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    /// Double opt-in: carries a confirmation link derived from the row's seed.
+    Confirmation,
+    /// Sent once an address is confirmed, with the unsubscribe link.
+    Welcome,
+}
 
-/// Queues a confirmation mail; the caller's transaction makes it durable with the subscriber.
-pub async fn enqueue_confirmation(
+impl MailKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirmation => "confirmation",
+            Self::Welcome => "welcome",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "confirmation" => Some(Self::Confirmation),
+            "welcome" => Some(Self::Welcome),
+            _ => None,
+        }
+    }
+}
+
+/// Queues a mail; the caller's transaction makes it durable with the change that needs it.
+/// The sender gives up on it at `expires_at`.
+pub async fn enqueue(
     conn: &mut AnyConnection,
+    kind: MailKind,
     subscriber_id: i64,
-    seed: &TokenSeed,
+    seed: Option<&TokenSeed>,
     now: i64,
     expires_at: i64,
 ) -> Result<(), sqlx::Error> {
@@ -19,9 +45,9 @@ pub async fn enqueue_confirmation(
         "INSERT INTO outbox (kind, subscriber_id, token_seed, created_at, expires_at, next_attempt_at) \
          VALUES ($1, $2, $3, $4, $5, $4)",
     )
-    .bind(KIND_CONFIRMATION)
+    .bind(kind.as_str())
     .bind(subscriber_id)
-    .bind(seed.as_str())
+    .bind(seed.map(TokenSeed::as_str))
     .bind(now)
     .bind(expires_at)
     .execute(conn)
@@ -40,7 +66,7 @@ pub async fn confirmations_queued_since(
          WHERE subscriber_id = $1 AND kind = $2 AND created_at > $3",
     )
     .bind(subscriber_id)
-    .bind(KIND_CONFIRMATION)
+    .bind(MailKind::Confirmation.as_str())
     .bind(since)
     .fetch_one(conn)
     .await?;
@@ -149,7 +175,12 @@ pub async fn mark_retry(
     Ok(())
 }
 
-pub async fn mark_failed(pool: &AnyPool, id: i64, now: i64, error: &str) -> Result<(), sqlx::Error> {
+pub async fn mark_failed(
+    pool: &AnyPool,
+    id: i64,
+    now: i64,
+    error: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE outbox SET failed_at = $2, claimed_until = NULL, token_seed = NULL, last_error = $3 \
          WHERE id = $1",

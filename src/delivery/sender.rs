@@ -9,11 +9,13 @@ use futures_util::StreamExt;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{watch, Notify};
 
-use super::outbox::{self, ClaimedMail};
+use super::outbox::{self, ClaimedMail, MailKind};
 use crate::config::BaseUrl;
-use crate::mail::{ConfirmationEmail, MailIdentity, Mailer, SendError};
+use crate::mail::{ConfirmationEmail, MailIdentity, Mailer, SendError, WelcomeEmail};
 use crate::store::{millis, now_millis, Store};
-use crate::subscriptions::{SubscriberEmail, SubscriberName, SubscriberStatus, Subscriptions, TokenSeed};
+use crate::subscriptions::{
+    SubscriberEmail, SubscriberName, SubscriberStatus, Subscriptions, TokenSeed,
+};
 
 /// How long a claimed mail stays ours; after that another sender may take it.
 const CLAIM_LEASE: Duration = Duration::from_secs(60);
@@ -65,7 +67,7 @@ impl OutboxSender {
         mailer: Arc<Mailer>,
         identity: MailIdentity,
         base_url: BaseUrl,
-            retry: RetryPolicy,
+        retry: RetryPolicy,
         concurrency: NonZeroUsize,
         rate: Option<NonZeroU32>,
         ready: Arc<Notify>,
@@ -115,9 +117,13 @@ impl OutboxSender {
     }
 
     async fn send_due_batch(&self) -> Result<usize, sqlx::Error> {
-        let claimed =
-            outbox::claim_due(self.store.pool(), now_millis(), millis(CLAIM_LEASE), BATCH_SIZE)
-                .await?;
+        let claimed = outbox::claim_due(
+            self.store.pool(),
+            now_millis(),
+            millis(CLAIM_LEASE),
+            BATCH_SIZE,
+        )
+        .await?;
         let count = claimed.len();
         futures_util::stream::iter(claimed)
             .for_each_concurrent(self.concurrency.get(), |mail| self.deliver(mail))
@@ -162,44 +168,67 @@ impl OutboxSender {
     }
 
     async fn attempt(&self, mail: &ClaimedMail) -> Result<(), AttemptError> {
-        if mail.kind != outbox::KIND_CONFIRMATION {
-            return Err(AttemptError::Undeliverable(format!("unknown mail kind {:?}", mail.kind)));
-        }
+        let kind = MailKind::parse(&mail.kind).ok_or_else(|| {
+            AttemptError::Undeliverable(format!("unknown mail kind {:?}", mail.kind))
+        })?;
         let subscriber = self
             .subscriptions
             .subscriber(mail.subscriber_id)
             .await?
             .ok_or_else(|| AttemptError::Undeliverable("subscriber was deleted".into()))?;
-        if subscriber.status != SubscriberStatus::Pending {
+        let wanted_status = match kind {
+            MailKind::Confirmation => SubscriberStatus::Pending,
+            MailKind::Welcome => SubscriberStatus::Confirmed,
+        };
+        if subscriber.status != wanted_status {
             return Err(AttemptError::Undeliverable(format!(
-                "subscriber is {} now, no confirmation needed",
-                subscriber.status
+                "subscriber is {} now; the {} mail no longer applies",
+                subscriber.status,
+                kind.as_str()
             )));
         }
-        let seed = mail
-            .token_seed
-            .clone()
-            .map(TokenSeed::from_stored)
-            .ok_or_else(|| AttemptError::Undeliverable("the link material is gone".into()))?;
         let email = SubscriberEmail::parse(&subscriber.email)
             .map_err(|e| AttemptError::Undeliverable(format!("stored address is invalid: {e}")))?;
         let name = subscriber
             .name
             .as_deref()
             .and_then(|n| SubscriberName::parse(n).ok().flatten());
-        let token = self.subscriptions.confirmation_token_for(&seed);
-        let confirm_url = self
-            .base_url
-            .join(&format!("/subscriptions/confirm?token={}", token.as_str()));
-        let message = ConfirmationEmail {
-            to: &email,
-            name: name.as_ref(),
-            confirm_url: &confirm_url,
-            expires_in: Duration::from_millis(
-                u64::try_from(mail.expires_at - now_millis()).unwrap_or(0),
-            ),
+        let message = match kind {
+            MailKind::Confirmation => {
+                let seed = mail
+                    .token_seed
+                    .clone()
+                    .map(TokenSeed::from_stored)
+                    .ok_or_else(|| {
+                        AttemptError::Undeliverable("the link material is gone".into())
+                    })?;
+                let token = self.subscriptions.confirmation_token_for(&seed);
+                let confirm_url = self
+                    .base_url
+                    .join(&format!("/subscriptions/confirm?token={}", token.as_str()));
+                ConfirmationEmail {
+                    to: &email,
+                    name: name.as_ref(),
+                    confirm_url: &confirm_url,
+                    expires_in: Duration::from_millis(
+                        u64::try_from(mail.expires_at - now_millis()).unwrap_or(0),
+                    ),
+                }
+                .build(&self.identity)
+            }
+            MailKind::Welcome => {
+                let token = self.subscriptions.unsubscribe_token(subscriber.id);
+                let unsubscribe_url = self
+                    .base_url
+                    .join(&format!("/unsubscribe?token={}", token.as_str()));
+                WelcomeEmail {
+                    to: &email,
+                    name: name.as_ref(),
+                    unsubscribe_url: &unsubscribe_url,
+                }
+                .build(&self.identity)
+            }
         }
-        .build(&self.identity)
         .map_err(|e| AttemptError::Undeliverable(e.to_string()))?;
         if let Some(rate) = &self.rate {
             rate.until_ready().await;

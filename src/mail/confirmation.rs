@@ -3,19 +3,11 @@
 use std::time::Duration;
 
 use askama::Template;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::MultiPart;
 use lettre::Message;
 
+use super::{recipient, MailBuildError, MailIdentity};
 use crate::subscriptions::{SubscriberEmail, SubscriberName};
-
-/// Who the mail is from and what the reader is told about the sender.
-#[derive(Debug, Clone)]
-pub struct MailIdentity {
-    pub from: Mailbox,
-    pub newsletter_name: String,
-    pub postal_address: String,
-    pub site_url: String,
-}
 
 #[derive(Template)]
 #[template(path = "email/confirmation.html")]
@@ -45,7 +37,7 @@ pub struct ConfirmationEmail<'a> {
 }
 
 impl ConfirmationEmail<'_> {
-    pub fn build(&self, identity: &MailIdentity) -> Result<Message, ConfirmationMailError> {
+    pub fn build(&self, identity: &MailIdentity) -> Result<Message, MailBuildError> {
         let expires_in = describe_duration(self.expires_in);
         let greeting_name = self.name.map(SubscriberName::as_str);
         let html = HtmlBody {
@@ -64,27 +56,14 @@ impl ConfirmationEmail<'_> {
             expires_in: &expires_in,
         }
         .render()?;
-        let to = Mailbox::new(
-            self.name.map(|n| n.as_str().to_owned()),
-            self.to.to_address(),
-        );
-        Ok(Message::builder()
-            .from(identity.from.clone())
-            .to(to)
+        Ok(identity
+            .message_to(recipient(self.to, self.name))
             .subject(format!(
                 "Confirm your subscription to {}",
                 identity.newsletter_name
             ))
             .multipart(MultiPart::alternative_plain_html(text, html))?)
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfirmationMailError {
-    #[error("cannot render the confirmation mail: {0}")]
-    Template(#[from] askama::Error),
-    #[error("cannot build the confirmation mail: {0}")]
-    Message(#[from] lettre::error::Error),
 }
 
 /// "48 hours", "10 minutes": how long a link stays valid, in words.
@@ -110,10 +89,19 @@ mod tests {
 
     #[test]
     fn durations_read_naturally() {
-        assert_eq!(describe_duration(Duration::from_secs(48 * 3600)), "48 hours");
+        assert_eq!(
+            describe_duration(Duration::from_secs(48 * 3600)),
+            "48 hours"
+        );
         assert_eq!(describe_duration(Duration::from_secs(3600)), "1 hour");
-        assert_eq!(describe_duration(Duration::from_secs(90 * 60)), "90 minutes");
+        assert_eq!(
+            describe_duration(Duration::from_secs(90 * 60)),
+            "90 minutes"
+        );
         assert_eq!(describe_duration(Duration::from_secs(5)), "5 seconds");
-        assert_eq!(describe_duration(Duration::from_secs(48 * 3600 - 7)), "48 hours");
+        assert_eq!(
+            describe_duration(Duration::from_secs(48 * 3600 - 7)),
+            "48 hours"
+        );
     }
 }

@@ -2,15 +2,54 @@
 //! no SMTP server is configured) and the messages Herald writes.
 
 mod confirmation;
+mod headers;
+mod welcome;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use lettre::message::{Mailbox, MessageBuilder};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
-pub use confirmation::{ConfirmationEmail, MailIdentity};
+pub use confirmation::ConfirmationEmail;
+pub use headers::{ListUnsubscribe, ListUnsubscribePost};
+pub use welcome::WelcomeEmail;
+
+use crate::subscriptions::{SubscriberEmail, SubscriberName};
+
+/// Who the mail is from and what the reader is told about the sender.
+#[derive(Debug, Clone)]
+pub struct MailIdentity {
+    pub from: Mailbox,
+    pub newsletter_name: String,
+    pub postal_address: String,
+    pub site_url: String,
+}
+
+impl MailIdentity {
+    /// A message from us to `to`, with a fresh Message-ID and the date.
+    pub fn message_to(&self, to: Mailbox) -> MessageBuilder {
+        Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .message_id(None)
+    }
+}
+
+/// The recipient as a mailbox; both parts were validated, so no header injection is possible.
+pub fn recipient(email: &SubscriberEmail, name: Option<&SubscriberName>) -> Mailbox {
+    Mailbox::new(name.map(|n| n.as_str().to_owned()), email.to_address())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailBuildError {
+    #[error("cannot render the mail: {0}")]
+    Template(#[from] askama::Error),
+    #[error("cannot build the mail: {0}")]
+    Message(#[from] lettre::error::Error),
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailerError {

@@ -11,12 +11,15 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::config::SecretKey;
-use crate::delivery::outbox;
+use crate::delivery::outbox::{self, MailKind};
 use crate::store::{millis, now_millis, Store};
 
 pub use domain::{SubscriberEmail, SubscriberName, SubscriberStatus};
 pub use queries::SubscriberRecord;
 pub use tokens::{ConfirmationToken, TokenSeed, UnsubscribeToken};
+
+/// A welcome mail that could not go out within a week is no longer welcome.
+const WELCOME_MAIL_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// Longest user agent kept as evidence; the rest says nothing a person needs.
 const MAX_USER_AGENT_LENGTH: usize = 512;
@@ -138,16 +141,36 @@ impl Subscriptions {
             },
         };
         queries::record_event(&mut tx, subscriber_id, "signed_up", origin, now).await?;
-        let outcome = if self.may_send_confirmation(&mut tx, subscriber_id, now).await? {
+        let outcome = if self
+            .may_send_confirmation(&mut tx, subscriber_id, now)
+            .await?
+        {
             let seed = TokenSeed::generate();
             let token = ConfirmationToken::derive(&self.key, &seed);
             let expires_at = now + millis(self.policy.confirmation_ttl);
-            queries::insert_confirmation_token(&mut tx, &token.hash(), subscriber_id, now, expires_at)
-                .await?;
-            outbox::enqueue_confirmation(&mut tx, subscriber_id, &seed, now, expires_at).await?;
+            queries::insert_confirmation_token(
+                &mut tx,
+                &token.hash(),
+                subscriber_id,
+                now,
+                expires_at,
+            )
+            .await?;
+            outbox::enqueue(
+                &mut tx,
+                MailKind::Confirmation,
+                subscriber_id,
+                Some(&seed),
+                now,
+                expires_at,
+            )
+            .await?;
             SignupOutcome::ConfirmationQueued
         } else {
-            tracing::info!(subscriber_id, "confirmation mail withheld by the per-address limit");
+            tracing::info!(
+                subscriber_id,
+                "confirmation mail withheld by the per-address limit"
+            );
             SignupOutcome::ConfirmationWithheld
         };
         tx.commit().await?;
@@ -167,8 +190,8 @@ impl Subscriptions {
         let (queued, latest) =
             outbox::confirmations_queued_since(conn, subscriber_id, now - DAY_MILLIS).await?;
         let too_many = queued >= i64::from(self.policy.confirmations_per_day);
-        let too_soon = latest
-            .is_some_and(|at| now - at < millis(self.policy.confirmation_min_interval));
+        let too_soon =
+            latest.is_some_and(|at| now - at < millis(self.policy.confirmation_min_interval));
         Ok(!too_many && !too_soon)
     }
 
@@ -200,11 +223,29 @@ impl Subscriptions {
         };
         queries::use_confirmation_token(&mut tx, &hash, now).await?;
         if outcome == ConfirmOutcome::Confirmed {
-            queries::set_status(&mut tx, record.subscriber_id, SubscriberStatus::Confirmed, now)
-                .await?;
+            queries::set_status(
+                &mut tx,
+                record.subscriber_id,
+                SubscriberStatus::Confirmed,
+                now,
+            )
+            .await?;
             queries::record_event(&mut tx, record.subscriber_id, "confirmed", origin, now).await?;
+            let expires_at = now + millis(WELCOME_MAIL_TTL);
+            outbox::enqueue(
+                &mut tx,
+                MailKind::Welcome,
+                record.subscriber_id,
+                None,
+                now,
+                expires_at,
+            )
+            .await?;
         }
         tx.commit().await?;
+        if outcome == ConfirmOutcome::Confirmed {
+            self.outbox_ready.notify_one();
+        }
         Ok(outcome)
     }
 

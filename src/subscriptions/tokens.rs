@@ -124,7 +124,10 @@ mod tests {
         let seed = TokenSeed::generate();
         assert_ne!(seed, TokenSeed::generate());
         let token = ConfirmationToken::derive(&key('a'), &seed);
-        assert_eq!(ConfirmationToken::parse(token.as_str()), Some(token.clone()));
+        assert_eq!(
+            ConfirmationToken::parse(token.as_str()),
+            Some(token.clone())
+        );
         assert_ne!(token, ConfirmationToken::derive(&key('b'), &seed));
         assert_eq!(token.hash().len(), 64);
         assert_eq!(ConfirmationToken::parse("short"), None);
@@ -134,7 +137,10 @@ mod tests {
     #[test]
     fn unsubscribe_tokens_verify_only_under_their_key() {
         let token = UnsubscribeToken::for_subscriber(&key('a'), 42);
-        assert_eq!(UnsubscribeToken::verify(&key('a'), token.as_str()), Some(42));
+        assert_eq!(
+            UnsubscribeToken::verify(&key('a'), token.as_str()),
+            Some(42)
+        );
         assert_eq!(UnsubscribeToken::verify(&key('b'), token.as_str()), None);
         let mut forged = URL_SAFE_NO_PAD.decode(token.as_str()).expect("base64");
         forged[7] = 43;

@@ -62,10 +62,9 @@ pub async fn subscribe(
                 &format!("Too many signups from your address. Try again in {seconds} seconds."),
             )
             .map(|mut response| {
-                response.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    header::HeaderValue::from(seconds),
-                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
                 response
             });
         }
@@ -89,7 +88,11 @@ pub async fn subscribe(
         Err((status, message)) => return refuse(&state, json, status, &message),
     };
 
-    if request.website.as_deref().is_some_and(|v| !v.trim().is_empty()) {
+    if request
+        .website
+        .as_deref()
+        .is_some_and(|v| !v.trim().is_empty())
+    {
         tracing::info!("honeypot field filled in; signup dropped");
         return accepted(&state, json);
     }
@@ -208,7 +211,8 @@ enum BodyError {
 async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, BodyError> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| BodyError::Broken(format!("The request body broke off: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| BodyError::Broken(format!("The request body broke off: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(BodyError::TooLarge);
         }

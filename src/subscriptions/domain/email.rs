@@ -88,7 +88,10 @@ mod tests {
             SubscriberEmail::parse("ursuladomain.com"),
             Err(EmailError::Malformed)
         );
-        assert_eq!(SubscriberEmail::parse("@domain.com"), Err(EmailError::Malformed));
+        assert_eq!(
+            SubscriberEmail::parse("@domain.com"),
+            Err(EmailError::Malformed)
+        );
         assert_eq!(
             SubscriberEmail::parse("a@b.com\r\nBcc: victim@x.com"),
             Err(EmailError::ControlCharacter)

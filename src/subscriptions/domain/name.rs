@@ -65,8 +65,14 @@ mod tests {
             SubscriberName::parse("Eve\r\nBcc: x@y.z"),
             Err(NameError::ControlCharacter)
         );
-        assert_eq!(SubscriberName::parse(&"ё".repeat(100)).map(|n| n.is_some()), Ok(true));
-        assert_eq!(SubscriberName::parse(&"ё".repeat(101)), Err(NameError::TooLong));
+        assert_eq!(
+            SubscriberName::parse(&"ё".repeat(100)).map(|n| n.is_some()),
+            Ok(true)
+        );
+        assert_eq!(
+            SubscriberName::parse(&"ё".repeat(101)),
+            Err(NameError::TooLong)
+        );
     }
 
     proptest! {

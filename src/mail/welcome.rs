@@ -1,0 +1,63 @@
+//! The welcome mail sent once an address is confirmed: it tells the reader
+//! what comes next and carries the unsubscribe link from the first day.
+
+use askama::Template;
+use lettre::Message;
+
+use super::headers::{ListUnsubscribe, ListUnsubscribePost};
+use super::{recipient, MailBuildError, MailIdentity};
+use crate::subscriptions::{SubscriberEmail, SubscriberName};
+
+#[derive(Template)]
+#[template(path = "email/welcome.html")]
+struct HtmlBody<'a> {
+    identity: &'a MailIdentity,
+    greeting_name: Option<&'a str>,
+    email: &'a str,
+    unsubscribe_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/welcome.txt")]
+struct TextBody<'a> {
+    identity: &'a MailIdentity,
+    greeting_name: Option<&'a str>,
+    email: &'a str,
+    unsubscribe_url: &'a str,
+}
+
+pub struct WelcomeEmail<'a> {
+    pub to: &'a SubscriberEmail,
+    pub name: Option<&'a SubscriberName>,
+    pub unsubscribe_url: &'a str,
+}
+
+impl WelcomeEmail<'_> {
+    pub fn build(&self, identity: &MailIdentity) -> Result<Message, MailBuildError> {
+        let greeting_name = self.name.map(SubscriberName::as_str);
+        let html = HtmlBody {
+            identity,
+            greeting_name,
+            email: self.to.as_str(),
+            unsubscribe_url: self.unsubscribe_url,
+        }
+        .render()?;
+        let text = TextBody {
+            identity,
+            greeting_name,
+            email: self.to.as_str(),
+            unsubscribe_url: self.unsubscribe_url,
+        }
+        .render()?;
+        let builder = identity
+            .message_to(recipient(self.to, self.name))
+            .subject(format!("Welcome to {}", identity.newsletter_name))
+            .header(ListUnsubscribe::new(self.unsubscribe_url))
+            .header(ListUnsubscribePost);
+        Ok(
+            builder.multipart(lettre::message::MultiPart::alternative_plain_html(
+                text, html,
+            ))?,
+        )
+    }
+}

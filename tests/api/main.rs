@@ -1,0 +1,11 @@
+//! The integration suite: the real application, started on port 0, over real
+//! HTTP, a real database and a real SMTP conversation. One binary, one link step.
+
+mod support;
+
+mod abuse;
+mod confirm;
+mod health;
+mod outbox;
+mod signup;
+mod unsubscribe;

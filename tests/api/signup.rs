@@ -1,0 +1,310 @@
+//! Signing up: the form, the JSON API, validation, and signing up again in each state.
+
+use serde_json::json;
+
+use crate::on_both_databases;
+use crate::support::{Backend, TestApp};
+
+async fn signup_page_offers_email_name_and_a_hidden_honeypot(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app.get("/").await;
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.expect("body");
+    assert!(page.contains("The Daily Herald"));
+    assert!(page.contains(r#"name="email""#));
+    assert!(page.contains(r#"name="name""#));
+    assert!(page.contains(r#"name="website""#), "honeypot field present");
+    assert!(page.contains(r#"action="/subscriptions""#));
+}
+
+async fn signup_sends_a_confirmation_mail_with_a_working_link(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app.sign_up("ursula@example.com", "Ursula Le Guin").await;
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.expect("body");
+    assert!(page.contains("Check your inbox"));
+
+    let mails = app.mails(1).await;
+    let mail = &mails[0];
+    assert_eq!(mail.rcpt_to, vec!["ursula@example.com".to_owned()]);
+    assert!(
+        mail.subject.contains("The Daily Herald"),
+        "subject: {}",
+        mail.subject
+    );
+    assert!(mail.text.contains("Hello Ursula Le Guin"));
+    assert!(mail.text.contains("48 hours"), "says when the link expires");
+    assert!(mail.text.contains("signup form at"), "says why they got it");
+    assert!(mail.html.contains("Confirm my subscription"));
+    assert!(mail.header("Message-ID").is_some());
+    assert_eq!(
+        app.subscriber_status("ursula@example.com").await.as_deref(),
+        Some("pending")
+    );
+
+    let link = mail.confirmation_link(&app.address);
+    app.confirm(&link).await;
+    assert_eq!(
+        app.subscriber_status("ursula@example.com").await.as_deref(),
+        Some("confirmed")
+    );
+}
+
+async fn json_signup_answers_pending(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app
+        .post_json(
+            "/subscriptions",
+            &json!({"email": "json@example.com", "name": "Jay"}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.expect("JSON body");
+    assert_eq!(body, json!({"status": "pending"}));
+    let mails = app.mails(1).await;
+    assert_eq!(mails[0].rcpt_to, vec!["json@example.com".to_owned()]);
+}
+
+async fn the_answer_is_the_same_for_new_pending_and_confirmed_addresses(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let link = app.sign_up_and_get_link("known@example.com").await;
+    app.confirm(&link).await;
+    app.sign_up_and_get_link("pending@example.com").await;
+
+    let mut answers = Vec::new();
+    for email in [
+        "new@example.com",
+        "pending@example.com",
+        "known@example.com",
+    ] {
+        let response = app.sign_up(email, "").await;
+        let status = response.status();
+        answers.push((status, response.text().await.expect("body")));
+        let json = app
+            .post_json("/subscriptions", &json!({"email": email}))
+            .await;
+        answers.push((json.status(), json.text().await.expect("body")));
+    }
+    assert_eq!(answers[0], answers[2]);
+    assert_eq!(answers[0], answers[4]);
+    assert_eq!(answers[1], answers[3]);
+    assert_eq!(answers[1], answers[5]);
+}
+
+async fn invalid_form_fields_are_shown_next_to_the_field_with_the_input_kept(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let long_name = "n".repeat(101);
+    let long_email = format!("{}@{}.com", "a".repeat(60), "b".repeat(200));
+    let cases: Vec<(&str, &str, &str, &str)> = vec![
+        ("", "Ann", "email", "Enter your email address."),
+        ("   ", "Ann", "email", "Enter your email address."),
+        (
+            "not-an-address",
+            "Ann",
+            "email",
+            "does not look like an email address",
+        ),
+        (
+            "a@b@c",
+            "Ann",
+            "email",
+            "does not look like an email address",
+        ),
+        (&long_email, "Ann", "email", "at most 254 characters"),
+        (
+            "ann@example.com\r\nBcc: x@y.z",
+            "Ann",
+            "email",
+            "line breaks",
+        ),
+        (
+            "ann@example.com",
+            &long_name,
+            "name",
+            "at most 100 characters",
+        ),
+        ("ann@example.com", "Ann\nBcc: x@y.z", "name", "line breaks"),
+    ];
+    for (email, name, field, message) in cases {
+        let response = app.sign_up(email, name).await;
+        assert_eq!(
+            response.status(),
+            400,
+            "{email:?}/{name:?} should be refused"
+        );
+        let page = response.text().await.expect("body");
+        assert!(
+            page.contains(&format!(r#"id="{field}-error""#)),
+            "error shown at {field}"
+        );
+        assert!(
+            page.contains(message),
+            "{message:?} missing for {email:?}/{name:?}"
+        );
+        if !email.trim().is_empty() && !email.contains('\r') && email.len() < 100 {
+            assert!(
+                page.contains(&format!(r#"value="{email}""#)),
+                "typed email kept"
+            );
+        }
+    }
+    // What was typed comes back escaped, never as markup.
+    let response = app
+        .sign_up("\"><script>alert(1)</script>", "<b>Eve</b>")
+        .await;
+    assert_eq!(response.status(), 400);
+    let page = response.text().await.expect("body");
+    assert!(!page.contains("<script>alert(1)</script>"));
+    assert!(!page.contains("<b>Eve"));
+    assert!(
+        page.contains("script") && page.contains("Eve"),
+        "the input is kept, escaped"
+    );
+    assert_eq!(app.db.count("subscribers").await, 0, "nothing was stored");
+    assert!(
+        app.mails_after_quiet_period().await.is_empty(),
+        "nothing was sent"
+    );
+}
+
+async fn invalid_json_gets_400_naming_the_field(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let cases = [
+        (json!({}), "email"),
+        (json!({"email": ""}), "email"),
+        (json!({"email": "nope"}), "email"),
+        (json!({"email": "x@exam\nple.com"}), "email"),
+        (json!({"email": "x\u{0}y@example.com"}), "email"),
+        (
+            json!({"email": "x@example.com", "name": "a".repeat(101)}),
+            "name",
+        ),
+        (json!({"email": "x@example.com", "name": "a\u{7}b"}), "name"),
+    ];
+    for (body, field) in cases {
+        let response = app.post_json("/subscriptions", &body).await;
+        assert_eq!(response.status(), 400, "{body} should be refused");
+        let answer: serde_json::Value = response.json().await.expect("JSON error");
+        assert_eq!(answer["field"], field, "{body}");
+        assert!(answer["error"].as_str().is_some_and(|e| !e.is_empty()));
+    }
+    let response = app
+        .client
+        .post(app.url("/subscriptions"))
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 400);
+    let answer: serde_json::Value = response.json().await.expect("JSON error");
+    assert!(answer["error"].as_str().is_some_and(|e| e.contains("JSON")));
+
+    let response = app
+        .client
+        .post(app.url("/subscriptions"))
+        .header("Content-Type", "text/xml")
+        .body("<email>x@example.com</email>")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 415);
+    assert_eq!(app.db.count("subscribers").await, 0, "nothing was stored");
+}
+
+async fn signing_up_again_follows_the_lifecycle(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+
+    // pending → the confirmation mail again
+    app.sign_up_and_get_link("pending@example.com").await;
+    let second = app.sign_up_and_get_link("pending@example.com").await;
+    assert_eq!(app.mails_to("pending@example.com").await.len(), 2);
+    assert_eq!(
+        app.subscriber_status("pending@example.com")
+            .await
+            .as_deref(),
+        Some("pending")
+    );
+    app.confirm(&second).await;
+
+    // confirmed → nothing changes, no mail
+    let unsubscribe = app.subscribed_reader("reader@example.com").await;
+    let before = app.mails_to("reader@example.com").await.len();
+    assert_eq!(app.sign_up("reader@example.com", "").await.status(), 200);
+    assert_eq!(
+        app.mails_after_quiet_period().await.len(),
+        app.smtp.messages().await.len()
+    );
+    assert_eq!(app.mails_to("reader@example.com").await.len(), before);
+    assert_eq!(
+        app.subscriber_status("reader@example.com").await.as_deref(),
+        Some("confirmed")
+    );
+
+    // unsubscribed → pending again, with a new confirmation
+    assert_eq!(app.post_form(&unsubscribe, &[]).await.status(), 200);
+    assert_eq!(
+        app.subscriber_status("reader@example.com").await.as_deref(),
+        Some("unsubscribed")
+    );
+    let link = app.sign_up_and_get_link("reader@example.com").await;
+    assert_eq!(
+        app.subscriber_status("reader@example.com").await.as_deref(),
+        Some("pending")
+    );
+    app.confirm(&link).await;
+    assert_eq!(
+        app.subscriber_status("reader@example.com").await.as_deref(),
+        Some("confirmed")
+    );
+
+    // bounced (set by delivery) → pending again, with a new confirmation
+    let mut conn = app.db.connect().await;
+    sqlx::query("UPDATE subscribers SET status = 'bounced' WHERE email = 'reader@example.com'")
+        .execute(&mut conn)
+        .await
+        .expect("mark bounced");
+    app.sign_up_and_get_link("reader@example.com").await;
+    assert_eq!(
+        app.subscriber_status("reader@example.com").await.as_deref(),
+        Some("pending")
+    );
+}
+
+async fn addresses_are_normalised_and_unique(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    assert_eq!(app.sign_up("  Ursula@Example.COM ", "").await.status(), 200);
+    assert_eq!(app.sign_up("ursula@example.com", "").await.status(), 200);
+    let mails = app.mails(2).await;
+    assert_eq!(mails[0].rcpt_to, vec!["Ursula@example.com".to_owned()]);
+    assert_eq!(app.db.count("subscribers").await, 1);
+}
+
+async fn consent_evidence_is_kept_for_signup_and_confirmation(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let link = app.sign_up_and_get_link("evidence@example.com").await;
+    app.confirm(&link).await;
+    let events = app.db.events("evidence@example.com").await;
+    let kinds: Vec<&str> = events.iter().map(|(kind, _, _)| kind.as_str()).collect();
+    assert_eq!(kinds, ["signed_up", "confirmed"]);
+    for (kind, ip, user_agent) in &events {
+        assert_eq!(ip.as_deref(), Some("127.0.0.1"), "{kind} keeps the IP");
+        assert_eq!(
+            user_agent.as_deref(),
+            Some("herald-tests/1.0"),
+            "{kind} keeps the UA"
+        );
+    }
+}
+
+on_both_databases!(
+    signup_page_offers_email_name_and_a_hidden_honeypot,
+    signup_sends_a_confirmation_mail_with_a_working_link,
+    json_signup_answers_pending,
+    the_answer_is_the_same_for_new_pending_and_confirmed_addresses,
+    invalid_form_fields_are_shown_next_to_the_field_with_the_input_kept,
+    invalid_json_gets_400_naming_the_field,
+    signing_up_again_follows_the_lifecycle,
+    addresses_are_normalised_and_unique,
+    consent_evidence_is_kept_for_signup_and_confirmation,
+);

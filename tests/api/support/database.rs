@@ -1,0 +1,143 @@
+//! A database of its own for each test: an SQLite file in a temporary folder,
+//! or a fresh schema in the PostgreSQL named by `HERALD_TEST_POSTGRES_URL`,
+//! dropped when the test ends.
+
+use std::sync::Once;
+
+use sqlx::{AnyConnection, Connection, Executor, Row};
+use tempfile::TempDir;
+
+pub const POSTGRES_URL_VARIABLE: &str = "HERALD_TEST_POSTGRES_URL";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Whether the PostgreSQL half of the suite runs. Without the variable it is
+/// left out with a note, except in CI, where its absence is a failure.
+pub fn postgres_is_configured() -> bool {
+    if std::env::var(POSTGRES_URL_VARIABLE).is_ok_and(|v| !v.is_empty()) {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
+        panic!(
+            "{POSTGRES_URL_VARIABLE} must be set in CI: the PostgreSQL suite may not be skipped"
+        );
+    }
+    static NOTE: Once = Once::new();
+    NOTE.call_once(|| {
+        eprintln!("note: PostgreSQL tests not run; set {POSTGRES_URL_VARIABLE} to run them");
+    });
+    false
+}
+
+pub struct TestDatabase {
+    pub backend: Backend,
+    pub url: String,
+    /// Holds the SQLite file, the outbox folder and the secret file.
+    pub dir: TempDir,
+    /// (server URL, schema) of a PostgreSQL test schema.
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend) -> Self {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().expect("temporary folder");
+        match backend {
+            Backend::Sqlite => Self {
+                backend,
+                url: format!("sqlite://{}", dir.path().join("herald.db").display()),
+                dir,
+                postgres: None,
+            },
+            Backend::Postgres => {
+                let server = std::env::var(POSTGRES_URL_VARIABLE)
+                    .unwrap_or_else(|_| panic!("{POSTGRES_URL_VARIABLE} is not set"));
+                let schema = format!("herald_test_{:016x}", rand::random::<u64>());
+                let mut conn = AnyConnection::connect(&server).await.unwrap_or_else(|e| {
+                    panic!("cannot reach PostgreSQL at {POSTGRES_URL_VARIABLE}: {e}")
+                });
+                conn.execute(format!("CREATE SCHEMA {schema}").as_str())
+                    .await
+                    .expect("create the test schema");
+                let separator = if server.contains('?') { '&' } else { '?' };
+                Self {
+                    backend,
+                    url: format!("{server}{separator}options=-c%20search_path%3D{schema}"),
+                    dir,
+                    postgres: Some((server, schema)),
+                }
+            }
+        }
+    }
+
+    pub async fn connect(&self) -> AnyConnection {
+        AnyConnection::connect(&self.url)
+            .await
+            .expect("connect to the test database")
+    }
+
+    pub async fn subscriber_status(&self, email: &str) -> Option<String> {
+        let mut conn = self.connect().await;
+        sqlx::query("SELECT status FROM subscribers WHERE lower(email) = lower($1)")
+            .bind(email)
+            .fetch_optional(&mut conn)
+            .await
+            .expect("query subscribers")
+            .map(|row| row.get::<String, _>("status"))
+    }
+
+    /// The consent evidence recorded for an address: (kind, ip, user agent), oldest first.
+    pub async fn events(&self, email: &str) -> Vec<(String, Option<String>, Option<String>)> {
+        let mut conn = self.connect().await;
+        sqlx::query(
+            "SELECT e.kind, e.ip, e.user_agent FROM subscriber_events e \
+             JOIN subscribers s ON s.id = e.subscriber_id \
+             WHERE lower(s.email) = lower($1) ORDER BY e.id",
+        )
+        .bind(email)
+        .fetch_all(&mut conn)
+        .await
+        .expect("query events")
+        .iter()
+        .map(|row| (row.get("kind"), row.get("ip"), row.get("user_agent")))
+        .collect()
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        let mut conn = self.connect().await;
+        sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
+            .fetch_one(&mut conn)
+            .await
+            .expect("count rows")
+            .get("n")
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((server, schema)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs outside async code; a thread with its own runtime does the I/O.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let mut conn = AnyConnection::connect(&server).await?;
+                conn.execute(format!("DROP SCHEMA IF EXISTS {schema} CASCADE").as_str())
+                    .await
+                    .map(drop)
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("warning: could not drop a PostgreSQL test schema");
+        }
+    }
+}

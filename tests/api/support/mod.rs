@@ -1,0 +1,296 @@
+//! Test support: start the real application on port 0 against its own
+//! database (an SQLite file, or a PostgreSQL schema) and its own SMTP server,
+//! and read mail the way a person would.
+
+#![allow(dead_code)]
+
+pub mod database;
+pub mod mail;
+pub mod smtp_server;
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use herald::config::{BaseUrl, Config};
+use herald::startup::Application;
+use secrecy::SecretString;
+use tokio::task::JoinHandle;
+
+pub use database::{Backend, TestDatabase};
+pub use mail::Mail;
+pub use smtp_server::{SmtpMode, TestSmtpServer};
+
+/// How long a test waits for mail that should arrive.
+pub const MAIL_WAIT: Duration = Duration::from_secs(15);
+
+/// Runs each named `async fn name(backend: Backend)` once on SQLite and once on
+/// PostgreSQL, as `module::sqlite::name` and `module::postgres::name`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if $crate::support::database::postgres_is_configured() {
+                        super::$name($crate::support::Backend::Postgres).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`, also the app's public base URL.
+    pub address: String,
+    pub smtp: TestSmtpServer,
+    pub config: Config,
+    pub client: reqwest::Client,
+    handle: ServerHandle,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    // Dropped last: the app may still touch it while stopping.
+    pub db: TestDatabase,
+}
+
+/// Settings tuned for tests: fast retries, generous limits unless a test sets its own.
+fn test_config(db: &TestDatabase, smtp: &TestSmtpServer) -> Config {
+    let mut config = Config::from_vars(&HashMap::new()).expect("default configuration is valid");
+    config.database_url = db.url.clone();
+    config.database_max_connections = 5;
+    config.smtp_url = Some(SecretString::from(smtp.url()));
+    config.outbox_dir = db.dir.path().join("outbox");
+    config.secret = Some(SecretString::from(
+        "test-secret-that-is-long-enough-0123456789",
+    ));
+    config.secret_file = db.dir.path().join("herald.secret");
+    config.newsletter_name = "The Daily Herald".into();
+    config.postal_address = "1 Test Street, Testville".into();
+    config.retry_min_delay = Duration::from_millis(100);
+    config.retry_max_delay = Duration::from_millis(400);
+    config.signup_rate_per_minute = 1000.try_into().expect("non-zero");
+    config.confirmations_per_day = 100;
+    config.confirmation_min_interval = Duration::ZERO;
+    config
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts the app after `configure` has adjusted the test configuration.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Self {
+        let db = TestDatabase::create(backend).await;
+        let smtp = TestSmtpServer::start().await;
+        let mut config = test_config(&db, &smtp);
+        configure(&mut config);
+        Self::start(db, smtp, config, None).await
+    }
+
+    async fn start(
+        db: TestDatabase,
+        smtp: TestSmtpServer,
+        mut config: Config,
+        port: Option<u16>,
+    ) -> Self {
+        let listener = bind(port);
+        let port = listener.local_addr().expect("bound address").port();
+        let address = format!("http://127.0.0.1:{port}");
+        config.base_url = BaseUrl::parse(&address).expect("valid base URL");
+        let app = Application::build_with_listener(config.clone(), listener)
+            .await
+            .expect("the application starts");
+        let handle = app.handle();
+        let task = tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("herald-tests/1.0")
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("HTTP client");
+        Self {
+            address,
+            smtp,
+            config,
+            client,
+            handle,
+            task: Some(task),
+            db,
+        }
+    }
+
+    /// Stops the process gracefully, as a restart would.
+    pub async fn stop(&mut self) {
+        self.handle.stop(true).await;
+        if let Some(task) = self.task.take() {
+            task.await
+                .expect("server task did not panic")
+                .expect("server stopped cleanly");
+        }
+    }
+
+    /// Stops the app and starts it again on the same database, SMTP server and settings.
+    pub async fn restart(mut self) -> Self {
+        self.stop().await;
+        let port = self.address.rsplit(':').next().and_then(|p| p.parse().ok());
+        let TestApp {
+            smtp, config, db, ..
+        } = self;
+        Self::start(db, smtp, config, port).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{}", self.address, path)
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET request")
+    }
+
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .expect("POST request")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST request")
+    }
+
+    /// Submits the signup form as a browser would.
+    pub async fn sign_up(&self, email: &str, name: &str) -> reqwest::Response {
+        self.post_form(
+            "/subscriptions",
+            &[("email", email), ("name", name), ("website", "")],
+        )
+        .await
+    }
+
+    /// Waits until the SMTP server holds at least `count` messages; returns them all.
+    pub async fn mails(&self, count: usize) -> Vec<Mail> {
+        self.smtp
+            .wait_for_messages(count, MAIL_WAIT)
+            .await
+            .iter()
+            .map(Mail::from_received)
+            .collect()
+    }
+
+    /// Mail that arrived for `address`, oldest first.
+    pub async fn mails_to(&self, address: &str) -> Vec<Mail> {
+        self.smtp
+            .messages()
+            .await
+            .iter()
+            .filter(|m| m.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(address)))
+            .map(Mail::from_received)
+            .collect()
+    }
+
+    /// Waits a moment for mail that must NOT come, then returns what did.
+    pub async fn mails_after_quiet_period(&self) -> Vec<Mail> {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        self.smtp
+            .messages()
+            .await
+            .iter()
+            .map(Mail::from_received)
+            .collect()
+    }
+
+    /// Waits for mail number `already + 1` to `address` and returns it.
+    pub async fn next_mail_to(&self, address: &str, already: usize) -> Mail {
+        let deadline = tokio::time::Instant::now() + MAIL_WAIT;
+        loop {
+            let mails = self.mails_to(address).await;
+            if mails.len() > already {
+                return mails[already].clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no new mail to {address} within {MAIL_WAIT:?} ({already} before)"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Signs up and waits for the confirmation mail; returns its link.
+    pub async fn sign_up_and_get_link(&self, email: &str) -> String {
+        let already = self.mails_to(email).await.len();
+        let response = self.sign_up(email, "").await;
+        assert_eq!(response.status(), 200, "signup of {email} was not accepted");
+        self.next_mail_to(email, already)
+            .await
+            .confirmation_link(&self.address)
+    }
+
+    /// Signs up, confirms, and returns the unsubscribe link from the welcome mail.
+    pub async fn subscribed_reader(&self, email: &str) -> String {
+        let link = self.sign_up_and_get_link(email).await;
+        let already = self.mails_to(email).await.len();
+        self.confirm(&link).await;
+        self.next_mail_to(email, already)
+            .await
+            .unsubscribe_link(&self.address)
+    }
+
+    /// Opens a confirmation link and presses its Confirm button.
+    pub async fn confirm(&self, link: &str) -> reqwest::Response {
+        let token = token_of(link);
+        let response = self
+            .post_form("/subscriptions/confirm", &[("token", &token)])
+            .await;
+        assert_eq!(response.status(), 200, "confirming {link} failed");
+        response
+    }
+
+    pub async fn subscriber_status(&self, email: &str) -> Option<String> {
+        self.db.subscriber_status(email).await
+    }
+}
+
+fn bind(port: Option<u16>) -> TcpListener {
+    if let Some(port) = port {
+        // The port is normally free again at once; another test may have taken it.
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            return listener;
+        }
+    }
+    TcpListener::bind("127.0.0.1:0").expect("a free port")
+}
+
+/// The `token` query parameter of a link.
+pub fn token_of(link: &str) -> String {
+    let url = url::Url::parse(link).expect("a valid link");
+    url.query_pairs()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+        .expect("the link carries a token")
+}
