@@ -1,1 +1,91 @@
-use crate::support::Backend;
+//! `/health`: 200 while the database answers, 503 when it does not.
+
+use std::time::Duration;
+
+use crate::on_both_databases;
+use crate::support::proxy::TcpRelay;
+use crate::support::{Backend, TestApp};
+
+async fn health_is_ok_while_the_database_answers(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app.get("/health").await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    assert_eq!(body["status"], "ok");
+}
+
+async fn health_is_503_when_the_database_is_gone(backend: Backend) {
+    match backend {
+        Backend::Sqlite => {
+            let app = TestApp::spawn(backend).await;
+            assert_eq!(app.get("/health").await.status(), 200);
+            let file = app.db.dir.path().join("herald.db");
+            std::fs::remove_file(&file).expect("delete the database file");
+            let response = app.get("/health").await;
+            assert_eq!(response.status(), 503);
+            let body: serde_json::Value = response.json().await.expect("JSON");
+            assert_eq!(body["status"], "unavailable");
+        }
+        Backend::Postgres => {
+            let server = std::env::var(crate::support::database::POSTGRES_URL_VARIABLE)
+                .expect("PostgreSQL URL");
+            let parsed = url::Url::parse(&server).expect("PostgreSQL URL");
+            let target = format!(
+                "{}:{}",
+                parsed.host_str().unwrap_or("127.0.0.1"),
+                parsed.port().unwrap_or(5432)
+            );
+            let relay = TcpRelay::start(target).await;
+            let port = relay.port;
+            let app = TestApp::spawn_with(backend, move |config| {
+                let mut url = url::Url::parse(&config.database_url).expect("database URL");
+                url.set_host(Some("127.0.0.1")).expect("host");
+                url.set_port(Some(port)).expect("port");
+                config.database_url = url.to_string();
+            })
+            .await;
+            assert_eq!(app.get("/health").await.status(), 200);
+            relay.cut();
+            let response = app.get("/health").await;
+            assert_eq!(response.status(), 503);
+            // The service comes back by itself with the database.
+            relay.restore().await;
+            let mut healthy = false;
+            for _ in 0..50 {
+                if app.get("/health").await.status() == 200 {
+                    healthy = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert!(
+                healthy,
+                "health recovers when PostgreSQL is reachable again"
+            );
+        }
+    }
+}
+
+async fn security_headers_and_a_request_id_come_with_every_page(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for path in [
+        "/",
+        "/health",
+        "/subscriptions/confirm?token=x",
+        "/no-such-page",
+    ] {
+        let response = app.get(path).await;
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert!(headers.contains_key("content-security-policy"), "{path}");
+        assert_eq!(headers["x-request-id"].len(), 16, "{path}");
+    }
+    assert_eq!(app.get("/no-such-page").await.status(), 404);
+}
+
+on_both_databases!(
+    health_is_ok_while_the_database_answers,
+    health_is_503_when_the_database_is_gone,
+    security_headers_and_a_request_id_come_with_every_page,
+);

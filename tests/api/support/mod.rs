@@ -6,6 +6,7 @@
 
 pub mod database;
 pub mod mail;
+pub mod proxy;
 pub mod smtp_server;
 
 use std::collections::HashMap;
