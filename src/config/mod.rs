@@ -261,6 +261,48 @@ mod tests {
         assert!(!err.to_string().contains("hunter2"));
     }
 
+    /// `.env.example` documents the defaults; copying it unchanged must change nothing.
+    #[test]
+    fn env_example_documents_the_real_defaults() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/.env.example");
+        let documented: HashMap<String, String> = dotenvy::from_path_iter(path)
+            .expect(".env.example is readable")
+            .map(|item| item.expect(".env.example parses"))
+            .collect();
+        let from_example = Config::from_vars(&documented).expect(".env.example is valid");
+        let defaults = Config::from_vars(&HashMap::new()).expect("defaults are valid");
+        assert_eq!(format!("{from_example:?}"), format!("{defaults:?}"));
+        let text = std::fs::read_to_string(path).expect("read .env.example");
+        for variable in [
+            "HERALD_BIND",
+            "HERALD_BASE_URL",
+            "DATABASE_URL",
+            "HERALD_DATABASE_MAX_CONNECTIONS",
+            "SMTP_URL",
+            "HERALD_OUTBOX_DIR",
+            "HERALD_FROM",
+            "HERALD_NEWSLETTER_NAME",
+            "HERALD_POSTAL_ADDRESS",
+            "HERALD_SEND_CONCURRENCY",
+            "HERALD_SEND_RATE",
+            "HERALD_SECRET",
+            "HERALD_SECRET_FILE",
+            "HERALD_CONFIRMATION_TTL",
+            "HERALD_SIGNUP_RATE_PER_MINUTE",
+            "HERALD_CONFIRMATIONS_PER_DAY",
+            "HERALD_CONFIRMATION_MIN_INTERVAL",
+            "HERALD_MAX_BODY_BYTES",
+            "HERALD_TRUST_PROXY_HEADERS",
+            "HERALD_RETRY_MIN_DELAY",
+            "HERALD_RETRY_MAX_DELAY",
+        ] {
+            assert!(
+                text.contains(&format!("{variable}=")),
+                "{variable} is not in .env.example"
+            );
+        }
+    }
+
     #[test]
     fn base_url_loses_its_trailing_slash() {
         let url = BaseUrl::parse("https://news.example.com/herald/").expect("valid");
