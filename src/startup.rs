@@ -12,7 +12,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, SecretKey, SecretKeyError};
-use crate::delivery::{OutboxSender, RetryPolicy};
+use crate::delivery::{OutboxSender, RetryPolicy, SenderSettings};
 use crate::mail::{MailIdentity, Mailer, MailerError};
 use crate::store::{Store, StoreError};
 use crate::subscriptions::{SignupPolicy, Subscriptions};
@@ -71,6 +71,9 @@ impl Application {
         config: Config,
         listener: TcpListener,
     ) -> Result<Self, StartupError> {
+        // The database first: a start that cannot open it leaves no files behind.
+        let store = Store::connect(&config.database_url, config.database_max_connections).await?;
+        store.migrate().await?;
         let key = Arc::new(SecretKey::load_or_create(
             config.secret.as_ref(),
             &config.secret_file,
@@ -80,8 +83,6 @@ impl Application {
             &config.outbox_dir,
             config.send_concurrency.get(),
         )?);
-        let store = Store::connect(&config.database_url, config.database_max_connections).await?;
-        store.migrate().await?;
 
         let outbox_ready = Arc::new(Notify::new());
         let subscriptions = Subscriptions::new(
@@ -100,19 +101,20 @@ impl Application {
             store.clone(),
             subscriptions.clone(),
             mailer.clone(),
-            MailIdentity {
-                from: config.from.clone(),
-                newsletter_name: config.newsletter_name.clone(),
-                postal_address: config.postal_address.clone(),
-                site_url: config.base_url.as_str().to_owned(),
+            SenderSettings {
+                identity: MailIdentity {
+                    from: config.from.clone(),
+                    newsletter_name: config.newsletter_name.clone(),
+                    postal_address: config.postal_address.clone(),
+                    site_url: config.base_url.clone(),
+                },
+                retry: RetryPolicy {
+                    min_delay: config.retry_min_delay,
+                    max_delay: config.retry_max_delay,
+                },
+                concurrency: config.send_concurrency,
+                rate: config.send_rate,
             },
-            config.base_url.clone(),
-            RetryPolicy {
-                min_delay: config.retry_min_delay,
-                max_delay: config.retry_max_delay,
-            },
-            config.send_concurrency,
-            config.send_rate,
             outbox_ready,
         );
         let sender = tokio::spawn(sender.run(stop_signal));

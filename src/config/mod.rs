@@ -25,6 +25,12 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+impl std::fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The public URL of the service, without a trailing slash, always http or https.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BaseUrl(String);

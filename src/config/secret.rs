@@ -1,6 +1,7 @@
 //! The server's secret key: signs unsubscribe links and derives confirmation
-//! tokens. Taken from `HERALD_SECRET`, or generated once and kept in a file
-//! beside the database so that links in mail already sent stay valid.
+//! tokens. Taken from `HERALD_SECRET`, or generated once and kept in
+//! `HERALD_SECRET_FILE` (`./herald.secret`) so that links in mail already
+//! sent stay valid.
 
 use std::io::Write;
 use std::path::Path;

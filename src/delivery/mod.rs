@@ -4,4 +4,4 @@
 pub mod outbox;
 mod sender;
 
-pub use sender::{OutboxSender, RetryPolicy};
+pub use sender::{OutboxSender, RetryPolicy, SenderSettings};

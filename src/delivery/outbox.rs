@@ -74,6 +74,8 @@ pub async fn confirmations_queued_since(
 }
 
 /// Drops unsent mail of a subscriber who left: nothing more goes to them.
+/// A mail a sender holds right now is already on the wire; the sender records
+/// its outcome, and a retry of it finds the subscriber gone.
 pub async fn cancel_for_subscriber(
     conn: &mut AnyConnection,
     subscriber_id: i64,
@@ -81,7 +83,8 @@ pub async fn cancel_for_subscriber(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE outbox SET failed_at = $2, last_error = 'cancelled: subscriber left', token_seed = NULL \
-         WHERE subscriber_id = $1 AND sent_at IS NULL AND failed_at IS NULL",
+         WHERE subscriber_id = $1 AND sent_at IS NULL AND failed_at IS NULL \
+           AND (claimed_until IS NULL OR claimed_until < $2)",
     )
     .bind(subscriber_id)
     .bind(now)

@@ -10,7 +10,6 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{watch, Notify};
 
 use super::outbox::{self, ClaimedMail, MailKind};
-use crate::config::BaseUrl;
 use crate::mail::{ConfirmationEmail, MailIdentity, Mailer, SendError, WelcomeEmail};
 use crate::store::{millis, now_millis, Store};
 use crate::subscriptions::{
@@ -47,40 +46,42 @@ enum Outcome {
     Failed(String),
 }
 
+/// How the sender writes and paces mail.
+#[derive(Debug, Clone)]
+pub struct SenderSettings {
+    pub identity: MailIdentity,
+    pub retry: RetryPolicy,
+    pub concurrency: NonZeroUsize,
+    /// Messages per second at most; `None` for no limit.
+    pub rate: Option<NonZeroU32>,
+}
+
 pub struct OutboxSender {
     store: Store,
     subscriptions: Subscriptions,
     mailer: Arc<Mailer>,
-    identity: MailIdentity,
-    base_url: BaseUrl,
-    retry: RetryPolicy,
-    concurrency: NonZeroUsize,
+    settings: SenderSettings,
     rate: Option<DefaultDirectRateLimiter>,
     ready: Arc<Notify>,
 }
 
 impl OutboxSender {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
         subscriptions: Subscriptions,
         mailer: Arc<Mailer>,
-        identity: MailIdentity,
-        base_url: BaseUrl,
-        retry: RetryPolicy,
-        concurrency: NonZeroUsize,
-        rate: Option<NonZeroU32>,
+        settings: SenderSettings,
         ready: Arc<Notify>,
     ) -> Self {
+        let rate = settings
+            .rate
+            .map(|per_second| RateLimiter::direct(Quota::per_second(per_second)));
         Self {
             store,
             subscriptions,
             mailer,
-            identity,
-            base_url,
-            retry,
-            concurrency,
-            rate: rate.map(|per_second| RateLimiter::direct(Quota::per_second(per_second))),
+            settings,
+            rate,
             ready,
         }
     }
@@ -126,7 +127,7 @@ impl OutboxSender {
         .await?;
         let count = claimed.len();
         futures_util::stream::iter(claimed)
-            .for_each_concurrent(self.concurrency.get(), |mail| self.deliver(mail))
+            .for_each_concurrent(self.settings.concurrency.get(), |mail| self.deliver(mail))
             .await;
         Ok(count)
     }
@@ -147,13 +148,13 @@ impl OutboxSender {
                 outbox::mark_sent(self.store.pool(), mail.id, now).await
             }
             Outcome::Retry(why) if now < mail.expires_at => {
-                let delay = self.retry.delay_after(mail.attempts);
+                let delay = self.settings.retry.delay_after(mail.attempts);
                 tracing::warn!(error = %why, retry_in = ?delay, "mail not sent, will retry");
                 outbox::mark_retry(self.store.pool(), mail.id, now + millis(delay), &why).await
             }
             Outcome::Retry(why) => {
-                tracing::error!(error = %why, "mail not sent before its link expired; giving up");
-                let why = format!("gave up, the link expired: {why}");
+                tracing::error!(error = %why, "mail not sent before it expired; giving up");
+                let why = format!("gave up, expired before it could be sent: {why}");
                 outbox::mark_failed(self.store.pool(), mail.id, now, &why).await
             }
             Outcome::Failed(why) => {
@@ -204,7 +205,9 @@ impl OutboxSender {
                     })?;
                 let token = self.subscriptions.confirmation_token_for(&seed);
                 let confirm_url = self
-                    .base_url
+                    .settings
+                    .identity
+                    .site_url
                     .join(&format!("/subscriptions/confirm?token={}", token.as_str()));
                 ConfirmationEmail {
                     to: &email,
@@ -214,19 +217,21 @@ impl OutboxSender {
                         u64::try_from(mail.expires_at - now_millis()).unwrap_or(0),
                     ),
                 }
-                .build(&self.identity)
+                .build(&self.settings.identity)
             }
             MailKind::Welcome => {
                 let token = self.subscriptions.unsubscribe_token(subscriber.id);
                 let unsubscribe_url = self
-                    .base_url
+                    .settings
+                    .identity
+                    .site_url
                     .join(&format!("/unsubscribe?token={}", token.as_str()));
                 WelcomeEmail {
                     to: &email,
                     name: name.as_ref(),
                     unsubscribe_url: &unsubscribe_url,
                 }
-                .build(&self.identity)
+                .build(&self.settings.identity)
             }
         }
         .map_err(|e| AttemptError::Undeliverable(e.to_string()))?;

@@ -3,30 +3,30 @@
 use std::time::Duration;
 
 use askama::Template;
-use lettre::message::MultiPart;
 use lettre::Message;
 
-use super::{recipient, MailBuildError, MailIdentity};
+use super::{recipient, two_part, MailBuildError, MailIdentity};
 use crate::subscriptions::{SubscriberEmail, SubscriberName};
 
-#[derive(Template)]
-#[template(path = "email/confirmation.html")]
-struct HtmlBody<'a> {
+/// What both parts of the mail are rendered from.
+struct Content<'a> {
     identity: &'a MailIdentity,
     greeting_name: Option<&'a str>,
     email: &'a str,
     confirm_url: &'a str,
-    expires_in: &'a str,
+    expires_in: String,
+}
+
+#[derive(Template)]
+#[template(path = "email/confirmation.html")]
+struct Html<'a> {
+    mail: &'a Content<'a>,
 }
 
 #[derive(Template)]
 #[template(path = "email/confirmation.txt")]
-struct TextBody<'a> {
-    identity: &'a MailIdentity,
-    greeting_name: Option<&'a str>,
-    email: &'a str,
-    confirm_url: &'a str,
-    expires_in: &'a str,
+struct Text<'a> {
+    mail: &'a Content<'a>,
 }
 
 pub struct ConfirmationEmail<'a> {
@@ -38,31 +38,20 @@ pub struct ConfirmationEmail<'a> {
 
 impl ConfirmationEmail<'_> {
     pub fn build(&self, identity: &MailIdentity) -> Result<Message, MailBuildError> {
-        let expires_in = describe_duration(self.expires_in);
-        let greeting_name = self.name.map(SubscriberName::as_str);
-        let html = HtmlBody {
+        let content = Content {
             identity,
-            greeting_name,
+            greeting_name: self.name.map(SubscriberName::as_str),
             email: self.to.as_str(),
             confirm_url: self.confirm_url,
-            expires_in: &expires_in,
-        }
-        .render()?;
-        let text = TextBody {
-            identity,
-            greeting_name,
-            email: self.to.as_str(),
-            confirm_url: self.confirm_url,
-            expires_in: &expires_in,
-        }
-        .render()?;
-        Ok(identity
+            expires_in: describe_duration(self.expires_in),
+        };
+        let message = identity
             .message_to(recipient(self.to, self.name))
             .subject(format!(
                 "Confirm your subscription to {}",
                 identity.newsletter_name
-            ))
-            .multipart(MultiPart::alternative_plain_html(text, html))?)
+            ));
+        two_part(message, &Text { mail: &content }, &Html { mail: &content })
     }
 }
 

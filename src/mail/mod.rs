@@ -8,7 +8,7 @@ mod welcome;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use lettre::message::{Mailbox, MessageBuilder};
+use lettre::message::{Mailbox, MessageBuilder, MultiPart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
@@ -17,6 +17,7 @@ pub use confirmation::ConfirmationEmail;
 pub use headers::{ListUnsubscribe, ListUnsubscribePost};
 pub use welcome::WelcomeEmail;
 
+use crate::config::BaseUrl;
 use crate::subscriptions::{SubscriberEmail, SubscriberName};
 
 /// Who the mail is from and what the reader is told about the sender.
@@ -25,7 +26,8 @@ pub struct MailIdentity {
     pub from: Mailbox,
     pub newsletter_name: String,
     pub postal_address: String,
-    pub site_url: String,
+    /// The public URL: named in the footer, and the base of every link.
+    pub site_url: BaseUrl,
 }
 
 impl MailIdentity {
@@ -41,6 +43,18 @@ impl MailIdentity {
 /// The recipient as a mailbox; both parts were validated, so no header injection is possible.
 pub fn recipient(email: &SubscriberEmail, name: Option<&SubscriberName>) -> Mailbox {
     Mailbox::new(name.map(|n| n.as_str().to_owned()), email.to_address())
+}
+
+/// A multipart/alternative message: plain text first, HTML preferred by clients that can.
+fn two_part(
+    message: MessageBuilder,
+    text: &impl askama::Template,
+    html: &impl askama::Template,
+) -> Result<Message, MailBuildError> {
+    Ok(message.multipart(MultiPart::alternative_plain_html(
+        text.render()?,
+        html.render()?,
+    ))?)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -5,12 +5,10 @@ use askama::Template;
 use lettre::Message;
 
 use super::headers::{ListUnsubscribe, ListUnsubscribePost};
-use super::{recipient, MailBuildError, MailIdentity};
+use super::{recipient, two_part, MailBuildError, MailIdentity};
 use crate::subscriptions::{SubscriberEmail, SubscriberName};
 
-#[derive(Template)]
-#[template(path = "email/welcome.html")]
-struct HtmlBody<'a> {
+struct Content<'a> {
     identity: &'a MailIdentity,
     greeting_name: Option<&'a str>,
     email: &'a str,
@@ -18,12 +16,15 @@ struct HtmlBody<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "email/welcome.html")]
+struct Html<'a> {
+    mail: &'a Content<'a>,
+}
+
+#[derive(Template)]
 #[template(path = "email/welcome.txt")]
-struct TextBody<'a> {
-    identity: &'a MailIdentity,
-    greeting_name: Option<&'a str>,
-    email: &'a str,
-    unsubscribe_url: &'a str,
+struct Text<'a> {
+    mail: &'a Content<'a>,
 }
 
 pub struct WelcomeEmail<'a> {
@@ -34,30 +35,17 @@ pub struct WelcomeEmail<'a> {
 
 impl WelcomeEmail<'_> {
     pub fn build(&self, identity: &MailIdentity) -> Result<Message, MailBuildError> {
-        let greeting_name = self.name.map(SubscriberName::as_str);
-        let html = HtmlBody {
+        let content = Content {
             identity,
-            greeting_name,
+            greeting_name: self.name.map(SubscriberName::as_str),
             email: self.to.as_str(),
             unsubscribe_url: self.unsubscribe_url,
-        }
-        .render()?;
-        let text = TextBody {
-            identity,
-            greeting_name,
-            email: self.to.as_str(),
-            unsubscribe_url: self.unsubscribe_url,
-        }
-        .render()?;
-        let builder = identity
+        };
+        let message = identity
             .message_to(recipient(self.to, self.name))
             .subject(format!("Welcome to {}", identity.newsletter_name))
             .header(ListUnsubscribe::new(self.unsubscribe_url))
             .header(ListUnsubscribePost);
-        Ok(
-            builder.multipart(lettre::message::MultiPart::alternative_plain_html(
-                text, html,
-            ))?,
-        )
+        two_part(message, &Text { mail: &content }, &Html { mail: &content })
     }
 }

@@ -28,7 +28,7 @@ pub enum StoreError {
     Connect(#[source] sqlx::Error),
     #[error("cannot migrate the database: {0}")]
     Migrate(#[source] MigrateError),
-    #[error("the database file {0} is gone")]
+    #[error("the database file {0} was deleted or replaced")]
     FileGone(String),
     #[error("the database did not answer within {0:?}")]
     Timeout(Duration),
@@ -42,7 +42,36 @@ pub struct Store {
     dialect: Dialect,
     /// The SQLite file, watched by the health check: a deleted file keeps
     /// working through open handles while every write is lost at restart.
-    sqlite_file: Option<PathBuf>,
+    sqlite_file: Option<DatabaseFile>,
+}
+
+/// A database file and the identity it had when opened; a file deleted or
+/// replaced under the running process is no longer the database it writes to.
+#[derive(Debug, Clone)]
+struct DatabaseFile {
+    path: PathBuf,
+    identity: Option<(u64, u64)>,
+}
+
+impl DatabaseFile {
+    fn identity_of(path: &std::path::Path) -> Option<(u64, u64)> {
+        let metadata = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Some((metadata.dev(), metadata.ino()))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = metadata;
+            Some((0, 0))
+        }
+    }
+
+    fn is_intact(&self) -> bool {
+        let now = Self::identity_of(&self.path);
+        now.is_some() && now == self.identity
+    }
 }
 
 impl Store {
@@ -88,6 +117,10 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(StoreError::Connect)?;
+        let sqlite_file = sqlite_file.map(|path| DatabaseFile {
+            identity: DatabaseFile::identity_of(&path),
+            path,
+        });
         Ok(Self {
             pool,
             dialect,
@@ -127,8 +160,8 @@ impl Store {
     /// Whether the database answers, for `/health`.
     pub async fn ping(&self, within: Duration) -> Result<(), StoreError> {
         if let Some(file) = &self.sqlite_file {
-            if !file.exists() {
-                return Err(StoreError::FileGone(file.display().to_string()));
+            if !file.is_intact() {
+                return Err(StoreError::FileGone(file.path.display().to_string()));
             }
         }
         let query = async {

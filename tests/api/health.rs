@@ -25,6 +25,9 @@ async fn health_is_503_when_the_database_is_gone(backend: Backend) {
             assert_eq!(response.status(), 503);
             let body: serde_json::Value = response.json().await.expect("JSON");
             assert_eq!(body["status"], "unavailable");
+            // A new, empty file in its place is not the database either.
+            std::fs::write(&file, b"").expect("replace the database file");
+            assert_eq!(app.get("/health").await.status(), 503);
         }
         Backend::Postgres => {
             let server = std::env::var(crate::support::database::POSTGRES_URL_VARIABLE)

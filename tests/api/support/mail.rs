@@ -59,17 +59,23 @@ impl Mail {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The first link in the text part that starts with `prefix`, if any.
+    pub fn find_link(&self, prefix: &str) -> Option<String> {
+        let start = self.text.find(prefix)?;
+        Some(
+            self.text[start..]
+                .chars()
+                .take_while(|c| !c.is_whitespace())
+                .collect(),
+        )
+    }
+
     /// The first link in the text part that starts with `prefix`; the HTML part
     /// must carry the same link.
     pub fn link_starting_with(&self, prefix: &str) -> String {
-        let start = self
-            .text
-            .find(prefix)
+        let link = self
+            .find_link(prefix)
             .unwrap_or_else(|| panic!("no link starting with {prefix} in:\n{}", self.text));
-        let link: String = self.text[start..]
-            .chars()
-            .take_while(|c| !c.is_whitespace())
-            .collect();
         assert!(
             self.html.contains(&link),
             "the HTML part lacks the link {link}"

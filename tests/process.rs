@@ -1,0 +1,727 @@
+//! Runs the real `herald` executable as a child process, the way an operator
+//! would: each test in its own empty working directory, with an environment
+//! that holds nothing but `PATH` and the variables the test sets.
+
+#[path = "api/support/smtp_server.rs"]
+#[allow(dead_code)]
+mod smtp_server;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use mail_parser::MessageParser;
+use sqlx::{ConnectOptions, Connection};
+use tokio::time::Instant;
+
+use smtp_server::TestSmtpServer;
+
+/// How long `herald serve` may take to answer `/health`.
+const READY_WAIT: Duration = Duration::from_secs(30);
+/// How long a process may take to exit after SIGTERM, or a one-shot command to finish.
+const EXIT_WAIT: Duration = Duration::from_secs(20);
+/// How long a bad configuration may take to stop start-up.
+const CONFIG_ERROR_WAIT: Duration = Duration::from_secs(10);
+/// How long mail may take to arrive.
+const MAIL_WAIT: Duration = Duration::from_secs(15);
+const POLL: Duration = Duration::from_millis(50);
+
+// ---------------------------------------------------------------------------
+// The child process
+// ---------------------------------------------------------------------------
+
+/// A running `herald` command whose stdout and stderr are collected by
+/// background threads. Dropping it kills the process.
+struct Process {
+    child: Child,
+    /// stdout and stderr, line by line in the order they arrived.
+    output: Arc<Mutex<String>>,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+impl Process {
+    /// Starts `herald ARGS` in `dir` with only `PATH` and `envs` set: nothing
+    /// (`DATABASE_URL`, `SMTP_URL`, `HERALD_*`, `RUST_LOG`, …) leaks in from
+    /// the environment running the tests.
+    fn spawn(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Process {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+        command
+            .args(args)
+            .current_dir(dir)
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(path) = std::env::var_os("PATH") {
+            command.env("PATH", path);
+        }
+        command.envs(envs.iter().copied());
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start herald {args:?}: {e}"));
+
+        let output = Arc::new(Mutex::new(String::new()));
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let stdout_pipe = child.stdout.take().expect("stdout is piped");
+        let stderr_pipe = child.stderr.take().expect("stderr is piped");
+        let readers = vec![
+            collect(stdout_pipe, vec![output.clone(), stdout.clone()]),
+            collect(stderr_pipe, vec![output.clone(), stderr.clone()]),
+        ];
+        Process {
+            child,
+            output,
+            stdout,
+            stderr,
+            readers,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn exit_status(&mut self) -> Option<ExitStatus> {
+        self.child
+            .try_wait()
+            .unwrap_or_else(|e| panic!("cannot ask whether herald exited: {e}"))
+    }
+
+    /// The exit status, once the process has ended and all its output has been
+    /// read; `None` if it is still running after `within`.
+    async fn wait_for_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.exit_status() {
+                // The pipes are closed now, so the readers are at their end.
+                for reader in self.readers.drain(..) {
+                    let _ = reader.join();
+                }
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Everything written to stdout and stderr so far.
+    fn output(&self) -> String {
+        lock(&self.output).clone()
+    }
+
+    fn stdout(&self) -> String {
+        lock(&self.stdout).clone()
+    }
+
+    fn stderr(&self) -> String {
+        lock(&self.stderr).clone()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Copies `stream` line by line into each of `sinks` until it ends.
+fn collect(stream: impl Read + Send + 'static, sinks: Vec<Arc<Mutex<String>>>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stream);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let text = String::from_utf8_lossy(&line);
+                    for sink in &sinks {
+                        lock(sink).push_str(&text);
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port on 127.0.0.1");
+    listener
+        .local_addr()
+        .expect("the address of a bound listener")
+        .port()
+}
+
+// ---------------------------------------------------------------------------
+// `herald serve`
+// ---------------------------------------------------------------------------
+
+/// `herald serve` on 127.0.0.1:PORT, which is also its public base URL.
+struct Herald {
+    process: Process,
+    port: u16,
+    client: reqwest::Client,
+    /// `/health` requests that reached the server while waiting for it; each
+    /// of them has a line in the request log.
+    health_requests: usize,
+}
+
+impl Herald {
+    async fn start(dir: &Path, envs: &[(&str, &str)]) -> Herald {
+        Self::start_on(dir, free_port(), envs).await
+    }
+
+    /// Starts `herald serve` on `port` and waits until `/health` answers 200.
+    async fn start_on(dir: &Path, port: u16, envs: &[(&str, &str)]) -> Herald {
+        let bind = format!("127.0.0.1:{port}");
+        let base_url = format!("http://127.0.0.1:{port}");
+        let mut all_envs = vec![
+            ("HERALD_BIND", bind.as_str()),
+            ("HERALD_BASE_URL", base_url.as_str()),
+        ];
+        all_envs.extend_from_slice(envs);
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("herald-process-tests/1.0")
+            .timeout(Duration::from_secs(10))
+            // No idle keep-alive connections: they would hold up a graceful stop.
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("an HTTP client");
+        let mut herald = Herald {
+            process: Process::spawn(dir, &["serve"], &all_envs),
+            port,
+            client,
+            health_requests: 0,
+        };
+        herald.wait_until_ready().await;
+        herald
+    }
+
+    async fn wait_until_ready(&mut self) {
+        let deadline = Instant::now() + READY_WAIT;
+        let health = self.url("/health");
+        loop {
+            if let Some(status) = self.process.exit_status() {
+                self.process.wait_for_exit(Duration::ZERO).await;
+                panic!(
+                    "herald serve exited with {status} before it was ready; output:\n{}",
+                    self.process.output()
+                );
+            }
+            if let Ok(response) = self.client.get(&health).send().await {
+                self.health_requests += 1;
+                if response.status() == 200 {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "herald serve did not answer GET /health with 200 within {READY_WAIT:?}; output:\n{}",
+                self.process.output()
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    fn address(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `path`, or a full link that must point at this server.
+    fn url(&self, path_or_link: &str) -> String {
+        if path_or_link.starts_with("http") {
+            assert!(
+                path_or_link.starts_with(&self.address()),
+                "{path_or_link} does not point at {}",
+                self.address()
+            );
+            path_or_link.to_owned()
+        } else {
+            format!("{}{path_or_link}", self.address())
+        }
+    }
+
+    async fn get(&self, path_or_link: &str) -> reqwest::Response {
+        let url = self.url(path_or_link);
+        self.client
+            .get(&url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+    }
+
+    async fn post_form(&self, path_or_link: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let url = self.url(path_or_link);
+        self.client
+            .post(&url)
+            .form(fields)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {url}: {e}"))
+    }
+
+    /// stdout and stderr so far.
+    fn logs(&self) -> String {
+        self.process.output()
+    }
+
+    /// Waits (bounded) until stdout contains `needle`.
+    async fn wait_for_stdout(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.process.stdout().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "herald never printed {needle:?} on stdout; output:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Stops the server as a service manager would (SIGTERM) and waits for it
+    /// to exit; all its output has been collected when this returns.
+    async fn stop(&mut self) -> ExitStatus {
+        let pid = self.process.pid().to_string();
+        let kill = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run `kill -TERM {pid}`: {e}"));
+        assert!(kill.success(), "`kill -TERM {pid}` failed: {kill}");
+        match self.process.wait_for_exit(EXIT_WAIT).await {
+            Some(status) => status,
+            None => panic!(
+                "herald serve did not exit within {EXIT_WAIT:?} of SIGTERM; output:\n{}",
+                self.logs()
+            ),
+        }
+    }
+}
+
+/// Runs a command that should end by itself, such as `herald migrate`.
+async fn run_to_end(
+    dir: &Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    within: Duration,
+) -> (ExitStatus, Process) {
+    let mut process = Process::spawn(dir, args, envs);
+    match process.wait_for_exit(within).await {
+        Some(status) => (status, process),
+        None => panic!(
+            "herald {args:?} with {envs:?} was still running after {within:?}; output:\n{}",
+            process.output()
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Mail
+// ---------------------------------------------------------------------------
+
+/// A received message, read as a mail client would.
+struct Mail {
+    to: String,
+    subject: String,
+    text: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Mail {
+    fn parse(raw: &[u8]) -> Option<Mail> {
+        let parsed = MessageParser::default().parse(raw)?;
+        Some(Mail {
+            to: parsed
+                .to()
+                .and_then(|to| to.first())
+                .and_then(|addr| addr.address())
+                .unwrap_or_default()
+                .to_owned(),
+            subject: parsed.subject().unwrap_or_default().to_owned(),
+            text: parsed
+                .body_text(0)
+                .map(|text| text.into_owned())
+                .unwrap_or_default(),
+            headers: parsed
+                .headers_raw()
+                .map(|(name, value)| (name.to_owned(), value.trim().to_owned()))
+                .collect(),
+        })
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first link in the text part that starts with `prefix`.
+    fn link(&self, prefix: &str) -> Option<String> {
+        let start = self.text.find(prefix)?;
+        Some(
+            self.text[start..]
+                .chars()
+                .take_while(|c| !c.is_whitespace())
+                .collect(),
+        )
+    }
+
+    fn expect_link(&self, prefix: &str) -> String {
+        self.link(prefix).unwrap_or_else(|| {
+            panic!(
+                "no link starting with {prefix} in the mail {:?}:\n{}",
+                self.subject, self.text
+            )
+        })
+    }
+}
+
+/// The `token` query parameter of a link.
+fn token_of(link: &str) -> String {
+    let url = url::Url::parse(link).unwrap_or_else(|e| panic!("{link} is not a URL: {e}"));
+    let token = url
+        .query_pairs()
+        .find(|(name, _)| name == "token")
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_else(|| panic!("{link} carries no token"));
+    assert!(token.len() >= 22, "{link} carries a short token");
+    token
+}
+
+/// Waits for an `.eml` file in `outbox` that parses and satisfies `wanted`
+/// (a file being written may not, yet).
+async fn wait_for_eml(outbox: &Path, wanted: impl Fn(&Mail) -> bool) -> Mail {
+    let deadline = Instant::now() + MAIL_WAIT;
+    loop {
+        let mut seen = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(outbox) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                seen.push(path.display().to_string());
+                if path.extension().is_none_or(|ext| ext != "eml") {
+                    continue;
+                }
+                let Ok(raw) = std::fs::read(&path) else {
+                    continue;
+                };
+                if let Some(mail) = Mail::parse(&raw).filter(&wanted) {
+                    return mail;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no matching .eml file in {} within {MAIL_WAIT:?}; found {seen:?}",
+            outbox.display()
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The status of `email` in the SQLite database `file`.
+async fn subscriber_status(file: &Path, email: &str) -> Option<String> {
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(file)
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", file.display()));
+    let status = sqlx::query_scalar("SELECT status FROM subscribers WHERE email = ?")
+        .bind(email)
+        .fetch_optional(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("cannot read subscribers from {}: {e}", file.display()));
+    let _ = conn.close().await;
+    status
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary directory")
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn zero_config_first_run_creates_database_secret_and_outbox() {
+    let dir = temp_dir();
+    let port = free_port();
+    let mut herald = Herald::start_on(dir.path(), port, &[]).await;
+    let address = herald.address();
+
+    assert!(dir.path().join("herald.db").is_file(), "no ./herald.db");
+    let secret_file = dir.path().join("herald.secret");
+    let secret = std::fs::read_to_string(&secret_file).expect("./herald.secret is readable");
+    assert!(secret.trim().len() >= 32, "the generated secret is short");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&secret_file)
+            .expect("metadata of ./herald.secret")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "./herald.secret has mode {mode:o}");
+    }
+    herald.wait_for_stdout(&address).await;
+
+    let response = herald
+        .post_form(
+            "/subscriptions",
+            &[("email", "reader@example.com"), ("name", "Reader")],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+
+    let confirm_prefix = format!("{address}/subscriptions/confirm?token=");
+    let mail = wait_for_eml(&dir.path().join("outbox"), |mail| {
+        mail.link(&confirm_prefix).is_some()
+    })
+    .await;
+    assert_eq!(mail.to, "reader@example.com");
+    let link = mail.expect_link(&confirm_prefix);
+    let token = token_of(&link);
+
+    assert_eq!(herald.get(&link).await.status(), 200, "GET {link}");
+    let response = herald
+        .post_form("/subscriptions/confirm", &[("token", &token)])
+        .await;
+    assert_eq!(response.status(), 200, "confirming with the mailed token");
+
+    let status = herald.stop().await;
+    assert!(
+        status.success(),
+        "SIGTERM should stop herald cleanly, got {status}; output:\n{}",
+        herald.logs()
+    );
+
+    // A second start in the same directory keeps the key and the data.
+    let mut herald = Herald::start_on(dir.path(), port, &[]).await;
+    assert_eq!(
+        std::fs::read_to_string(&secret_file).expect("./herald.secret is still readable"),
+        secret,
+        "the secret changed on restart"
+    );
+    let response = herald.get(&link).await;
+    assert_eq!(response.status(), 410, "the used link after a restart");
+    let page = response.text().await.expect("the page body");
+    assert!(page.contains("already been used"), "page:\n{page}");
+    herald.stop().await;
+
+    assert_eq!(
+        subscriber_status(&dir.path().join("herald.db"), "reader@example.com")
+            .await
+            .as_deref(),
+        Some("confirmed")
+    );
+}
+
+#[tokio::test]
+async fn bad_configuration_stops_startup_with_one_line_naming_the_variable_and_exit_code_2() {
+    let cases = [
+        ("HERALD_SEND_CONCURRENCY", "abc"),
+        ("HERALD_BASE_URL", "ftp://x"),
+        ("DATABASE_URL", "mysql://x"),
+        ("SMTP_URL", "http://user:hunter2@host"),
+        ("HERALD_CONFIRMATION_TTL", "forever"),
+        ("HERALD_BIND", "nonsense"),
+    ];
+    for (variable, value) in cases {
+        let dir = temp_dir();
+        // Valid settings for everything else, so that only `variable` is wrong
+        // and a herald that starts anyway does not take a shared port.
+        let port = free_port();
+        let bind = format!("127.0.0.1:{port}");
+        let base_url = format!("http://{bind}");
+        let mut envs = vec![
+            ("HERALD_BIND", bind.as_str()),
+            ("HERALD_BASE_URL", base_url.as_str()),
+        ];
+        envs.retain(|(name, _)| *name != variable);
+        envs.push((variable, value));
+
+        let (status, process) = run_to_end(dir.path(), &["serve"], &envs, CONFIG_ERROR_WAIT).await;
+        let stderr = process.stderr();
+        let case = format!("{variable}={value}");
+        assert_eq!(
+            status.code(),
+            Some(2),
+            "{case}: exit status {status}; output:\n{}",
+            process.output()
+        );
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert!(
+            lines.len() == 1 && !lines[0].trim().is_empty(),
+            "{case}: stderr should be one line, got:\n{stderr}"
+        );
+        assert!(
+            lines[0].contains(variable),
+            "{case}: the error does not name the variable: {stderr}"
+        );
+        assert!(
+            !process.output().contains("hunter2"),
+            "{case}: the output repeats the password: {stderr}"
+        );
+        let created: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("the working directory is readable")
+            .flatten()
+            .map(|entry| entry.file_name())
+            .collect();
+        assert!(
+            created.is_empty(),
+            "{case}: a refused start created {created:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_password_or_secret_reaches_the_logs() {
+    const SECRET: &str = "0123456789abcdef-known-secret-0123456789";
+    const PASSWORD: &str = "s3cret-passw0rd";
+    assert_eq!(SECRET.len(), 40);
+
+    let smtp = TestSmtpServer::start().await;
+    smtp.require_auth("herald", PASSWORD);
+    let smtp_url = format!("smtp://herald:{PASSWORD}@127.0.0.1:{}", smtp.port());
+    let dir = temp_dir();
+    let mut herald = Herald::start(
+        dir.path(),
+        &[
+            ("RUST_LOG", "debug,sqlx=debug"),
+            ("HERALD_SECRET", SECRET),
+            ("SMTP_URL", &smtp_url),
+        ],
+    )
+    .await;
+    let address = herald.address();
+
+    let response = herald
+        .post_form(
+            "/subscriptions",
+            &[("email", "reader@example.com"), ("name", "Reader")],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let received = smtp.wait_for_messages(1, MAIL_WAIT).await;
+    assert_eq!(received[0].auth_user.as_deref(), Some("herald"));
+    let confirmation = Mail::parse(&received[0].data).expect("the confirmation mail is MIME");
+    let confirm_link = confirmation.expect_link(&format!("{address}/subscriptions/confirm?token="));
+    let confirm_token = token_of(&confirm_link);
+
+    assert_eq!(herald.get(&confirm_link).await.status(), 200);
+    let response = herald
+        .post_form("/subscriptions/confirm", &[("token", &confirm_token)])
+        .await;
+    assert_eq!(response.status(), 200);
+
+    let received = smtp.wait_for_messages(2, MAIL_WAIT).await;
+    let welcome = received
+        .iter()
+        .filter_map(|message| Mail::parse(&message.data))
+        .find(|mail| mail.subject.starts_with("Welcome"))
+        .expect("a mail whose subject starts with Welcome");
+    let unsubscribe_link = welcome.expect_link(&format!("{address}/unsubscribe?token="));
+    assert_eq!(
+        welcome.header("List-Unsubscribe"),
+        Some(format!("<{unsubscribe_link}>").as_str())
+    );
+    let unsubscribe_token = token_of(&unsubscribe_link);
+
+    assert_eq!(herald.get(&unsubscribe_link).await.status(), 200);
+    let response = herald
+        .post_form(&unsubscribe_link, &[("List-Unsubscribe", "One-Click")])
+        .await;
+    assert_eq!(response.status(), 200);
+
+    herald.stop().await;
+    assert!(
+        !dir.path().join("herald.secret").exists(),
+        "with HERALD_SECRET set, no secret file is needed"
+    );
+    let logs = herald.logs();
+    assert!(!logs.trim().is_empty(), "herald logged nothing");
+    assert!(logs.contains("request_id"), "no request_id in:\n{logs}");
+    let request_lines: Vec<&str> = logs.lines().filter(|l| l.contains("status=")).collect();
+    // The health checks while starting, then signup, GET and POST of the
+    // confirmation link, GET and POST of the unsubscribe link.
+    let requests = herald.health_requests + 5;
+    assert_eq!(
+        request_lines.len(),
+        requests,
+        "expected one log line per request ({requests}); logs:\n{logs}"
+    );
+    assert!(
+        request_lines.iter().all(|l| l.contains("request_id")),
+        "a request line lacks its request_id:\n{}",
+        request_lines.join("\n")
+    );
+    for (what, secret) in [
+        ("the confirmation token", confirm_token.as_str()),
+        ("the unsubscribe token", unsubscribe_token.as_str()),
+        ("the SMTP password", PASSWORD),
+        ("HERALD_SECRET", SECRET),
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "{what} ({secret}) reached the logs:\n{logs}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn migrate_command_creates_the_schema() {
+    let dir = temp_dir();
+    let (status, process) = run_to_end(
+        dir.path(),
+        &["migrate"],
+        &[("DATABASE_URL", "sqlite://./x.db")],
+        EXIT_WAIT,
+    )
+    .await;
+    assert!(
+        status.success(),
+        "herald migrate exited with {status}; output:\n{}",
+        process.output()
+    );
+    let file = dir.path().join("x.db");
+    assert!(file.is_file(), "herald migrate did not create ./x.db");
+    assert!(
+        !dir.path().join("herald.db").exists(),
+        "herald migrate ignored DATABASE_URL"
+    );
+
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&file)
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", file.display()));
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .fetch_all(&mut conn)
+            .await
+            .expect("the table list of x.db");
+    for table in ["subscribers", "confirmation_tokens", "outbox"] {
+        assert!(
+            tables.iter().any(|t| t == table),
+            "x.db lacks the table {table}; it has {tables:?}"
+        );
+    }
+    let _ = conn.close().await;
+}
