@@ -147,12 +147,13 @@ impl Application {
                 source,
             })?
             .port();
+        let cors_origins = config.cors_allowed_origins.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(http::security_headers())
                 .wrap(from_fn(http::log_request))
                 .app_data(state.clone())
-                .configure(http::routes)
+                .configure(|cfg| http::routes(cfg, &cors_origins))
         })
         .disable_signals()
         .shutdown_timeout(10)

@@ -86,6 +86,8 @@ pub struct Config {
     pub confirmation_min_interval: Duration,
     pub max_body_bytes: usize,
     pub trust_proxy_headers: bool,
+    /// Web pages on other sites allowed to post signups from the browser (CORS).
+    pub cors_allowed_origins: Vec<String>,
     pub retry_min_delay: Duration,
     pub retry_max_delay: Duration,
 }
@@ -138,6 +140,7 @@ impl Config {
             confirmation_min_interval: env.duration("HERALD_CONFIRMATION_MIN_INTERVAL", "10m")?,
             max_body_bytes: env.parse("HERALD_MAX_BODY_BYTES", "16384")?,
             trust_proxy_headers: env.parse("HERALD_TRUST_PROXY_HEADERS", "false")?,
+            cors_allowed_origins: env.with("HERALD_CORS_ALLOWED_ORIGINS", "", parse_origins)?,
             retry_min_delay: env.duration("HERALD_RETRY_MIN_DELAY", "5s")?,
             retry_max_delay: env.duration("HERALD_RETRY_MAX_DELAY", "15m")?,
         })
@@ -209,6 +212,29 @@ fn check_database_url(raw: &str) -> Result<String, String> {
     } else {
         Err("must start with sqlite:// or postgres://".into())
     }
+}
+
+/// `https://news.example.com, https://www.example.com` or `*`.
+fn parse_origins(raw: &str) -> Result<Vec<String>, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            if entry == "*" {
+                return Ok("*".to_owned());
+            }
+            let url = Url::parse(entry).map_err(|e| format!("{entry:?} is not a URL ({e})"))?;
+            if !matches!(url.scheme(), "http" | "https")
+                || url.path() != "/"
+                || url.query().is_some()
+            {
+                return Err(format!(
+                    "{entry:?} is not an origin like https://news.example.com"
+                ));
+            }
+            Ok(url.origin().ascii_serialization())
+        })
+        .collect()
 }
 
 fn check_smtp_url(raw: &str) -> Result<SecretString, String> {
@@ -307,6 +333,25 @@ mod tests {
                 "{variable} is not in .env.example"
             );
         }
+    }
+
+    #[test]
+    fn cors_origins_are_origins() {
+        let config = Config::from_vars(&vars(&[(
+            "HERALD_CORS_ALLOWED_ORIGINS",
+            "https://news.example.com/, http://localhost:3000",
+        )]))
+        .expect("valid origins");
+        assert_eq!(
+            config.cors_allowed_origins,
+            ["https://news.example.com", "http://localhost:3000"]
+        );
+        let err = Config::from_vars(&vars(&[(
+            "HERALD_CORS_ALLOWED_ORIGINS",
+            "https://news.example.com/signup",
+        )]))
+        .unwrap_err();
+        assert_eq!(err.variable, "HERALD_CORS_ALLOWED_ORIGINS");
     }
 
     #[test]

@@ -11,6 +11,8 @@ mod request_log;
 mod signup;
 mod unsubscribe;
 
+use actix_cors::Cors;
+use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::web;
 
@@ -32,15 +34,35 @@ pub struct AppState {
     pub trust_proxy_headers: bool,
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+/// Every route; `cors_origins` are the sites whose pages may post signups from the browser.
+pub fn routes(cfg: &mut web::ServiceConfig, cors_origins: &[String]) {
     cfg.service(signup::signup_page)
-        .service(signup::subscribe)
+        .service(
+            web::resource("/subscriptions")
+                .wrap(signup_cors(cors_origins))
+                .route(web::post().to(signup::subscribe)),
+        )
         .service(confirm::confirm_page)
         .service(confirm::confirm)
         .service(unsubscribe::unsubscribe_page)
         .service(unsubscribe::unsubscribe)
         .service(health::health)
         .service(health::stylesheet);
+}
+
+/// CORS for `POST /subscriptions` only. Other origins get no CORS headers but
+/// are not blocked: a plain HTML form on another site needs none.
+fn signup_cors(origins: &[String]) -> Cors {
+    let cors = Cors::default()
+        .allowed_methods(["POST"])
+        .allowed_header(header::CONTENT_TYPE)
+        .max_age(3600);
+    if origins.iter().any(|o| o == "*") {
+        return cors.allow_any_origin();
+    }
+    origins
+        .iter()
+        .fold(cors, |cors, origin| cors.allowed_origin(origin))
 }
 
 pub fn security_headers() -> DefaultHeaders {

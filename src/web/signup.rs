@@ -1,7 +1,7 @@
 //! `GET /` (the signup form) and `POST /subscriptions` (form or JSON).
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
@@ -43,7 +43,7 @@ struct FieldError {
     message: String,
 }
 
-#[post("/subscriptions")]
+/// `POST /subscriptions`, routed in `web::routes` with its CORS policy.
 #[tracing::instrument(name = "subscribe", skip_all)]
 pub async fn subscribe(
     req: HttpRequest,

@@ -297,7 +297,57 @@ async fn consent_evidence_is_kept_for_signup_and_confirmation(backend: Backend) 
     }
 }
 
+async fn pages_on_allowed_sites_may_post_json_signups_from_the_browser(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |config| {
+        config.cors_allowed_origins = vec!["https://news.example.com".to_owned()];
+    })
+    .await;
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/subscriptions"))
+        .header("Origin", "https://news.example.com")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "content-type")
+        .send()
+        .await
+        .expect("preflight");
+    assert_eq!(preflight.status(), 200);
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://news.example.com"
+    );
+    let response = app
+        .client
+        .post(app.url("/subscriptions"))
+        .header("Origin", "https://news.example.com")
+        .json(&json!({"email": "cors@example.com"}))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://news.example.com"
+    );
+    // A plain form on any other site still works; it just gets no CORS grant.
+    let response = app
+        .client
+        .post(app.url("/subscriptions"))
+        .header("Origin", "https://elsewhere.example")
+        .form(&[("email", "form@example.com")])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 200);
+    assert!(!response
+        .headers()
+        .contains_key("access-control-allow-origin"));
+    app.next_mail_to("cors@example.com", 0).await;
+    app.next_mail_to("form@example.com", 0).await;
+}
+
 on_both_databases!(
+    pages_on_allowed_sites_may_post_json_signups_from_the_browser,
     signup_page_offers_email_name_and_a_hidden_honeypot,
     signup_sends_a_confirmation_mail_with_a_working_link,
     json_signup_answers_pending,
