@@ -5,7 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::Config;
+use secrecy::SecretString;
+
+use crate::accounts::{AccountError, Accounts, NewPassword, Role};
+use crate::config::{BaseUrl, Config};
 use crate::startup::Application;
 use crate::store::Store;
 
@@ -22,6 +25,38 @@ enum Command {
     Serve,
     /// Create or update the database tables, then exit.
     Migrate,
+    /// Manage editor and admin accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add an account. The password comes from HERALD_PASSWORD, or is asked for
+    /// at the terminal without echo.
+    Add {
+        email: String,
+        #[arg(long, value_parser = clap::value_parser!(Role))]
+        role: Role,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a bearer token for /api/v1 and print it once.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "admin", value_parser = clap::value_parser!(Role))]
+        role: Role,
+    },
 }
 
 /// Runs the command line; the exit code is 2 for bad configuration.
@@ -49,6 +84,12 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate(config).await,
+            Command::User {
+                command: UserCommand::Add { email, role },
+            } => add_user(config, &email, role).await,
+            Command::Token {
+                command: TokenCommand::Create { name, role },
+            } => create_token(config, &name, role).await,
         }
     })
 }
@@ -78,6 +119,10 @@ async fn serve(config: Config) -> ExitCode {
     );
     println!("Signup page: {}/", base_url.as_str());
     println!("Mail goes to {}", app.mailer_description());
+    if let Err(error) = print_setup_link(&app, &base_url).await {
+        eprintln!("herald: cannot make the first-run setup link: {error}");
+        return ExitCode::FAILURE;
+    }
     let handle = app.handle();
     tokio::spawn(async move {
         wait_for_stop_signal().await;
@@ -115,17 +160,105 @@ async fn wait_for_stop_signal() {
     }
 }
 
-async fn migrate(config: Config) -> ExitCode {
-    let store = match Store::connect(&config.database_url, 1).await {
-        Ok(store) => store,
-        Err(error) => {
+/// While no admin exists, a one-time link (1 hour) that creates the first one.
+async fn print_setup_link(app: &Application, base_url: &BaseUrl) -> Result<(), sqlx::Error> {
+    let accounts = Accounts::new(app.store().clone());
+    if accounts.admin_exists().await? {
+        return Ok(());
+    }
+    let token = accounts.create_setup_token().await?;
+    println!();
+    println!("No admin account yet. Create the first one within an hour at:");
+    println!(
+        "  {}",
+        base_url.join(&format!("/admin/setup?token={token}"))
+    );
+    println!("(or run `herald user add EMAIL --role admin`)");
+    Ok(())
+}
+
+/// Opens and migrates the database for a one-off command; the error is printed.
+async fn open_store(config: &Config) -> Result<Store, ExitCode> {
+    let store = Store::connect(&config.database_url, 2)
+        .await
+        .map_err(|error| {
             eprintln!("herald: DATABASE_URL: {error}");
+            ExitCode::from(2)
+        })?;
+    store.migrate().await.map_err(|error| {
+        eprintln!("herald: {error}");
+        ExitCode::FAILURE
+    })?;
+    Ok(store)
+}
+
+async fn migrate(config: Config) -> ExitCode {
+    match open_store(&config).await {
+        Ok(_) => {
+            println!("The database is up to date.");
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+async fn add_user(config: Config, email: &str, role: Role) -> ExitCode {
+    let password = match std::env::var("HERALD_PASSWORD") {
+        Ok(password) if !password.is_empty() => password,
+        _ => match rpassword::prompt_password(format!("Password for {email}: ")) {
+            Ok(password) => password,
+            Err(error) => {
+                eprintln!(
+                    "herald: cannot read the password (set HERALD_PASSWORD instead): {error}"
+                );
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let password = match NewPassword::parse(SecretString::from(password)) {
+        Ok(password) => password,
+        Err(error) => {
+            eprintln!("herald: {error}");
             return ExitCode::from(2);
         }
     };
-    match store.migrate().await {
-        Ok(()) => {
-            println!("The database is up to date.");
+    let store = match open_store(&config).await {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    match Accounts::new(store)
+        .create_user(email, role, password)
+        .await
+    {
+        Ok(user) => {
+            println!("Added {} as {}.", user.email, user.role);
+            ExitCode::SUCCESS
+        }
+        Err(error @ (AccountError::EmailTaken | AccountError::InvalidEmail(_))) => {
+            eprintln!("herald: {error}");
+            ExitCode::from(2)
+        }
+        Err(error) => {
+            eprintln!("herald: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn create_token(config: Config, name: &str, role: Role) -> ExitCode {
+    if name.trim().is_empty() || name.chars().any(char::is_control) {
+        eprintln!("herald: --name must be a non-empty single line");
+        return ExitCode::from(2);
+    }
+    let store = match open_store(&config).await {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    match Accounts::new(store).create_api_token(name, role).await {
+        Ok((_, token)) => {
+            // The token alone on stdout, so scripts can capture it.
+            println!("{token}");
+            eprintln!("API token {name:?} ({role}) created. It is shown only this once.");
             ExitCode::SUCCESS
         }
         Err(error) => {

@@ -1,6 +1,7 @@
 //! Herald: a self-hosted newsletter service. Double opt-in signup, a
 //! subscriber list on SQLite or PostgreSQL, and mail over SMTP.
 
+pub mod accounts;
 pub mod cli;
 pub mod config;
 pub mod delivery;

@@ -11,6 +11,7 @@ use actix_web::{web, App, HttpServer};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
+use crate::accounts::Accounts;
 use crate::config::{Config, SecretKey, SecretKeyError};
 use crate::delivery::{OutboxSender, RetryPolicy, SenderSettings};
 use crate::mail::{MailIdentity, Mailer, MailerError};
@@ -87,7 +88,7 @@ impl Application {
         let outbox_ready = Arc::new(Notify::new());
         let subscriptions = Subscriptions::new(
             store.clone(),
-            key,
+            key.clone(),
             SignupPolicy {
                 confirmation_ttl: config.confirmation_ttl,
                 confirmations_per_day: config.confirmations_per_day,
@@ -119,11 +120,24 @@ impl Application {
         );
         let sender = tokio::spawn(sender.run(stop_signal));
 
+        let identity = MailIdentity {
+            from: config.from.clone(),
+            newsletter_name: config.newsletter_name.clone(),
+            postal_address: config.postal_address.clone(),
+            site_url: config.base_url.clone(),
+        };
+        let session_key = key.clone();
+        let secure_cookies = config.base_url.is_https();
         let state = web::Data::new(AppState {
             site: Site {
                 newsletter_name: config.newsletter_name.clone(),
             },
             store: store.clone(),
+            config: Arc::new(config.clone()),
+            mailer: mailer.clone(),
+            identity: identity.clone(),
+            accounts: Accounts::new(store.clone()),
+            session_idle_timeout: config.session_idle_timeout,
             subscriptions,
             signup_limiter: SignupLimiter::per_minute(config.signup_rate_per_minute),
             max_body_bytes: config.max_body_bytes,
@@ -151,6 +165,10 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(http::security_headers())
+                .wrap(http::admin::session_middleware(
+                    &session_key,
+                    secure_cookies,
+                ))
                 .wrap(from_fn(http::log_request))
                 .app_data(state.clone())
                 .configure(|cfg| http::routes(cfg, &cors_origins))
@@ -177,6 +195,10 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     pub fn mailer_description(&self) -> &str {

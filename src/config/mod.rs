@@ -15,7 +15,7 @@ use lettre::message::Mailbox;
 use secrecy::SecretString;
 use url::Url;
 
-pub use secret::{hex as secret_hex, SecretKey, SecretKeyError};
+pub use secret::{hex as secret_hex, random_token, token_hash, SecretKey, SecretKeyError};
 
 /// A variable whose value cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +90,7 @@ pub struct Config {
     pub cors_allowed_origins: Vec<String>,
     pub retry_min_delay: Duration,
     pub retry_max_delay: Duration,
+    pub session_idle_timeout: Duration,
 }
 
 impl Config {
@@ -143,6 +144,7 @@ impl Config {
             cors_allowed_origins: env.with("HERALD_CORS_ALLOWED_ORIGINS", "", parse_origins)?,
             retry_min_delay: env.duration("HERALD_RETRY_MIN_DELAY", "5s")?,
             retry_max_delay: env.duration("HERALD_RETRY_MAX_DELAY", "15m")?,
+            session_idle_timeout: env.duration("HERALD_SESSION_IDLE_TIMEOUT", "8h")?,
         })
     }
 

@@ -4,6 +4,8 @@
 //! each is written once, next to the capability that owns it; `Dialect` marks
 //! the few places where the engines really differ.
 
+pub mod timestamps;
+
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;

@@ -3,6 +3,7 @@
 
 pub mod domain;
 mod queries;
+pub mod stats;
 mod tokens;
 
 use std::sync::Arc;

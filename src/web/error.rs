@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
+use crate::accounts::AccountError;
 use crate::subscriptions::SubscriptionError;
 
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +15,10 @@ pub enum WebError {
     Template(#[from] askama::Error),
     #[error("{0}")]
     Subscription(#[from] SubscriptionError),
+    #[error("{0}")]
+    Account(#[from] AccountError),
+    #[error("cannot update the session: {0}")]
+    Session(String),
 }
 
 impl ResponseError for WebError {

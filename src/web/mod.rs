@@ -1,6 +1,7 @@
 //! The HTTP side: routes, thin handlers, pages. Handlers parse input into domain
 //! types, call one function of a capability and map the result to a response.
 
+pub mod admin;
 mod confirm;
 mod error;
 mod health;
@@ -21,6 +22,12 @@ pub use pages::Site;
 pub use rate_limit::SignupLimiter;
 pub use request_log::log_request;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::accounts::Accounts;
+use crate::config::Config;
+use crate::mail::{MailIdentity, Mailer};
 use crate::store::Store;
 use crate::subscriptions::Subscriptions;
 
@@ -28,7 +35,13 @@ use crate::subscriptions::Subscriptions;
 pub struct AppState {
     pub site: Site,
     pub store: Store,
+    pub config: Arc<Config>,
+    pub mailer: Arc<Mailer>,
+    pub identity: MailIdentity,
+    pub accounts: Accounts,
     pub subscriptions: Subscriptions,
+    /// Admin sessions end after this long without a request.
+    pub session_idle_timeout: Duration,
     pub signup_limiter: SignupLimiter,
     pub max_body_bytes: usize,
     pub trust_proxy_headers: bool,
@@ -47,7 +60,9 @@ pub fn routes(cfg: &mut web::ServiceConfig, cors_origins: &[String]) {
         .service(unsubscribe::unsubscribe_page)
         .service(unsubscribe::unsubscribe)
         .service(health::health)
-        .service(health::stylesheet);
+        .service(health::stylesheet)
+        .service(health::admin_stylesheet)
+        .configure(admin::routes);
 }
 
 /// CORS for `POST /subscriptions` only. Other origins get no CORS headers but

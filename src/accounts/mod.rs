@@ -1,0 +1,352 @@
+//! Accounts: editors and admins, their passwords, the first-run setup link,
+//! login throttling, and the bearer tokens of the JSON API.
+
+mod domain;
+mod password;
+mod queries;
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::config::{random_token, token_hash};
+use crate::store::{is_unique_violation, millis, now_millis, Store};
+use crate::subscriptions::SubscriberEmail;
+
+pub use domain::{NewPassword, PasswordError, Role, User, MIN_PASSWORD_LENGTH};
+pub use password::HashError;
+pub use queries::ApiTokenRecord;
+
+/// How long the first-run setup link works.
+pub const SETUP_LINK_TTL: Duration = Duration::from_secs(60 * 60);
+/// Failed logins counted per account and per client address…
+pub const LOGIN_FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// …and how many of them lock the door for the rest of the window.
+pub const LOGIN_FAILURE_LIMIT: i64 = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("An account with this email address exists already.")]
+    EmailTaken,
+    #[error("That is not a valid email address: {0}")]
+    InvalidEmail(String),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error("The current password is not right.")]
+    WrongPassword,
+    #[error("This would leave no active admin; make another admin first.")]
+    LastAdmin,
+    #[error("No such account.")]
+    NotFound,
+    #[error("This setup link is unknown, used or expired.")]
+    SetupLinkInvalid,
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error("database error: {0}")]
+    Store(#[from] sqlx::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown address, wrong password or disabled account: one answer for all.
+    #[error("The email address or the password is not right.")]
+    Rejected,
+    #[error("Too many failed logins. Try again in {} minutes.", .retry_after.as_secs().div_ceil(60))]
+    Throttled { retry_after: Duration },
+    #[error(transparent)]
+    Account(#[from] AccountError),
+}
+
+impl From<sqlx::Error> for LoginError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Account(AccountError::Store(error))
+    }
+}
+
+impl From<HashError> for LoginError {
+    fn from(error: HashError) -> Self {
+        Self::Account(AccountError::Hash(error))
+    }
+}
+
+/// An API caller: which token, with which role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiPrincipal {
+    pub token_id: i64,
+    pub role: Role,
+}
+
+#[derive(Clone)]
+pub struct Accounts {
+    store: Store,
+}
+
+impl Accounts {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    fn parse_email(raw: &str) -> Result<String, AccountError> {
+        SubscriberEmail::parse(raw)
+            .map(|email| email.as_str().to_owned())
+            .map_err(|e| AccountError::InvalidEmail(e.to_string()))
+    }
+
+    pub async fn admin_exists(&self) -> Result<bool, sqlx::Error> {
+        let mut conn = self.store.pool().acquire().await?;
+        Ok(queries::count_active_admins(&mut conn).await? > 0)
+    }
+
+    /// A one-time link secret for creating the first admin; only its hash is kept.
+    pub async fn create_setup_token(&self) -> Result<String, sqlx::Error> {
+        let token = random_token();
+        let now = now_millis();
+        let mut conn = self.store.pool().acquire().await?;
+        queries::insert_setup_token(
+            &mut conn,
+            &token_hash(&token),
+            now,
+            now + millis(SETUP_LINK_TTL),
+        )
+        .await?;
+        Ok(token)
+    }
+
+    pub async fn setup_token_is_valid(&self, token: &str) -> Result<bool, sqlx::Error> {
+        let mut conn = self.store.pool().acquire().await?;
+        queries::setup_token_is_valid(&mut conn, &token_hash(token), now_millis()).await
+    }
+
+    /// Uses the setup link to create the first admin, in one transaction: a
+    /// link works once, and only while no admin exists.
+    #[tracing::instrument(skip_all)]
+    pub async fn create_first_admin(
+        &self,
+        token: &str,
+        email: &str,
+        password: NewPassword,
+    ) -> Result<User, AccountError> {
+        let email = Self::parse_email(email)?;
+        let hash = password::hash(password.secret().clone()).await?;
+        let now = now_millis();
+        let mut tx = self.store.begin_write().await?;
+        if queries::count_active_admins(&mut tx).await? > 0
+            || !queries::use_setup_token(&mut tx, &token_hash(token), now).await?
+        {
+            return Err(AccountError::SetupLinkInvalid);
+        }
+        let id = queries::insert_user(&mut tx, &email, Role::Admin, &hash, now)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    AccountError::EmailTaken
+                } else {
+                    e.into()
+                }
+            })?;
+        let user = queries::find_user(&mut tx, id)
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        tx.commit().await?;
+        tracing::info!(user_id = id, "first admin created");
+        Ok(user)
+    }
+
+    #[tracing::instrument(skip_all, fields(role = %role))]
+    pub async fn create_user(
+        &self,
+        email: &str,
+        role: Role,
+        password: NewPassword,
+    ) -> Result<User, AccountError> {
+        let email = Self::parse_email(email)?;
+        let hash = password::hash(password.secret().clone()).await?;
+        let mut tx = self.store.begin_write().await?;
+        let id = queries::insert_user(&mut tx, &email, role, &hash, now_millis())
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    AccountError::EmailTaken
+                } else {
+                    e.into()
+                }
+            })?;
+        let user = queries::find_user(&mut tx, id)
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Checks a login. Unknown addresses cost the same hashing time as wrong
+    /// passwords; 5 failures in 15 minutes for the account or the client
+    /// address lock further attempts until the window has passed.
+    #[tracing::instrument(skip_all)]
+    pub async fn log_in(
+        &self,
+        email: &str,
+        password: SecretString,
+        client: &str,
+    ) -> Result<User, LoginError> {
+        let now = now_millis();
+        let account_key = format!("account:{}", email.trim().to_lowercase());
+        let client_key = format!("client:{client}");
+        let since = now - millis(LOGIN_FAILURE_WINDOW);
+        {
+            let mut conn = self.store.pool().acquire().await?;
+            for key in [&account_key, &client_key] {
+                let (failures, latest) =
+                    queries::login_failures_since(&mut conn, key, since).await?;
+                if failures >= LOGIN_FAILURE_LIMIT {
+                    let until = latest.unwrap_or(now) + millis(LOGIN_FAILURE_WINDOW);
+                    let retry_after =
+                        Duration::from_millis(u64::try_from(until - now).unwrap_or(0));
+                    return Err(LoginError::Throttled { retry_after });
+                }
+            }
+        }
+        let found = {
+            let mut conn = self.store.pool().acquire().await?;
+            queries::find_login(&mut conn, email.trim()).await?
+        };
+        let (user, stored) = match found {
+            Some((user, hash)) => (Some(user), Some(hash)),
+            None => (None, None),
+        };
+        let matches = password::verify(password, stored).await?;
+        match user {
+            Some(user) if matches && !user.disabled => Ok(user),
+            _ => {
+                let mut tx = self.store.begin_write().await?;
+                queries::record_login_failure(&mut tx, &account_key, now).await?;
+                queries::record_login_failure(&mut tx, &client_key, now).await?;
+                queries::forget_login_failures(&mut tx, since).await?;
+                tx.commit().await?;
+                tracing::info!("login rejected");
+                Err(LoginError::Rejected)
+            }
+        }
+    }
+
+    pub async fn user(&self, id: i64) -> Result<Option<User>, sqlx::Error> {
+        let mut conn = self.store.pool().acquire().await?;
+        queries::find_user(&mut conn, id).await
+    }
+
+    pub async fn users(&self) -> Result<Vec<User>, sqlx::Error> {
+        let mut conn = self.store.pool().acquire().await?;
+        queries::list_users(&mut conn).await
+    }
+
+    /// Changes one's own password; the current one must be given.
+    #[tracing::instrument(skip_all, fields(user_id))]
+    pub async fn change_password(
+        &self,
+        user_id: i64,
+        current: SecretString,
+        new: NewPassword,
+    ) -> Result<(), AccountError> {
+        let stored = {
+            let mut conn = self.store.pool().acquire().await?;
+            queries::password_hash_of(&mut conn, user_id).await?
+        };
+        if stored.is_none() {
+            return Err(AccountError::NotFound);
+        }
+        if !password::verify(current, stored).await? {
+            return Err(AccountError::WrongPassword);
+        }
+        self.reset_password(user_id, new).await
+    }
+
+    /// Sets a password (an admin's reset); the user's sessions end.
+    #[tracing::instrument(skip_all, fields(user_id))]
+    pub async fn reset_password(&self, user_id: i64, new: NewPassword) -> Result<(), AccountError> {
+        let hash = password::hash(new.secret().clone()).await?;
+        let mut tx = self.store.begin_write().await?;
+        queries::find_user(&mut tx, user_id)
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        queries::set_password(&mut tx, user_id, &hash, now_millis()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Disables or enables an account; never the last active admin.
+    #[tracing::instrument(skip_all, fields(user_id))]
+    pub async fn set_disabled(&self, user_id: i64, disabled: bool) -> Result<(), AccountError> {
+        let now = now_millis();
+        let mut tx = self.store.begin_write().await?;
+        let user = queries::find_user(&mut tx, user_id)
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        if disabled
+            && user.is_admin()
+            && !user.disabled
+            && queries::count_active_admins(&mut tx).await? <= 1
+        {
+            return Err(AccountError::LastAdmin);
+        }
+        queries::set_disabled(&mut tx, user_id, disabled.then_some(now), now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes an account; never the last active admin.
+    #[tracing::instrument(skip_all, fields(user_id))]
+    pub async fn remove(&self, user_id: i64) -> Result<(), AccountError> {
+        let mut tx = self.store.begin_write().await?;
+        let user = queries::find_user(&mut tx, user_id)
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        if user.is_admin() && !user.disabled && queries::count_active_admins(&mut tx).await? <= 1 {
+            return Err(AccountError::LastAdmin);
+        }
+        queries::delete_user(&mut tx, user_id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A new API token; the secret is returned once and only its hash is kept.
+    #[tracing::instrument(skip_all, fields(role = %role))]
+    pub async fn create_api_token(
+        &self,
+        name: &str,
+        role: Role,
+    ) -> Result<(i64, String), sqlx::Error> {
+        let token = format!("hrld_{}", random_token());
+        let mut tx = self.store.begin_write().await?;
+        let id = queries::insert_api_token(
+            &mut tx,
+            name.trim(),
+            role,
+            &token_hash(&token),
+            now_millis(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((id, token))
+    }
+
+    /// Who is calling with `token`, if it is live.
+    pub async fn api_principal(&self, token: &str) -> Result<Option<ApiPrincipal>, sqlx::Error> {
+        let mut conn = self.store.pool().acquire().await?;
+        Ok(
+            queries::use_api_token(&mut conn, &token_hash(token.trim()), now_millis())
+                .await?
+                .map(|(token_id, role)| ApiPrincipal { token_id, role }),
+        )
+    }
+
+    pub async fn api_tokens(&self) -> Result<Vec<ApiTokenRecord>, sqlx::Error> {
+        let mut conn = self.store.pool().acquire().await?;
+        queries::list_api_tokens(&mut conn).await
+    }
+
+    pub async fn revoke_api_token(&self, id: i64) -> Result<bool, sqlx::Error> {
+        let mut tx = self.store.begin_write().await?;
+        let revoked = queries::revoke_api_token(&mut tx, id, now_millis()).await?;
+        tx.commit().await?;
+        Ok(revoked)
+    }
+}

@@ -1,0 +1,323 @@
+//! Every SQL statement of accounts, written once for both engines.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::domain::{Role, User};
+
+const USER_COLUMNS: &str = "id, email, role, disabled_at, session_epoch, created_at";
+
+fn user_of(row: &AnyRow) -> Result<User, sqlx::Error> {
+    let role: String = row.try_get("role")?;
+    Ok(User {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        role: role
+            .parse()
+            .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+        disabled: row.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
+        session_epoch: row.try_get("session_epoch")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub async fn count_active_admins(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND disabled_at IS NULL")
+        .fetch_one(conn)
+        .await?
+        .try_get("n")
+}
+
+pub async fn insert_user(
+    conn: &mut AnyConnection,
+    email: &str,
+    role: Role,
+    password_hash: &str,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO users (email, role, password_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $4) RETURNING id",
+    )
+    .bind(email)
+    .bind(role.as_str())
+    .bind(password_hash)
+    .bind(now)
+    .fetch_one(conn)
+    .await?
+    .try_get("id")
+}
+
+pub async fn find_user(conn: &mut AnyConnection, id: i64) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(user_of)
+        .transpose()
+}
+
+/// The user and their password hash, for a login.
+pub async fn find_login(
+    conn: &mut AnyConnection,
+    email: &str,
+) -> Result<Option<(User, String)>, sqlx::Error> {
+    let Some(row) = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS}, password_hash FROM users WHERE lower(email) = lower($1)"
+    ))
+    .bind(email)
+    .fetch_optional(conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((user_of(&row)?, row.try_get("password_hash")?)))
+}
+
+pub async fn password_hash_of(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .map(|row| row.try_get("password_hash"))
+        .transpose()
+}
+
+pub async fn list_users(conn: &mut AnyConnection) -> Result<Vec<User>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users ORDER BY lower(email)"
+    ))
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(user_of)
+    .collect()
+}
+
+/// Sets a new password and ends the user's other sessions.
+pub async fn set_password(
+    conn: &mut AnyConnection,
+    id: i64,
+    password_hash: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET password_hash = $2, session_epoch = session_epoch + 1, updated_at = $3 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(password_hash)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_disabled(
+    conn: &mut AnyConnection,
+    id: i64,
+    disabled_at: Option<i64>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET disabled_at = $2, session_epoch = session_epoch + 1, updated_at = $3 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(disabled_at)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_user(conn: &mut AnyConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_setup_token(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO setup_tokens (token_hash, created_at, expires_at) VALUES ($1, $2, $3)",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .bind(expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks a setup token used if it is valid now; true when it was.
+pub async fn use_setup_token(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
+        "UPDATE setup_tokens SET used_at = $2 \
+         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
+pub async fn setup_token_is_valid(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "SELECT 1 AS ok FROM setup_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?
+    .is_some())
+}
+
+pub async fn record_login_failure(
+    conn: &mut AnyConnection,
+    throttle_key: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO login_failures (throttle_key, at) VALUES ($1, $2)")
+        .bind(throttle_key)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Failures for `throttle_key` since `since`, and the latest one.
+pub async fn login_failures_since(
+    conn: &mut AnyConnection,
+    throttle_key: &str,
+    since: i64,
+) -> Result<(i64, Option<i64>), sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n, MAX(at) AS latest FROM login_failures \
+         WHERE throttle_key = $1 AND at > $2",
+    )
+    .bind(throttle_key)
+    .bind(since)
+    .fetch_one(conn)
+    .await?;
+    Ok((row.try_get("n")?, row.try_get("latest")?))
+}
+
+pub async fn forget_login_failures(
+    conn: &mut AnyConnection,
+    before: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM login_failures WHERE at < $1")
+        .bind(before)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_api_token(
+    conn: &mut AnyConnection,
+    name: &str,
+    role: Role,
+    token_hash: &str,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(name)
+    .bind(role.as_str())
+    .bind(token_hash)
+    .bind(now)
+    .fetch_one(conn)
+    .await?
+    .try_get("id")
+}
+
+/// The role of a live API token, recording its use.
+pub async fn use_api_token(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<(i64, Role)>, sqlx::Error> {
+    let Some(row) = sqlx::query(
+        "UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL \
+         RETURNING id, role",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let role: String = row.try_get("role")?;
+    Ok(Some((
+        row.try_get("id")?,
+        role.parse()
+            .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+    )))
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiTokenRecord {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked: bool,
+}
+
+pub async fn list_api_tokens(conn: &mut AnyConnection) -> Result<Vec<ApiTokenRecord>, sqlx::Error> {
+    sqlx::query(
+        "SELECT id, name, role, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY id DESC",
+    )
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(|row| {
+        let role: String = row.try_get("role")?;
+        Ok(ApiTokenRecord {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            role: role.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+            created_at: row.try_get("created_at")?,
+            last_used_at: row.try_get("last_used_at")?,
+            revoked: row.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+        })
+    })
+    .collect()
+}
+
+pub async fn revoke_api_token(
+    conn: &mut AnyConnection,
+    id: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let updated =
+        sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(id)
+            .bind(now)
+            .execute(conn)
+            .await?;
+    Ok(updated.rows_affected() == 1)
+}
