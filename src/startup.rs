@@ -10,6 +10,8 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt as _;
 
 use crate::accounts::Accounts;
 use crate::config::{Config, SecretKey, SecretKeyError};
@@ -163,7 +165,7 @@ impl Application {
             .port();
         let cors_origins = config.cors_allowed_origins.clone();
         let server = HttpServer::new(move || {
-            App::new()
+            let (app, api_document) = App::new()
                 .wrap(http::security_headers())
                 .wrap(http::admin::session_middleware(
                     &session_key,
@@ -171,6 +173,11 @@ impl Application {
                 ))
                 .wrap(from_fn(http::log_request))
                 .app_data(state.clone())
+                .into_utoipa_app()
+                .openapi(http::api::ApiDoc::openapi())
+                .service(utoipa_actix_web::scope("/api/v1").configure(http::api::routes))
+                .split_for_parts();
+            app.app_data(web::Data::new(api_document))
                 .configure(|cfg| http::routes(cfg, &cors_origins))
         })
         .disable_signals()

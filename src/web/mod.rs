@@ -2,6 +2,7 @@
 //! types, call one function of a capability and map the result to a response.
 
 pub mod admin;
+pub mod api;
 mod confirm;
 mod error;
 mod health;

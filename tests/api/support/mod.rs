@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod admin;
 pub mod database;
 pub mod mail;
 pub mod proxy;

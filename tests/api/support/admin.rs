@@ -1,0 +1,157 @@
+//! Signing in to the admin pages and calling the API, as a browser or a script would.
+
+use herald::accounts::{Accounts, NewPassword, Role, User};
+use herald::store::Store;
+use secrecy::SecretString;
+
+use super::TestApp;
+
+pub const TEST_PASSWORD: &str = "correct horse battery staple";
+
+/// A browser signed in to `/admin`: it keeps the session cookie and sends the
+/// CSRF token with every form.
+pub struct AdminBrowser {
+    pub client: reqwest::Client,
+    pub csrf_token: String,
+    pub user: User,
+    address: String,
+}
+
+/// The CSRF token in a page's forms.
+pub fn csrf_token_in(page: &str) -> Option<String> {
+    let start = page.find(r#"name="csrf_token" value=""#)? + r#"name="csrf_token" value=""#.len();
+    let end = page[start..].find('"')?;
+    Some(page[start..start + end].to_owned())
+}
+
+pub fn cookie_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .user_agent("herald-tests/1.0")
+        .build()
+        .expect("HTTP client")
+}
+
+impl TestApp {
+    /// The accounts capability on the test database, to set up users directly.
+    pub async fn accounts(&self) -> Accounts {
+        let store = Store::connect(&self.db.url, 2)
+            .await
+            .expect("open the test database");
+        Accounts::new(store)
+    }
+
+    pub async fn create_user(&self, email: &str, role: Role) -> User {
+        let password =
+            NewPassword::parse(SecretString::from(TEST_PASSWORD)).expect("valid password");
+        self.accounts()
+            .await
+            .create_user(email, role, password)
+            .await
+            .expect("create the user")
+    }
+
+    /// Signs in through the login form as a new user with `role`.
+    pub async fn sign_in_as(&self, role: Role) -> AdminBrowser {
+        let email = format!("{}-{:08x}@example.com", role, rand::random::<u32>());
+        let user = self.create_user(&email, role).await;
+        self.sign_in(user, TEST_PASSWORD).await
+    }
+
+    pub async fn sign_in(&self, user: User, password: &str) -> AdminBrowser {
+        let client = cookie_client();
+        let login = client
+            .get(self.url("/admin/login"))
+            .send()
+            .await
+            .expect("GET login")
+            .text()
+            .await
+            .expect("login page");
+        let csrf = csrf_token_in(&login).expect("the login form has a CSRF token");
+        let response = client
+            .post(self.url("/admin/login"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("email", &user.email),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .expect("POST login");
+        assert_eq!(response.status(), 303, "sign-in of {} failed", user.email);
+        let dashboard = client
+            .get(self.url("/admin"))
+            .send()
+            .await
+            .expect("GET dashboard")
+            .text()
+            .await
+            .expect("dashboard");
+        let csrf_token = csrf_token_in(&dashboard).expect("the dashboard has a CSRF token");
+        AdminBrowser {
+            client,
+            csrf_token,
+            user,
+            address: self.address.clone(),
+        }
+    }
+
+    /// A new API token with `role`, as `herald token create` makes it.
+    pub async fn api_token(&self, role: Role) -> String {
+        self.accounts()
+            .await
+            .create_api_token("tests", role)
+            .await
+            .expect("create a token")
+            .1
+    }
+
+    pub fn api(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+    }
+}
+
+impl AdminBrowser {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_page(&self, path: &str) -> (reqwest::StatusCode, String) {
+        let response = self.get(path).await;
+        (response.status(), response.text().await.expect("page"))
+    }
+
+    /// Submits a form with the session's CSRF token.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let mut fields = fields.to_vec();
+        fields.push(("csrf_token", &self.csrf_token));
+        self.client
+            .post(self.url(path))
+            .form(&fields)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Submits a form without any CSRF token, as a forged cross-site request would.
+    pub async fn post_form_without_csrf(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .expect("POST")
+    }
+}
