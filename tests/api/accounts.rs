@@ -135,7 +135,289 @@ async fn the_setup_link_works_once(backend: Backend) {
     assert_eq!(users.len(), 1);
 }
 
+async fn five_failed_logins_lock_the_account_for_a_while(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let user = app.create_user("target@example.com", Role::Editor).await;
+    let browser = cookie_client();
+    let page = browser
+        .get(app.url("/admin/login"))
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("page");
+    let csrf = csrf_token_in(&page).expect("CSRF token");
+    let attempt = |password: &'static str| {
+        let browser = browser.clone();
+        let csrf = csrf.clone();
+        let url = app.url("/admin/login");
+        let email = user.email.clone();
+        async move {
+            browser
+                .post(url)
+                .form(&[
+                    ("csrf_token", csrf.as_str()),
+                    ("email", email.as_str()),
+                    ("password", password),
+                ])
+                .send()
+                .await
+                .expect("POST")
+        }
+    };
+    for _ in 0..5 {
+        let response = attempt("wrong password!!").await;
+        assert_eq!(response.status(), 401);
+        assert!(response.text().await.expect("page").contains("not right"));
+    }
+    let response = attempt(crate::support::admin::TEST_PASSWORD).await;
+    assert_eq!(response.status(), 429, "even the right password waits");
+    assert!(response.headers().contains_key("retry-after"));
+}
+
+async fn unknown_users_and_wrong_passwords_get_the_same_answer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("known@example.com", Role::Editor).await;
+    let mut answers = Vec::new();
+    for email in ["known@example.com", "unknown@example.com"] {
+        let browser = cookie_client();
+        let page = browser
+            .get(app.url("/admin/login"))
+            .send()
+            .await
+            .expect("GET")
+            .text()
+            .await
+            .expect("page");
+        let csrf = csrf_token_in(&page).expect("CSRF token");
+        let started = std::time::Instant::now();
+        let response = browser
+            .post(app.url("/admin/login"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("email", email),
+                ("password", "not the password"),
+            ])
+            .send()
+            .await
+            .expect("POST");
+        let elapsed = started.elapsed();
+        let status = response.status();
+        let page = response.text().await.expect("page");
+        let message = page
+            .split("role=\"alert\">")
+            .nth(1)
+            .and_then(|m| m.split('<').next())
+            .map(str::to_owned);
+        answers.push((status, message, elapsed));
+    }
+    assert_eq!(answers[0].0, answers[1].0);
+    assert_eq!(answers[0].1, answers[1].1);
+    assert!(answers[0].1.is_some());
+    // An unknown address still costs a password hash, so timing does not tell it apart.
+    assert!(
+        answers[1].2 * 2 >= answers[0].2,
+        "unknown user answered in {:?}, known user in {:?}",
+        answers[1].2,
+        answers[0].2
+    );
+}
+
+async fn sessions_end_after_the_idle_timeout(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |config| {
+        config.session_idle_timeout = std::time::Duration::from_millis(1500);
+    })
+    .await;
+    let editor = app.sign_in_as(Role::Editor).await;
+    assert_eq!(editor.get("/admin").await.status(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(
+        editor.get("/admin").await.status(),
+        200,
+        "activity keeps the session alive"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1800)).await;
+    let response = editor.get("/admin").await;
+    assert_eq!(
+        response.status(),
+        303,
+        "idle too long: back to the login page"
+    );
+}
+
+async fn editors_get_403_on_admin_pages(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let editor = app.sign_in_as(Role::Editor).await;
+    assert_eq!(editor.get("/admin").await.status(), 200);
+    for path in ["/admin/users", "/admin/tokens"] {
+        assert_eq!(editor.get(path).await.status(), 403, "{path}");
+    }
+    let response = editor
+        .post_form(
+            "/admin/users",
+            &[
+                ("email", "sneaky@example.com"),
+                ("role", "admin"),
+                ("password", "long enough password"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(app.accounts().await.users().await.expect("users").len(), 1);
+}
+
+async fn the_last_admin_cannot_be_disabled_or_removed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.sign_in_as(Role::Admin).await;
+    let id = admin.user.id;
+    for action in ["disable", "remove"] {
+        let response = admin
+            .post_form(&format!("/admin/users/{id}/{action}"), &[])
+            .await;
+        assert_eq!(response.status(), 409, "{action}");
+        assert!(response
+            .text()
+            .await
+            .expect("page")
+            .contains("no active admin"));
+    }
+    // With a second admin, the first can go.
+    let second = app.create_user("second@example.com", Role::Admin).await;
+    assert_eq!(
+        admin
+            .post_form(&format!("/admin/users/{}/disable", second.id), &[])
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        admin
+            .post_form(&format!("/admin/users/{}/enable", second.id), &[])
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        admin
+            .post_form(&format!("/admin/users/{}/remove", second.id), &[])
+            .await
+            .status(),
+        200
+    );
+}
+
+async fn a_disabled_account_is_signed_out_at_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.sign_in_as(Role::Admin).await;
+    let editor = app.sign_in_as(Role::Editor).await;
+    assert_eq!(editor.get("/admin").await.status(), 200);
+    let response = admin
+        .post_form(&format!("/admin/users/{}/disable", editor.user.id), &[])
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(editor.get("/admin").await.status(), 303);
+}
+
+async fn changing_ones_password_needs_the_old_one_and_ends_other_sessions(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let first = app.sign_in_as(Role::Editor).await;
+    let second = app
+        .sign_in(first.user.clone(), crate::support::admin::TEST_PASSWORD)
+        .await;
+    let response = first
+        .post_form(
+            "/admin/account/password",
+            &[("current", "wrong"), ("new", "a brand new password")],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    let response = first
+        .post_form(
+            "/admin/account/password",
+            &[
+                ("current", crate::support::admin::TEST_PASSWORD),
+                ("new", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.expect("page").contains("at least 12"));
+    let response = first
+        .post_form(
+            "/admin/account/password",
+            &[
+                ("current", crate::support::admin::TEST_PASSWORD),
+                ("new", "a brand new password"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        first.get("/admin").await.status(),
+        200,
+        "this session stays"
+    );
+    assert_eq!(
+        second.get("/admin").await.status(),
+        303,
+        "the other session ended"
+    );
+    app.sign_in(first.user.clone(), "a brand new password")
+        .await;
+}
+
+async fn admins_manage_api_tokens_and_revoked_tokens_stop_working(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.sign_in_as(Role::Admin).await;
+    let response = admin
+        .post_form("/admin/tokens", &[("name", "CMS"), ("role", "editor")])
+        .await;
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.expect("page");
+    let token = page
+        .split(r#"<code class="secret">"#)
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the new token is shown once")
+        .to_owned();
+    let call = || app.api(reqwest::Method::GET, "/api/v1/openapi.json", &token);
+    assert_eq!(call().send().await.expect("GET").status(), 200);
+    let (_, page) = admin.get_page("/admin/tokens").await;
+    assert!(!page.contains(&token), "the token is not shown again");
+    let id = page
+        .split("/admin/tokens/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("a revoke form")
+        .to_owned();
+    assert_eq!(
+        admin
+            .post_form(&format!("/admin/tokens/{id}/revoke"), &[])
+            .await
+            .status(),
+        200
+    );
+    let mut conn = app.db.connect().await;
+    let revoked: i64 = sqlx::Row::get(
+        &sqlx::query("SELECT COUNT(*) AS n FROM api_tokens WHERE revoked_at IS NOT NULL")
+            .fetch_one(&mut conn)
+            .await
+            .expect("query"),
+        "n",
+    );
+    assert_eq!(revoked, 1);
+}
+
 on_both_databases!(
+    five_failed_logins_lock_the_account_for_a_while,
+    unknown_users_and_wrong_passwords_get_the_same_answer,
+    sessions_end_after_the_idle_timeout,
+    editors_get_403_on_admin_pages,
+    the_last_admin_cannot_be_disabled_or_removed,
+    a_disabled_account_is_signed_out_at_once,
+    changing_ones_password_needs_the_old_one_and_ends_other_sessions,
+    admins_manage_api_tokens_and_revoked_tokens_stop_working,
     an_admin_signs_in_and_sees_the_dashboard,
     anonymous_visitors_are_sent_to_the_login_page,
     a_post_without_the_csrf_token_is_refused_and_changes_nothing,
