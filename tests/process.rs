@@ -725,3 +725,109 @@ async fn migrate_command_creates_the_schema() {
     }
     let _ = conn.close().await;
 }
+
+#[tokio::test]
+async fn user_add_creates_an_account_once_with_a_long_enough_password() {
+    let dir = temp_dir();
+    let add = |password: &'static str| {
+        let dir = dir.path().to_path_buf();
+        async move {
+            run_to_end(
+                &dir,
+                &["user", "add", "Editor@Example.com", "--role", "editor"],
+                &[("HERALD_PASSWORD", password)],
+                EXIT_WAIT,
+            )
+            .await
+        }
+    };
+    let (status, process) = add("short").await;
+    assert_eq!(status.code(), Some(2), "{}", process.output());
+    assert!(
+        process.stderr().contains("at least 12"),
+        "{}",
+        process.stderr()
+    );
+
+    let (status, process) = add("a long enough password").await;
+    assert!(status.success(), "{}", process.output());
+    assert!(
+        process
+            .stdout()
+            .contains("Added Editor@example.com as editor"),
+        "{}",
+        process.stdout()
+    );
+    assert!(
+        !process.output().contains("a long enough password"),
+        "the password is never echoed"
+    );
+
+    let (status, process) = add("another long password").await;
+    assert_eq!(status.code(), Some(2), "{}", process.output());
+    assert!(
+        process.stderr().contains("exists already"),
+        "{}",
+        process.stderr()
+    );
+
+    let (status, process) = run_to_end(
+        dir.path(),
+        &["user", "add", "x@example.com", "--role", "root"],
+        &[("HERALD_PASSWORD", "a long enough password")],
+        EXIT_WAIT,
+    )
+    .await;
+    assert_eq!(status.code(), Some(2), "{}", process.output());
+    assert!(
+        process.stderr().contains("admin or editor"),
+        "{}",
+        process.stderr()
+    );
+}
+
+#[tokio::test]
+async fn token_create_prints_the_token_once_on_stdout() {
+    let dir = temp_dir();
+    let (status, process) = run_to_end(
+        dir.path(),
+        &["token", "create", "--name", "CMS"],
+        &[],
+        EXIT_WAIT,
+    )
+    .await;
+    assert!(status.success(), "{}", process.output());
+    let stdout = process.stdout();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "only the token on stdout: {stdout:?}");
+    assert!(
+        lines[0].starts_with("hrld_") && lines[0].len() > 40,
+        "{stdout:?}"
+    );
+    assert!(process.stderr().contains("shown only this once"));
+}
+
+#[tokio::test]
+async fn serve_prints_a_setup_link_while_no_admin_exists() {
+    let dir = temp_dir();
+    let mut herald = Herald::start(dir.path(), &[]).await;
+    herald.wait_for_stdout("/admin/setup?token=").await;
+    herald.stop().await;
+
+    let (status, process) = run_to_end(
+        dir.path(),
+        &["user", "add", "admin@example.com", "--role", "admin"],
+        &[("HERALD_PASSWORD", "a long enough password")],
+        EXIT_WAIT,
+    )
+    .await;
+    assert!(status.success(), "{}", process.output());
+    let mut herald = Herald::start(dir.path(), &[]).await;
+    herald.wait_for_stdout("Mail goes to").await;
+    herald.stop().await;
+    let stdout = herald.process.stdout();
+    assert!(
+        !stdout.contains("/admin/setup"),
+        "a setup link although an admin exists:\n{stdout}"
+    );
+}
