@@ -1,6 +1,8 @@
 //! The command line: `herald serve`, `herald migrate`. Every command reads the
 //! same configuration as `serve`.
 
+pub mod subscribers;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +36,11 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Import or export the subscriber list as CSV.
+    Subscribers {
+        #[command(subcommand)]
+        command: subscribers::SubscribersCommand,
     },
 }
 
@@ -69,7 +76,8 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing();
+    // `herald subscribers export > file.csv`: stdout carries data, logs go to stderr.
+    init_tracing(matches!(cli.command, Command::Subscribers { .. }));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -90,17 +98,23 @@ pub fn main() -> ExitCode {
             Command::Token {
                 command: TokenCommand::Create { name, role },
             } => create_token(config, &name, role).await,
+            Command::Subscribers { command } => subscribers::run(config, command).await,
         }
     })
 }
 
-fn init_tracing() {
+fn init_tracing(logs_to_stderr: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    if logs_to_stderr {
+        logs.with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    } else {
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .init();
+    }
 }
 
 async fn serve(config: Config) -> ExitCode {

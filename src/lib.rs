@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod cli;
 pub mod config;
 pub mod delivery;
+pub mod issues;
 pub mod mail;
 pub mod startup;
 pub mod store;

@@ -1,6 +1,8 @@
 //! The subscriber side: signing up (double opt-in), confirming and leaving,
 //! with the lifecycle of DESIGN.md and the consent evidence of each step.
 
+pub mod admin;
+mod admin_queries;
 pub mod domain;
 mod queries;
 pub mod stats;
@@ -142,43 +144,56 @@ impl Subscriptions {
             },
         };
         queries::record_event(&mut tx, subscriber_id, "signed_up", origin, now).await?;
-        let outcome = if self
-            .may_send_confirmation(&mut tx, subscriber_id, now)
-            .await?
-        {
-            let seed = TokenSeed::generate();
-            let token = ConfirmationToken::derive(&self.key, &seed);
-            let expires_at = now + millis(self.policy.confirmation_ttl);
-            queries::insert_confirmation_token(
-                &mut tx,
-                &token.hash(),
-                subscriber_id,
-                now,
-                expires_at,
-            )
-            .await?;
-            outbox::enqueue(
-                &mut tx,
-                MailKind::Confirmation,
-                subscriber_id,
-                Some(&seed),
-                now,
-                expires_at,
-            )
-            .await?;
-            SignupOutcome::ConfirmationQueued
-        } else {
-            tracing::info!(
-                subscriber_id,
-                "confirmation mail withheld by the per-address limit"
-            );
-            SignupOutcome::ConfirmationWithheld
-        };
+        let outcome = self.queue_confirmation(&mut tx, subscriber_id, now).await?;
         tx.commit().await?;
         if outcome == SignupOutcome::ConfirmationQueued {
             self.outbox_ready.notify_one();
         }
         Ok(outcome)
+    }
+
+    /// Queues a confirmation mail for a pending subscriber unless the
+    /// per-address limit holds it back; part of the caller's transaction.
+    async fn queue_confirmation(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        subscriber_id: i64,
+        now: i64,
+    ) -> Result<SignupOutcome, sqlx::Error> {
+        if self.may_send_confirmation(conn, subscriber_id, now).await? {
+            self.send_confirmation(conn, subscriber_id, now).await?;
+            Ok(SignupOutcome::ConfirmationQueued)
+        } else {
+            tracing::info!(
+                subscriber_id,
+                "confirmation mail withheld by the per-address limit"
+            );
+            Ok(SignupOutcome::ConfirmationWithheld)
+        }
+    }
+
+    /// A new confirmation link and the mail that carries it, with no limit
+    /// checked: for addresses that have had no mail yet (imports, the API).
+    async fn send_confirmation(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        subscriber_id: i64,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        let seed = TokenSeed::generate();
+        let token = ConfirmationToken::derive(&self.key, &seed);
+        let expires_at = now + millis(self.policy.confirmation_ttl);
+        queries::insert_confirmation_token(conn, &token.hash(), subscriber_id, now, expires_at)
+            .await?;
+        outbox::enqueue(
+            conn,
+            MailKind::Confirmation,
+            subscriber_id,
+            Some(&seed),
+            now,
+            expires_at,
+        )
+        .await
     }
 
     async fn may_send_confirmation(
@@ -301,17 +316,32 @@ impl Subscriptions {
         let Some(subscriber) = queries::find_by_id(&mut tx, id).await? else {
             return Ok(());
         };
-        if matches!(
-            subscriber.status,
-            SubscriberStatus::Pending | SubscriberStatus::Confirmed
-        ) {
-            queries::set_status(&mut tx, id, SubscriberStatus::Unsubscribed, now).await?;
+        if Self::take_off_list(&mut tx, &subscriber, now).await? {
             queries::record_event(&mut tx, id, "unsubscribed", origin, now).await?;
-            queries::withdraw_confirmation_tokens(&mut tx, id, now).await?;
-            outbox::cancel_for_subscriber(&mut tx, id, now).await?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Pending or confirmed → unsubscribed, open confirmation links withdrawn,
+    /// unsent mail dropped; the caller records the event. False when the
+    /// subscriber was not on the list.
+    async fn take_off_list(
+        conn: &mut sqlx::AnyConnection,
+        subscriber: &SubscriberRecord,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        if !matches!(
+            subscriber.status,
+            SubscriberStatus::Pending | SubscriberStatus::Confirmed
+        ) {
+            return Ok(false);
+        }
+        let id = subscriber.id;
+        queries::set_status(conn, id, SubscriberStatus::Unsubscribed, now).await?;
+        queries::withdraw_confirmation_tokens(conn, id, now).await?;
+        outbox::cancel_for_subscriber(conn, id, now).await?;
+        Ok(true)
     }
 
     /// The subscriber a queued mail goes to.

@@ -45,7 +45,7 @@ pub async fn subscriber_stats(conn: &mut AnyConnection) -> Result<SubscriberStat
             entry.1 = row.try_get("n")?;
         }
     }
-    let erased: i64 = sqlx::query("SELECT COUNT(*) AS days, SUM(erased) AS n FROM erasure_counts")
+    let erased: i64 = sqlx::query("SELECT CAST(SUM(erased) AS BIGINT) AS n FROM erasure_counts")
         .fetch_one(&mut *conn)
         .await?
         .try_get::<Option<i64>, _>("n")?

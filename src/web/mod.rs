@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod api;
+mod archive;
 mod confirm;
 mod error;
 mod health;
@@ -63,6 +64,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, cors_origins: &[String]) {
         .service(health::health)
         .service(health::stylesheet)
         .service(health::admin_stylesheet)
+        .configure(archive::routes)
         .configure(admin::routes);
 }
 

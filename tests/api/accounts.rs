@@ -180,7 +180,14 @@ async fn unknown_users_and_wrong_passwords_get_the_same_answer(backend: Backend)
     let app = TestApp::spawn(backend).await;
     app.create_user("known@example.com", Role::Editor).await;
     let mut answers = Vec::new();
-    for email in ["known@example.com", "unknown@example.com"] {
+    // Twice each, alternating, keeping under the 5-failure lock; the faster of
+    // the two is the figure least disturbed by other tests on the machine.
+    for email in [
+        "known@example.com",
+        "unknown@example.com",
+        "known@example.com",
+        "unknown@example.com",
+    ] {
         let browser = cookie_client();
         let page = browser
             .get(app.url("/admin/login"))
@@ -215,12 +222,13 @@ async fn unknown_users_and_wrong_passwords_get_the_same_answer(backend: Backend)
     assert_eq!(answers[0].0, answers[1].0);
     assert_eq!(answers[0].1, answers[1].1);
     assert!(answers[0].1.is_some());
-    // An unknown address still costs a password hash, so timing does not tell it apart.
+    // An unknown address still costs a password hash, so timing does not tell
+    // it apart; skipping the hash would make it answer many times faster.
+    let known = answers[0].2.min(answers[2].2);
+    let unknown = answers[1].2.min(answers[3].2);
     assert!(
-        answers[1].2 * 2 >= answers[0].2,
-        "unknown user answered in {:?}, known user in {:?}",
-        answers[1].2,
-        answers[0].2
+        unknown * 3 >= known,
+        "unknown user answered in {unknown:?}, known user in {known:?}"
     );
 }
 

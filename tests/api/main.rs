@@ -5,8 +5,11 @@ mod support;
 
 mod abuse;
 mod accounts;
+mod archive;
 mod confirm;
 mod health;
+mod issues;
 mod outbox;
 mod signup;
+mod subscribers;
 mod unsubscribe;

@@ -3,6 +3,8 @@
 
 pub mod auth;
 mod csrf;
+mod issues;
+mod subscribers;
 mod users;
 
 use actix_session::config::{CookieContentSecurity, PersistentSession, TtlExtensionPolicy};
@@ -59,7 +61,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(dashboard)
             .service(account_page)
             .service(change_password)
-            .configure(users::routes),
+            .configure(users::routes)
+            .configure(subscribers::routes)
+            .configure(issues::routes),
     );
 }
 
@@ -268,6 +272,7 @@ async fn set_up(
 struct DashboardPage {
     ctx: AdminContext,
     stats: SubscriberStats,
+    latest_issues: Vec<issues::IssueRow>,
 }
 
 #[get("")]
@@ -275,11 +280,14 @@ struct DashboardPage {
 async fn dashboard(state: web::Data<AppState>, me: SignedIn) -> Result<HttpResponse, WebError> {
     let mut conn = state.store.pool().acquire().await?;
     let stats = subscriber_stats(&mut conn).await?;
+    drop(conn);
+    let latest_issues = issues::latest_issues(&state, 5).await?;
     html(
         StatusCode::OK,
         &DashboardPage {
             ctx: me.context(&state, "dashboard"),
             stats,
+            latest_issues,
         },
     )
 }

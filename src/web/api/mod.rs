@@ -4,6 +4,8 @@
 
 pub mod auth;
 pub mod error;
+mod issues;
+mod subscribers;
 
 use actix_web::{get, web, HttpResponse};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -42,7 +44,9 @@ impl Modify for BearerSecurity {
 
 /// Every route under `/api/v1`; each capability adds its own with `configure`.
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(openapi_json);
+    cfg.service(openapi_json)
+        .configure(subscribers::routes)
+        .configure(issues::routes);
 }
 
 /// This document.

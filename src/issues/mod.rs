@@ -1,0 +1,230 @@
+//! Issues: the digests editors compose (subject, preheader, intro, ordered
+//! items), their storage, the one renderer every output goes through, the test
+//! send, and the public archive's Atom feed. Sending to the list comes later.
+
+pub mod domain;
+mod email;
+pub mod feed;
+pub mod queries;
+pub mod render;
+
+pub use domain::{
+    FieldError, HeaderInput, InvalidInput, Issue, IssueContent, IssueHeader, IssueStatus,
+    IssueSummary, Item, ItemContent, ItemInput, ValueError,
+};
+pub use email::{send_test, IssueMessage, TestSendError};
+pub use render::{IssueView, ItemView, RenderError, RenderedIssue, HTML_WARNING_BYTES};
+
+use queries::DraftClaim;
+
+use crate::store::{now_millis, Store};
+
+/// How many issues the lists show; a weekly newsletter takes ten years to fill it.
+pub const LIST_LIMIT: i64 = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error("There is no such issue.")]
+    NotFound,
+    #[error("This issue has no such item.")]
+    ItemNotFound,
+    #[error("Only drafts can be changed; this issue is {0}.")]
+    NotDraft(IssueStatus),
+    #[error("{0}")]
+    Invalid(#[from] InvalidInput),
+    #[error("database error: {0}")]
+    Store(#[from] sqlx::Error),
+}
+
+/// Which way an item moves in its issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Move {
+    Up,
+    Down,
+}
+
+/// The issues capability over the store. Cheap to make: `Issues::new(state.store.clone())`.
+#[derive(Debug, Clone)]
+pub struct Issues {
+    store: Store,
+}
+
+impl Issues {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// Creates a draft with its items; returns its id.
+    #[tracing::instrument(skip_all)]
+    pub async fn create(&self, content: &IssueContent) -> Result<i64, IssueError> {
+        let mut tx = self.store.begin_write().await?;
+        let id = queries::insert_issue(&mut tx, &content.header, now_millis()).await?;
+        for item in &content.items {
+            queries::insert_item(&mut tx, id, item).await?;
+        }
+        tx.commit().await?;
+        tracing::info!(issue_id = id, items = content.items.len(), "issue created");
+        Ok(id)
+    }
+
+    #[tracing::instrument(skip_all, fields(issue_id = id))]
+    pub async fn find(&self, id: i64) -> Result<Option<Issue>, sqlx::Error> {
+        let mut conn = self.store.pool().acquire().await?;
+        queries::find_issue(&mut conn, id).await
+    }
+
+    /// The issue `id`, or `NotFound`.
+    pub async fn get(&self, id: i64) -> Result<Issue, IssueError> {
+        self.find(id).await?.ok_or(IssueError::NotFound)
+    }
+
+    /// A sent issue, for the public archive; drafts and issues on their way are `None`.
+    #[tracing::instrument(skip_all, fields(issue_id = id))]
+    pub async fn find_sent(&self, id: i64) -> Result<Option<Issue>, sqlx::Error> {
+        Ok(self
+            .find(id)
+            .await?
+            .filter(|issue| issue.status == IssueStatus::Sent))
+    }
+
+    /// Every issue, newest first, at most `limit`.
+    #[tracing::instrument(skip_all)]
+    pub async fn list(&self, limit: i64) -> Result<Vec<IssueSummary>, sqlx::Error> {
+        let mut conn = self.store.pool().acquire().await?;
+        queries::list_issues(&mut conn, limit).await
+    }
+
+    /// Sent issues, the latest first, at most `limit`.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_sent(&self, limit: i64) -> Result<Vec<IssueSummary>, sqlx::Error> {
+        let mut conn = self.store.pool().acquire().await?;
+        queries::list_sent(&mut conn, limit).await
+    }
+
+    /// The latest sent issues with their items, for the feed.
+    #[tracing::instrument(skip_all)]
+    pub async fn latest_sent(&self, limit: i64) -> Result<Vec<Issue>, sqlx::Error> {
+        let mut conn = self.store.pool().acquire().await?;
+        let mut issues = Vec::new();
+        for summary in queries::list_sent(&mut conn, limit).await? {
+            if let Some(issue) = queries::find_issue(&mut conn, summary.id).await? {
+                issues.push(issue);
+            }
+        }
+        Ok(issues)
+    }
+
+    /// Runs `change` on the draft `id` in one write transaction, after making
+    /// sure it is still a draft.
+    async fn change_draft<T>(
+        &self,
+        id: i64,
+        change: impl AsyncFnOnce(&mut sqlx::AnyConnection) -> Result<T, IssueError>,
+    ) -> Result<T, IssueError> {
+        let mut tx = self.store.begin_write().await?;
+        match queries::claim_draft(&mut tx, id, now_millis()).await? {
+            DraftClaim::Claimed => {}
+            DraftClaim::NotFound => return Err(IssueError::NotFound),
+            DraftClaim::NotDraft(status) => return Err(IssueError::NotDraft(status)),
+        }
+        let outcome = change(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Changes subject, preheader and intro of a draft.
+    #[tracing::instrument(skip_all, fields(issue_id = id))]
+    pub async fn update_header(&self, id: i64, header: &IssueHeader) -> Result<(), IssueError> {
+        self.change_draft(id, async |conn| {
+            queries::update_header(conn, id, header).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Replaces a draft's whole content, items included.
+    #[tracing::instrument(skip_all, fields(issue_id = id))]
+    pub async fn replace(&self, id: i64, content: &IssueContent) -> Result<(), IssueError> {
+        self.change_draft(id, async |conn| {
+            queries::update_header(conn, id, &content.header).await?;
+            queries::delete_items(conn, id).await?;
+            for item in &content.items {
+                queries::insert_item(conn, id, item).await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Adds an item at the end of a draft; returns its id.
+    #[tracing::instrument(skip_all, fields(issue_id = id))]
+    pub async fn add_item(&self, id: i64, item: &ItemContent) -> Result<i64, IssueError> {
+        self.change_draft(id, async |conn| {
+            let count = queries::item_order(conn, id).await?.len();
+            if count >= domain::MAX_ITEMS {
+                return Err(InvalidInput::one(
+                    "items",
+                    ValueError::TooManyItems {
+                        max: domain::MAX_ITEMS,
+                        actual: count + 1,
+                    },
+                )
+                .into());
+            }
+            Ok(queries::insert_item(conn, id, item).await?)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(issue_id = id, item_id))]
+    pub async fn update_item(
+        &self,
+        id: i64,
+        item_id: i64,
+        item: &ItemContent,
+    ) -> Result<(), IssueError> {
+        self.change_draft(id, async |conn| {
+            if queries::update_item(conn, id, item_id, item).await? {
+                Ok(())
+            } else {
+                Err(IssueError::ItemNotFound)
+            }
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(issue_id = id, item_id))]
+    pub async fn remove_item(&self, id: i64, item_id: i64) -> Result<(), IssueError> {
+        self.change_draft(id, async |conn| {
+            if !queries::delete_item(conn, id, item_id).await? {
+                return Err(IssueError::ItemNotFound);
+            }
+            let order = queries::item_order(conn, id).await?;
+            queries::write_order(conn, id, &order).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Moves an item one place up or down; at either end it stays put.
+    #[tracing::instrument(skip_all, fields(issue_id = id, item_id))]
+    pub async fn move_item(&self, id: i64, item_id: i64, to: Move) -> Result<(), IssueError> {
+        self.change_draft(id, async |conn| {
+            let mut order = queries::item_order(conn, id).await?;
+            let at = order
+                .iter()
+                .position(|&i| i == item_id)
+                .ok_or(IssueError::ItemNotFound)?;
+            let other = match to {
+                Move::Up => at.checked_sub(1),
+                Move::Down => Some(at + 1).filter(|&o| o < order.len()),
+            };
+            if let Some(other) = other {
+                order.swap(at, other);
+            }
+            queries::write_order(conn, id, &order).await?;
+            Ok(())
+        })
+        .await
+    }
+}

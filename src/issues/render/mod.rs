@@ -1,0 +1,235 @@
+//! The one renderer of an issue: the admin preview, the test send, the public
+//! archive, the feed and the real send all go through here, so what an editor
+//! previews is what readers get.
+//!
+//! An issue is rendered once per send with a fixed placeholder where the
+//! reader's unsubscribe link goes; `RenderedIssue::personalize` swaps in each
+//! reader's link without rendering again.
+
+mod markdown;
+mod wrap;
+
+use askama::Template;
+
+pub use wrap::{fits as text_fits, wrap_text, TEXT_WIDTH};
+
+use super::domain::{Issue, Subject};
+use crate::mail::MailIdentity;
+
+/// Stands for the reader's unsubscribe URL in a rendered issue. The `.invalid`
+/// top-level domain (RFC 2606) can never be a real address.
+pub const UNSUBSCRIBE_PLACEHOLDER: &str = "https://unsubscribe.invalid/herald-placeholder";
+
+/// Gmail clips a message whose HTML passes about 102 KB, hiding the rest
+/// (and the unsubscribe link) behind "View entire message"; warn a little before.
+pub const HTML_WARNING_BYTES: usize = 100 * 1024;
+
+/// Hidden filler after the preheader, so clients do not pull body text into
+/// the preview line after it.
+const PREHEADER_FILLER: &str = "&#847;&zwnj;&nbsp;";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("cannot render the issue template: {0}")]
+    Template(#[from] askama::Error),
+    #[error("cannot inline the issue's CSS: {0}")]
+    Inline(#[from] css_inline::InlineError),
+    #[error("the renderer stopped: {0}")]
+    Aborted(String),
+}
+
+/// One item, ready for any template: text as typed (templates escape it),
+/// Markdown already sanitised to HTML or reduced to text.
+#[derive(Debug, Clone)]
+pub struct ItemView {
+    pub title: String,
+    pub url: String,
+    /// `example.com`, for "Read the article at example.com".
+    pub site: String,
+    pub source: Option<String>,
+    /// `2019-03-28` and `28 March 2019`.
+    pub date: Option<(String, String)>,
+    pub summary_html: String,
+    pub summary_text: String,
+}
+
+impl ItemView {
+    /// "CTM News · 28 March 2019", or whichever of the two there is.
+    pub fn byline(&self) -> Option<String> {
+        match (&self.source, &self.date) {
+            (Some(source), Some((_, date))) => Some(format!("{source} · {date}")),
+            (Some(source), None) => Some(source.clone()),
+            (None, Some((_, date))) => Some(date.clone()),
+            (None, None) => None,
+        }
+    }
+}
+
+/// An issue, ready for any template.
+#[derive(Debug, Clone)]
+pub struct IssueView {
+    pub id: i64,
+    pub subject: String,
+    pub preheader: Option<String>,
+    pub intro_html: String,
+    pub intro_text: String,
+    pub items: Vec<ItemView>,
+}
+
+impl IssueView {
+    pub fn of(issue: &Issue) -> Self {
+        let header = &issue.header;
+        Self {
+            id: issue.id,
+            subject: header.subject.as_str().to_owned(),
+            preheader: header.preheader.as_ref().map(|p| p.as_str().to_owned()),
+            intro_html: markdown::to_html(header.intro.as_str()),
+            intro_text: markdown::to_text(header.intro.as_str()),
+            items: issue
+                .items
+                .iter()
+                .map(|item| {
+                    let item = &item.content;
+                    let summary = item.summary.as_ref().map_or("", |s| s.as_str());
+                    ItemView {
+                        title: item.title.as_str().to_owned(),
+                        url: item.url.as_str().to_owned(),
+                        site: item.url.site(),
+                        source: item.source.as_ref().map(|s| s.as_str().to_owned()),
+                        date: item.published_on.map(|d| (d.iso(), d.long())),
+                        summary_html: markdown::to_html(summary),
+                        summary_text: markdown::to_text(summary),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "email/issue.html")]
+struct HtmlPart<'a> {
+    issue: &'a IssueView,
+    identity: &'a MailIdentity,
+    unsubscribe_url: &'a str,
+    web_url: &'a str,
+    preheader_filler: String,
+}
+
+#[derive(Template)]
+#[template(path = "email/issue.txt")]
+struct TextPart<'a> {
+    issue: &'a IssueView,
+    identity: &'a MailIdentity,
+    unsubscribe_url: &'a str,
+    web_url: &'a str,
+    underline: String,
+}
+
+/// Both parts of an issue, with the placeholder where each reader's
+/// unsubscribe link goes.
+#[derive(Debug, Clone)]
+pub struct RenderedIssue {
+    subject: Subject,
+    /// The HTML split at each placeholder; personalising joins it with the link.
+    html_parts: Vec<String>,
+    text_parts: Vec<String>,
+    html_bytes: usize,
+}
+
+impl RenderedIssue {
+    /// Renders `issue` for mail: HTML with its CSS inlined, and plain text wrapped at 78 columns.
+    pub fn render(issue: &Issue, identity: &MailIdentity) -> Result<Self, RenderError> {
+        let view = IssueView::of(issue);
+        let web_url = identity.site_url.join(&format!("/issues/{}", issue.id));
+        let html = HtmlPart {
+            issue: &view,
+            identity,
+            unsubscribe_url: UNSUBSCRIBE_PLACEHOLDER,
+            web_url: &web_url,
+            preheader_filler: PREHEADER_FILLER.repeat(60),
+        }
+        .render()?;
+        let inliner = css_inline::CSSInliner::options()
+            .load_remote_stylesheets(false)
+            .keep_at_rules(true)
+            .build();
+        let html = inliner.inline(&html)?;
+        let text = TextPart {
+            issue: &view,
+            identity,
+            unsubscribe_url: UNSUBSCRIBE_PLACEHOLDER,
+            web_url: &web_url,
+            underline: "=".repeat(view.subject.chars().count().min(TEXT_WIDTH)),
+        }
+        .render()?;
+        let text = wrap_text(&text);
+        Ok(Self {
+            subject: issue.header.subject.clone(),
+            html_bytes: html.len(),
+            html_parts: html
+                .split(UNSUBSCRIBE_PLACEHOLDER)
+                .map(str::to_owned)
+                .collect(),
+            text_parts: text
+                .split(UNSUBSCRIBE_PLACEHOLDER)
+                .map(str::to_owned)
+                .collect(),
+        })
+    }
+
+    /// `render` on a blocking thread: the largest issue takes tens of
+    /// milliseconds of CPU (hundreds in a debug build), too long to hold an
+    /// async worker that serves other requests.
+    pub async fn render_blocking(
+        issue: &Issue,
+        identity: &MailIdentity,
+    ) -> Result<Self, RenderError> {
+        let (issue, identity) = (issue.clone(), identity.clone());
+        tokio::task::spawn_blocking(move || Self::render(&issue, &identity))
+            .await
+            .map_err(|e| RenderError::Aborted(e.to_string()))?
+    }
+
+    pub fn subject(&self) -> &Subject {
+        &self.subject
+    }
+
+    /// The size of the HTML part in bytes, before transfer encoding.
+    pub fn html_bytes(&self) -> usize {
+        self.html_bytes
+    }
+
+    /// Whether the HTML is big enough for Gmail to clip it.
+    pub fn is_too_big_for_gmail(&self) -> bool {
+        self.html_bytes > HTML_WARNING_BYTES
+    }
+
+    /// (HTML, text) for one reader, with their unsubscribe link in place.
+    pub fn personalize(&self, unsubscribe_url: &str) -> (String, String) {
+        let in_html = escape_attribute(unsubscribe_url);
+        (
+            self.html_parts.join(in_html.as_str()),
+            self.text_parts.join(unsubscribe_url),
+        )
+    }
+}
+
+/// The link goes into `href="…"` and into text; escape what HTML would read as markup.
+fn escape_attribute(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests;

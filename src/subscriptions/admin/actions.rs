@@ -1,0 +1,119 @@
+//! What an admin (or an API client) does to one subscriber: take them off the
+//! list, send the confirmation again, or add one. Each reuses the lifecycle
+//! step of the signup side and names the actor in the history.
+
+use super::super::admin_queries::{self, NewSubscriberRow, SubscriberRow};
+use super::super::{queries, SignupOutcome, SubscriberEmail, SubscriberName, SubscriberStatus};
+use super::super::Subscriptions;
+use super::{Actor, AdminError, Admission};
+use crate::store::now_millis;
+
+impl Subscriptions {
+    /// Takes a subscriber off the list, as their own unsubscribe link would.
+    /// False when they were not on it (already unsubscribed or bounced).
+    #[tracing::instrument(skip_all)]
+    pub async fn unsubscribe_by(&self, id: i64, actor: &Actor) -> Result<bool, AdminError> {
+        let now = now_millis();
+        let mut tx = self.store.begin_write().await?;
+        let subscriber = queries::find_by_id(&mut tx, id)
+            .await?
+            .ok_or(AdminError::NotFound)?;
+        let left = Self::take_off_list(&mut tx, &subscriber, now).await?;
+        if left {
+            let note = format!("by {}", actor.label);
+            admin_queries::record_events(
+                &mut tx,
+                &[id],
+                "unsubscribed",
+                &actor.origin,
+                Some(&note),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(left)
+    }
+
+    /// Sends a pending subscriber a new confirmation link, within the same
+    /// per-address limits as signing up again (the limits protect the inbox
+    /// owner, whoever presses the button).
+    #[tracing::instrument(skip_all)]
+    pub async fn resend_confirmation(
+        &self,
+        id: i64,
+        actor: &Actor,
+    ) -> Result<SignupOutcome, AdminError> {
+        let now = now_millis();
+        let mut tx = self.store.begin_write().await?;
+        let subscriber = queries::find_by_id(&mut tx, id)
+            .await?
+            .ok_or(AdminError::NotFound)?;
+        if subscriber.status != SubscriberStatus::Pending {
+            return Err(AdminError::NotPending);
+        }
+        let outcome = self.queue_confirmation(&mut tx, id, now).await?;
+        if outcome == SignupOutcome::ConfirmationQueued {
+            let note = format!("by {}", actor.label);
+            admin_queries::record_events(
+                &mut tx,
+                &[id],
+                "confirmation_resent",
+                &actor.origin,
+                Some(&note),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        if outcome == SignupOutcome::ConfirmationQueued {
+            self.outbox_ready.notify_one();
+        }
+        Ok(outcome)
+    }
+
+    /// Adds one new subscriber: pending with a confirmation mail, or confirmed
+    /// with the consent note kept in the history. An address already on the
+    /// list (in any state) is left alone.
+    #[tracing::instrument(skip_all)]
+    pub async fn add(
+        &self,
+        email: &SubscriberEmail,
+        name: Option<&SubscriberName>,
+        admission: &Admission,
+        actor: &Actor,
+    ) -> Result<SubscriberRow, AdminError> {
+        let now = now_millis();
+        let mut tx = self.store.begin_write().await?;
+        let already = || AdminError::AlreadyListed(email.to_string());
+        if queries::find_by_email(&mut tx, email).await?.is_some() {
+            return Err(already());
+        }
+        let row = NewSubscriberRow {
+            email: email.as_str(),
+            name: name.map(SubscriberName::as_str),
+            status: admission.status(),
+            created_at: now,
+        };
+        let inserted = admin_queries::insert_subscribers(&mut tx, &[row]).await?;
+        let Some(&id) = inserted.first() else {
+            return Err(already());
+        };
+        admin_queries::record_events(&mut tx, &[id], "added", &actor.origin, admission.note(), now)
+            .await?;
+        if *admission == Admission::Pending {
+            self.send_confirmation(&mut tx, id, now).await?;
+        }
+        tx.commit().await?;
+        if *admission == Admission::Pending {
+            self.outbox_ready.notify_one();
+        }
+        Ok(SubscriberRow {
+            id,
+            email: email.to_string(),
+            name: name.map(ToString::to_string),
+            status: admission.status(),
+            created_at: now,
+        })
+    }
+}

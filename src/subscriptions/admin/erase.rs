@@ -1,0 +1,24 @@
+//! Erasure on request (GDPR art. 17): the subscriber's row goes, and with it
+//! (ON DELETE CASCADE) their history, confirmation links and queued mail.
+//! Only the number of erasures per day is kept, for the dashboard.
+
+use super::super::admin_queries;
+use super::super::Subscriptions;
+use super::AdminError;
+use crate::store::now_millis;
+
+const DAY_MILLIS: i64 = 24 * 60 * 60 * 1000;
+
+impl Subscriptions {
+    #[tracing::instrument(skip_all)]
+    pub async fn erase(&self, id: i64) -> Result<(), AdminError> {
+        let today = now_millis().div_euclid(DAY_MILLIS);
+        let mut tx = self.store.begin_write().await?;
+        if !admin_queries::erase(&mut tx, id, today).await? {
+            return Err(AdminError::NotFound);
+        }
+        tx.commit().await?;
+        tracing::info!(subscriber_id = id, "subscriber erased");
+        Ok(())
+    }
+}

@@ -1,0 +1,39 @@
+//! Bulk insertion of made-up subscribers, for measuring the list at scale
+//! (`herald-seed`) and for demos: rows go in as given, with no history and no mail.
+
+use super::super::admin_queries::{self, NewSubscriberRow, MAX_ROWS_PER_INSERT};
+use super::super::{SubscriberEmail, SubscriberName, SubscriberStatus};
+use crate::store::Store;
+
+/// A made-up subscriber.
+#[derive(Debug, Clone)]
+pub struct SampleSubscriber {
+    pub email: SubscriberEmail,
+    pub name: Option<SubscriberName>,
+    pub status: SubscriberStatus,
+    pub created_at: i64,
+}
+
+/// Inserts `rows` in one transaction, leaving addresses already present
+/// alone; returns how many went in.
+#[tracing::instrument(skip_all)]
+pub async fn insert_samples(store: &Store, rows: &[SampleSubscriber]) -> Result<u64, sqlx::Error> {
+    let mut tx = store.begin_write().await?;
+    let mut inserted = 0;
+    for chunk in rows.chunks(MAX_ROWS_PER_INSERT) {
+        let new_rows: Vec<NewSubscriberRow<'_>> = chunk
+            .iter()
+            .map(|row| NewSubscriberRow {
+                email: row.email.as_str(),
+                name: row.name.as_ref().map(SubscriberName::as_str),
+                status: row.status,
+                created_at: row.created_at,
+            })
+            .collect();
+        inserted += admin_queries::insert_subscribers(&mut tx, &new_rows)
+            .await?
+            .len() as u64;
+    }
+    tx.commit().await?;
+    Ok(inserted)
+}

@@ -1,0 +1,326 @@
+//! SQL of subscriber administration: the list and its search, the history,
+//! bulk inserts for imports, export pages and erasure. Written once for both
+//! engines, except the name search: full-text indexes differ (FTS5 on SQLite,
+//! a GIN index over `to_tsvector` on PostgreSQL; see migration 0005).
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::domain::SubscriberStatus;
+use super::RequestOrigin;
+use crate::store::Dialect;
+
+/// SQLite allows 32,766 bound parameters in one statement; a row of
+/// [`insert_subscribers`] takes four.
+pub const MAX_ROWS_PER_INSERT: usize = 5_000;
+
+/// A subscriber as the admin pages, the API and the export show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriberRow {
+    pub id: i64,
+    pub email: String,
+    pub name: Option<String>,
+    pub status: SubscriberStatus,
+    pub created_at: i64,
+}
+
+fn row_of(row: &AnyRow) -> Result<SubscriberRow, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    Ok(SubscriberRow {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        status: status
+            .parse()
+            .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// A statement assembled from optional parts, numbering its placeholders.
+#[derive(Default)]
+struct Statement {
+    sql: String,
+    values: Vec<Value>,
+}
+
+enum Value {
+    Int(i64),
+    Text(String),
+}
+
+impl Statement {
+    /// Adds a value and returns its placeholder.
+    fn bind(&mut self, value: Value) -> String {
+        self.values.push(value);
+        format!("${}", self.values.len())
+    }
+
+    async fn fetch_all(self, conn: &mut AnyConnection) -> Result<Vec<AnyRow>, sqlx::Error> {
+        let mut query = sqlx::query(&self.sql);
+        for value in self.values {
+            query = match value {
+                Value::Int(v) => query.bind(v),
+                Value::Text(v) => query.bind(v),
+            };
+        }
+        query.fetch_all(conn).await
+    }
+}
+
+/// Which subscribers a page of the list shows.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub status: Option<SubscriberStatus>,
+    /// Addresses in `[from, to)` after case folding: those starting with a prefix.
+    pub email_range: Option<(String, String)>,
+    /// A full-text query in the engine's syntax, matching words of names.
+    pub name_query: Option<String>,
+    /// Only ids below this one (the keyset cursor).
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+const COLUMNS: &str = "id, email, name, status, created_at";
+
+/// A page of the list, newest first. Every branch walks an index in id order
+/// and stops at `limit`, so a page costs the same at any depth.
+pub async fn list(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    filter: &ListFilter,
+) -> Result<Vec<SubscriberRow>, sqlx::Error> {
+    let mut statement = Statement::default();
+    let limit = statement.bind(Value::Int(filter.limit));
+    let status = filter
+        .status
+        .map(|status| statement.bind(Value::Text(status.as_str().to_owned())));
+    let before = filter
+        .before
+        .map(|before| statement.bind(Value::Int(before)));
+    // The cursor goes on the column whose index yields the ids (FTS5 reads its
+    // own rowids), the status on the table.
+    let conditions = |id_column: &str| {
+        let mut sql = before
+            .as_ref()
+            .map(|p| format!(" AND {id_column} < {p}"))
+            .unwrap_or_default();
+        if let Some(p) = &status {
+            sql += &format!(" AND s.status = {p}");
+        }
+        sql
+    };
+    if filter.email_range.is_none() && filter.name_query.is_none() {
+        let common = conditions("s.id");
+        statement.sql = format!(
+            "SELECT {COLUMNS} FROM subscribers s WHERE 1 = 1{common} ORDER BY s.id DESC LIMIT {limit}"
+        );
+        return statement.fetch_all(conn).await?.iter().map(row_of).collect();
+    }
+    // A search: the newest matches of each kind, merged.
+    let mut branches = Vec::new();
+    if let Some((from, to)) = &filter.email_range {
+        let from = statement.bind(Value::Text(from.clone()));
+        let to = statement.bind(Value::Text(to.clone()));
+        let folded = match dialect {
+            Dialect::Sqlite => "lower(s.email)",
+            Dialect::Postgres => "lower(s.email) COLLATE \"C\"",
+        };
+        branches.push(format!(
+            "SELECT id FROM (SELECT s.id FROM subscribers s \
+             WHERE {folded} >= {from} AND {folded} < {to}{} \
+             ORDER BY s.id DESC LIMIT {limit}) by_email",
+            conditions("s.id")
+        ));
+    }
+    if let Some(query) = &filter.name_query {
+        let query = statement.bind(Value::Text(query.clone()));
+        branches.push(match dialect {
+            Dialect::Sqlite => format!(
+                "SELECT id FROM (SELECT s.id FROM subscriber_names f \
+                 JOIN subscribers s ON s.id = f.rowid \
+                 WHERE subscriber_names MATCH {query}{} \
+                 ORDER BY f.rowid DESC LIMIT {limit}) by_name",
+                conditions("f.rowid")
+            ),
+            Dialect::Postgres => format!(
+                "SELECT id FROM (SELECT s.id FROM subscribers s \
+                 WHERE to_tsvector('simple', coalesce(s.name, '')) @@ to_tsquery('simple', {query}){} \
+                 ORDER BY s.id DESC LIMIT {limit}) by_name",
+                conditions("s.id")
+            ),
+        });
+    }
+    statement.sql = format!(
+        "SELECT {COLUMNS} FROM subscribers s WHERE s.id IN ({}) ORDER BY s.id DESC LIMIT {limit}",
+        branches.join(" UNION ")
+    );
+    statement.fetch_all(conn).await?.iter().map(row_of).collect()
+}
+
+pub async fn find(conn: &mut AnyConnection, id: i64) -> Result<Option<SubscriberRow>, sqlx::Error> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM subscribers s WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(row_of)
+        .transpose()
+}
+
+/// Oldest first from `after`, for the export.
+pub async fn page_after(
+    conn: &mut AnyConnection,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<SubscriberRow>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM subscribers s WHERE id > $1 ORDER BY id LIMIT $2"
+    ))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(row_of)
+    .collect()
+}
+
+/// One entry of a subscriber's history.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub kind: String,
+    pub at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub note: Option<String>,
+}
+
+pub async fn events(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+) -> Result<Vec<EventRow>, sqlx::Error> {
+    sqlx::query(
+        "SELECT kind, at, ip, user_agent, note FROM subscriber_events \
+         WHERE subscriber_id = $1 ORDER BY at, id",
+    )
+    .bind(subscriber_id)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(EventRow {
+            kind: row.try_get("kind")?,
+            at: row.try_get("at")?,
+            ip: row.try_get("ip")?,
+            user_agent: row.try_get("user_agent")?,
+            note: row.try_get("note")?,
+        })
+    })
+    .collect()
+}
+
+/// One event, for many subscribers at once (at most [`MAX_ROWS_PER_INSERT`]).
+pub async fn record_events(
+    conn: &mut AnyConnection,
+    subscriber_ids: &[i64],
+    kind: &str,
+    origin: &RequestOrigin,
+    note: Option<&str>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    if subscriber_ids.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::from(
+        "INSERT INTO subscriber_events (kind, at, ip, user_agent, note, subscriber_id) VALUES ",
+    );
+    for (i, _) in subscriber_ids.iter().enumerate() {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql += &format!("($1, $2, $3, $4, $5, ${})", i + 6);
+    }
+    let mut query = sqlx::query(&sql)
+        .bind(kind)
+        .bind(now)
+        .bind(origin.ip.as_deref())
+        .bind(origin.user_agent.as_deref())
+        .bind(note);
+    for id in subscriber_ids {
+        query = query.bind(*id);
+    }
+    query.execute(conn).await?;
+    Ok(())
+}
+
+/// A subscriber to insert in bulk; values are already valid.
+#[derive(Debug, Clone)]
+pub struct NewSubscriberRow<'a> {
+    pub email: &'a str,
+    pub name: Option<&'a str>,
+    pub status: SubscriberStatus,
+    pub created_at: i64,
+}
+
+/// Inserts up to [`MAX_ROWS_PER_INSERT`] subscribers in one statement, leaving
+/// addresses already on the list (or twice in `rows`) alone. Returns the ids
+/// of the inserted ones.
+pub async fn insert_subscribers(
+    conn: &mut AnyConnection,
+    rows: &[NewSubscriberRow<'_>],
+) -> Result<Vec<i64>, sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = String::with_capacity(40 * rows.len() + 128);
+    sql += "INSERT INTO subscribers (email, name, status, created_at, updated_at) VALUES ";
+    for i in 0..rows.len() {
+        if i > 0 {
+            sql.push(',');
+        }
+        let p = 4 * i + 1;
+        sql += &format!("(${p}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 3);
+    }
+    sql += " ON CONFLICT DO NOTHING RETURNING id";
+    let mut query = sqlx::query(&sql);
+    for row in rows {
+        query = query
+            .bind(row.email)
+            .bind(row.name)
+            .bind(row.status.as_str())
+            .bind(row.created_at);
+    }
+    query
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|row| row.try_get("id"))
+        .collect()
+}
+
+/// Deletes a subscriber with everything about them (events, tokens and
+/// outbox rows go by ON DELETE CASCADE) and counts the erasure for today.
+/// False when there was no such subscriber.
+pub async fn erase(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+    day: i64,
+) -> Result<bool, sqlx::Error> {
+    let deleted = sqlx::query("DELETE FROM subscribers WHERE id = $1")
+        .bind(subscriber_id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO erasure_counts (day, erased) VALUES ($1, 1) \
+         ON CONFLICT (day) DO UPDATE SET erased = erasure_counts.erased + 1",
+    )
+    .bind(day)
+    .execute(conn)
+    .await?;
+    Ok(true)
+}

@@ -1,0 +1,359 @@
+//! The subscriber pages under `/admin/subscribers`: the list (search, status
+//! filter, keyset pages) and one subscriber's history, which editors may see;
+//! and the actions, which are for admins: unsubscribe, resend the
+//! confirmation, erase. Import and export live in `transfer`.
+
+mod transfer;
+
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::auth::{AdminContext, AdminOnly, SignedIn};
+use crate::store::timestamps;
+use crate::subscriptions::admin::{
+    Actor, AdminError, ListQuery, SearchTerm, SubscriberDetail, SubscriberRow,
+};
+use crate::subscriptions::{SignupOutcome, SubscriberStatus};
+use crate::web::error::WebError;
+use crate::web::origin::request_origin;
+use crate::web::pages::html;
+use crate::web::AppState;
+
+const STATUSES: [&str; 4] = ["pending", "confirmed", "unsubscribed", "bounced"];
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    // The fixed paths first: `{id}` only takes digits, but order keeps it obvious.
+    cfg.configure(transfer::routes)
+        .service(list_page)
+        .service(detail_page)
+        .service(unsubscribe)
+        .service(resend_confirmation)
+        .service(erase);
+}
+
+/// Who acts, for the subscriber's history.
+fn actor(me: &SignedIn, req: &HttpRequest, state: &AppState) -> Actor {
+    Actor::new(
+        format!("admin {}", me.user.email),
+        request_origin(req, state.trust_proxy_headers),
+    )
+}
+
+struct ListedRow {
+    id: i64,
+    email: String,
+    name: String,
+    status: SubscriberStatus,
+    since: String,
+}
+
+impl From<SubscriberRow> for ListedRow {
+    fn from(row: SubscriberRow) -> Self {
+        Self {
+            id: row.id,
+            email: row.email,
+            name: row.name.unwrap_or_default(),
+            status: row.status,
+            since: timestamps::date(row.created_at),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/subscribers.html")]
+struct ListPage {
+    ctx: AdminContext,
+    q: String,
+    status: String,
+    statuses: [&'static str; 4],
+    rows: Vec<ListedRow>,
+    first_url: Option<String>,
+    next_url: Option<String>,
+    notice: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ListParams {
+    q: Option<String>,
+    status: Option<String>,
+    after: Option<String>,
+}
+
+fn list_url(q: &str, status: &str, after: Option<i64>) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    if !q.is_empty() {
+        query.append_pair("q", q);
+    }
+    if !status.is_empty() {
+        query.append_pair("status", status);
+    }
+    if let Some(after) = after {
+        query.append_pair("after", &after.to_string());
+    }
+    let query = query.finish();
+    if query.is_empty() {
+        "/admin/subscribers".to_owned()
+    } else {
+        format!("/admin/subscribers?{query}")
+    }
+}
+
+async fn render_list(
+    state: &AppState,
+    me: &SignedIn,
+    params: ListParams,
+    notice: Option<String>,
+) -> Result<HttpResponse, WebError> {
+    let search = params.q.as_deref().and_then(SearchTerm::parse);
+    // A status or cursor that is not one of ours shows the whole first page.
+    let status = params
+        .status
+        .as_deref()
+        .and_then(|s| s.parse::<SubscriberStatus>().ok());
+    let after = params.after.as_deref().and_then(|a| a.parse::<i64>().ok());
+    let page = state
+        .subscriptions
+        .list(&ListQuery {
+            search: search.clone(),
+            status,
+            after,
+            ..ListQuery::default()
+        })
+        .await?;
+    let q = search.map(|s| s.as_str().to_owned()).unwrap_or_default();
+    let status = status.map(|s| s.as_str().to_owned()).unwrap_or_default();
+    html(
+        StatusCode::OK,
+        &ListPage {
+            first_url: after.map(|_| list_url(&q, &status, None)),
+            next_url: page.next.map(|next| list_url(&q, &status, Some(next))),
+            ctx: me.context(state, "subscribers"),
+            rows: page.items.into_iter().map(ListedRow::from).collect(),
+            statuses: STATUSES,
+            q,
+            status,
+            notice,
+        },
+    )
+}
+
+#[get("/subscribers")]
+#[tracing::instrument(name = "subscriber_list", skip_all)]
+async fn list_page(
+    state: web::Data<AppState>,
+    me: SignedIn,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, WebError> {
+    render_list(&state, &me, params.into_inner(), None).await
+}
+
+struct HistoryLine {
+    when: String,
+    what: String,
+    note: String,
+    ip: String,
+    user_agent: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/subscriber.html")]
+struct DetailPage {
+    ctx: AdminContext,
+    id: i64,
+    email: String,
+    name: String,
+    status: SubscriberStatus,
+    since: String,
+    history: Vec<HistoryLine>,
+    can_unsubscribe: bool,
+    can_resend: bool,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+impl DetailPage {
+    fn new(ctx: AdminContext, detail: SubscriberDetail) -> Self {
+        let s = detail.subscriber;
+        Self {
+            ctx,
+            id: s.id,
+            email: s.email,
+            name: s.name.unwrap_or_default(),
+            status: s.status,
+            since: timestamps::date_time(s.created_at),
+            history: detail
+                .history
+                .into_iter()
+                .map(|entry| HistoryLine {
+                    when: timestamps::date_time(entry.at),
+                    what: entry.description().to_owned(),
+                    note: entry.note.unwrap_or_default(),
+                    ip: entry.ip.unwrap_or_default(),
+                    user_agent: entry.user_agent.unwrap_or_default(),
+                })
+                .collect(),
+            can_unsubscribe: matches!(
+                s.status,
+                SubscriberStatus::Pending | SubscriberStatus::Confirmed
+            ),
+            can_resend: s.status == SubscriberStatus::Pending,
+            notice: None,
+            error: None,
+        }
+    }
+}
+
+/// The detail page with the outcome of an action; 404 when there is no such subscriber.
+async fn render_detail(
+    state: &AppState,
+    me: &SignedIn,
+    id: i64,
+    status: StatusCode,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<HttpResponse, WebError> {
+    let Some(detail) = state.subscriptions.detail(id).await? else {
+        return not_found(state, me).await;
+    };
+    let mut page = DetailPage::new(me.context(state, "subscribers"), detail);
+    page.notice = notice;
+    page.error = error;
+    html(status, &page)
+}
+
+async fn not_found(state: &AppState, me: &SignedIn) -> Result<HttpResponse, WebError> {
+    let mut response = render_list(
+        state,
+        me,
+        ListParams::default(),
+        Some("There is no such subscriber; they may have been erased.".to_owned()),
+    )
+    .await?;
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    Ok(response)
+}
+
+#[get("/subscribers/{id:\\d+}")]
+#[tracing::instrument(name = "subscriber_detail", skip_all)]
+async fn detail_page(
+    state: web::Data<AppState>,
+    me: SignedIn,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    render_detail(&state, &me, *id, StatusCode::OK, None, None).await
+}
+
+/// Maps the outcome of an action on one subscriber to their page.
+async fn after_action(
+    state: &AppState,
+    me: &SignedIn,
+    id: i64,
+    result: Result<String, AdminError>,
+) -> Result<HttpResponse, WebError> {
+    match result {
+        Ok(notice) => render_detail(state, me, id, StatusCode::OK, Some(notice), None).await,
+        Err(AdminError::NotFound) => not_found(state, me).await,
+        Err(AdminError::Store(error)) => Err(error.into()),
+        Err(error) => {
+            render_detail(
+                state,
+                me,
+                id,
+                StatusCode::CONFLICT,
+                None,
+                Some(error.to_string()),
+            )
+            .await
+        }
+    }
+}
+
+#[post("/subscribers/{id:\\d+}/unsubscribe")]
+#[tracing::instrument(name = "admin_unsubscribe", skip_all)]
+async fn unsubscribe(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    me: AdminOnly,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    let me = me.0;
+    let result = state
+        .subscriptions
+        .unsubscribe_by(*id, &actor(&me, &req, &state))
+        .await
+        .map(|left| {
+            if left {
+                "Unsubscribed: no more mail goes to this address.".to_owned()
+            } else {
+                "This subscriber was already off the list.".to_owned()
+            }
+        });
+    after_action(&state, &me, *id, result).await
+}
+
+#[post("/subscribers/{id:\\d+}/resend")]
+#[tracing::instrument(name = "admin_resend_confirmation", skip_all)]
+async fn resend_confirmation(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    me: AdminOnly,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    let me = me.0;
+    let result = state
+        .subscriptions
+        .resend_confirmation(*id, &actor(&me, &req, &state))
+        .await;
+    match result {
+        Ok(SignupOutcome::ConfirmationWithheld) => {
+            let config = &state.config;
+            let error = format!(
+                "Not sent: an address gets at most {} confirmation mails a day, {} apart, so that nobody can flood an inbox. Try again later.",
+                config.confirmations_per_day,
+                humantime::format_duration(config.confirmation_min_interval)
+            );
+            render_detail(
+                &state,
+                &me,
+                *id,
+                StatusCode::TOO_MANY_REQUESTS,
+                None,
+                Some(error),
+            )
+            .await
+        }
+        other => {
+            let result = other.map(|_| "A new confirmation mail is on its way.".to_owned());
+            after_action(&state, &me, *id, result).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct EraseForm {
+    confirm: Option<String>,
+}
+
+#[post("/subscribers/{id:\\d+}/erase")]
+#[tracing::instrument(name = "admin_erase", skip_all)]
+async fn erase(
+    state: web::Data<AppState>,
+    me: AdminOnly,
+    id: web::Path<i64>,
+    form: web::Form<EraseForm>,
+) -> Result<HttpResponse, WebError> {
+    let me = me.0;
+    if form.confirm.as_deref() != Some("yes") {
+        let error = "Tick the box to confirm: erasing cannot be undone.".to_owned();
+        return render_detail(&state, &me, *id, StatusCode::BAD_REQUEST, None, Some(error)).await;
+    }
+    match state.subscriptions.erase(*id).await {
+        Ok(()) => {
+            let notice = "The subscriber and their history are erased; only the count of erasures is kept.";
+            render_list(&state, &me, ListParams::default(), Some(notice.to_owned())).await
+        }
+        Err(error) => after_action(&state, &me, *id, Err(error)).await,
+    }
+}

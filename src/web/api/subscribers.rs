@@ -1,0 +1,319 @@
+//! `/api/v1/subscribers`: the list (keyset pages, search, status filter), one
+//! subscriber with their history, adding one, and erasure (admins only).
+
+use actix_web::http::header;
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::{ApiCaller, ApiError, ErrorBody};
+use crate::store::timestamps;
+use crate::subscriptions::admin::{
+    Actor, AdminError, Admission, ConsentNote, HistoryEntry, ListQuery, SearchTerm,
+    SubscriberDetail, SubscriberRow, MAX_PAGE_SIZE,
+};
+use crate::subscriptions::{SubscriberEmail, SubscriberName, SubscriberStatus};
+use crate::web::origin::request_origin;
+use crate::web::AppState;
+
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(list_subscribers)
+        .service(add_subscriber)
+        .service(get_subscriber)
+        .service(erase_subscriber);
+}
+
+/// A subscriber.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Subscriber {
+    pub id: i64,
+    pub email: String,
+    pub name: Option<String>,
+    /// pending, confirmed, unsubscribed or bounced
+    pub status: String,
+    /// RFC 3339
+    pub created_at: String,
+}
+
+impl From<SubscriberRow> for Subscriber {
+    fn from(row: SubscriberRow) -> Self {
+        Self {
+            id: row.id,
+            email: row.email,
+            name: row.name,
+            status: row.status.as_str().to_owned(),
+            created_at: timestamps::rfc3339(row.created_at),
+        }
+    }
+}
+
+/// A page of the list, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriberList {
+    pub items: Vec<Subscriber>,
+    /// Pass as `after` for the next page; null on the last page.
+    pub next: Option<i64>,
+}
+
+/// One step of a subscriber's history (consent evidence).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryItem {
+    /// signed_up, confirmed, unsubscribed, imported, added, confirmation_resent, …
+    pub kind: String,
+    /// RFC 3339
+    pub at: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// e.g. the consent note of an import, or which admin acted
+    pub note: Option<String>,
+}
+
+impl From<HistoryEntry> for HistoryItem {
+    fn from(entry: HistoryEntry) -> Self {
+        Self {
+            kind: entry.kind,
+            at: timestamps::rfc3339(entry.at),
+            ip: entry.ip,
+            user_agent: entry.user_agent,
+            note: entry.note,
+        }
+    }
+}
+
+/// A subscriber with their history, oldest step first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriberWithHistory {
+    pub id: i64,
+    pub email: String,
+    pub name: Option<String>,
+    pub status: String,
+    pub created_at: String,
+    pub history: Vec<HistoryItem>,
+}
+
+impl From<SubscriberDetail> for SubscriberWithHistory {
+    fn from(detail: SubscriberDetail) -> Self {
+        let s = Subscriber::from(detail.subscriber);
+        Self {
+            id: s.id,
+            email: s.email,
+            name: s.name,
+            status: s.status,
+            created_at: s.created_at,
+            history: detail.history.into_iter().map(HistoryItem::from).collect(),
+        }
+    }
+}
+
+/// Query of the list; every parameter is optional.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// pending, confirmed, unsubscribed or bounced
+    status: Option<String>,
+    /// Addresses starting with it, or names with words starting with its words.
+    q: Option<String>,
+    /// The `next` of the previous page.
+    after: Option<String>,
+    /// Rows per page, 1 to 500 (default 50).
+    limit: Option<String>,
+}
+
+fn list_query(params: ListParams) -> Result<ListQuery, ApiError> {
+    let mut query = ListQuery {
+        search: params.q.as_deref().and_then(SearchTerm::parse),
+        ..ListQuery::default()
+    };
+    if let Some(status) = params.status.filter(|s| !s.is_empty()) {
+        query.status = Some(status.parse::<SubscriberStatus>().map_err(|_| {
+            ApiError::invalid(
+                "status",
+                "status is one of pending, confirmed, unsubscribed, bounced",
+            )
+        })?);
+    }
+    if let Some(after) = params.after.filter(|a| !a.is_empty()) {
+        query.after = Some(after.parse().map_err(|_| {
+            ApiError::invalid("after", "after is the `next` value of the previous page")
+        })?);
+    }
+    if let Some(limit) = params.limit.filter(|l| !l.is_empty()) {
+        query.limit = limit
+            .parse::<i64>()
+            .ok()
+            .filter(|l| (1..=MAX_PAGE_SIZE).contains(l))
+            .ok_or_else(|| {
+                ApiError::invalid("limit", format!("limit is from 1 to {MAX_PAGE_SIZE}"))
+            })?;
+    }
+    Ok(query)
+}
+
+/// The subscriber list, newest first, a page at a time.
+#[utoipa::path(
+    tag = "subscribers",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of subscribers", body = SubscriberList),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 422, description = "A parameter is invalid; `field` names it", body = ErrorBody),
+    )
+)]
+#[get("/subscribers")]
+#[tracing::instrument(name = "api_list_subscribers", skip_all)]
+async fn list_subscribers(
+    state: web::Data<AppState>,
+    _caller: ApiCaller,
+    params: web::Query<ListParams>,
+) -> Result<web::Json<SubscriberList>, ApiError> {
+    let query = list_query(params.into_inner())?;
+    let page = state.subscriptions.list(&query).await?;
+    Ok(web::Json(SubscriberList {
+        items: page.items.into_iter().map(Subscriber::from).collect(),
+        next: page.next,
+    }))
+}
+
+/// A new subscriber.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewSubscriber {
+    pub email: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `pending` (default: a confirmation mail is sent) or `confirmed`
+    /// (admin tokens only, with a `consent_note`).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// How the person gave consent; required with `confirmed`, kept in the history.
+    #[serde(default)]
+    pub consent_note: Option<String>,
+}
+
+fn subscriber_not_found() -> ApiError {
+    ApiError::NotFound("there is no such subscriber".into())
+}
+
+fn from_admin_error(error: AdminError) -> ApiError {
+    match error {
+        AdminError::NotFound => subscriber_not_found(),
+        AdminError::AlreadyListed(_) => ApiError::Conflict(error.to_string()),
+        AdminError::NotPending => ApiError::Conflict(error.to_string()),
+        AdminError::Store(error) => error.into(),
+    }
+}
+
+/// Adds one subscriber: pending with a confirmation mail, or confirmed on the
+/// strength of a consent note (admin tokens only).
+#[utoipa::path(
+    tag = "subscribers",
+    request_body = NewSubscriber,
+    responses(
+        (status = 201, description = "Added", body = Subscriber),
+        (status = 400, description = "The body is not JSON of this shape", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "`confirmed` needs an admin token", body = ErrorBody),
+        (status = 409, description = "The address is already on the list", body = ErrorBody),
+        (status = 422, description = "A field is invalid; `field` names it", body = ErrorBody),
+    )
+)]
+#[post("/subscribers")]
+#[tracing::instrument(name = "api_add_subscriber", skip_all)]
+async fn add_subscriber(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let body: NewSubscriber = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not a subscriber: {e}")))?;
+    let admission = match body.status.as_deref().unwrap_or("pending") {
+        "pending" => Admission::Pending,
+        "confirmed" => {
+            caller.require_admin()?;
+            let note = ConsentNote::parse(body.consent_note.as_deref().unwrap_or_default())
+                .map_err(|e| ApiError::invalid("consent_note", e))?;
+            Admission::Confirmed(note)
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "status",
+                "a new subscriber is pending or confirmed",
+            ))
+        }
+    };
+    let email = SubscriberEmail::parse(&body.email).map_err(|e| ApiError::invalid("email", e))?;
+    let name = SubscriberName::parse(body.name.as_deref().unwrap_or_default())
+        .map_err(|e| ApiError::invalid("name", e))?;
+    let actor = Actor::new(
+        format!("API token {}", caller.0.token_id),
+        request_origin(&req, state.trust_proxy_headers),
+    );
+    let added = state
+        .subscriptions
+        .add(&email, name.as_ref(), &admission, &actor)
+        .await
+        .map_err(from_admin_error)?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/subscribers/{}", added.id)))
+        .json(Subscriber::from(added)))
+}
+
+fn subscriber_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse().map_err(|_| subscriber_not_found())
+}
+
+/// One subscriber and their history.
+#[utoipa::path(
+    tag = "subscribers",
+    params(("id" = i64, Path, description = "Subscriber id")),
+    responses(
+        (status = 200, description = "The subscriber", body = SubscriberWithHistory),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such subscriber", body = ErrorBody),
+    )
+)]
+#[get("/subscribers/{id}")]
+#[tracing::instrument(name = "api_get_subscriber", skip_all)]
+async fn get_subscriber(
+    state: web::Data<AppState>,
+    _caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<web::Json<SubscriberWithHistory>, ApiError> {
+    let id = subscriber_id(&id)?;
+    let detail = state
+        .subscriptions
+        .detail(id)
+        .await?
+        .ok_or_else(subscriber_not_found)?;
+    Ok(web::Json(detail.into()))
+}
+
+/// Erases a subscriber (GDPR): the row, history, links and queued mail go;
+/// only a count of erasures is kept. Admin tokens only.
+#[utoipa::path(
+    tag = "subscribers",
+    params(("id" = i64, Path, description = "Subscriber id")),
+    responses(
+        (status = 204, description = "Erased"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Needs an admin token", body = ErrorBody),
+        (status = 404, description = "No such subscriber", body = ErrorBody),
+    )
+)]
+#[delete("/subscribers/{id}")]
+#[tracing::instrument(name = "api_erase_subscriber", skip_all)]
+async fn erase_subscriber(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let id = subscriber_id(&id)?;
+    state
+        .subscriptions
+        .erase(id)
+        .await
+        .map_err(from_admin_error)?;
+    Ok(HttpResponse::NoContent().finish())
+}

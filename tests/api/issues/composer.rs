@@ -1,0 +1,381 @@
+//! The composer under `/admin/issues`, as an editor uses it, and the test send.
+
+use herald::accounts::Role;
+
+use super::{add_item, assert_inert, create_draft, item_ids, mark_sent, shows_escaped};
+use crate::on_both_databases;
+use crate::support::admin::cookie_client;
+use crate::support::{Backend, SmtpMode, TestApp};
+
+const FIRST: [(&str, &str); 5] = [
+    ("title", "Russian military arrive in Venezuela"),
+    ("url", "https://ctmnews.example/2019/03/28/venezuela"),
+    ("source", "CTM News"),
+    ("date", "2019-03-28"),
+    ("summary", "Specialists, **not** troops, says Moscow."),
+];
+const SECOND: [(&str, &str); 5] = [
+    ("title", "A second story"),
+    ("url", "https://example.com/second"),
+    ("source", ""),
+    ("date", ""),
+    ("summary", ""),
+];
+
+async fn an_editor_composes_an_issue_with_items(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let editor = app.sign_in_as(Role::Editor).await;
+    let (status, page) = editor.get_page("/admin/issues").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("No issues yet"));
+
+    let id = create_draft(&editor, "Weekly digest", "Hello *readers*.").await;
+    let (status, _) = add_item(&editor, id, &FIRST).await;
+    assert_eq!(status, 200);
+    let (status, page) = add_item(&editor, id, &SECOND).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("The item is added."));
+    let ids = item_ids(&page);
+    assert_eq!(ids.len(), 2);
+    assert!(page.find(FIRST[0].1) < page.find(SECOND[0].1));
+    assert!(page.contains("CTM News · 28 March 2019"));
+
+    // Reorder: the second item moves up.
+    let response = editor
+        .post_form(
+            &format!("/admin/issues/{id}/items/{}/move", ids[1]),
+            &[("direction", "up")],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let (_, page) = editor.get_page(&format!("/admin/issues/{id}")).await;
+    assert_eq!(item_ids(&page), [ids[1], ids[0]]);
+    assert!(page.find(SECOND[0].1) < page.find(FIRST[0].1));
+
+    // Edit the first item and the issue itself.
+    let mut edited = FIRST;
+    edited[0] = ("title", "Russian specialists arrive in Caracas");
+    let response = editor
+        .post_form(&format!("/admin/issues/{id}/items/{}", ids[0]), &edited)
+        .await;
+    assert_eq!(response.status(), 200);
+    let response = editor
+        .post_form(
+            &format!("/admin/issues/{id}"),
+            &[
+                ("subject", "Weekly digest, edited"),
+                ("preheader", "Two stories"),
+                ("intro", "Hello again."),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.expect("page");
+    assert!(page.contains("The draft is saved."));
+    assert!(page.contains("Russian specialists arrive in Caracas"));
+    assert!(!page.contains("Russian military arrive in Venezuela"));
+    assert!(page.contains("Weekly digest, edited"));
+
+    // The preview shows the HTML (in a frame) and the text side by side.
+    let (status, preview) = editor
+        .get_page(&format!("/admin/issues/{id}/preview"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(preview.contains(&format!(
+        "<iframe src=\"/admin/issues/{id}/preview.html\" sandbox"
+    )));
+    assert!(preview.contains("<pre class=\"plain\">"));
+    assert!(preview.contains("1. A second story"));
+    assert!(preview.contains("2. Russian specialists arrive in Caracas"));
+    assert!(preview.contains("https://ctmnews.example/2019/03/28/venezuela"));
+    assert!(preview.contains("HTML size: <strong>"));
+    assert!(!preview.contains("Warning: the HTML is"));
+    let response = editor
+        .get(&format!("/admin/issues/{id}/preview.html"))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-frame-options"], "SAMEORIGIN");
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .expect("ascii");
+    assert!(csp.contains("sandbox") && csp.contains("frame-ancestors 'self'"));
+    let document = response.text().await.expect("HTML");
+    assert!(document.contains("Russian specialists arrive in Caracas</a>"));
+    assert!(document.contains("Specialists, <strong>not</strong> troops, says Moscow."));
+    assert!(document.contains("<strong>not</strong>"));
+
+    // Remove an item.
+    let response = editor
+        .post_form(&format!("/admin/issues/{id}/items/{}/remove", ids[1]), &[])
+        .await;
+    assert_eq!(response.status(), 200);
+    let (_, page) = editor.get_page(&format!("/admin/issues/{id}")).await;
+    assert_eq!(item_ids(&page), [ids[0]]);
+    assert!(!page.contains(SECOND[0].1));
+
+    // The list and the dashboard show the draft.
+    let (_, list) = editor.get_page("/admin/issues").await;
+    assert!(list.contains("Weekly digest, edited") && list.contains("draft"));
+    let (_, dashboard) = editor.get_page("/admin").await;
+    assert!(dashboard.contains("Latest issues"));
+    assert!(dashboard.contains(&format!("href=\"/admin/issues/{id}\"")));
+}
+
+async fn invalid_fields_are_named_and_nothing_is_saved(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let editor = app.sign_in_as(Role::Editor).await;
+    let response = editor
+        .post_form(
+            "/admin/issues",
+            &[("subject", "  "), ("preheader", ""), ("intro", "x")],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    assert!(response
+        .text()
+        .await
+        .expect("page")
+        .contains("The subject is required."));
+    assert_eq!(app.db.count("issues").await, 0);
+
+    let id = create_draft(&editor, "Digest", "").await;
+    let (status, page) = add_item(
+        &editor,
+        id,
+        &[
+            ("title", "Kept title"),
+            ("url", "javascript:alert(1)"),
+            ("date", "2019-02-30"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("Nothing was saved"));
+    assert!(page.contains("The URL must be a full http:// or https:// address"));
+    assert!(page.contains("The date must read YYYY-MM-DD"));
+    // What was typed comes back in the form.
+    assert!(page.contains("value=\"Kept title\""));
+    assert_eq!(app.db.count("issue_items").await, 0);
+
+    let response = editor
+        .post_form(
+            &format!("/admin/issues/{id}"),
+            &[("subject", "Two\r\nlines"), ("intro", "")],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    let (_, page) = editor.get_page(&format!("/admin/issues/{id}")).await;
+    assert!(page.contains("<h1>Digest</h1>"));
+}
+
+async fn a_huge_issue_warns_that_gmail_will_clip_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let editor = app.sign_in_as(Role::Editor).await;
+    // 20,000 characters of short links: each becomes about 100 bytes of styled HTML.
+    let link = "[a](http://a.io) ";
+    let intro = link.repeat(20_000 / link.len());
+    let id = create_draft(&editor, "Huge", &intro).await;
+    let (status, preview) = editor
+        .get_page(&format!("/admin/issues/{id}/preview"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(preview.contains("Warning: the HTML is"), "no size warning");
+    assert!(preview.contains("Gmail clips messages larger than about 102 KB"));
+}
+
+async fn a_test_copy_arrives_with_both_parts(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let editor = app.sign_in_as(Role::Editor).await;
+    let id = create_draft(
+        &editor,
+        "Weekly digest",
+        "Hello <script>alert('intro')</script>**readers**.",
+    )
+    .await;
+    add_item(&editor, id, &FIRST).await;
+    let response = editor
+        .post_form(
+            &format!("/admin/issues/{id}/test"),
+            &[("to", "tester@example.com")],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert!(response
+        .text()
+        .await
+        .expect("page")
+        .contains("A test copy went to tester@example.com"));
+
+    let mail = app.next_mail_to("tester@example.com", 0).await;
+    assert_eq!(mail.subject, "[Test] Weekly digest");
+    assert!(mail
+        .text
+        .contains("1. Russian military arrive in Venezuela"));
+    assert!(mail
+        .text
+        .contains("https://ctmnews.example/2019/03/28/venezuela"));
+    assert!(mail.text.contains("1 Test Street, Testville"));
+    assert!(mail
+        .text
+        .lines()
+        .all(|l| l.chars().count() <= 78 || !l.trim().contains(' ')));
+    assert!(mail
+        .html
+        .contains("Russian military arrive in Venezuela</a>"));
+    assert!(mail.html.contains("<strong>readers</strong>"));
+    assert!(!mail.html.contains("alert('intro')"));
+    assert_inert(&mail.html);
+    let unsubscribe = format!("{}/unsubscribe?token=test", app.address);
+    assert_eq!(
+        mail.header("List-Unsubscribe"),
+        Some(format!("<{unsubscribe}>").as_str())
+    );
+    assert_eq!(
+        mail.header("List-Unsubscribe-Post"),
+        Some("List-Unsubscribe=One-Click")
+    );
+    assert!(mail.html.contains(&unsubscribe) && mail.text.contains(&unsubscribe));
+    assert!(!mail.html.contains("unsubscribe.invalid"));
+}
+
+async fn a_test_send_to_a_bad_address_or_refused_by_smtp_is_reported(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let editor = app.sign_in_as(Role::Editor).await;
+    let id = create_draft(&editor, "Digest", "Hello.").await;
+    let response = editor
+        .post_form(
+            &format!("/admin/issues/{id}/test"),
+            &[("to", "not-an-address")],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    let page = response.text().await.expect("page");
+    assert!(page.contains("does not look like an email address"));
+    assert!(page.contains("value=\"not-an-address\""));
+
+    app.smtp.set_mode(SmtpMode::RejectPermanent);
+    let response = editor
+        .post_form(
+            &format!("/admin/issues/{id}/test"),
+            &[("to", "tester@example.com")],
+        )
+        .await;
+    assert_eq!(response.status(), 502);
+    let page = response.text().await.expect("page");
+    assert!(page.contains("The test copy was not sent"), "{page}");
+    assert!(page.contains("550"), "the SMTP reply is shown: {page}");
+    assert!(app.mails_after_quiet_period().await.is_empty());
+}
+
+async fn script_in_an_issue_is_inert_in_the_admin_pages(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let editor = app.sign_in_as(Role::Editor).await;
+    let id = create_draft(
+        &editor,
+        "<script>alert('subject')</script>",
+        "<img src=x onerror=alert('intro')> [x](javascript:alert('link'))",
+    )
+    .await;
+    let (status, _) = add_item(
+        &editor,
+        id,
+        &[
+            ("title", "<script>alert('title')</script>"),
+            (
+                "url",
+                "https://example.com/\"><script>alert('url')</script>",
+            ),
+            ("source", "\"><svg onload=alert('source')>"),
+            ("summary", "<b onmouseover=alert('summary')>hi</b>"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    for path in [
+        "/admin".to_owned(),
+        "/admin/issues".to_owned(),
+        format!("/admin/issues/{id}"),
+        format!("/admin/issues/{id}/preview"),
+        format!("/admin/issues/{id}/preview.html"),
+    ] {
+        let (status, page) = editor.get_page(&path).await;
+        assert_eq!(status, 200, "{path}");
+        assert_inert(&page);
+        assert!(!page.contains("<script>alert"), "{path}");
+    }
+    let (_, page) = editor.get_page(&format!("/admin/issues/{id}")).await;
+    assert!(shows_escaped(&page, "<script>alert("));
+}
+
+async fn a_sent_issue_cannot_be_edited(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let editor = app.sign_in_as(Role::Editor).await;
+    let id = create_draft(&editor, "Sent digest", "Hello.").await;
+    add_item(&editor, id, &FIRST).await;
+    mark_sent(&app, id, 1_700_000_000_000).await;
+
+    let response = editor
+        .post_form(
+            &format!("/admin/issues/{id}"),
+            &[("subject", "Changed"), ("intro", "")],
+        )
+        .await;
+    assert_eq!(response.status(), 409);
+    assert!(response
+        .text()
+        .await
+        .expect("page")
+        .contains("Only drafts can be changed; this issue is sent."));
+    let (status, _) = add_item(&editor, id, &SECOND).await;
+    assert_eq!(status, 409);
+    let (_, page) = editor.get_page(&format!("/admin/issues/{id}")).await;
+    let ids = item_ids(&page);
+    let response = editor
+        .post_form(&format!("/admin/issues/{id}/items/{}/remove", ids[0]), &[])
+        .await;
+    assert_eq!(response.status(), 409);
+    let (_, page) = editor.get_page(&format!("/admin/issues/{id}")).await;
+    assert!(page.contains("<h1>Sent digest</h1>"));
+    assert!(page.contains("can no longer be changed"));
+    assert!(!page.contains("Save draft"));
+    assert_eq!(item_ids(&page), ids);
+    // A test copy of a sent issue is still allowed.
+    let (status, _) = editor
+        .get_page(&format!("/admin/issues/{id}/preview"))
+        .await;
+    assert_eq!(status, 200);
+}
+
+async fn the_composer_needs_a_session_and_a_csrf_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let anonymous = cookie_client();
+    for path in [
+        "/admin/issues",
+        "/admin/issues/new",
+        "/admin/issues/1/preview.html",
+    ] {
+        let response = anonymous.get(app.url(path)).send().await.expect("GET");
+        assert_eq!(response.status(), 303, "{path}");
+    }
+    let editor = app.sign_in_as(Role::Editor).await;
+    let response = editor
+        .post_form_without_csrf("/admin/issues", &[("subject", "Forged"), ("intro", "")])
+        .await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(app.db.count("issues").await, 0);
+    let (status, _) = editor.get_page("/admin/issues/999999").await;
+    assert_eq!(status, 404);
+    let (status, _) = editor.get_page("/admin/issues/999999/preview").await;
+    assert_eq!(status, 404);
+}
+
+on_both_databases!(
+    an_editor_composes_an_issue_with_items,
+    invalid_fields_are_named_and_nothing_is_saved,
+    a_huge_issue_warns_that_gmail_will_clip_it,
+    a_test_copy_arrives_with_both_parts,
+    a_test_send_to_a_bad_address_or_refused_by_smtp_is_reported,
+    script_in_an_issue_is_inert_in_the_admin_pages,
+    a_sent_issue_cannot_be_edited,
+    the_composer_needs_a_session_and_a_csrf_token,
+);

@@ -1,0 +1,252 @@
+//! CSV import (upload and command line) and export, and their round trip.
+
+use herald::accounts::Role;
+use herald::cli::subscribers::{admission, import_file};
+use herald::subscriptions::admin::{Admission, ConsentNote};
+
+use crate::on_both_databases;
+use crate::support::admin::AdminBrowser;
+use crate::support::{Backend, TestApp};
+
+/// Line 1 is the header; lines 3, 4 and 8 are bad; line 7 repeats line 2.
+fn people_csv() -> String {
+    format!(
+        "email,name\n\
+         ann@example.com,Ann Smith\n\
+         not-an-address,Bad Row\n\
+         ,No Email\n\
+         bob@example.org,\n\
+         \"carol@example.net\",\"Carol, the \"\"Great\"\"\"\n\
+         ANN@example.com,Ann Again\n\
+         dave@example.com,{}\n",
+        "D".repeat(101)
+    )
+}
+
+async fn upload(
+    app: &TestApp,
+    admin: &AdminBrowser,
+    csv: &str,
+    consent_note: Option<&str>,
+) -> (reqwest::StatusCode, String) {
+    let file = reqwest::multipart::Part::bytes(csv.as_bytes().to_vec())
+        .file_name("people.csv")
+        .mime_str("text/csv")
+        .expect("mime type");
+    let mut form = reqwest::multipart::Form::new().part("file", file);
+    if let Some(note) = consent_note {
+        form = form.text("confirmed", "yes").text("consent_note", note.to_owned());
+    }
+    let response = admin
+        .client
+        .post(app.url(&format!(
+            "/admin/subscribers/import?csrf_token={}",
+            admin.csrf_token
+        )))
+        .multipart(form)
+        .send()
+        .await
+        .expect("POST");
+    (response.status(), response.text().await.expect("page"))
+}
+
+async fn an_uploaded_file_is_imported_as_pending_with_bad_rows_reported(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.sign_in_as(Role::Admin).await;
+    let (status, page) = upload(&app, &admin, &people_csv(), None).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("7 rows read: 3 added, 1 already on the list (left as they were), 3 not imported"),
+        "{page}"
+    );
+    for (line, reason) in [
+        (3, "not-an-address"),
+        (4, "no email address"),
+        (8, "A name has at most 100 characters"),
+    ] {
+        assert!(
+            page.contains(&format!("<tr><td>{line}</td><td>")) && page.contains(reason),
+            "line {line} ({reason}) in {page}"
+        );
+    }
+    for address in ["ann@example.com", "bob@example.org", "carol@example.net"] {
+        assert_eq!(
+            app.subscriber_status(address).await.as_deref(),
+            Some("pending")
+        );
+    }
+    // Each gets a confirmation mail that works.
+    let link = app
+        .next_mail_to("carol@example.net", 0)
+        .await
+        .confirmation_link(&app.address);
+    app.confirm(&link).await;
+    assert_eq!(
+        app.subscriber_status("carol@example.net").await.as_deref(),
+        Some("confirmed")
+    );
+    let events = app.db.events("ann@example.com").await;
+    assert_eq!(events[0].0, "imported");
+
+    // The same file again changes nothing and sends nothing.
+    let mails = app.mails(4).await.len();
+    let (status, page) = upload(&app, &admin, &people_csv(), None).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("0 added, 4 already on the list"), "{page}");
+    assert_eq!(app.db.count("subscribers").await, 3);
+    assert_eq!(
+        app.subscriber_status("carol@example.net").await.as_deref(),
+        Some("confirmed")
+    );
+    assert_eq!(app.mails_after_quiet_period().await.len(), mails);
+}
+
+async fn a_confirmed_import_needs_a_consent_note_and_keeps_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.sign_in_as(Role::Admin).await;
+    let (status, page) = upload(&app, &admin, &people_csv(), Some("  ")).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("consent note is required"), "{page}");
+    assert_eq!(app.db.count("subscribers").await, 0);
+
+    let note = "Signed up on paper at the <b>2025</b> book fair";
+    let (status, page) = upload(&app, &admin, &people_csv(), Some(note)).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("3 added"));
+    assert_eq!(
+        app.subscriber_status("bob@example.org").await.as_deref(),
+        Some("confirmed")
+    );
+    assert!(app.mails_after_quiet_period().await.is_empty(), "no confirmation mail");
+    let id = super::subscriber_id(&app, "bob@example.org").await;
+    let (_, page) = admin.get_page(&format!("/admin/subscribers/{id}")).await;
+    assert!(page.contains("Imported as confirmed"));
+    assert!(page.contains("Signed up on paper at the &#60;b&#62;2025"), "{page}");
+    assert!(!page.contains("<b>2025"));
+}
+
+async fn an_upload_without_the_csrf_token_imports_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.sign_in_as(Role::Admin).await;
+    let file = reqwest::multipart::Part::bytes(people_csv().into_bytes()).file_name("people.csv");
+    let response = admin
+        .client
+        .post(app.url("/admin/subscribers/import"))
+        .multipart(reqwest::multipart::Form::new().part("file", file))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 403);
+    assert_eq!(app.db.count("subscribers").await, 0);
+}
+
+async fn the_command_line_import_reports_bad_rows_and_is_idempotent(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let path = app.db.dir.path().join("people.csv");
+    std::fs::write(&path, people_csv()).expect("write the file");
+
+    assert!(admission(true, None).is_err(), "--confirmed needs a note");
+    assert!(admission(true, Some(" ")).is_err());
+    assert!(admission(false, Some("a note")).is_err(), "a note needs --confirmed");
+    let pending = admission(false, None).expect("pending");
+
+    let report = import_file(&app.config, &path, &pending).await.expect("import");
+    assert_eq!(
+        (report.rows, report.added, report.already_listed, report.rejected),
+        (7, 3, 1, 3)
+    );
+    let lines: Vec<u64> = report.problems.iter().map(|p| p.line).collect();
+    assert_eq!(lines, [3, 4, 8]);
+    assert!(report.problems[0].reason.contains("\"not-an-address\""));
+    // The running server sends the confirmation mail queued by the command.
+    let link = app
+        .next_mail_to("bob@example.org", 0)
+        .await
+        .confirmation_link(&app.address);
+    app.confirm(&link).await;
+
+    let again = import_file(&app.config, &path, &pending).await.expect("import");
+    assert_eq!((again.added, again.already_listed, again.rejected), (0, 4, 3));
+    assert_eq!(app.db.count("subscribers").await, 3);
+
+    let headerless = app.db.dir.path().join("headerless.csv");
+    std::fs::write(&headerless, "ann@example.com,Ann\n").expect("write");
+    let error = import_file(&app.config, &headerless, &pending)
+        .await
+        .expect_err("no header");
+    assert!(error.to_string().contains("header"), "{error}");
+}
+
+async fn an_export_gives_back_what_was_imported(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // Enough rows for several insert batches and export pages.
+    let mut csv = String::from("Name,EMAIL\n");
+    csv += "\"Zoë \"\"Z\"\" Müller, PhD\",zoe@example.com\n";
+    csv += "=HYPERLINK(\"x\"),formula@example.com\n";
+    for i in 0..12_345 {
+        csv += &format!("Reader {i},reader{i}@example.com\n");
+    }
+    let path = app.db.dir.path().join("people.csv");
+    std::fs::write(&path, &csv).expect("write the file");
+    let confirmed = Admission::Confirmed(ConsentNote::parse("test fixture").expect("note"));
+    let report = import_file(&app.config, &path, &confirmed).await.expect("import");
+    assert_eq!(report.added, 12_347);
+
+    let admin = app.sign_in_as(Role::Admin).await;
+    let response = admin.get("/admin/subscribers/export.csv").await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .expect("ascii")
+        .starts_with("text/csv"));
+    assert!(response.headers()["content-disposition"]
+        .to_str()
+        .expect("ascii")
+        .starts_with("attachment"));
+    let exported = response.bytes().await.expect("body");
+    let mut reader = csv::Reader::from_reader(exported.as_ref());
+    assert_eq!(
+        reader.headers().expect("header").iter().collect::<Vec<_>>(),
+        ["email", "name", "status", "created_at"]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a row")).collect();
+    assert_eq!(rows.len(), 12_347);
+    assert_eq!(&rows[0][0], "zoe@example.com");
+    assert_eq!(&rows[0][1], "Zoë \"Z\" Müller, PhD");
+    assert_eq!(&rows[1][1], "=HYPERLINK(\"x\")");
+    assert_eq!(&rows[12_346][0], "reader12344@example.com");
+    assert!(rows.iter().all(|r| &r[2] == "confirmed"));
+    assert!(rows.iter().all(|r| r[3].len() >= 20 && r[3].ends_with('Z')));
+
+    // Into a new list, and out again: the same people.
+    let other = TestApp::spawn(backend).await;
+    let path = other.db.dir.path().join("export.csv");
+    std::fs::write(&path, &exported).expect("write the export");
+    let report = import_file(&other.config, &path, &confirmed).await.expect("import");
+    assert_eq!((report.added, report.rejected), (12_347, 0));
+    let admin = other.sign_in_as(Role::Admin).await;
+    let again = admin
+        .get("/admin/subscribers/export.csv")
+        .await
+        .bytes()
+        .await
+        .expect("body");
+    let first_two_columns = |file: &[u8]| -> Vec<(String, String)> {
+        csv::Reader::from_reader(file)
+            .records()
+            .map(|r| {
+                let r = r.expect("a row");
+                (r[0].to_owned(), r[1].to_owned())
+            })
+            .collect()
+    };
+    assert_eq!(first_two_columns(&again), first_two_columns(&exported));
+}
+
+on_both_databases!(
+    an_uploaded_file_is_imported_as_pending_with_bad_rows_reported,
+    a_confirmed_import_needs_a_consent_note_and_keeps_it,
+    an_upload_without_the_csrf_token_imports_nothing,
+    the_command_line_import_reports_bad_rows_and_is_idempotent,
+    an_export_gives_back_what_was_imported,
+);
