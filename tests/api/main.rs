@@ -5,6 +5,7 @@ mod support;
 
 mod abuse;
 mod accounts;
+mod authorization;
 mod archive;
 mod confirm;
 mod health;

@@ -1,0 +1,461 @@
+//! Who may do what: every admin page and every API route, tried anonymously,
+//! as an editor, as an admin, and with a bad token.
+
+use std::collections::BTreeSet;
+
+use herald::accounts::Role;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::on_both_databases;
+use crate::support::admin::cookie_client;
+use crate::support::{Backend, TestApp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Editors and admins.
+    SignedIn,
+    AdminOnly,
+}
+
+/// `true` when the answer shows the caller was let through (whatever the outcome).
+fn let_through(status: reqwest::StatusCode, location: Option<&str>) -> bool {
+    let to_login = status == 303 && location.is_some_and(|l| l.starts_with("/admin/login"));
+    !to_login && status != 401 && status != 403
+}
+
+async fn subscriber_id(app: &TestApp, email: &str) -> i64 {
+    assert_eq!(app.sign_up(email, "").await.status(), 200);
+    let mut conn = app.db.connect().await;
+    sqlx::Row::get(
+        &sqlx::query("SELECT id FROM subscribers WHERE email = $1")
+            .bind(email)
+            .fetch_one(&mut conn)
+            .await
+            .expect("the subscriber exists"),
+        "id",
+    )
+}
+
+async fn every_admin_page_checks_who_is_asking(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.sign_in_as(Role::Admin).await;
+    let editor = app.sign_in_as(Role::Editor).await;
+    let anonymous = cookie_client();
+    let subscriber = subscriber_id(&app, "listed@example.com").await;
+    let victim = subscriber_id(&app, "erased@example.com").await;
+    let spare_user = app.create_user("spare@example.com", Role::Editor).await.id;
+    let (token_id, _) = app
+        .accounts()
+        .await
+        .create_api_token("spare", Role::Editor)
+        .await
+        .expect("token");
+    let issue = {
+        let token = app.api_token(Role::Editor).await;
+        let response = app
+            .api(Method::POST, "/api/v1/issues", &token)
+            .json(&json!({"subject": "Weekly", "intro": "Hello", "items": [{"title": "One", "url": "https://example.com/1"}]}))
+            .send()
+            .await
+            .expect("create an issue");
+        assert_eq!(response.status(), 201);
+        let body: serde_json::Value = response.json().await.expect("JSON");
+        body["id"].as_i64().expect("issue id")
+    };
+
+    use Access::{AdminOnly, SignedIn};
+    let rows: Vec<(Method, String, Vec<(&str, String)>, Access)> = vec![
+        (Method::GET, "/admin".into(), vec![], SignedIn),
+        (Method::GET, "/admin/account".into(), vec![], SignedIn),
+        (
+            Method::POST,
+            "/admin/account/password".into(),
+            vec![("current", "x".into()), ("new", "y".into())],
+            SignedIn,
+        ),
+        (Method::GET, "/admin/subscribers".into(), vec![], SignedIn),
+        (
+            Method::GET,
+            format!("/admin/subscribers/{subscriber}"),
+            vec![],
+            SignedIn,
+        ),
+        (
+            Method::GET,
+            "/admin/subscribers/export.csv".into(),
+            vec![],
+            AdminOnly,
+        ),
+        (
+            Method::GET,
+            "/admin/subscribers/import".into(),
+            vec![],
+            AdminOnly,
+        ),
+        (
+            Method::POST,
+            format!("/admin/subscribers/{subscriber}/resend"),
+            vec![],
+            AdminOnly,
+        ),
+        (
+            Method::POST,
+            format!("/admin/subscribers/{subscriber}/unsubscribe"),
+            vec![],
+            AdminOnly,
+        ),
+        (
+            Method::POST,
+            format!("/admin/subscribers/{victim}/erase"),
+            vec![],
+            AdminOnly,
+        ),
+        (Method::GET, "/admin/issues".into(), vec![], SignedIn),
+        (Method::GET, "/admin/issues/new".into(), vec![], SignedIn),
+        (
+            Method::POST,
+            "/admin/issues".into(),
+            vec![("subject", "From the table".into()), ("intro", "Hi".into())],
+            SignedIn,
+        ),
+        (
+            Method::GET,
+            format!("/admin/issues/{issue}"),
+            vec![],
+            SignedIn,
+        ),
+        (
+            Method::POST,
+            format!("/admin/issues/{issue}"),
+            vec![("subject", "Weekly".into()), ("intro", "Hello".into())],
+            SignedIn,
+        ),
+        (
+            Method::POST,
+            format!("/admin/issues/{issue}/items"),
+            vec![
+                ("title", "Two".into()),
+                ("url", "https://example.com/2".into()),
+            ],
+            SignedIn,
+        ),
+        (
+            Method::GET,
+            format!("/admin/issues/{issue}/preview"),
+            vec![],
+            SignedIn,
+        ),
+        (
+            Method::GET,
+            format!("/admin/issues/{issue}/preview.html"),
+            vec![],
+            SignedIn,
+        ),
+        (
+            Method::POST,
+            format!("/admin/issues/{issue}/test"),
+            vec![("to", "me@example.com".into())],
+            SignedIn,
+        ),
+        (Method::GET, "/admin/users".into(), vec![], AdminOnly),
+        (
+            Method::POST,
+            "/admin/users".into(),
+            vec![
+                ("email", "table@example.com".into()),
+                ("role", "editor".into()),
+                ("password", "long enough password".into()),
+            ],
+            AdminOnly,
+        ),
+        (
+            Method::POST,
+            format!("/admin/users/{spare_user}/disable"),
+            vec![],
+            AdminOnly,
+        ),
+        (
+            Method::POST,
+            format!("/admin/users/{spare_user}/enable"),
+            vec![],
+            AdminOnly,
+        ),
+        (
+            Method::POST,
+            format!("/admin/users/{spare_user}/password"),
+            vec![("password", "another long password".into())],
+            AdminOnly,
+        ),
+        (
+            Method::POST,
+            format!("/admin/users/{spare_user}/remove"),
+            vec![],
+            AdminOnly,
+        ),
+        (Method::GET, "/admin/tokens".into(), vec![], AdminOnly),
+        (
+            Method::POST,
+            "/admin/tokens".into(),
+            vec![("name", "table".into()), ("role", "editor".into())],
+            AdminOnly,
+        ),
+        (
+            Method::POST,
+            format!("/admin/tokens/{token_id}/revoke"),
+            vec![],
+            AdminOnly,
+        ),
+    ];
+
+    for (method, path, fields, access) in rows {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        // Anonymous: a page sends them to sign in; a form is refused outright.
+        let response = anonymous
+            .request(method.clone(), app.url(&path))
+            .form(&fields)
+            .send()
+            .await
+            .expect("anonymous request");
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_owned);
+        if method == Method::GET {
+            assert_eq!(response.status(), 303, "anonymous {method} {path}");
+            assert!(
+                location
+                    .as_deref()
+                    .is_some_and(|l| l.starts_with("/admin/login")),
+                "anonymous {method} {path}"
+            );
+        } else {
+            assert_eq!(response.status(), 403, "anonymous {method} {path}");
+        }
+
+        for (who, browser) in [("editor", &editor), ("admin", &admin)] {
+            let mut with_token = fields.clone();
+            with_token.push(("csrf_token", &browser.csrf_token));
+            let response = if method == Method::GET {
+                browser.client.get(browser.url(&path)).send().await
+            } else {
+                browser
+                    .client
+                    .request(method.clone(), browser.url(&path))
+                    .form(&with_token)
+                    .send()
+                    .await
+            }
+            .expect("request");
+            let status = response.status();
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_owned);
+            let allowed = who == "admin" || access == SignedIn;
+            if allowed {
+                assert!(
+                    let_through(status, location.as_deref()),
+                    "{who} {method} {path} was refused: {status}"
+                );
+            } else {
+                assert_eq!(status, 403, "{who} {method} {path}");
+            }
+        }
+    }
+    // The editor's refused actions changed nothing: the spare user was removed by the admin only now.
+    assert!(app
+        .accounts()
+        .await
+        .user(spare_user)
+        .await
+        .expect("query")
+        .is_none());
+}
+
+/// A route of the API: which calls may use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ApiAccess {
+    Public,
+    AnyToken,
+    AdminToken,
+}
+
+async fn every_api_route_checks_the_token_and_is_documented(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.api_token(Role::Admin).await;
+    let editor = app.api_token(Role::Editor).await;
+    let subscriber = subscriber_id(&app, "api@example.com").await;
+    let erased = subscriber_id(&app, "api-erased@example.com").await;
+    let response = app
+        .api(Method::POST, "/api/v1/issues", &admin)
+        .json(&json!({"subject": "API", "intro": "Hi", "items": []}))
+        .send()
+        .await
+        .expect("create an issue");
+    assert_eq!(response.status(), 201);
+    let issue = response.json::<serde_json::Value>().await.expect("JSON")["id"]
+        .as_i64()
+        .expect("id");
+
+    use ApiAccess::{AdminToken, AnyToken, Public};
+    let rows: Vec<(Method, &str, String, Option<serde_json::Value>, ApiAccess)> = vec![
+        (
+            Method::GET,
+            "/api/v1/openapi.json",
+            "/api/v1/openapi.json".into(),
+            None,
+            Public,
+        ),
+        (
+            Method::GET,
+            "/api/v1/subscribers",
+            "/api/v1/subscribers".into(),
+            None,
+            AnyToken,
+        ),
+        (
+            Method::POST,
+            "/api/v1/subscribers",
+            "/api/v1/subscribers".into(),
+            Some(json!({"email": "new-{who}@example.com"})),
+            AnyToken,
+        ),
+        (
+            Method::GET,
+            "/api/v1/subscribers/{id}",
+            format!("/api/v1/subscribers/{subscriber}"),
+            None,
+            AnyToken,
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/subscribers/{id}",
+            format!("/api/v1/subscribers/{erased}"),
+            None,
+            AdminToken,
+        ),
+        (
+            Method::POST,
+            "/api/v1/issues",
+            "/api/v1/issues".into(),
+            Some(json!({"subject": "S", "intro": "I", "items": []})),
+            AnyToken,
+        ),
+        (
+            Method::GET,
+            "/api/v1/issues/{id}",
+            format!("/api/v1/issues/{issue}"),
+            None,
+            AnyToken,
+        ),
+        (
+            Method::PUT,
+            "/api/v1/issues/{id}",
+            format!("/api/v1/issues/{issue}"),
+            Some(json!({"subject": "S2", "intro": "I", "items": []})),
+            AnyToken,
+        ),
+        (
+            Method::POST,
+            "/api/v1/issues/{id}/test",
+            format!("/api/v1/issues/{issue}/test"),
+            Some(json!({"to": "me@example.com"})),
+            AnyToken,
+        ),
+    ];
+
+    // The table covers exactly what the OpenAPI document describes, which is
+    // built from the routes the router serves.
+    let document: serde_json::Value = app
+        .get("/api/v1/openapi.json")
+        .await
+        .json()
+        .await
+        .expect("OpenAPI JSON");
+    let documented: BTreeSet<(String, String)> = document["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .flat_map(|(path, operations)| {
+            operations
+                .as_object()
+                .expect("operations")
+                .keys()
+                .map(move |method| (method.to_uppercase(), path.replace("{id:\\d+}", "{id}")))
+        })
+        .collect();
+    let tabled: BTreeSet<(String, String)> = rows
+        .iter()
+        .map(|(method, template, _, _, _)| (method.as_str().to_owned(), (*template).to_owned()))
+        .collect();
+    assert_eq!(
+        documented, tabled,
+        "the authorization table and the OpenAPI document differ"
+    );
+
+    for (method, template, path, body, access) in rows {
+        for (who, token) in [
+            ("no token", None),
+            ("bad token", Some("hrld_not-a-token")),
+            ("editor", Some(editor.as_str())),
+            ("admin", Some(admin.as_str())),
+        ] {
+            let mut request = app.client.request(method.clone(), app.url(&path));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = &body {
+                let body = body.to_string().replace("{who}", &who.replace(' ', "-"));
+                request = request
+                    .header("Content-Type", "application/json")
+                    .body(body);
+            }
+            let response = request.send().await.expect("API request");
+            let status = response.status();
+            let expected_refusal = match (access, who) {
+                (Public, _) => None,
+                (_, "no token" | "bad token") => Some(401),
+                (AdminToken, "editor") => Some(403),
+                _ => None,
+            };
+            match expected_refusal {
+                Some(401) => {
+                    assert_eq!(status, 401, "{who} {method} {template}");
+                    assert!(
+                        response.headers().contains_key("www-authenticate"),
+                        "{who} {method} {template}"
+                    );
+                    let body: serde_json::Value = response.json().await.expect("JSON error");
+                    assert!(body["error"].is_string());
+                }
+                Some(code) => assert_eq!(status, code, "{who} {method} {template}"),
+                None => assert!(
+                    status != 401 && status != 403,
+                    "{who} {method} {template} was refused: {status}"
+                ),
+            }
+        }
+    }
+}
+
+async fn a_revoked_api_token_stops_working(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let accounts = app.accounts().await;
+    let (id, token) = accounts
+        .create_api_token("soon gone", Role::Admin)
+        .await
+        .expect("token");
+    let list = || app.api(Method::GET, "/api/v1/subscribers", &token).send();
+    assert_eq!(list().await.expect("GET").status(), 200);
+    assert!(accounts.revoke_api_token(id).await.expect("revoke"));
+    assert_eq!(list().await.expect("GET").status(), 401);
+}
+
+on_both_databases!(
+    every_admin_page_checks_who_is_asking,
+    every_api_route_checks_the_token_and_is_documented,
+    a_revoked_api_token_stops_working,
+);
