@@ -18,6 +18,9 @@ enum Access {
     AdminOnly,
 }
 
+/// One admin request: method, path, form fields, and who may make it.
+type AdminRow = (Method, String, Vec<(&'static str, String)>, Access);
+
 /// `true` when the answer shows the caller was let through (whatever the outcome).
 fn let_through(status: reqwest::StatusCode, location: Option<&str>) -> bool {
     let to_login = status == 303 && location.is_some_and(|l| l.starts_with("/admin/login"));
@@ -65,7 +68,7 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
     };
 
     use Access::{AdminOnly, SignedIn};
-    let rows: Vec<(Method, String, Vec<(&str, String)>, Access)> = vec![
+    let rows: Vec<AdminRow> = vec![
         (Method::GET, "/admin".into(), vec![], SignedIn),
         (Method::GET, "/admin/account".into(), vec![], SignedIn),
         (

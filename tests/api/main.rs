@@ -5,8 +5,8 @@ mod support;
 
 mod abuse;
 mod accounts;
-mod authorization;
 mod archive;
+mod authorization;
 mod confirm;
 mod health;
 mod issues;

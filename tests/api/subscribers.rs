@@ -27,7 +27,9 @@ pub async fn add_people(app: &TestApp, people: &[(&str, &str, &str)]) {
             created_at: now - 1000 * (people.len() - i) as i64,
         })
         .collect();
-    let store = Store::connect(&app.db.url, 1).await.expect("open the store");
+    let store = Store::connect(&app.db.url, 1)
+        .await
+        .expect("open the store");
     insert_samples(&store, &rows).await.expect("insert");
     store.close().await;
 }
@@ -118,12 +120,18 @@ async fn the_list_searches_addresses_and_names_and_filters_by_status(backend: Ba
         search("/admin/subscribers?q=ANN").await,
         ["bob@example.org", "ann@example.com"]
     );
-    assert_eq!(search("/admin/subscribers?q=smi").await, ["ann@example.com"]);
+    assert_eq!(
+        search("/admin/subscribers?q=smi").await,
+        ["ann@example.com"]
+    );
     assert_eq!(
         search("/admin/subscribers?q=ann%40example").await,
         ["ann@example.com"]
     );
-    assert_eq!(search("/admin/subscribers?q=example.com").await, Vec::<String>::new());
+    assert_eq!(
+        search("/admin/subscribers?q=example.com").await,
+        Vec::<String>::new()
+    );
     assert_eq!(
         search("/admin/subscribers?status=pending").await,
         ["bob@example.org"]
@@ -132,7 +140,10 @@ async fn the_list_searches_addresses_and_names_and_filters_by_status(backend: Ba
         search("/admin/subscribers?q=ann&status=confirmed").await,
         ["ann@example.com"]
     );
-    assert_eq!(search("/admin/subscribers?q=zzz").await, Vec::<String>::new());
+    assert_eq!(
+        search("/admin/subscribers?q=zzz").await,
+        Vec::<String>::new()
+    );
     // A cursor: everything older than Joanna.
     let joanna = subscriber_id(&app, "joanna@example.com").await;
     let (_, page) = admin
@@ -154,8 +165,12 @@ async fn the_detail_page_shows_the_history(backend: Backend) {
     assert_eq!(status, 200);
     assert!(page.contains("reader@example.com"));
     assert!(page.contains("confirmed"));
-    let signed_up = page.find("Signed up").expect("the signup is in the history");
-    let confirmed = page.find("<td>Confirmed</td>").expect("so is the confirmation");
+    let signed_up = page
+        .find("Signed up")
+        .expect("the signup is in the history");
+    let confirmed = page
+        .find("<td>Confirmed</td>")
+        .expect("so is the confirmation");
     assert!(signed_up < confirmed, "oldest first");
     assert!(page.contains("127.0.0.1"), "with the address it came from");
     assert!(page.contains("herald-tests/1.0"), "and the user agent");
@@ -180,7 +195,9 @@ async fn an_admin_unsubscribes_a_pending_subscriber_and_their_link_dies(backend:
     assert!(page.contains("Unsubscribed"));
     assert!(page.contains(&format!("by admin {}", admin.user.email)));
     assert_eq!(
-        app.subscriber_status("pending@example.com").await.as_deref(),
+        app.subscriber_status("pending@example.com")
+            .await
+            .as_deref(),
         Some("unsubscribed")
     );
     // The confirmation link was withdrawn with it.
@@ -265,8 +282,17 @@ async fn an_admin_erases_a_subscriber_and_only_a_count_remains(backend: Backend)
         .expect("a count for today")
         .get("erased");
     assert_eq!(erased, 1);
-    assert_eq!(admin.get_page(&format!("/admin/subscribers/{id}")).await.0, 404);
-    assert_eq!(admin.post_form(&erase, &[("confirm", "yes")]).await.status(), 404);
+    assert_eq!(
+        admin.get_page(&format!("/admin/subscribers/{id}")).await.0,
+        404
+    );
+    assert_eq!(
+        admin
+            .post_form(&erase, &[("confirm", "yes")])
+            .await
+            .status(),
+        404
+    );
 }
 
 async fn editors_may_look_but_not_act(backend: Backend) {
@@ -275,7 +301,10 @@ async fn editors_may_look_but_not_act(backend: Backend) {
     let id = subscriber_id(&app, "kept@example.com").await;
     let editor = app.sign_in_as(Role::Editor).await;
     assert_eq!(editor.get_page("/admin/subscribers").await.0, 200);
-    assert_eq!(editor.get_page(&format!("/admin/subscribers/{id}")).await.0, 200);
+    assert_eq!(
+        editor.get_page(&format!("/admin/subscribers/{id}")).await.0,
+        200
+    );
     for action in ["unsubscribe", "resend", "erase"] {
         let response = editor
             .post_form(
@@ -286,7 +315,10 @@ async fn editors_may_look_but_not_act(backend: Backend) {
         assert_eq!(response.status(), 403, "{action}");
     }
     assert_eq!(editor.get_page("/admin/subscribers/import").await.0, 403);
-    assert_eq!(editor.get_page("/admin/subscribers/export.csv").await.0, 403);
+    assert_eq!(
+        editor.get_page("/admin/subscribers/export.csv").await.0,
+        403
+    );
     assert_eq!(
         app.subscriber_status("kept@example.com").await.as_deref(),
         Some("pending")

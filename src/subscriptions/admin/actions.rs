@@ -3,8 +3,8 @@
 //! step of the signup side and names the actor in the history.
 
 use super::super::admin_queries::{self, NewSubscriberRow, SubscriberRow};
-use super::super::{queries, SignupOutcome, SubscriberEmail, SubscriberName, SubscriberStatus};
 use super::super::Subscriptions;
+use super::super::{queries, SignupOutcome, SubscriberEmail, SubscriberName, SubscriberStatus};
 use super::{Actor, AdminError, Admission};
 use crate::store::now_millis;
 
@@ -23,6 +23,7 @@ impl Subscriptions {
             let note = format!("by {}", actor.label);
             admin_queries::record_events(
                 &mut tx,
+                self.store.dialect(),
                 &[id],
                 "unsubscribed",
                 &actor.origin,
@@ -57,6 +58,7 @@ impl Subscriptions {
             let note = format!("by {}", actor.label);
             admin_queries::record_events(
                 &mut tx,
+                self.store.dialect(),
                 &[id],
                 "confirmation_resent",
                 &actor.origin,
@@ -95,12 +97,21 @@ impl Subscriptions {
             status: admission.status(),
             created_at: now,
         };
-        let inserted = admin_queries::insert_subscribers(&mut tx, &[row]).await?;
+        let inserted =
+            admin_queries::insert_subscribers(&mut tx, self.store.dialect(), &[row]).await?;
         let Some(&id) = inserted.first() else {
             return Err(already());
         };
-        admin_queries::record_events(&mut tx, &[id], "added", &actor.origin, admission.note(), now)
-            .await?;
+        admin_queries::record_events(
+            &mut tx,
+            self.store.dialect(),
+            &[id],
+            "added",
+            &actor.origin,
+            admission.note(),
+            now,
+        )
+        .await?;
         if *admission == Admission::Pending {
             self.send_confirmation(&mut tx, id, now).await?;
         }

@@ -162,9 +162,10 @@ impl Subscriptions {
             })
             .collect();
         let mut tx = self.store.begin_write().await?;
-        let ids = admin_queries::insert_subscribers(&mut tx, &rows).await?;
+        let ids = admin_queries::insert_subscribers(&mut tx, self.store.dialect(), &rows).await?;
         admin_queries::record_events(
             &mut tx,
+            self.store.dialect(),
             &ids,
             "imported",
             &actor.origin,

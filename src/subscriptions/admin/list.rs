@@ -172,9 +172,16 @@ mod tests {
             operators.name_query(Dialect::Postgres).as_deref(),
             Some("a:* & or:* & b:* & c:*")
         );
-        assert_eq!(SearchTerm::parse("@.").expect("a term").name_query(Dialect::Sqlite), None);
         assert_eq!(
-            SearchTerm::parse("Ann@X").expect("a term").email_range(Dialect::Sqlite),
+            SearchTerm::parse("@.")
+                .expect("a term")
+                .name_query(Dialect::Sqlite),
+            None
+        );
+        assert_eq!(
+            SearchTerm::parse("Ann@X")
+                .expect("a term")
+                .email_range(Dialect::Sqlite),
             ("ann@x".to_owned(), "ann@y".to_owned())
         );
     }

@@ -30,7 +30,7 @@ pub async fn insert_samples(store: &Store, rows: &[SampleSubscriber]) -> Result<
                 created_at: row.created_at,
             })
             .collect();
-        inserted += admin_queries::insert_subscribers(&mut tx, &new_rows)
+        inserted += admin_queries::insert_subscribers(&mut tx, store.dialect(), &new_rows)
             .await?
             .len() as u64;
     }

@@ -351,7 +351,8 @@ async fn erase(
     }
     match state.subscriptions.erase(*id).await {
         Ok(()) => {
-            let notice = "The subscriber and their history are erased; only the count of erasures is kept.";
+            let notice =
+                "The subscriber and their history are erased; only the count of erasures is kept.";
             render_list(&state, &me, ListParams::default(), Some(notice.to_owned())).await
         }
         Err(error) => after_action(&state, &me, *id, Err(error)).await,

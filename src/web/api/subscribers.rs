@@ -115,8 +115,10 @@ pub struct ListParams {
     /// Addresses starting with it, or names with words starting with its words.
     q: Option<String>,
     /// The `next` of the previous page.
+    #[param(value_type = Option<i64>)]
     after: Option<String>,
     /// Rows per page, 1 to 500 (default 50).
+    #[param(value_type = Option<i64>)]
     limit: Option<String>,
 }
 
@@ -255,7 +257,10 @@ async fn add_subscriber(
         .await
         .map_err(from_admin_error)?;
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/api/v1/subscribers/{}", added.id)))
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/subscribers/{}", added.id),
+        ))
         .json(Subscriber::from(added)))
 }
 

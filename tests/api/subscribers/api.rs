@@ -30,12 +30,20 @@ async fn the_list_is_paged_searched_and_filtered(backend: Backend) {
     let mut emails = Vec::new();
     let mut path = "/api/v1/subscribers?limit=2".to_owned();
     loop {
-        let response = app.api(Method::GET, &path, &token).send().await.expect("GET");
+        let response = app
+            .api(Method::GET, &path, &token)
+            .send()
+            .await
+            .expect("GET");
         assert_eq!(response.status(), 200);
         let page = json_of(response).await;
         let items = page["items"].as_array().expect("items");
         assert!(items.len() <= 2);
-        emails.extend(items.iter().map(|i| i["email"].as_str().expect("email").to_owned()));
+        emails.extend(
+            items
+                .iter()
+                .map(|i| i["email"].as_str().expect("email").to_owned()),
+        );
         match page["next"].as_i64() {
             Some(next) => path = format!("/api/v1/subscribers?limit=2&after={next}"),
             None => break,
@@ -53,10 +61,14 @@ async fn the_list_is_paged_searched_and_filtered(backend: Backend) {
     );
 
     let page = json_of(
-        app.api(Method::GET, "/api/v1/subscribers?q=ann&status=confirmed", &token)
-            .send()
-            .await
-            .expect("GET"),
+        app.api(
+            Method::GET,
+            "/api/v1/subscribers?q=ann&status=confirmed",
+            &token,
+        )
+        .send()
+        .await
+        .expect("GET"),
     )
     .await;
     let items = page["items"].as_array().expect("items");
@@ -64,7 +76,10 @@ async fn the_list_is_paged_searched_and_filtered(backend: Backend) {
     assert_eq!(items[0]["email"], "ann@example.com");
     assert_eq!(items[0]["name"], "Ann Smith");
     assert_eq!(items[0]["status"], "confirmed");
-    assert!(items[0]["created_at"].as_str().expect("a time").ends_with('Z'));
+    assert!(items[0]["created_at"]
+        .as_str()
+        .expect("a time")
+        .ends_with('Z'));
     assert_eq!(page["next"], Value::Null);
 
     for (query, field) in [
@@ -106,7 +121,10 @@ async fn adding_a_subscriber_sends_a_confirmation(backend: Backend) {
         .await
         .expect("POST");
     assert_eq!(response.status(), 201);
-    let location = response.headers()["location"].to_str().expect("ascii").to_owned();
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
     let body = json_of(response).await;
     assert_eq!(body["email"], "new@example.com");
     assert_eq!(body["status"], "pending");
@@ -128,8 +146,14 @@ async fn adding_a_subscriber_sends_a_confirmation(backend: Backend) {
 
     for (body, field) in [
         (json!({"email": "not an address"}), "email"),
-        (json!({"email": "a@example.com", "name": "x".repeat(101)}), "name"),
-        (json!({"email": "a@example.com", "status": "bounced"}), "status"),
+        (
+            json!({"email": "a@example.com", "name": "x".repeat(101)}),
+            "name",
+        ),
+        (
+            json!({"email": "a@example.com", "status": "bounced"}),
+            "status",
+        ),
     ] {
         let response = app
             .api(Method::POST, "/api/v1/subscribers", &token)
@@ -210,16 +234,30 @@ async fn reading_and_erasing_one_subscriber(backend: Backend) {
     let admin = app.api_token(Role::Admin).await;
     let path = format!("/api/v1/subscribers/{id}");
 
-    let body = json_of(app.api(Method::GET, &path, &editor).send().await.expect("GET")).await;
+    let body = json_of(
+        app.api(Method::GET, &path, &editor)
+            .send()
+            .await
+            .expect("GET"),
+    )
+    .await;
     assert_eq!(body["email"], "zelda@example.com");
     assert_eq!(body["history"], json!([]));
     for missing in ["/api/v1/subscribers/999999", "/api/v1/subscribers/abc"] {
-        let response = app.api(Method::GET, missing, &editor).send().await.expect("GET");
+        let response = app
+            .api(Method::GET, missing, &editor)
+            .send()
+            .await
+            .expect("GET");
         assert_eq!(response.status(), 404, "{missing}");
         assert!(json_of(response).await["error"].is_string());
     }
 
-    let response = app.api(Method::DELETE, &path, &editor).send().await.expect("DELETE");
+    let response = app
+        .api(Method::DELETE, &path, &editor)
+        .send()
+        .await
+        .expect("DELETE");
     assert_eq!(response.status(), 403);
     assert!(app.subscriber_status("zelda@example.com").await.is_some());
     let response = app
@@ -230,15 +268,27 @@ async fn reading_and_erasing_one_subscriber(backend: Backend) {
         .expect("DELETE");
     assert_eq!(response.status(), 401);
 
-    let response = app.api(Method::DELETE, &path, &admin).send().await.expect("DELETE");
+    let response = app
+        .api(Method::DELETE, &path, &admin)
+        .send()
+        .await
+        .expect("DELETE");
     assert_eq!(response.status(), 204);
     assert_eq!(app.subscriber_status("zelda@example.com").await, None);
     assert_eq!(
-        app.api(Method::GET, &path, &admin).send().await.expect("GET").status(),
+        app.api(Method::GET, &path, &admin)
+            .send()
+            .await
+            .expect("GET")
+            .status(),
         404
     );
     assert_eq!(
-        app.api(Method::DELETE, &path, &admin).send().await.expect("DELETE").status(),
+        app.api(Method::DELETE, &path, &admin)
+            .send()
+            .await
+            .expect("DELETE")
+            .status(),
         404
     );
     if backend == Backend::Sqlite {
@@ -272,7 +322,10 @@ async fn the_openapi_document_describes_the_subscriber_routes(backend: Backend) 
         assert!(paths["/api/v1/subscribers"][method].is_object(), "{method}");
     }
     for method in ["get", "delete"] {
-        assert!(paths["/api/v1/subscribers/{id}"][method].is_object(), "{method}");
+        assert!(
+            paths["/api/v1/subscribers/{id}"][method].is_object(),
+            "{method}"
+        );
     }
 }
 

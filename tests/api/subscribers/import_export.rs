@@ -35,7 +35,9 @@ async fn upload(
         .expect("mime type");
     let mut form = reqwest::multipart::Form::new().part("file", file);
     if let Some(note) = consent_note {
-        form = form.text("confirmed", "yes").text("consent_note", note.to_owned());
+        form = form
+            .text("confirmed", "yes")
+            .text("consent_note", note.to_owned());
     }
     let response = admin
         .client
@@ -56,7 +58,9 @@ async fn an_uploaded_file_is_imported_as_pending_with_bad_rows_reported(backend:
     let (status, page) = upload(&app, &admin, &people_csv(), None).await;
     assert_eq!(status, 200, "{page}");
     assert!(
-        page.contains("7 rows read: 3 added, 1 already on the list (left as they were), 3 not imported"),
+        page.contains(
+            "7 rows read: 3 added, 1 already on the list (left as they were), 3 not imported"
+        ),
         "{page}"
     );
     for (line, reason) in [
@@ -117,11 +121,17 @@ async fn a_confirmed_import_needs_a_consent_note_and_keeps_it(backend: Backend) 
         app.subscriber_status("bob@example.org").await.as_deref(),
         Some("confirmed")
     );
-    assert!(app.mails_after_quiet_period().await.is_empty(), "no confirmation mail");
+    assert!(
+        app.mails_after_quiet_period().await.is_empty(),
+        "no confirmation mail"
+    );
     let id = super::subscriber_id(&app, "bob@example.org").await;
     let (_, page) = admin.get_page(&format!("/admin/subscribers/{id}")).await;
     assert!(page.contains("Imported as confirmed"));
-    assert!(page.contains("Signed up on paper at the &#60;b&#62;2025"), "{page}");
+    assert!(
+        page.contains("Signed up on paper at the &#60;b&#62;2025"),
+        "{page}"
+    );
     assert!(!page.contains("<b>2025"));
 }
 
@@ -147,12 +157,22 @@ async fn the_command_line_import_reports_bad_rows_and_is_idempotent(backend: Bac
 
     assert!(admission(true, None).is_err(), "--confirmed needs a note");
     assert!(admission(true, Some(" ")).is_err());
-    assert!(admission(false, Some("a note")).is_err(), "a note needs --confirmed");
+    assert!(
+        admission(false, Some("a note")).is_err(),
+        "a note needs --confirmed"
+    );
     let pending = admission(false, None).expect("pending");
 
-    let report = import_file(&app.config, &path, &pending).await.expect("import");
+    let report = import_file(&app.config, &path, &pending)
+        .await
+        .expect("import");
     assert_eq!(
-        (report.rows, report.added, report.already_listed, report.rejected),
+        (
+            report.rows,
+            report.added,
+            report.already_listed,
+            report.rejected
+        ),
         (7, 3, 1, 3)
     );
     let lines: Vec<u64> = report.problems.iter().map(|p| p.line).collect();
@@ -165,8 +185,13 @@ async fn the_command_line_import_reports_bad_rows_and_is_idempotent(backend: Bac
         .confirmation_link(&app.address);
     app.confirm(&link).await;
 
-    let again = import_file(&app.config, &path, &pending).await.expect("import");
-    assert_eq!((again.added, again.already_listed, again.rejected), (0, 4, 3));
+    let again = import_file(&app.config, &path, &pending)
+        .await
+        .expect("import");
+    assert_eq!(
+        (again.added, again.already_listed, again.rejected),
+        (0, 4, 3)
+    );
     assert_eq!(app.db.count("subscribers").await, 3);
 
     let headerless = app.db.dir.path().join("headerless.csv");
@@ -189,7 +214,9 @@ async fn an_export_gives_back_what_was_imported(backend: Backend) {
     let path = app.db.dir.path().join("people.csv");
     std::fs::write(&path, &csv).expect("write the file");
     let confirmed = Admission::Confirmed(ConsentNote::parse("test fixture").expect("note"));
-    let report = import_file(&app.config, &path, &confirmed).await.expect("import");
+    let report = import_file(&app.config, &path, &confirmed)
+        .await
+        .expect("import");
     assert_eq!(report.added, 12_347);
 
     let admin = app.sign_in_as(Role::Admin).await;
@@ -222,7 +249,9 @@ async fn an_export_gives_back_what_was_imported(backend: Backend) {
     let other = TestApp::spawn(backend).await;
     let path = other.db.dir.path().join("export.csv");
     std::fs::write(&path, &exported).expect("write the export");
-    let report = import_file(&other.config, &path, &confirmed).await.expect("import");
+    let report = import_file(&other.config, &path, &confirmed)
+        .await
+        .expect("import");
     assert_eq!((report.added, report.rejected), (12_347, 0));
     let admin = other.sign_in_as(Role::Admin).await;
     let again = admin
