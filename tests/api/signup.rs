@@ -346,7 +346,24 @@ async fn pages_on_allowed_sites_may_post_json_signups_from_the_browser(backend: 
     app.next_mail_to("form@example.com", 0).await;
 }
 
+async fn markup_in_a_name_comes_out_escaped_in_the_mails(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let name = "<img src=x onerror=alert(1)>";
+    assert_eq!(app.sign_up("markup@example.com", name).await.status(), 200);
+    let mail = app.next_mail_to("markup@example.com", 0).await;
+    assert!(!mail.html.contains("<img src=x"), "the name became markup");
+    assert!(mail.html.contains("&lt;img") || mail.html.contains("&#60;img"));
+    assert!(
+        mail.text.contains(name),
+        "the text part keeps the name as typed"
+    );
+    app.confirm(&mail.confirmation_link(&app.address)).await;
+    let welcome = app.next_mail_to("markup@example.com", 1).await;
+    assert!(!welcome.html.contains("<img src=x"));
+}
+
 on_both_databases!(
+    markup_in_a_name_comes_out_escaped_in_the_mails,
     pages_on_allowed_sites_may_post_json_signups_from_the_browser,
     signup_page_offers_email_name_and_a_hidden_honeypot,
     signup_sends_a_confirmation_mail_with_a_working_link,
