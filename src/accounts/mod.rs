@@ -76,6 +76,28 @@ pub struct ApiPrincipal {
     pub role: Role,
 }
 
+/// Inserts an account and reads it back; a taken address is `EmailTaken`, not a failure.
+async fn insert_user(
+    conn: &mut sqlx::AnyConnection,
+    email: &str,
+    role: Role,
+    password_hash: &str,
+    now: i64,
+) -> Result<User, AccountError> {
+    let id = queries::insert_user(conn, email, role, password_hash, now)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                AccountError::EmailTaken
+            } else {
+                e.into()
+            }
+        })?;
+    queries::find_user(conn, id)
+        .await?
+        .ok_or(AccountError::NotFound)
+}
+
 #[derive(Clone)]
 pub struct Accounts {
     store: Store,
@@ -135,20 +157,9 @@ impl Accounts {
         {
             return Err(AccountError::SetupLinkInvalid);
         }
-        let id = queries::insert_user(&mut tx, &email, Role::Admin, &hash, now)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    AccountError::EmailTaken
-                } else {
-                    e.into()
-                }
-            })?;
-        let user = queries::find_user(&mut tx, id)
-            .await?
-            .ok_or(AccountError::NotFound)?;
+        let user = insert_user(&mut tx, &email, Role::Admin, &hash, now).await?;
         tx.commit().await?;
-        tracing::info!(user_id = id, "first admin created");
+        tracing::info!(user_id = user.id, "first admin created");
         Ok(user)
     }
 
@@ -162,18 +173,7 @@ impl Accounts {
         let email = Self::parse_email(email)?;
         let hash = password::hash(password.secret().clone()).await?;
         let mut tx = self.store.begin_write().await?;
-        let id = queries::insert_user(&mut tx, &email, role, &hash, now_millis())
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    AccountError::EmailTaken
-                } else {
-                    e.into()
-                }
-            })?;
-        let user = queries::find_user(&mut tx, id)
-            .await?
-            .ok_or(AccountError::NotFound)?;
+        let user = insert_user(&mut tx, &email, role, &hash, now_millis()).await?;
         tx.commit().await?;
         Ok(user)
     }
