@@ -10,4 +10,5 @@ pub mod mail;
 pub mod startup;
 pub mod store;
 pub mod subscriptions;
+pub mod telemetry;
 pub mod web;

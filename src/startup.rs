@@ -87,6 +87,8 @@ impl Application {
             config.send_concurrency.get(),
         )?);
 
+        // Installed before anything counts, so no early event is lost.
+        crate::telemetry::prometheus();
         let outbox_ready = Arc::new(Notify::new());
         let subscriptions = Subscriptions::new(
             store.clone(),

@@ -195,3 +195,11 @@ pub async fn mark_failed(
     .await?;
     Ok(())
 }
+
+/// Mail not yet sent nor given up, for the queue-depth gauge.
+pub async fn queue_depth(pool: &AnyPool) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")
+        .fetch_one(pool)
+        .await?
+        .try_get("n")
+}

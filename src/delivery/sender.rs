@@ -15,6 +15,7 @@ use crate::store::{millis, now_millis, Store};
 use crate::subscriptions::{
     SubscriberEmail, SubscriberName, SubscriberStatus, Subscriptions, TokenSeed,
 };
+use crate::telemetry;
 
 /// How long a claimed mail stays ours; after that another sender may take it.
 const CLAIM_LEASE: Duration = Duration::from_secs(60);
@@ -142,6 +143,17 @@ impl OutboxSender {
             Err(AttemptError::Store(error)) => Outcome::Retry(format!("database error: {error}")),
         };
         let now = now_millis();
+        let kind = MailKind::parse(&mail.kind).map_or("unknown", MailKind::as_str);
+        match &outcome {
+            Outcome::Sent => metrics::counter!(telemetry::MESSAGES_SENT, "kind" => kind),
+            Outcome::Retry(_) if now < mail.expires_at => {
+                metrics::counter!(telemetry::MESSAGES_RETRIED, "kind" => kind)
+            }
+            Outcome::Retry(_) | Outcome::Failed(_) => {
+                metrics::counter!(telemetry::MESSAGES_FAILED, "kind" => kind)
+            }
+        }
+        .increment(1);
         let recorded = match outcome {
             Outcome::Sent => {
                 tracing::info!("mail sent");
@@ -238,7 +250,10 @@ impl OutboxSender {
         if let Some(rate) = &self.rate {
             rate.until_ready().await;
         }
+        let started = std::time::Instant::now();
         self.mailer.send(&message).await?;
+        metrics::histogram!(telemetry::SEND_DURATION, "kind" => kind.as_str())
+            .record(started.elapsed().as_secs_f64());
         Ok(())
     }
 }

@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 use crate::config::SecretKey;
 use crate::delivery::outbox::{self, MailKind};
 use crate::store::{millis, now_millis, Store};
+use crate::telemetry;
 
 pub use domain::{SubscriberEmail, SubscriberName, SubscriberStatus};
 pub use queries::SubscriberRecord;
@@ -260,6 +261,7 @@ impl Subscriptions {
         }
         tx.commit().await?;
         if outcome == ConfirmOutcome::Confirmed {
+            metrics::counter!(telemetry::CONFIRMATIONS).increment(1);
             self.outbox_ready.notify_one();
         }
         Ok(outcome)
@@ -316,10 +318,14 @@ impl Subscriptions {
         let Some(subscriber) = queries::find_by_id(&mut tx, id).await? else {
             return Ok(());
         };
-        if Self::take_off_list(&mut tx, &subscriber, now).await? {
+        let left = Self::take_off_list(&mut tx, &subscriber, now).await?;
+        if left {
             queries::record_event(&mut tx, id, "unsubscribed", origin, now).await?;
         }
         tx.commit().await?;
+        if left {
+            metrics::counter!(telemetry::UNSUBSCRIBES).increment(1);
+        }
         Ok(())
     }
 

@@ -22,6 +22,24 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// `GET /metrics`: Prometheus text format.
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let Some(prometheus) = crate::telemetry::prometheus() else {
+        return HttpResponse::ServiceUnavailable()
+            .body("metrics are not available in this process\n");
+    };
+    match crate::delivery::outbox::queue_depth(state.store.pool()).await {
+        // The gauge is a reading of the database, taken when scraped.
+        Ok(depth) => ::metrics::gauge!(crate::telemetry::QUEUE_DEPTH).set(depth as f64),
+        Err(error) => tracing::warn!(error = %error_chain(&error), "cannot read the outbox depth"),
+    }
+    prometheus.run_upkeep();
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(prometheus.render())
+}
+
 #[get("/assets/herald.css")]
 pub async fn stylesheet() -> HttpResponse {
     HttpResponse::Ok()

@@ -62,6 +62,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, cors_origins: &[String]) {
         .service(unsubscribe::unsubscribe_page)
         .service(unsubscribe::unsubscribe)
         .service(health::health)
+        .service(health::metrics)
         .service(health::stylesheet)
         .service(health::admin_stylesheet)
         .configure(archive::routes)

@@ -10,7 +10,8 @@ use super::error::WebError;
 use super::origin::{client_ip, request_origin, wants_json};
 use super::pages::{html, MessagePage, SignupPage};
 use super::AppState;
-use crate::subscriptions::{SubscriberEmail, SubscriberName};
+use crate::subscriptions::{SignupOutcome, SubscriberEmail, SubscriberName};
+use crate::telemetry;
 
 #[get("/")]
 #[tracing::instrument(name = "signup_page", skip_all)]
@@ -55,6 +56,7 @@ pub async fn subscribe(
         if let Err(wait) = state.signup_limiter.check(ip) {
             let seconds = wait.as_secs() + 1;
             tracing::info!(retry_after = seconds, "signup rate limit reached");
+            metrics::counter!(telemetry::SIGNUPS_DROPPED, "reason" => "rate_limited").increment(1);
             return refuse(
                 &state,
                 json,
@@ -94,6 +96,7 @@ pub async fn subscribe(
         .is_some_and(|v| !v.trim().is_empty())
     {
         tracing::info!("honeypot field filled in; signup dropped");
+        metrics::counter!(telemetry::SIGNUPS_DROPPED, "reason" => "honeypot").increment(1);
         return accepted(&state, json);
     }
 
@@ -136,6 +139,12 @@ pub async fn subscribe(
         .sign_up(&email, name.as_ref(), &origin)
         .await?;
     tracing::info!(?outcome, "signup handled");
+    let outcome_label = match outcome {
+        SignupOutcome::ConfirmationQueued => "confirmation_queued",
+        SignupOutcome::ConfirmationWithheld => "confirmation_withheld",
+        SignupOutcome::AlreadyConfirmed => "already_confirmed",
+    };
+    metrics::counter!(telemetry::SIGNUPS, "outcome" => outcome_label).increment(1);
     accepted(&state, json)
 }
 

@@ -10,6 +10,7 @@ mod authorization;
 mod confirm;
 mod health;
 mod issues;
+mod metrics;
 mod outbox;
 mod signup;
 mod subscribers;

@@ -1,0 +1,64 @@
+//! Metrics for `/metrics` in the Prometheus text format, through the `metrics`
+//! facade and its Prometheus exporter (no HTTP listener of its own: the page
+//! is served by our router).
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub const SIGNUPS: &str = "herald_signups_total";
+pub const SIGNUPS_DROPPED: &str = "herald_signups_dropped_total";
+pub const CONFIRMATIONS: &str = "herald_confirmations_total";
+pub const UNSUBSCRIBES: &str = "herald_unsubscribes_total";
+pub const MESSAGES_SENT: &str = "herald_messages_sent_total";
+pub const MESSAGES_RETRIED: &str = "herald_messages_retried_total";
+pub const MESSAGES_FAILED: &str = "herald_messages_failed_total";
+pub const SEND_DURATION: &str = "herald_send_duration_seconds";
+pub const QUEUE_DEPTH: &str = "herald_outbox_queue_depth";
+
+/// Seconds from handing a message to the transport until it is accepted.
+const SEND_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The process-wide recorder, installed on first use. `None` when another
+/// recorder was installed first (an embedding program's own).
+pub fn prometheus() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let installed = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(SEND_DURATION.to_owned()), SEND_BUCKETS)
+                .and_then(PrometheusBuilder::install_recorder);
+            match installed {
+                Ok(handle) => {
+                    describe();
+                    Some(handle)
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "metrics recorder not installed; /metrics is unavailable");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+fn describe() {
+    metrics::describe_counter!(SIGNUPS, "Signups accepted, by outcome");
+    metrics::describe_counter!(SIGNUPS_DROPPED, "Signups dropped, by reason");
+    metrics::describe_counter!(CONFIRMATIONS, "Subscriptions confirmed");
+    metrics::describe_counter!(UNSUBSCRIBES, "Subscribers who left");
+    metrics::describe_counter!(MESSAGES_SENT, "Messages the mail server accepted, by kind");
+    metrics::describe_counter!(
+        MESSAGES_RETRIED,
+        "Temporary send failures that will be retried, by kind"
+    );
+    metrics::describe_counter!(MESSAGES_FAILED, "Messages given up for good, by kind");
+    metrics::describe_histogram!(
+        SEND_DURATION,
+        metrics::Unit::Seconds,
+        "Time for the mail server to accept a message, by kind"
+    );
+    metrics::describe_gauge!(QUEUE_DEPTH, "Messages waiting in the outbox");
+}
