@@ -3,7 +3,7 @@
 use herald::accounts::Role;
 
 use crate::on_both_databases;
-use crate::support::admin::{cookie_client, csrf_token_in};
+use crate::support::admin::{cookie_client, csrf_token_in, submit_form};
 use crate::support::{Backend, TestApp};
 
 async fn an_admin_signs_in_and_sees_the_dashboard(backend: Backend) {
@@ -68,68 +68,36 @@ async fn the_setup_link_works_once(backend: Backend) {
         .expect("setup token");
     let link = format!("/admin/setup?token={token}");
     let browser = cookie_client();
-    let page = browser
-        .get(app.url(&link))
-        .send()
-        .await
-        .expect("GET")
-        .text()
-        .await
-        .expect("page");
-    let csrf = csrf_token_in(&page).expect("CSRF token");
-    let response = browser
-        .post(app.url("/admin/setup"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
+    let response = submit_form(
+        &browser,
+        &app.url(&link),
+        &app.url("/admin/setup"),
+        &[
             ("token", &token),
             ("email", "first@example.com"),
             ("password", "a long first password"),
-        ])
-        .send()
-        .await
-        .expect("POST");
+        ],
+    )
+    .await;
     assert_eq!(response.status(), 303);
     // Signed in at once.
-    assert_eq!(
-        browser
-            .get(app.url("/admin"))
-            .send()
-            .await
-            .expect("GET")
-            .status(),
-        200
-    );
+    let dashboard = browser.get(app.url("/admin")).send().await.expect("GET");
+    assert_eq!(dashboard.status(), 200);
     // Used twice: gone, and nobody else becomes admin.
     let other = cookie_client();
-    assert_eq!(
-        other
-            .get(app.url(&link))
-            .send()
-            .await
-            .expect("GET")
-            .status(),
-        410
-    );
-    let page = other
-        .get(app.url("/admin/login"))
-        .send()
-        .await
-        .expect("GET")
-        .text()
-        .await
-        .expect("page");
-    let csrf = csrf_token_in(&page).expect("CSRF token");
-    let response = other
-        .post(app.url("/admin/setup"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
+    let again = other.get(app.url(&link)).send().await.expect("GET");
+    assert_eq!(again.status(), 410);
+    let response = submit_form(
+        &other,
+        &app.url("/admin/login"),
+        &app.url("/admin/setup"),
+        &[
             ("token", &token),
             ("email", "intruder@example.com"),
             ("password", "a long other password"),
-        ])
-        .send()
-        .await
-        .expect("POST");
+        ],
+    )
+    .await;
     assert_eq!(response.status(), 410);
     let users = app.accounts().await.users().await.expect("users");
     assert_eq!(users.len(), 1);

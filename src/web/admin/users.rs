@@ -16,8 +16,7 @@ use crate::web::AppState;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(users_page)
         .service(add_user)
-        .service(disable_user)
-        .service(enable_user)
+        .service(switch_user)
         .service(reset_password)
         .service(remove_user)
         .service(tokens_page)
@@ -131,31 +130,22 @@ async fn add_user(
     outcome(&state, &me, result).await
 }
 
-#[post("/users/{id}/disable")]
-async fn disable_user(
+/// `POST /users/{id}/disable` and `/enable`.
+#[post("/users/{id}/{switch:(disable|enable)}")]
+async fn switch_user(
     state: web::Data<AppState>,
     me: AdminOnly,
-    id: web::Path<i64>,
+    path: web::Path<(i64, String)>,
 ) -> Result<HttpResponse, WebError> {
-    let result = state
-        .accounts
-        .set_disabled(*id, true)
-        .await
-        .map(|()| "The account is disabled; its sessions have ended.".to_owned());
-    outcome(&state, &me, result).await
-}
-
-#[post("/users/{id}/enable")]
-async fn enable_user(
-    state: web::Data<AppState>,
-    me: AdminOnly,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, WebError> {
-    let result = state
-        .accounts
-        .set_disabled(*id, false)
-        .await
-        .map(|()| "The account is enabled again.".to_owned());
+    let (id, switch) = path.into_inner();
+    let disable = switch == "disable";
+    let result = state.accounts.set_disabled(id, disable).await.map(|()| {
+        if disable {
+            "The account is disabled; its sessions have ended.".to_owned()
+        } else {
+            "The account is enabled again.".to_owned()
+        }
+    });
     outcome(&state, &me, result).await
 }
 

@@ -24,6 +24,33 @@ pub fn csrf_token_in(page: &str) -> Option<String> {
     Some(page[start..start + end].to_owned())
 }
 
+/// Opens `page` in `browser`, then submits `fields` to `action` with the CSRF
+/// token that page carried, as a person filling in its form would.
+pub async fn submit_form(
+    browser: &reqwest::Client,
+    page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let html = browser
+        .get(page)
+        .send()
+        .await
+        .expect("GET the form")
+        .text()
+        .await
+        .expect("the form page");
+    let csrf = csrf_token_in(&html).expect("the form has a CSRF token");
+    let mut fields = fields.to_vec();
+    fields.push(("csrf_token", &csrf));
+    browser
+        .post(action)
+        .form(&fields)
+        .send()
+        .await
+        .expect("POST the form")
+}
+
 pub fn cookie_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
