@@ -141,11 +141,8 @@ impl Application {
             mailer: mailer.clone(),
             identity: identity.clone(),
             accounts: Accounts::new(store.clone()),
-            session_idle_timeout: config.session_idle_timeout,
             subscriptions,
             signup_limiter: SignupLimiter::per_minute(config.signup_rate_per_minute),
-            max_body_bytes: config.max_body_bytes,
-            trust_proxy_headers: config.trust_proxy_headers,
         });
         let limiter_sweeper = tokio::spawn({
             let state = state.clone();

@@ -25,7 +25,6 @@ pub use rate_limit::SignupLimiter;
 pub use request_log::log_request;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::accounts::Accounts;
 use crate::config::Config;
@@ -42,11 +41,7 @@ pub struct AppState {
     pub identity: MailIdentity,
     pub accounts: Accounts,
     pub subscriptions: Subscriptions,
-    /// Admin sessions end after this long without a request.
-    pub session_idle_timeout: Duration,
     pub signup_limiter: SignupLimiter,
-    pub max_body_bytes: usize,
-    pub trust_proxy_headers: bool,
 }
 
 /// Every route; `cors_origins` are the sites whose pages may post signups from the browser.

@@ -52,7 +52,7 @@ pub async fn subscribe(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let json = wants_json(&req);
-    if let Some(ip) = client_ip(&req, state.trust_proxy_headers) {
+    if let Some(ip) = client_ip(&req, state.config.trust_proxy_headers) {
         if let Err(wait) = state.signup_limiter.check(ip) {
             let seconds = wait.as_secs() + 1;
             tracing::info!(retry_after = seconds, "signup rate limit reached");
@@ -72,12 +72,12 @@ pub async fn subscribe(
         }
     }
 
-    let body = match read_limited(payload, state.max_body_bytes).await {
+    let body = match read_limited(payload, state.config.max_body_bytes).await {
         Ok(body) => body,
         Err(BodyError::TooLarge) => {
             let message = format!(
                 "The request is larger than the {} bytes a signup may have.",
-                state.max_body_bytes
+                state.config.max_body_bytes
             );
             return refuse(&state, json, StatusCode::PAYLOAD_TOO_LARGE, &message);
         }
@@ -133,7 +133,7 @@ pub async fn subscribe(
         }
     };
 
-    let origin = request_origin(&req, state.trust_proxy_headers);
+    let origin = request_origin(&req, state.config.trust_proxy_headers);
     let outcome = state
         .subscriptions
         .sign_up(&email, name.as_ref(), &origin)

@@ -107,32 +107,16 @@ async fn five_failed_logins_lock_the_account_for_a_while(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let user = app.create_user("target@example.com", Role::Editor).await;
     let browser = cookie_client();
-    let page = browser
-        .get(app.url("/admin/login"))
-        .send()
+    let login = app.url("/admin/login");
+    let (browser, login, email) = (&browser, login.as_str(), user.email.as_str());
+    let attempt = |password: &'static str| async move {
+        submit_form(
+            browser,
+            login,
+            login,
+            &[("email", email), ("password", password)],
+        )
         .await
-        .expect("GET")
-        .text()
-        .await
-        .expect("page");
-    let csrf = csrf_token_in(&page).expect("CSRF token");
-    let attempt = |password: &'static str| {
-        let browser = browser.clone();
-        let csrf = csrf.clone();
-        let url = app.url("/admin/login");
-        let email = user.email.clone();
-        async move {
-            browser
-                .post(url)
-                .form(&[
-                    ("csrf_token", csrf.as_str()),
-                    ("email", email.as_str()),
-                    ("password", password),
-                ])
-                .send()
-                .await
-                .expect("POST")
-        }
     };
     for _ in 0..5 {
         let response = attempt("wrong password!!").await;

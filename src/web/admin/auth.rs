@@ -140,7 +140,7 @@ async fn signed_in(req: HttpRequest) -> Result<SignedIn, AuthError> {
         .ok_or_else(not_signed_in)?;
     let now = now_millis();
     let last_seen = session.get::<i64>(LAST_SEEN).ok().flatten().unwrap_or(0);
-    if now - last_seen > millis(state.session_idle_timeout) {
+    if now - last_seen > millis(state.config.session_idle_timeout) {
         session.purge();
         return Err(not_signed_in());
     }

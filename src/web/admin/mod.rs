@@ -150,7 +150,7 @@ async fn log_in(
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, WebError> {
     let form = form.into_inner();
-    let client = client_ip(&req, state.trust_proxy_headers)
+    let client = client_ip(&req, state.config.trust_proxy_headers)
         .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     let result = state
         .accounts

@@ -37,7 +37,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 fn actor(me: &SignedIn, req: &HttpRequest, state: &AppState) -> Actor {
     Actor::new(
         format!("admin {}", me.user.email),
-        request_origin(req, state.trust_proxy_headers),
+        request_origin(req, state.config.trust_proxy_headers),
     )
 }
 

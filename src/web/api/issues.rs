@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::{ApiCaller, ApiError, ErrorBody};
+use super::{json_body, ApiCaller, ApiError, ErrorBody};
 use crate::issues::{
     self, HeaderInput, InvalidInput, Issue, IssueContent, IssueError, Issues, ItemInput,
     RenderedIssue, TestSendError,
@@ -114,8 +114,7 @@ fn issue_id(raw: &str) -> Result<i64, ApiError> {
 }
 
 fn parse_body(body: &[u8]) -> Result<IssueBody, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not an issue: {e}")))
+    json_body(body, "an issue")
 }
 
 /// A stored item.
@@ -322,8 +321,7 @@ async fn send_test_issue(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let id = issue_id(&id)?;
-    let request: TestRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not {{\"to\": …}}: {e}")))?;
+    let request: TestRequest = json_body(&body, "{\"to\": …}")?;
     let to = SubscriberEmail::parse(&request.to).map_err(|e| ApiError::invalid("to", e))?;
     let issue = Issues::new(state.store.clone())
         .get(id)

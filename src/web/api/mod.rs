@@ -42,6 +42,15 @@ impl Modify for BearerSecurity {
     }
 }
 
+/// Reads a JSON request body; a malformed one is a 400 naming what was expected.
+pub fn json_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    expected: &str,
+) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not {expected}: {e}")))
+}
+
 /// Every route under `/api/v1`; each capability adds its own with `configure`.
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(openapi_json)

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::{ApiCaller, ApiError, ErrorBody};
+use super::{json_body, ApiCaller, ApiError, ErrorBody};
 use crate::store::timestamps;
 use crate::subscriptions::admin::{
     Actor, AdminError, Admission, ConsentNote, HistoryEntry, ListQuery, SearchTerm,
@@ -227,8 +227,7 @@ async fn add_subscriber(
     caller: ApiCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let body: NewSubscriber = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not a subscriber: {e}")))?;
+    let body: NewSubscriber = json_body(&body, "a subscriber")?;
     let admission = match body.status.as_deref().unwrap_or("pending") {
         "pending" => Admission::Pending,
         "confirmed" => {
@@ -249,7 +248,7 @@ async fn add_subscriber(
         .map_err(|e| ApiError::invalid("name", e))?;
     let actor = Actor::new(
         format!("API token {}", caller.0.token_id),
-        request_origin(&req, state.trust_proxy_headers),
+        request_origin(&req, state.config.trust_proxy_headers),
     );
     let added = state
         .subscriptions
