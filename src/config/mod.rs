@@ -90,7 +90,28 @@ pub struct Config {
     pub cors_allowed_origins: Vec<String>,
     pub retry_min_delay: Duration,
     pub retry_max_delay: Duration,
+    /// A message still failing temporarily this long after it was queued is given up.
+    pub retry_horizon: Duration,
+    /// A message is given up after this many attempts, whatever the horizon.
+    pub retry_max_attempts: NonZeroU32,
+    /// Hard failures (5xx) in a row, across issues, after which a subscriber is `bounced`.
+    pub bounce_after_failures: NonZeroU32,
+    /// Messages one SMTP connection carries before it is closed and replaced.
+    pub smtp_messages_per_connection: NonZeroU32,
+    /// Extra certificate authorities (PEM) trusted for SMTP over TLS, for a
+    /// relay with a private or self-signed certificate.
+    pub smtp_ca_file: Option<PathBuf>,
+    pub dkim: Option<DkimSettings>,
     pub session_idle_timeout: Duration,
+}
+
+/// DKIM signing: all three variables, or none.
+#[derive(Debug, Clone)]
+pub struct DkimSettings {
+    pub domain: String,
+    pub selector: String,
+    /// PEM text of an RSA or ed25519 private key.
+    pub private_key: SecretString,
 }
 
 impl Config {
@@ -144,6 +165,20 @@ impl Config {
             cors_allowed_origins: env.with("HERALD_CORS_ALLOWED_ORIGINS", "", parse_origins)?,
             retry_min_delay: env.duration("HERALD_RETRY_MIN_DELAY", "5s")?,
             retry_max_delay: env.duration("HERALD_RETRY_MAX_DELAY", "15m")?,
+            retry_horizon: env.duration("HERALD_RETRY_HORIZON", "24h")?,
+            retry_max_attempts: env.parse("HERALD_RETRY_MAX_ATTEMPTS", "100")?,
+            bounce_after_failures: env.parse("HERALD_BOUNCE_AFTER_FAILURES", "3")?,
+            smtp_messages_per_connection: env
+                .parse("HERALD_SMTP_MESSAGES_PER_CONNECTION", "1000")?,
+            smtp_ca_file: env.optional("HERALD_SMTP_CA_FILE", |raw| {
+                let path = PathBuf::from(raw);
+                if path.is_file() {
+                    Ok(path)
+                } else {
+                    Err(format!("{raw:?} is not a readable file"))
+                }
+            })?,
+            dkim: dkim_settings(&env)?,
             session_idle_timeout: env.duration("HERALD_SESSION_IDLE_TIMEOUT", "8h")?,
         })
     }
@@ -203,6 +238,48 @@ impl Env<'_> {
                 .map_err(|e| format!("cannot use {raw:?} as a duration like `48h` or `10m`: {e}"))
         })
     }
+}
+
+/// `DKIM_PRIVATE_KEY` holds the PEM text itself or the path of a PEM file.
+fn dkim_settings(env: &Env<'_>) -> Result<Option<DkimSettings>, ConfigError> {
+    let domain = env.get("DKIM_DOMAIN");
+    let selector = env.get("DKIM_SELECTOR");
+    let key = env.get("DKIM_PRIVATE_KEY");
+    if domain.is_none() && selector.is_none() && key.is_none() {
+        return Ok(None);
+    }
+    let required = |variable: &'static str, value: Option<&str>| {
+        value.map(str::to_owned).ok_or_else(|| ConfigError {
+            variable,
+            problem: "must be set when any DKIM_* variable is set".into(),
+        })
+    };
+    let domain = required("DKIM_DOMAIN", domain)?;
+    let selector = required("DKIM_SELECTOR", selector)?;
+    let key = required("DKIM_PRIVATE_KEY", key)?;
+    for (variable, value) in [("DKIM_DOMAIN", &domain), ("DKIM_SELECTOR", &selector)] {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_';
+        if !value.chars().all(allowed) {
+            return Err(ConfigError {
+                variable,
+                problem: "may hold only letters, digits, '-', '_' and '.'".into(),
+            });
+        }
+    }
+    let pem = if key.contains("-----BEGIN") {
+        // A PEM pasted into one environment line keeps its line breaks as `\n`.
+        key.replace("\\n", "\n")
+    } else {
+        std::fs::read_to_string(&key).map_err(|e| ConfigError {
+            variable: "DKIM_PRIVATE_KEY",
+            problem: format!("is neither PEM text nor a readable file ({e})"),
+        })?
+    };
+    Ok(Some(DkimSettings {
+        domain,
+        selector,
+        private_key: SecretString::from(pem),
+    }))
 }
 
 fn check_database_url(raw: &str) -> Result<String, String> {
@@ -329,12 +406,33 @@ mod tests {
             "HERALD_TRUST_PROXY_HEADERS",
             "HERALD_RETRY_MIN_DELAY",
             "HERALD_RETRY_MAX_DELAY",
+            "HERALD_RETRY_HORIZON",
+            "HERALD_RETRY_MAX_ATTEMPTS",
+            "HERALD_BOUNCE_AFTER_FAILURES",
+            "HERALD_SMTP_MESSAGES_PER_CONNECTION",
+            "HERALD_SMTP_CA_FILE",
+            "DKIM_DOMAIN",
+            "DKIM_SELECTOR",
+            "DKIM_PRIVATE_KEY",
         ] {
             assert!(
                 text.contains(&format!("{variable}=")),
                 "{variable} is not in .env.example"
             );
         }
+    }
+
+    #[test]
+    fn dkim_needs_all_three_variables() {
+        let err = Config::from_vars(&vars(&[("DKIM_DOMAIN", "example.com")])).unwrap_err();
+        assert_eq!(err.variable, "DKIM_SELECTOR");
+        let err = Config::from_vars(&vars(&[
+            ("DKIM_DOMAIN", "example.com"),
+            ("DKIM_SELECTOR", "herald"),
+            ("DKIM_PRIVATE_KEY", "/nonexistent/dkim.pem"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.variable, "DKIM_PRIVATE_KEY");
     }
 
     #[test]

@@ -158,26 +158,40 @@ impl Mailer {
     }
 
     #[tracing::instrument(name = "mail_send", skip_all)]
-    pub async fn send(&self, message: &Message) -> Result<(), SendError> {
+    pub async fn send(&self, message: &Message) -> Result<String, SendError> {
+        self.send_raw(&message.envelope(), &message.formatted())
+            .await
+    }
+
+    /// Sends a message already formatted as bytes; on success, the server's
+    /// reply (or where the file went).
+    pub async fn send_raw(
+        &self,
+        envelope: &lettre::address::Envelope,
+        message: &[u8],
+    ) -> Result<String, SendError> {
         match self {
-            Self::Smtp { transport, .. } => {
-                let envelope = message.envelope();
-                transport
-                    .send_raw(envelope, &message.formatted())
-                    .await
-                    .map(drop)
-                    .map_err(|e| {
-                        if e.is_permanent() {
-                            SendError::Permanent(e.to_string())
-                        } else {
-                            SendError::Transient(e.to_string())
-                        }
-                    })
-            }
-            Self::Files { transport, .. } => transport
-                .send_raw(message.envelope(), &message.formatted())
+            Self::Smtp { transport, .. } => transport
+                .send_raw(envelope, message)
                 .await
-                .map(drop)
+                .map(|response| {
+                    format!(
+                        "{} {}",
+                        response.code(),
+                        response.message().collect::<Vec<_>>().join(" ")
+                    )
+                })
+                .map_err(|e| {
+                    if e.is_permanent() {
+                        SendError::Permanent(e.to_string())
+                    } else {
+                        SendError::Transient(e.to_string())
+                    }
+                }),
+            Self::Files { transport, .. } => transport
+                .send_raw(envelope, message)
+                .await
+                .map(|id| format!("written as {id}.eml"))
                 .map_err(|e| SendError::Transient(e.to_string())),
         }
     }
