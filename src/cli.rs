@@ -1,6 +1,8 @@
-//! The command line: `herald serve`, `herald migrate`. Every command reads the
+//! The command line: `herald serve`, `herald worker`, `herald migrate`, users,
+//! tokens, subscribers and issue sends. Every command reads the
 //! same configuration as `serve`.
 
+mod issue;
 pub mod subscribers;
 
 use std::process::ExitCode;
@@ -11,7 +13,7 @@ use secrecy::SecretString;
 
 use crate::accounts::{AccountError, Accounts, NewPassword, Role};
 use crate::config::{BaseUrl, Config};
-use crate::startup::Application;
+use crate::startup::{Application, Worker};
 use crate::store::Store;
 
 #[derive(Debug, Parser)]
@@ -25,6 +27,9 @@ struct Cli {
 enum Command {
     /// Serve the web pages and send queued mail.
     Serve,
+    /// Send queued mail without serving web pages (a second sender on a
+    /// shared PostgreSQL database, or a machine that only sends).
+    Worker,
     /// Create or update the database tables, then exit.
     Migrate,
     /// Manage editor and admin accounts.
@@ -36,6 +41,11 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Send an issue to the list, pause, resume or cancel the send, or follow it.
+    Issue {
+        #[command(subcommand)]
+        command: issue::IssueCommand,
     },
     /// Import or export the subscriber list as CSV.
     Subscribers {
@@ -91,6 +101,8 @@ pub fn main() -> ExitCode {
     runtime.block_on(async move {
         match cli.command {
             Command::Serve => serve(config).await,
+            Command::Worker => worker(config).await,
+            Command::Issue { command } => issue::run(config, command).await,
             Command::Migrate => migrate(config).await,
             Command::User {
                 command: UserCommand::Add { email, role },
@@ -150,6 +162,24 @@ async fn serve(config: Config) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn worker(config: Config) -> ExitCode {
+    let worker = match Worker::build(config).await {
+        Ok(worker) => worker,
+        Err(error) => {
+            eprintln!("herald: {error}");
+            return ExitCode::from(error.exit_code());
+        }
+    };
+    println!(
+        "Herald worker started; mail goes to {}",
+        worker.mailer_description()
+    );
+    wait_for_stop_signal().await;
+    tracing::info!("stop requested; finishing mail in flight");
+    worker.stop().await;
+    ExitCode::SUCCESS
 }
 
 async fn wait_for_stop_signal() {

@@ -8,14 +8,14 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt as _;
 
 use crate::accounts::Accounts;
 use crate::config::{Config, SecretKey, SecretKeyError};
-use crate::delivery::{OutboxSender, RetryPolicy, SenderSettings};
+use crate::delivery::{DeliverySignals, Engine, EngineHandle, EngineSettings, RetryPolicy, Sends};
 use crate::mail::{MailIdentity, Mailer, MailerError};
 use crate::store::{Store, StoreError};
 use crate::subscriptions::{SignupPolicy, Subscriptions};
@@ -54,7 +54,7 @@ pub struct Application {
     port: u16,
     server: Server,
     store: Store,
-    sender: JoinHandle<()>,
+    engine: EngineHandle,
     stop_sender: watch::Sender<bool>,
     limiter_sweeper: JoinHandle<()>,
     mailer_description: String,
@@ -74,62 +74,18 @@ impl Application {
         config: Config,
         listener: TcpListener,
     ) -> Result<Self, StartupError> {
-        // The database first: a start that cannot open it leaves no files behind.
-        let store = Store::connect(&config.database_url, config.database_max_connections).await?;
-        store.migrate().await?;
-        let key = Arc::new(SecretKey::load_or_create(
-            config.secret.as_ref(),
-            &config.secret_file,
-        )?);
-        let mailer = Arc::new(Mailer::from_config(
-            config.smtp_url.as_ref(),
-            &config.outbox_dir,
-            config.send_concurrency.get(),
-        )?);
-
-        // Installed before anything counts, so no early event is lost.
-        crate::telemetry::prometheus();
-        let outbox_ready = Arc::new(Notify::new());
-        let subscriptions = Subscriptions::new(
-            store.clone(),
-            key.clone(),
-            SignupPolicy {
-                confirmation_ttl: config.confirmation_ttl,
-                confirmations_per_day: config.confirmations_per_day,
-                confirmation_min_interval: config.confirmation_min_interval,
-            },
-            outbox_ready.clone(),
-        );
-
+        let services = Services::open(&config).await?;
         let (stop_sender, stop_signal) = watch::channel(false);
-        let sender = OutboxSender::new(
-            store.clone(),
-            subscriptions.clone(),
-            mailer.clone(),
-            SenderSettings {
-                identity: MailIdentity {
-                    from: config.from.clone(),
-                    newsletter_name: config.newsletter_name.clone(),
-                    postal_address: config.postal_address.clone(),
-                    site_url: config.base_url.clone(),
-                },
-                retry: RetryPolicy {
-                    min_delay: config.retry_min_delay,
-                    max_delay: config.retry_max_delay,
-                },
-                concurrency: config.send_concurrency,
-                rate: config.send_rate,
-            },
-            outbox_ready,
-        );
-        let sender = tokio::spawn(sender.run(stop_signal));
+        let engine = services.start_engine(&config, stop_signal);
+        let Services {
+            store,
+            key,
+            mailer,
+            subscriptions,
+            signals,
+        } = services;
 
-        let identity = MailIdentity {
-            from: config.from.clone(),
-            newsletter_name: config.newsletter_name.clone(),
-            postal_address: config.postal_address.clone(),
-            site_url: config.base_url.clone(),
-        };
+        let identity = identity_of(&config);
         let session_key = key.clone();
         let secure_cookies = config.base_url.is_https();
         let state = web::Data::new(AppState {
@@ -142,6 +98,7 @@ impl Application {
             identity: identity.clone(),
             accounts: Accounts::new(store.clone()),
             subscriptions,
+            sends: Sends::new(store.clone(), signals),
             signup_limiter: SignupLimiter::per_minute(config.signup_rate_per_minute),
         });
         let limiter_sweeper = tokio::spawn({
@@ -192,7 +149,7 @@ impl Application {
             port,
             server,
             store,
-            sender,
+            engine,
             stop_sender,
             limiter_sweeper,
             mailer_description: mailer.describe(),
@@ -222,13 +179,131 @@ impl Application {
         let served = self.server.await;
         let _ = self.stop_sender.send(true);
         self.limiter_sweeper.abort();
-        if tokio::time::timeout(SENDER_STOP_GRACE, self.sender)
+        if tokio::time::timeout(SENDER_STOP_GRACE, self.engine.finished())
             .await
             .is_err()
         {
-            tracing::warn!("the outbox sender did not stop in time; unsent mail stays queued");
+            tracing::warn!("the delivery engine did not stop in time; unsent mail stays queued");
         }
         self.store.close().await;
         served
+    }
+}
+
+pub(crate) fn identity_of(config: &Config) -> MailIdentity {
+    MailIdentity {
+        from: config.from.clone(),
+        newsletter_name: config.newsletter_name.clone(),
+        postal_address: config.postal_address.clone(),
+        site_url: config.base_url.clone(),
+    }
+}
+
+/// What both `serve` and `worker` run on: the migrated store, the key, the
+/// mailer and the subscriber side.
+struct Services {
+    store: Store,
+    key: Arc<SecretKey>,
+    mailer: Arc<Mailer>,
+    subscriptions: Subscriptions,
+    signals: Arc<DeliverySignals>,
+}
+
+impl Services {
+    async fn open(config: &Config) -> Result<Self, StartupError> {
+        // The database first: a start that cannot open it leaves no files behind.
+        let store = Store::connect(&config.database_url, config.database_max_connections).await?;
+        store.migrate().await?;
+        let key = Arc::new(SecretKey::load_or_create(
+            config.secret.as_ref(),
+            &config.secret_file,
+        )?);
+        let mailer = Arc::new(Mailer::from_config(
+            config.smtp_url.as_ref(),
+            &config.outbox_dir,
+            config.send_concurrency.get(),
+        )?);
+        // Installed before anything counts, so no early event is lost.
+        crate::telemetry::prometheus();
+        let signals = Arc::new(DeliverySignals::new());
+        let subscriptions = Subscriptions::new(
+            store.clone(),
+            key.clone(),
+            SignupPolicy {
+                confirmation_ttl: config.confirmation_ttl,
+                confirmations_per_day: config.confirmations_per_day,
+                confirmation_min_interval: config.confirmation_min_interval,
+            },
+            signals.clone(),
+        );
+        Ok(Self {
+            store,
+            key,
+            mailer,
+            subscriptions,
+            signals,
+        })
+    }
+
+    fn start_engine(&self, config: &Config, stop: watch::Receiver<bool>) -> EngineHandle {
+        Engine::start(
+            self.store.clone(),
+            self.subscriptions.clone(),
+            self.mailer.clone(),
+            self.key.clone(),
+            EngineSettings {
+                identity: identity_of(config),
+                retry: RetryPolicy {
+                    min_delay: config.retry_min_delay,
+                    max_delay: config.retry_max_delay,
+                    horizon: config.retry_horizon,
+                    max_attempts: config.retry_max_attempts.get(),
+                },
+                concurrency: config.send_concurrency,
+                rate: config.send_rate,
+                bounce_after_failures: config.bounce_after_failures,
+            },
+            self.signals.clone(),
+            stop,
+        )
+    }
+}
+
+/// `herald worker`: the delivery engine without the web server, for a second
+/// process on a shared PostgreSQL database (or a machine that only sends).
+pub struct Worker {
+    store: Store,
+    engine: EngineHandle,
+    stop_sender: watch::Sender<bool>,
+    mailer_description: String,
+}
+
+impl Worker {
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let services = Services::open(&config).await?;
+        let (stop_sender, stop_signal) = watch::channel(false);
+        let engine = services.start_engine(&config, stop_signal);
+        Ok(Self {
+            store: services.store,
+            engine,
+            stop_sender,
+            mailer_description: services.mailer.describe(),
+        })
+    }
+
+    pub fn mailer_description(&self) -> &str {
+        &self.mailer_description
+    }
+
+    /// Stops taking new work, lets the messages in flight finish, closes the database.
+    pub async fn stop(self) {
+        let _ = self.stop_sender.send(true);
+        if tokio::time::timeout(SENDER_STOP_GRACE, self.engine.finished())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the delivery engine did not stop in time; unsent mail stays queued");
+        }
+        self.store.close().await;
     }
 }

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use crate::delivery::DeliverySignals;
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
-use tokio::sync::Notify;
 
 use crate::config::{Config, SecretKey, SecretKeyError};
 use crate::store::{Store, StoreError};
@@ -90,7 +90,8 @@ async fn subscriptions(config: &Config) -> Result<(Store, Subscriptions), Subscr
         confirmations_per_day: config.confirmations_per_day,
         confirmation_min_interval: config.confirmation_min_interval,
     };
-    let subscriptions = Subscriptions::new(store.clone(), key, policy, Arc::new(Notify::new()));
+    let subscriptions =
+        Subscriptions::new(store.clone(), key, policy, Arc::new(DeliverySignals::new()));
     Ok((store, subscriptions))
 }
 

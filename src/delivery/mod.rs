@@ -1,7 +1,15 @@
-//! Delivery: the durable outbox and the background sender that empties it,
-//! retrying with backoff until the mail server takes each message.
+//! Delivery: the signup outbox and the issue delivery queue, the engine that
+//! empties both over SMTP with bounded concurrency and rate, and the controls
+//! editors use to send, pause, resume and cancel an issue.
 
+pub mod deliveries;
+mod engine;
+mod message;
 pub mod outbox;
-mod sender;
+mod sends;
+mod signals;
 
-pub use sender::{OutboxSender, RetryPolicy, SenderSettings};
+pub use engine::{Engine, EngineHandle, EngineSettings, RetryPolicy};
+pub use message::{ListId, PreparedIssue};
+pub use sends::{SendControlError, SendProgress, Sends};
+pub use signals::DeliverySignals;

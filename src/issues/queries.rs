@@ -302,3 +302,29 @@ pub async fn write_order(
     }
     Ok(())
 }
+
+/// Where an issue's send stands, without its content.
+#[derive(Debug, Clone)]
+pub struct SendTimes {
+    pub status: IssueStatus,
+    pub started_at: Option<i64>,
+    pub sent_at: Option<i64>,
+}
+
+pub async fn send_times(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<Option<SendTimes>, sqlx::Error> {
+    sqlx::query("SELECT status, send_started_at, sent_at FROM issues WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .map(|row| {
+            Ok(SendTimes {
+                status: status_of(&row)?,
+                started_at: row.try_get("send_started_at")?,
+                sent_at: row.try_get("sent_at")?,
+            })
+        })
+        .transpose()
+}

@@ -159,7 +159,7 @@ impl Mailer {
 
     #[tracing::instrument(name = "mail_send", skip_all)]
     pub async fn send(&self, message: &Message) -> Result<String, SendError> {
-        self.send_raw(&message.envelope(), &message.formatted())
+        self.send_raw(message.envelope(), &message.formatted())
             .await
     }
 

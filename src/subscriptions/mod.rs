@@ -11,10 +11,9 @@ mod tokens;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
-
 use crate::config::SecretKey;
 use crate::delivery::outbox::{self, MailKind};
+use crate::delivery::{deliveries, DeliverySignals};
 use crate::store::{millis, now_millis, Store};
 use crate::telemetry;
 
@@ -98,7 +97,7 @@ pub struct Subscriptions {
     store: Store,
     key: Arc<SecretKey>,
     policy: SignupPolicy,
-    outbox_ready: Arc<Notify>,
+    signals: Arc<DeliverySignals>,
 }
 
 impl Subscriptions {
@@ -106,13 +105,13 @@ impl Subscriptions {
         store: Store,
         key: Arc<SecretKey>,
         policy: SignupPolicy,
-        outbox_ready: Arc<Notify>,
+        signals: Arc<DeliverySignals>,
     ) -> Self {
         Self {
             store,
             key,
             policy,
-            outbox_ready,
+            signals,
         }
     }
 
@@ -148,7 +147,7 @@ impl Subscriptions {
         let outcome = self.queue_confirmation(&mut tx, subscriber_id, now).await?;
         tx.commit().await?;
         if outcome == SignupOutcome::ConfirmationQueued {
-            self.outbox_ready.notify_one();
+            self.signals.mail_queued();
         }
         Ok(outcome)
     }
@@ -262,7 +261,7 @@ impl Subscriptions {
         tx.commit().await?;
         if outcome == ConfirmOutcome::Confirmed {
             metrics::counter!(telemetry::CONFIRMATIONS).increment(1);
-            self.outbox_ready.notify_one();
+            self.signals.mail_queued();
         }
         Ok(outcome)
     }
@@ -324,6 +323,7 @@ impl Subscriptions {
         }
         tx.commit().await?;
         if left {
+            self.signals.departed(id);
             metrics::counter!(telemetry::UNSUBSCRIBES).increment(1);
         }
         Ok(())
@@ -347,7 +347,49 @@ impl Subscriptions {
         queries::set_status(conn, id, SubscriberStatus::Unsubscribed, now).await?;
         queries::withdraw_confirmation_tokens(conn, id, now).await?;
         outbox::cancel_for_subscriber(conn, id, now).await?;
+        deliveries::cancel_for_subscriber(conn, id, "the subscriber left").await?;
         Ok(true)
+    }
+
+    /// A subscriber whose address the mail server refused too often: bounced,
+    /// with nothing more queued for them. The caller commits, then calls
+    /// `departed`. False when they were not on the list any more.
+    pub async fn mark_bounced(
+        conn: &mut sqlx::AnyConnection,
+        dialect: crate::store::Dialect,
+        id: i64,
+        reason: &str,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let Some(subscriber) = queries::find_by_id(conn, id).await? else {
+            return Ok(false);
+        };
+        if !matches!(
+            subscriber.status,
+            SubscriberStatus::Pending | SubscriberStatus::Confirmed
+        ) {
+            return Ok(false);
+        }
+        queries::set_status(conn, id, SubscriberStatus::Bounced, now).await?;
+        queries::withdraw_confirmation_tokens(conn, id, now).await?;
+        outbox::cancel_for_subscriber(conn, id, now).await?;
+        deliveries::cancel_for_subscriber(conn, id, "the address bounced").await?;
+        admin_queries::record_events(
+            conn,
+            dialect,
+            &[id],
+            "bounced",
+            &RequestOrigin::default(),
+            Some(reason),
+            now,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Tells the delivery engine that a subscriber left, after the change is committed.
+    pub fn departed(&self, id: i64) {
+        self.signals.departed(id);
     }
 
     /// The subscriber a queued mail goes to.

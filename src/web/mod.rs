@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 use crate::accounts::Accounts;
 use crate::config::Config;
+use crate::delivery::Sends;
 use crate::mail::{MailIdentity, Mailer};
 use crate::store::Store;
 use crate::subscriptions::Subscriptions;
@@ -41,6 +42,7 @@ pub struct AppState {
     pub identity: MailIdentity,
     pub accounts: Accounts,
     pub subscriptions: Subscriptions,
+    pub sends: Sends,
     pub signup_limiter: SignupLimiter,
 }
 

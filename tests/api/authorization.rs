@@ -368,6 +368,41 @@ async fn every_api_route_checks_the_token_and_is_documented(backend: Backend) {
             Some(json!({"to": "me@example.com"})),
             AnyToken,
         ),
+        (
+            Method::GET,
+            "/api/v1/issues/{id}/progress",
+            format!("/api/v1/issues/{issue}/progress"),
+            None,
+            AnyToken,
+        ),
+        (
+            Method::POST,
+            "/api/v1/issues/{id}/send",
+            format!("/api/v1/issues/{issue}/send"),
+            None,
+            AnyToken,
+        ),
+        (
+            Method::POST,
+            "/api/v1/issues/{id}/pause",
+            format!("/api/v1/issues/{issue}/pause"),
+            None,
+            AnyToken,
+        ),
+        (
+            Method::POST,
+            "/api/v1/issues/{id}/resume",
+            format!("/api/v1/issues/{issue}/resume"),
+            None,
+            AnyToken,
+        ),
+        (
+            Method::POST,
+            "/api/v1/issues/{id}/cancel",
+            format!("/api/v1/issues/{issue}/cancel"),
+            None,
+            AnyToken,
+        ),
     ];
 
     // The table covers exactly what the OpenAPI document describes, which is

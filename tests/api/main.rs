@@ -12,6 +12,7 @@ mod health;
 mod issues;
 mod metrics;
 mod outbox;
+mod sending;
 mod signup;
 mod subscribers;
 mod unsubscribe;

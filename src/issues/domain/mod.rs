@@ -19,8 +19,14 @@ pub const MAX_ITEMS: usize = 100;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IssueStatus {
     Draft,
+    /// Going out: the delivery queue holds a row per subscriber.
     Sending,
+    /// Sending stopped by an editor; resuming carries on where it stopped.
+    Paused,
+    /// Every delivery has an outcome.
     Sent,
+    /// Stopped for good: the rows not yet sent were cancelled.
+    Cancelled,
 }
 
 impl IssueStatus {
@@ -28,7 +34,9 @@ impl IssueStatus {
         match self {
             Self::Draft => "draft",
             Self::Sending => "sending",
+            Self::Paused => "paused",
             Self::Sent => "sent",
+            Self::Cancelled => "cancelled",
         }
     }
 
@@ -50,7 +58,9 @@ impl FromStr for IssueStatus {
         match s {
             "draft" => Ok(Self::Draft),
             "sending" => Ok(Self::Sending),
+            "paused" => Ok(Self::Paused),
             "sent" => Ok(Self::Sent),
+            "cancelled" => Ok(Self::Cancelled),
             other => Err(format!("unknown issue status {other:?}")),
         }
     }
@@ -343,9 +353,15 @@ mod tests {
 
     #[test]
     fn statuses_round_trip() {
-        for status in [IssueStatus::Draft, IssueStatus::Sending, IssueStatus::Sent] {
+        for status in [
+            IssueStatus::Draft,
+            IssueStatus::Sending,
+            IssueStatus::Paused,
+            IssueStatus::Sent,
+            IssueStatus::Cancelled,
+        ] {
             assert_eq!(status.as_str().parse(), Ok(status));
         }
-        assert!("paused".parse::<IssueStatus>().is_err());
+        assert!("archived".parse::<IssueStatus>().is_err());
     }
 }

@@ -205,6 +205,16 @@ impl RenderedIssue {
         self.html_bytes > HTML_WARNING_BYTES
     }
 
+    /// The HTML split at each place the reader's unsubscribe link goes.
+    pub fn html_parts(&self) -> &[String] {
+        &self.html_parts
+    }
+
+    /// The plain text split at each place the reader's unsubscribe link goes.
+    pub fn text_parts(&self) -> &[String] {
+        &self.text_parts
+    }
+
     /// (HTML, text) for one reader, with their unsubscribe link in place.
     pub fn personalize(&self, unsubscribe_url: &str) -> (String, String) {
         let in_html = escape_attribute(unsubscribe_url);
@@ -216,7 +226,7 @@ impl RenderedIssue {
 }
 
 /// The link goes into `href="…"` and into text; escape what HTML would read as markup.
-fn escape_attribute(value: &str) -> String {
+pub fn escape_attribute(value: &str) -> String {
     let mut escaped = String::with_capacity(value.len());
     for c in value.chars() {
         match c {

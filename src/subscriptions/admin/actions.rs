@@ -33,6 +33,9 @@ impl Subscriptions {
             .await?;
         }
         tx.commit().await?;
+        if left {
+            self.departed(id);
+        }
         Ok(left)
     }
 
@@ -69,7 +72,7 @@ impl Subscriptions {
         }
         tx.commit().await?;
         if outcome == SignupOutcome::ConfirmationQueued {
-            self.outbox_ready.notify_one();
+            self.signals.mail_queued();
         }
         Ok(outcome)
     }
@@ -117,7 +120,7 @@ impl Subscriptions {
         }
         tx.commit().await?;
         if *admission == Admission::Pending {
-            self.outbox_ready.notify_one();
+            self.signals.mail_queued();
         }
         Ok(SubscriberRow {
             id,

@@ -18,6 +18,7 @@ impl Subscriptions {
             return Err(AdminError::NotFound);
         }
         tx.commit().await?;
+        self.departed(id);
         tracing::info!(subscriber_id = id, "subscriber erased");
         Ok(())
     }

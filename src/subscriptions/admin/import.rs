@@ -183,7 +183,7 @@ impl Subscriptions {
         report.added += added;
         report.already_listed += batch.len() as u64 - added;
         if *admission == Admission::Pending && added > 0 {
-            self.outbox_ready.notify_one();
+            self.signals.mail_queued();
         }
         Ok(())
     }

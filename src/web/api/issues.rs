@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::sends::{self, DeliveryCounts};
 use super::{json_body, ApiCaller, ApiError, ErrorBody};
 use crate::issues::{
     self, HeaderInput, InvalidInput, Issue, IssueContent, IssueError, Issues, ItemInput,
@@ -27,7 +28,12 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(create_issue)
             .service(get_issue)
             .service(update_issue)
-            .service(send_test_issue),
+            .service(send_test_issue)
+            .service(sends::send_issue)
+            .service(sends::pause_issue)
+            .service(sends::resume_issue)
+            .service(sends::cancel_issue)
+            .service(sends::issue_progress),
     );
 }
 
@@ -130,19 +136,11 @@ pub struct ItemResponse {
     pub summary: Option<String>,
 }
 
-/// What happened to the copies of an issue; zeros until it is sent.
-#[derive(Debug, Default, Serialize, ToSchema)]
-pub struct DeliveryCounts {
-    pub queued: i64,
-    pub sent: i64,
-    pub failed: i64,
-}
-
 /// A stored issue.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IssueResponse {
     pub id: i64,
-    /// draft, sending or sent; only drafts can be changed.
+    /// draft, sending, paused, sent or cancelled; only drafts can be changed.
     pub status: String,
     pub subject: String,
     pub preheader: Option<String>,
@@ -162,7 +160,7 @@ pub struct IssueResponse {
 }
 
 impl IssueResponse {
-    fn of(issue: Issue, rendered: &RenderedIssue) -> Self {
+    fn of(issue: Issue, rendered: &RenderedIssue, counts: DeliveryCounts) -> Self {
         let header = issue.header;
         Self {
             id: issue.id,
@@ -182,7 +180,7 @@ impl IssueResponse {
                     summary: item.content.summary.map(|s| s.as_str().to_owned()),
                 })
                 .collect(),
-            counts: DeliveryCounts::default(),
+            counts,
             html_bytes: rendered.html_bytes(),
             html_size_warning: rendered.is_too_big_for_gmail(),
             created_at: timestamps::rfc3339(issue.created_at),
@@ -201,7 +199,17 @@ async fn describe(state: &AppState, id: i64) -> Result<IssueResponse, ApiError> 
     let rendered = RenderedIssue::render_blocking(&issue, &state.identity)
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    Ok(IssueResponse::of(issue, &rendered))
+    let counts = if issue.status.is_draft() {
+        DeliveryCounts::default()
+    } else {
+        let progress = state
+            .sends
+            .progress(id)
+            .await
+            .map_err(sends::from_send_error)?;
+        sends::ProgressResponse::from(progress).counts
+    };
+    Ok(IssueResponse::of(issue, &rendered, counts))
 }
 
 /// Creates a draft issue.

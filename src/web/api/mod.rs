@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod error;
 mod issues;
+mod sends;
 mod subscribers;
 
 use actix_web::{get, web, HttpResponse};

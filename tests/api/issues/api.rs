@@ -71,7 +71,7 @@ async fn an_editor_creates_reads_and_edits_a_draft(backend: Backend) {
     assert_eq!(issue["preheader"], "Two stories this week");
     assert_eq!(
         issue["counts"],
-        json!({ "queued": 0, "sent": 0, "failed": 0 })
+        json!({ "total": 0, "queued": 0, "retrying": 0, "sent": 0, "failed": 0, "cancelled": 0 })
     );
     assert_eq!(issue["items"][0]["date"], "2019-03-28");
     assert_eq!(issue["items"][0]["source"], "CTM News");

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -27,6 +28,9 @@ pub enum SmtpMode {
     RejectTransient,
     /// `550 5.1.1` for every recipient.
     RejectPermanent,
+    /// `454 4.7.0` throttling after the data of every `n`th message, which is
+    /// then not kept; the others are accepted.
+    ThrottleEvery(usize),
 }
 
 /// One message the server acknowledged with `250` after `DATA`.
@@ -59,6 +63,8 @@ struct Shared {
     behaviour: Mutex<Behaviour>,
     messages: Mutex<Vec<ReceivedMessage>>,
     arrived: Notify,
+    /// Every DATA transaction completed, accepted or not.
+    transactions: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -372,6 +378,7 @@ impl Session {
                     SmtpMode::RejectPermanent => {
                         Some(format!("550 5.1.1 <{to}>: Recipient address rejected"))
                     }
+                    SmtpMode::ThrottleEvery(_) => None,
                 },
             }
         };
@@ -393,6 +400,17 @@ impl Session {
         }
         self.reply("354 End data with <CR><LF>.<CR><LF>").await?;
         let data = self.read_data().await?;
+        let transactions = self.shared.transactions.fetch_add(1, Ordering::SeqCst) + 1;
+        let throttle = matches!(
+            lock(&self.shared.behaviour).mode,
+            SmtpMode::ThrottleEvery(n) if n > 0 && transactions % n == 0
+        );
+        if throttle {
+            self.reset_transaction();
+            return self
+                .reply("454 4.7.0 Throttling: too many messages, try again later")
+                .await;
+        }
 
         let message = ReceivedMessage {
             mail_from,

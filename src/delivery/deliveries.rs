@@ -1,0 +1,359 @@
+//! SQL of the delivery queue: one row per (issue, subscriber), snapshotted when
+//! an issue is sent, claimed in batches, and marked with its outcome.
+
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use crate::store::Dialect;
+
+/// Queues a copy of `issue_id` for every confirmed subscriber; the caller's
+/// transaction makes it one step with the issue's move to `sending`.
+pub async fn queue_issue(
+    conn: &mut AnyConnection,
+    issue_id: i64,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "INSERT INTO deliveries (issue_id, subscriber_id, status, queued_at, next_attempt_at) \
+         SELECT $1, id, 'queued', $2, $2 FROM subscribers WHERE status = 'confirmed'",
+    )
+    .bind(issue_id)
+    .bind(now)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
+/// A delivery claimed for sending, with what the message needs of its reader.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: i64,
+    pub subscriber_id: i64,
+    /// Counting this one.
+    pub attempts: i64,
+    pub queued_at: i64,
+    /// None when the subscriber row is gone.
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub subscriber_status: Option<String>,
+}
+
+/// Claims up to `limit` due deliveries of `issue_id` until `lease_until`: the
+/// claim moves `next_attempt_at` to the lease's end, so no other worker sees
+/// the rows until then, and a worker that dies leaves them to come due again.
+/// On PostgreSQL, `SKIP LOCKED` lets several processes claim side by side.
+pub async fn claim(
+    pool: &AnyPool,
+    dialect: Dialect,
+    issue_id: i64,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> Result<Vec<ClaimedDelivery>, sqlx::Error> {
+    let skip_locked = match dialect {
+        Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+        Dialect::Sqlite => "",
+    };
+    let sql = format!(
+        "UPDATE deliveries SET next_attempt_at = $3, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM deliveries \
+             WHERE issue_id = $1 AND status = 'queued' AND next_attempt_at <= $2 \
+             ORDER BY next_attempt_at, id LIMIT $4 {skip_locked}) \
+         RETURNING id, subscriber_id, attempts, queued_at, \
+             (SELECT email FROM subscribers s WHERE s.id = deliveries.subscriber_id) AS email, \
+             (SELECT name FROM subscribers s WHERE s.id = deliveries.subscriber_id) AS name, \
+             (SELECT status FROM subscribers s WHERE s.id = deliveries.subscriber_id) AS subscriber_status"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(issue_id)
+        .bind(now)
+        .bind(lease_until)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+    // RETURNING follows no ORDER BY; the queue order is the subscribers' order.
+    let mut claimed = rows
+        .iter()
+        .map(|row| {
+            Ok(ClaimedDelivery {
+                id: row.try_get("id")?,
+                subscriber_id: row.try_get("subscriber_id")?,
+                attempts: row.try_get("attempts")?,
+                queued_at: row.try_get("queued_at")?,
+                email: row.try_get("email")?,
+                name: row.try_get("name")?,
+                subscriber_status: row.try_get("subscriber_status")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    claimed.sort_unstable_by_key(|delivery| delivery.id);
+    Ok(claimed)
+}
+
+/// Why a delivery failed for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The server refused it (5xx).
+    Permanent,
+    /// Still failing temporarily when the retry horizon or attempts ran out.
+    Expired,
+    /// The message could not be made: the stored address or subscriber no longer fit.
+    Undeliverable,
+}
+
+impl Failure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Permanent => "permanent",
+            Self::Expired => "expired",
+            Self::Undeliverable => "undeliverable",
+        }
+    }
+}
+
+/// What became of one claimed delivery.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The server took it; its reply.
+    Sent {
+        reply: String,
+    },
+    /// Try again at `at`.
+    Retry {
+        at: i64,
+        error: String,
+    },
+    Failed {
+        failure: Failure,
+        error: String,
+    },
+    /// The reader left or the issue was cancelled while it waited.
+    Cancelled {
+        why: &'static str,
+    },
+    /// Not attempted (the send was paused, or the process is stopping): due
+    /// again at once, and the attempt does not count.
+    Released,
+}
+
+/// Records `outcome` of delivery `id`. Only a queued row changes, so an
+/// outcome arriving after a cancel or after another worker finished the row
+/// changes nothing, except `Sent`, which is the truth whatever came before.
+pub async fn record(
+    conn: &mut AnyConnection,
+    id: i64,
+    outcome: &Outcome,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let query = match outcome {
+        Outcome::Sent { reply } => sqlx::query(
+            "UPDATE deliveries SET status = 'sent', sent_at = $2, reply = $3, failure = NULL \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(reply.as_str()),
+        Outcome::Retry { at, error } => sqlx::query(
+            "UPDATE deliveries SET next_attempt_at = $2, reply = $3 \
+             WHERE id = $1 AND status = 'queued'",
+        )
+        .bind(id)
+        .bind(*at)
+        .bind(error.as_str()),
+        Outcome::Failed { failure, error } => sqlx::query(
+            "UPDATE deliveries SET status = 'failed', failed_at = $2, failure = $3, reply = $4 \
+             WHERE id = $1 AND status = 'queued'",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(failure.as_str())
+        .bind(error.as_str()),
+        Outcome::Cancelled { why } => sqlx::query(
+            "UPDATE deliveries SET status = 'cancelled', reply = $2 \
+             WHERE id = $1 AND status = 'queued'",
+        )
+        .bind(id)
+        .bind(*why),
+        Outcome::Released => sqlx::query(
+            "UPDATE deliveries SET next_attempt_at = $2, attempts = attempts - 1 \
+             WHERE id = $1 AND status = 'queued'",
+        )
+        .bind(id)
+        .bind(now),
+    };
+    query.execute(conn).await?;
+    Ok(())
+}
+
+/// Cancels what is still queued for a subscriber who left; a copy a worker
+/// holds right now is stopped by the engine's departures list.
+pub async fn cancel_for_subscriber(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+    why: &str,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE deliveries SET status = 'cancelled', reply = $2 \
+         WHERE subscriber_id = $1 AND status = 'queued'",
+    )
+    .bind(subscriber_id)
+    .bind(why)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
+/// Cancels every delivery of an issue still queued.
+pub async fn cancel_for_issue(conn: &mut AnyConnection, issue_id: i64) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE deliveries SET status = 'cancelled', reply = 'the send was cancelled' \
+         WHERE issue_id = $1 AND status = 'queued'",
+    )
+    .bind(issue_id)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
+/// Issues going out now, oldest send first.
+pub async fn sending_issues(pool: &AnyPool) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query("SELECT id FROM issues WHERE status = 'sending' ORDER BY send_started_at, id")
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|row| row.try_get("id"))
+        .collect()
+}
+
+/// The earliest time a delivery of a sending issue comes due.
+pub async fn next_due_at(pool: &AnyPool) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query(
+        "SELECT MIN(d.next_attempt_at) AS due FROM deliveries d \
+         JOIN issues i ON i.id = d.issue_id \
+         WHERE i.status = 'sending' AND d.status = 'queued'",
+    )
+    .fetch_one(pool)
+    .await?
+    .try_get("due")
+}
+
+/// Moves a sending issue whose every delivery has an outcome to `sent`.
+/// True when it did.
+pub async fn finish_if_done(pool: &AnyPool, issue_id: i64, now: i64) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE issues SET status = 'sent', sent_at = $2, updated_at = $2 \
+         WHERE id = $1 AND status = 'sending' \
+           AND NOT EXISTS (SELECT 1 FROM deliveries WHERE issue_id = $1 AND status = 'queued')",
+    )
+    .bind(issue_id)
+    .bind(now)
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// How the copies of one issue stand.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    pub total: i64,
+    /// Waiting for a first attempt or in flight.
+    pub queued: i64,
+    /// Waiting to try again after a temporary failure.
+    pub retrying: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+    /// Sent in the last `window` milliseconds before `now`.
+    pub sent_recently: i64,
+}
+
+pub async fn counts(
+    conn: &mut AnyConnection,
+    issue_id: i64,
+    recent_since: i64,
+) -> Result<DeliveryCounts, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS total, \
+             COALESCE(SUM(CASE WHEN status = 'queued' AND reply IS NULL THEN 1 ELSE 0 END), 0) AS queued, \
+             COALESCE(SUM(CASE WHEN status = 'queued' AND reply IS NOT NULL THEN 1 ELSE 0 END), 0) AS retrying, \
+             COALESCE(SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END), 0) AS sent, \
+             COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS failed, \
+             COALESCE(SUM(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END), 0) AS cancelled, \
+             COALESCE(SUM(CASE WHEN status = 'sent' AND sent_at > $2 THEN 1 ELSE 0 END), 0) AS recent \
+         FROM deliveries WHERE issue_id = $1",
+    )
+    .bind(issue_id)
+    .bind(recent_since)
+    .fetch_one(conn)
+    .await?;
+    Ok(DeliveryCounts {
+        total: row.try_get("total")?,
+        queued: row.try_get("queued")?,
+        retrying: row.try_get("retrying")?,
+        sent: row.try_get("sent")?,
+        failed: row.try_get("failed")?,
+        cancelled: row.try_get("cancelled")?,
+        sent_recently: row.try_get("recent")?,
+    })
+}
+
+/// One issue as one subscriber got it, for their history.
+#[derive(Debug, Clone)]
+pub struct ReceivedIssue {
+    pub issue_id: i64,
+    pub subject: String,
+    pub status: String,
+    pub attempts: i64,
+    pub sent_at: Option<i64>,
+    pub failed_at: Option<i64>,
+    pub failure: Option<String>,
+    /// The server's reply, or the last error.
+    pub reply: Option<String>,
+}
+
+pub async fn for_subscriber(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+    limit: i64,
+) -> Result<Vec<ReceivedIssue>, sqlx::Error> {
+    sqlx::query(
+        "SELECT d.issue_id, i.subject, d.status, d.attempts, d.sent_at, d.failed_at, d.failure, d.reply \
+         FROM deliveries d JOIN issues i ON i.id = d.issue_id \
+         WHERE d.subscriber_id = $1 ORDER BY d.issue_id DESC LIMIT $2",
+    )
+    .bind(subscriber_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(ReceivedIssue {
+            issue_id: row.try_get("issue_id")?,
+            subject: row.try_get("subject")?,
+            status: row.try_get("status")?,
+            attempts: row.try_get("attempts")?,
+            sent_at: row.try_get("sent_at")?,
+            failed_at: row.try_get("failed_at")?,
+            failure: row.try_get("failure")?,
+            reply: row.try_get("reply")?,
+        })
+    })
+    .collect()
+}
+
+/// Hard failures (5xx) of a subscriber since the last copy that went out.
+pub async fn permanent_failures_in_a_row(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query(
+        "SELECT COUNT(*) AS n FROM deliveries \
+         WHERE subscriber_id = $1 AND status = 'failed' AND failure = 'permanent' \
+           AND failed_at > COALESCE((SELECT MAX(sent_at) FROM deliveries \
+                                     WHERE subscriber_id = $1 AND status = 'sent'), 0)",
+    )
+    .bind(subscriber_id)
+    .fetch_one(conn)
+    .await?
+    .try_get("n")
+}

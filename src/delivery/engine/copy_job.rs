@@ -1,0 +1,152 @@
+//! One reader's copy of an issue: checked against pauses and departures at the
+//! last moment, built from the prepared issue, sent, and its outcome recorded.
+
+use std::sync::Arc;
+
+use lettre::message::Mailbox;
+
+use super::Engine;
+use crate::delivery::deliveries::{ClaimedDelivery, Failure, Outcome};
+use crate::delivery::message::{Copy, PreparedIssue};
+use crate::mail::SendError;
+use crate::store::{millis, now_millis};
+use crate::subscriptions::{SubscriberEmail, SubscriberName};
+use crate::telemetry;
+
+/// A copy whose claim ends sooner than this is left alone: another worker may
+/// take it over at the lease's end, and sending it here could double it.
+const LEASE_MARGIN_MILLIS: i64 = 5_000;
+const KIND: &str = "issue";
+
+pub(super) struct CopyJob {
+    pub issue: Arc<PreparedIssue>,
+    pub delivery: ClaimedDelivery,
+    pub lease_until: i64,
+}
+
+impl Engine {
+    #[tracing::instrument(skip_all, fields(issue_id = job.issue.issue_id(), delivery_id = job.delivery.id))]
+    pub(super) async fn deliver_copy(&self, job: CopyJob) {
+        let Some(outcome) = self.attempt_copy(&job).await else {
+            return;
+        };
+        match &outcome {
+            Outcome::Sent { .. } => {
+                metrics::counter!(telemetry::MESSAGES_SENT, "kind" => KIND).increment(1);
+            }
+            Outcome::Retry { error, .. } => {
+                tracing::warn!(%error, "copy not sent, will retry");
+                metrics::counter!(telemetry::MESSAGES_RETRIED, "kind" => KIND).increment(1);
+            }
+            Outcome::Failed { error, failure } => {
+                tracing::warn!(%error, failure = failure.as_str(), "copy failed");
+                metrics::counter!(telemetry::MESSAGES_FAILED, "kind" => KIND).increment(1);
+            }
+            Outcome::Cancelled { .. } | Outcome::Released => {}
+        }
+        self.recorder
+            .record(job.delivery.id, job.delivery.subscriber_id, outcome)
+            .await;
+    }
+
+    /// None when the copy must be left to its claim's end.
+    async fn attempt_copy(&self, job: &CopyJob) -> Option<Outcome> {
+        let delivery = &job.delivery;
+        if self.is_stopping() || !self.is_sending(job.issue.issue_id()) {
+            return Some(Outcome::Released);
+        }
+        if now_millis() > job.lease_until - LEASE_MARGIN_MILLIS {
+            return None;
+        }
+        if delivery.subscriber_status.as_deref() != Some("confirmed")
+            || self.signals.has_departed(delivery.subscriber_id)
+        {
+            return Some(Outcome::Cancelled {
+                why: "the subscriber left",
+            });
+        }
+        let to = match recipient(delivery) {
+            Ok(to) => to,
+            Err(error) => {
+                return Some(Outcome::Failed {
+                    failure: Failure::Undeliverable,
+                    error,
+                })
+            }
+        };
+        let unsubscribe_url = self.unsubscribe_url(delivery.subscriber_id);
+        let message = job.issue.message(
+            &self.settings.identity,
+            &self.key,
+            &Copy {
+                to,
+                subscriber_id: delivery.subscriber_id,
+                unsubscribe_url: &unsubscribe_url,
+            },
+        );
+        let mut message = match message {
+            Ok(message) => message,
+            Err(error) => {
+                return Some(Outcome::Failed {
+                    failure: Failure::Undeliverable,
+                    error: format!("cannot build the message: {error}"),
+                })
+            }
+        };
+        // DKIM-MERGE: sign here once the pool branch lands
+        let _ = &mut message;
+        self.wait_for_rate().await;
+        // The last moment: a reader who left while this copy waited gets nothing.
+        if self.signals.has_departed(delivery.subscriber_id) {
+            return Some(Outcome::Cancelled {
+                why: "the subscriber left",
+            });
+        }
+        let started = std::time::Instant::now();
+        let sent = self
+            .mailer
+            .send_raw(message.envelope(), &message.formatted())
+            .await;
+        metrics::histogram!(telemetry::SEND_DURATION, "kind" => KIND)
+            .record(started.elapsed().as_secs_f64());
+        Some(match sent {
+            Ok(reply) => Outcome::Sent { reply },
+            Err(SendError::Permanent(error)) => Outcome::Failed {
+                failure: Failure::Permanent,
+                error,
+            },
+            Err(SendError::Transient(error)) => {
+                let now = now_millis();
+                let retry = &self.settings.retry;
+                let out_of_attempts = delivery.attempts >= i64::from(retry.max_attempts);
+                let out_of_time = now - delivery.queued_at >= millis(retry.horizon);
+                if out_of_attempts || out_of_time {
+                    Outcome::Failed {
+                        failure: Failure::Expired,
+                        error: format!("gave up after {} attempts: {error}", delivery.attempts),
+                    }
+                } else {
+                    Outcome::Retry {
+                        at: now + millis(retry.delay_after(delivery.attempts)),
+                        error,
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// The stored address and name, through the parsers that keep header injection out.
+fn recipient(delivery: &ClaimedDelivery) -> Result<Mailbox, String> {
+    let email = delivery
+        .email
+        .as_deref()
+        .ok_or_else(|| "the subscriber was erased".to_owned())?;
+    let email =
+        SubscriberEmail::parse(email).map_err(|e| format!("stored address is invalid: {e}"))?;
+    let name = delivery
+        .name
+        .as_deref()
+        .and_then(|n| SubscriberName::parse(n).ok().flatten());
+    Ok(crate::mail::recipient(&email, name.as_ref()))
+}

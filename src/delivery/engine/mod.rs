@@ -1,0 +1,359 @@
+//! The delivery engine: one dispatcher claims due work in batches (signup mail
+//! first, then issue copies), `HERALD_SEND_CONCURRENCY` workers send it over
+//! the mailer's connection pool at `HERALD_SEND_RATE` at most, and a recorder
+//! commits outcomes in groups.
+
+mod copy_job;
+mod mail_job;
+mod recorder;
+
+use std::collections::{HashMap, HashSet};
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::{mpsc, watch, Mutex};
+use tokio::task::JoinSet;
+
+use self::copy_job::CopyJob;
+use self::recorder::Recorder;
+use super::deliveries::{self, Outcome};
+use super::message::PreparedIssue;
+use super::outbox::{self, ClaimedMail};
+use super::DeliverySignals;
+use crate::config::SecretKey;
+use crate::issues::{queries as issue_queries, RenderedIssue};
+use crate::mail::{MailIdentity, Mailer};
+use crate::store::{millis, now_millis, Store};
+use crate::subscriptions::Subscriptions;
+
+/// How long claimed work stays ours; after that another worker may take it.
+/// Also how long a killed process's claims wait before they go again.
+const CLAIM_LEASE: Duration = Duration::from_secs(30);
+const OUTBOX_BATCH: i64 = 64;
+const COPY_BATCH: i64 = 256;
+/// Upper bound on idle sleep, so work queued by another process is picked up.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How often workers learn which issues are paused or cancelled.
+const STATUS_POLL: Duration = Duration::from_millis(250);
+
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+    /// Temporary failures this long after queueing become permanent.
+    pub horizon: Duration,
+    pub max_attempts: u32,
+}
+
+/// How the engine writes and paces mail.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    pub identity: MailIdentity,
+    pub retry: RetryPolicy,
+    pub concurrency: NonZeroUsize,
+    /// Messages per second at most; `None` for no limit.
+    pub rate: Option<NonZeroU32>,
+    pub bounce_after_failures: NonZeroU32,
+}
+
+enum Job {
+    Mail(ClaimedMail),
+    Copy(CopyJob),
+}
+
+pub struct Engine {
+    store: Store,
+    subscriptions: Subscriptions,
+    mailer: Arc<Mailer>,
+    key: Arc<SecretKey>,
+    settings: EngineSettings,
+    signals: Arc<DeliverySignals>,
+    rate: Option<DefaultDirectRateLimiter>,
+    recorder: Recorder,
+    /// Issues whose status is `sending`, refreshed every `STATUS_POLL`.
+    sending: RwLock<HashSet<i64>>,
+    stopping: AtomicBool,
+}
+
+/// A running engine: stop it with the watch channel given to `start`, then await `finished`.
+pub struct EngineHandle {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EngineHandle {
+    pub async fn finished(self) {
+        let _ = self.task.await;
+    }
+}
+
+impl Engine {
+    /// Spawns the dispatcher, workers and recorder; they run until `shutdown` turns true.
+    pub fn start(
+        store: Store,
+        subscriptions: Subscriptions,
+        mailer: Arc<Mailer>,
+        key: Arc<SecretKey>,
+        settings: EngineSettings,
+        signals: Arc<DeliverySignals>,
+        shutdown: watch::Receiver<bool>,
+    ) -> EngineHandle {
+        let (recorder, recorder_task) = Recorder::start(
+            store.clone(),
+            signals.clone(),
+            i64::from(settings.bounce_after_failures.get()),
+        );
+        let rate = settings
+            .rate
+            .map(|per_second| RateLimiter::direct(Quota::per_second(per_second)));
+        let engine = Arc::new(Self {
+            store,
+            subscriptions,
+            mailer,
+            key,
+            settings,
+            signals,
+            rate,
+            recorder,
+            sending: RwLock::new(HashSet::new()),
+            stopping: AtomicBool::new(false),
+        });
+        let task = tokio::spawn(async move {
+            engine.clone().run(shutdown).await;
+            // Workers are done and the dispatcher dropped its channel: the
+            // last `Recorder` clone goes with the engine, ending the recorder.
+            drop(engine);
+            let _ = recorder_task.await;
+        });
+        EngineHandle { task }
+    }
+
+    async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!(mailer = %self.mailer.describe(), "delivery engine started");
+        let concurrency = self.settings.concurrency.get();
+        let (jobs, queue) = mpsc::channel::<Job>(concurrency * 2);
+        let queue = Arc::new(Mutex::new(queue));
+        let mut workers = JoinSet::new();
+        for _ in 0..concurrency {
+            let (engine, queue) = (self.clone(), queue.clone());
+            workers.spawn(async move { engine.work(&queue).await });
+        }
+        let status_poller = tokio::spawn(self.clone().poll_sending_issues());
+        let stop_watcher = tokio::spawn({
+            let (engine, mut shutdown) = (self.clone(), shutdown.clone());
+            async move {
+                while !*shutdown.borrow() {
+                    if shutdown.changed().await.is_err() {
+                        break;
+                    }
+                }
+                engine.stopping.store(true, Ordering::SeqCst);
+            }
+        });
+
+        let mut prepared: HashMap<i64, Arc<PreparedIssue>> = HashMap::new();
+        while !*shutdown.borrow() {
+            let idle_for = match self.dispatch_round(&jobs, &mut prepared).await {
+                Ok(0) => self.time_until_next_due().await,
+                Ok(_) => continue,
+                Err(error) => {
+                    tracing::error!(%error, "delivery engine cannot read its queue");
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                () = self.signals.wait_for_mail() => {}
+                () = tokio::time::sleep(idle_for) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        self.stopping.store(true, Ordering::SeqCst);
+        drop(jobs);
+        while workers.join_next().await.is_some() {}
+        status_poller.abort();
+        stop_watcher.abort();
+        tracing::info!("delivery engine stopped");
+    }
+
+    /// Claims one batch of signup mail and one batch of copies per sending
+    /// issue and hands them to the workers; returns how many it claimed.
+    async fn dispatch_round(
+        &self,
+        jobs: &mpsc::Sender<Job>,
+        prepared: &mut HashMap<i64, Arc<PreparedIssue>>,
+    ) -> Result<usize, sqlx::Error> {
+        let now = now_millis();
+        let lease_until = now + millis(CLAIM_LEASE);
+        let mails =
+            outbox::claim_due(self.store.pool(), now, millis(CLAIM_LEASE), OUTBOX_BATCH).await?;
+        let mut claimed = mails.len();
+        for mail in mails {
+            if jobs.send(Job::Mail(mail)).await.is_err() {
+                return Ok(claimed);
+            }
+        }
+
+        let sending = deliveries::sending_issues(self.store.pool()).await?;
+        self.set_sending(&sending);
+        prepared.retain(|id, _| sending.contains(id));
+        for issue_id in sending {
+            let issue = match prepared.get(&issue_id) {
+                Some(issue) => issue.clone(),
+                None => match self.prepare(issue_id).await {
+                    Ok(Some(issue)) => {
+                        let issue = Arc::new(issue);
+                        prepared.insert(issue_id, issue.clone());
+                        issue
+                    }
+                    Ok(None) => continue,
+                    Err(error) => {
+                        tracing::error!(issue_id, %error, "cannot prepare the issue for sending");
+                        continue;
+                    }
+                },
+            };
+            let batch = deliveries::claim(
+                self.store.pool(),
+                self.store.dialect(),
+                issue_id,
+                now,
+                lease_until,
+                self.copy_batch_size(),
+            )
+            .await?;
+            if batch.is_empty() {
+                if deliveries::finish_if_done(self.store.pool(), issue_id, now_millis()).await? {
+                    tracing::info!(issue_id, "issue sent: every copy has an outcome");
+                    prepared.remove(&issue_id);
+                }
+                continue;
+            }
+            claimed += batch.len();
+            let mut batch = batch.into_iter();
+            for delivery in batch.by_ref() {
+                if self.is_stopping() {
+                    self.recorder
+                        .record(delivery.id, delivery.subscriber_id, Outcome::Released)
+                        .await;
+                    continue;
+                }
+                let job = Job::Copy(CopyJob {
+                    issue: issue.clone(),
+                    delivery,
+                    lease_until,
+                });
+                if jobs.send(job).await.is_err() {
+                    break;
+                }
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// At a limited rate, claim no more than a couple of seconds' worth, so a
+    /// claim never outlives its lease waiting for the rate.
+    fn copy_batch_size(&self) -> i64 {
+        self.settings.rate.map_or(COPY_BATCH, |per_second| {
+            (i64::from(per_second.get()) * 2).clamp(1, COPY_BATCH)
+        })
+    }
+
+    async fn prepare(&self, issue_id: i64) -> Result<Option<PreparedIssue>, PrepareError> {
+        let issue = {
+            let mut conn = self.store.pool().acquire().await?;
+            issue_queries::find_issue(&mut conn, issue_id).await?
+        };
+        let Some(issue) = issue else {
+            return Ok(None);
+        };
+        let rendered = RenderedIssue::render_blocking(&issue, &self.settings.identity).await?;
+        tracing::info!(
+            issue_id,
+            html_bytes = rendered.html_bytes(),
+            "issue rendered for sending"
+        );
+        Ok(Some(PreparedIssue::new(
+            issue_id,
+            &rendered,
+            &self.settings.identity,
+        )))
+    }
+
+    async fn work(&self, queue: &Mutex<mpsc::Receiver<Job>>) {
+        loop {
+            let job = queue.lock().await.recv().await;
+            match job {
+                Some(Job::Mail(mail)) => self.deliver_mail(mail).await,
+                Some(Job::Copy(copy)) => self.deliver_copy(copy).await,
+                None => break,
+            }
+        }
+    }
+
+    async fn poll_sending_issues(self: Arc<Self>) {
+        let mut every = tokio::time::interval(STATUS_POLL);
+        loop {
+            every.tick().await;
+            match deliveries::sending_issues(self.store.pool()).await {
+                Ok(ids) => self.set_sending(&ids),
+                Err(error) => tracing::warn!(%error, "cannot read which issues are sending"),
+            }
+        }
+    }
+
+    fn set_sending(&self, ids: &[i64]) {
+        *self.sending.write().unwrap_or_else(PoisonError::into_inner) =
+            ids.iter().copied().collect();
+    }
+
+    fn is_sending(&self, issue_id: i64) -> bool {
+        self.sending
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&issue_id)
+    }
+
+    fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    async fn wait_for_rate(&self) {
+        if let Some(rate) = &self.rate {
+            rate.until_ready().await;
+        }
+    }
+
+    fn unsubscribe_url(&self, subscriber_id: i64) -> String {
+        let token = self.subscriptions.unsubscribe_token(subscriber_id);
+        self.settings
+            .identity
+            .site_url
+            .join(&format!("/unsubscribe?token={}", token.as_str()))
+    }
+
+    async fn time_until_next_due(&self) -> Duration {
+        let pool = self.store.pool();
+        let (mail, copy) = tokio::join!(outbox::next_due_at(pool), deliveries::next_due_at(pool));
+        let due = [mail.ok().flatten(), copy.ok().flatten()]
+            .into_iter()
+            .flatten()
+            .min();
+        match due {
+            Some(due) => {
+                let wait = u64::try_from(due - now_millis()).unwrap_or(0);
+                Duration::from_millis(wait).clamp(Duration::from_millis(20), IDLE_POLL)
+            }
+            None => IDLE_POLL,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum PrepareError {
+    #[error(transparent)]
+    Store(#[from] sqlx::Error),
+    #[error(transparent)]
+    Render(#[from] crate::issues::RenderError),
+}

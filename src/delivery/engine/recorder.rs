@@ -1,0 +1,147 @@
+//! Group commit of delivery outcomes: workers hand in an outcome and wait until
+//! it is durable; the recorder writes whatever has gathered meanwhile in one
+//! transaction. A worker takes its next message only after its last outcome is
+//! committed, so a crash can repeat at most one message per worker.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::delivery::deliveries::{self, Failure, Outcome};
+use crate::delivery::DeliverySignals;
+use crate::store::{now_millis, Store};
+use crate::subscriptions::Subscriptions;
+
+/// Outcomes written in one transaction at most.
+const MAX_GROUP: usize = 512;
+/// Tries at writing one group before its outcomes are given up to the lease.
+const WRITE_TRIES: u32 = 5;
+
+struct Record {
+    delivery_id: i64,
+    subscriber_id: i64,
+    outcome: Outcome,
+    committed: oneshot::Sender<()>,
+}
+
+/// Where workers hand in outcomes. Cheap to clone.
+#[derive(Clone)]
+pub struct Recorder {
+    records: mpsc::Sender<Record>,
+}
+
+impl Recorder {
+    /// Starts the writing task; it ends once every `Recorder` clone is dropped
+    /// and the last group is written.
+    pub fn start(
+        store: Store,
+        signals: Arc<DeliverySignals>,
+        bounce_after_failures: i64,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (records, incoming) = mpsc::channel(MAX_GROUP * 2);
+        let task = tokio::spawn(write_groups(
+            store,
+            signals,
+            bounce_after_failures,
+            incoming,
+        ));
+        (Self { records }, task)
+    }
+
+    /// Records `outcome` and waits until it is committed (or given up after
+    /// repeated database errors: the claim then lapses and the message is
+    /// tried again, which can repeat it but never loses it).
+    pub async fn record(&self, delivery_id: i64, subscriber_id: i64, outcome: Outcome) {
+        let (committed, done) = oneshot::channel();
+        let record = Record {
+            delivery_id,
+            subscriber_id,
+            outcome,
+            committed,
+        };
+        if self.records.send(record).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+}
+
+async fn write_groups(
+    store: Store,
+    signals: Arc<DeliverySignals>,
+    bounce_after_failures: i64,
+    mut incoming: mpsc::Receiver<Record>,
+) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while incoming.recv_many(&mut group, MAX_GROUP).await > 0 {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match write_group(&store, &group, bounce_after_failures).await {
+                Ok(bounced) => {
+                    for subscriber_id in bounced {
+                        signals.departed(subscriber_id);
+                    }
+                    break;
+                }
+                Err(error) if tries < WRITE_TRIES => {
+                    tracing::warn!(%error, "cannot record delivery outcomes yet; trying again");
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(tries))).await;
+                }
+                Err(error) => {
+                    tracing::error!(
+                        %error,
+                        outcomes = group.len(),
+                        "cannot record delivery outcomes; their claims will lapse and they go again"
+                    );
+                    break;
+                }
+            }
+        }
+        for record in group.drain(..) {
+            let _ = record.committed.send(());
+        }
+    }
+}
+
+/// Writes one group; returns the subscribers it marked bounced.
+async fn write_group(
+    store: &Store,
+    group: &[Record],
+    bounce_after_failures: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let now = now_millis();
+    let mut tx = store.begin_write().await?;
+    for record in group {
+        deliveries::record(&mut tx, record.delivery_id, &record.outcome, now).await?;
+    }
+    let mut bounced = Vec::new();
+    for record in group {
+        let Outcome::Failed {
+            failure: Failure::Permanent,
+            error,
+        } = &record.outcome
+        else {
+            continue;
+        };
+        let in_a_row =
+            deliveries::permanent_failures_in_a_row(&mut tx, record.subscriber_id).await?;
+        if in_a_row >= bounce_after_failures {
+            let reason = format!("{in_a_row} hard failures in a row; last: {error}");
+            if Subscriptions::mark_bounced(
+                &mut tx,
+                store.dialect(),
+                record.subscriber_id,
+                &reason,
+                now,
+            )
+            .await?
+            {
+                tracing::info!(subscriber_id = record.subscriber_id, "subscriber bounced");
+                bounced.push(record.subscriber_id);
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(bounced)
+}
