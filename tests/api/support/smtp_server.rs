@@ -15,7 +15,7 @@ use base64::Engine as _;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::{oneshot, watch, Notify};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
@@ -78,6 +78,8 @@ struct Behaviour {
 
 const HOSTNAME: &str = "herald-test";
 const REBIND_PATIENCE: Duration = Duration::from_secs(2);
+/// How long a stopping server waits for sessions to finish their command.
+const SESSION_DRAIN: Duration = Duration::from_secs(5);
 
 impl TestSmtpServer {
     pub async fn start() -> TestSmtpServer {
@@ -221,12 +223,14 @@ async fn accept_loop(
     mut shutdown: oneshot::Receiver<()>,
 ) {
     let mut sessions = JoinSet::new();
+    let (closing, closing_rx) = watch::channel(false);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    sessions.spawn(Session::new(stream, Arc::clone(&shared)).run());
+                    let session = Session::new(stream, Arc::clone(&shared), closing_rx.clone());
+                    sessions.spawn(session.run());
                 }
                 // Transient failures such as EMFILE; back off instead of spinning.
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -236,7 +240,16 @@ async fn accept_loop(
         }
     }
     drop(listener);
-    sessions.shutdown().await;
+    // Like a server going down: each session finishes the command it is
+    // answering, then hangs up. A message is never kept without its 250 going out.
+    let _ = closing.send(true);
+    let drained = tokio::time::timeout(SESSION_DRAIN, async {
+        while sessions.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        sessions.shutdown().await;
+    }
 }
 
 struct Session {
@@ -247,10 +260,11 @@ struct Session {
     auth_user: Option<String>,
     mail_from: Option<String>,
     rcpt_to: Vec<String>,
+    closing: watch::Receiver<bool>,
 }
 
 impl Session {
-    fn new(stream: TcpStream, shared: Arc<Shared>) -> Session {
+    fn new(stream: TcpStream, shared: Arc<Shared>, closing: watch::Receiver<bool>) -> Session {
         let (reader, writer) = stream.into_split();
         Session {
             reader: BufReader::new(reader),
@@ -260,6 +274,7 @@ impl Session {
             auth_user: None,
             mail_from: None,
             rcpt_to: Vec::new(),
+            closing,
         }
     }
 
@@ -274,8 +289,16 @@ impl Session {
         let mut line = Vec::new();
         loop {
             line.clear();
-            if self.reader.read_until(b'\n', &mut line).await? == 0 {
+            if *self.closing.borrow() {
                 return Ok(());
+            }
+            tokio::select! {
+                read = self.reader.read_until(b'\n', &mut line) => {
+                    if read? == 0 {
+                        return Ok(());
+                    }
+                }
+                _ = self.closing.changed() => return Ok(()),
             }
             let text = String::from_utf8_lossy(&line);
             let text = text.trim_end_matches(['\r', '\n']);
