@@ -214,6 +214,14 @@ pub async fn cancel_for_issue(conn: &mut AnyConnection, issue_id: i64) -> Result
     .rows_affected())
 }
 
+/// Copies not yet sent nor given up, for the queue-depth gauge.
+pub async fn queue_depth(pool: &AnyPool) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT COUNT(*) AS n FROM deliveries WHERE status = 'queued'")
+        .fetch_one(pool)
+        .await?
+        .try_get("n")
+}
+
 /// Issues going out now, oldest send first.
 pub async fn sending_issues(pool: &AnyPool) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query("SELECT id FROM issues WHERE status = 'sending' ORDER BY send_started_at, id")

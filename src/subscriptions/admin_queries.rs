@@ -369,3 +369,61 @@ pub async fn erase(
     .await?;
     Ok(true)
 }
+
+/// A confirmation link of a new subscriber and the seed its mail derives it from.
+pub struct NewConfirmation {
+    pub subscriber_id: i64,
+    pub token_hash: String,
+    pub seed: String,
+}
+
+/// Confirmation links and their queued mail for many subscribers at once
+/// (pending imports): two multi-row inserts per chunk instead of two
+/// statements per subscriber, which made a 100,000-row import take 11 s.
+pub async fn insert_confirmations(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    confirmations: &[NewConfirmation],
+    now: i64,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    // Six values per outbox row keeps a chunk well under SQLite's 32,766 parameters.
+    for chunk in confirmations.chunks(MAX_ROWS_PER_INSERT) {
+        let mut placeholders = Placeholders::new(dialect);
+        let values: Vec<String> = chunk.iter().map(|_| placeholders.row(4)).collect();
+        let sql = format!(
+            "INSERT INTO confirmation_tokens (token_hash, subscriber_id, created_at, expires_at) \
+             VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for confirmation in chunk {
+            query = query
+                .bind(confirmation.token_hash.as_str())
+                .bind(confirmation.subscriber_id)
+                .bind(now)
+                .bind(expires_at);
+        }
+        query.execute(&mut *conn).await?;
+
+        let mut placeholders = Placeholders::new(dialect);
+        let values: Vec<String> = chunk.iter().map(|_| placeholders.row(6)).collect();
+        let sql = format!(
+            "INSERT INTO outbox (kind, subscriber_id, token_seed, created_at, expires_at, next_attempt_at) \
+             VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for confirmation in chunk {
+            query = query
+                .bind("confirmation")
+                .bind(confirmation.subscriber_id)
+                .bind(confirmation.seed.as_str())
+                .bind(now)
+                .bind(expires_at)
+                .bind(now);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}

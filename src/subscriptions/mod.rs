@@ -172,6 +172,36 @@ impl Subscriptions {
         }
     }
 
+    /// `send_confirmation` for many new subscribers in a few statements.
+    async fn send_confirmations(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        subscriber_ids: &[i64],
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        let confirmations: Vec<admin_queries::NewConfirmation> = subscriber_ids
+            .iter()
+            .map(|&subscriber_id| {
+                let seed = TokenSeed::generate();
+                let token_hash = ConfirmationToken::derive(&self.key, &seed).hash();
+                admin_queries::NewConfirmation {
+                    subscriber_id,
+                    token_hash,
+                    seed: seed.as_str().to_owned(),
+                }
+            })
+            .collect();
+        let expires_at = now + millis(self.policy.confirmation_ttl);
+        admin_queries::insert_confirmations(
+            conn,
+            self.store.dialect(),
+            &confirmations,
+            now,
+            expires_at,
+        )
+        .await
+    }
+
     /// A new confirmation link and the mail that carries it, with no limit
     /// checked: for addresses that have had no mail yet (imports, the API).
     async fn send_confirmation(

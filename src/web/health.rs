@@ -34,6 +34,12 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         Ok(depth) => ::metrics::gauge!(crate::telemetry::QUEUE_DEPTH).set(depth as f64),
         Err(error) => tracing::warn!(error = %error_chain(&error), "cannot read the outbox depth"),
     }
+    match crate::delivery::deliveries::queue_depth(state.store.pool()).await {
+        Ok(depth) => ::metrics::gauge!(crate::telemetry::DELIVERY_QUEUE_DEPTH).set(depth as f64),
+        Err(error) => {
+            tracing::warn!(error = %error_chain(&error), "cannot read the delivery queue depth");
+        }
+    }
     prometheus.run_upkeep();
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

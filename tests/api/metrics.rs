@@ -64,6 +64,7 @@ async fn metrics_count_signups_confirmations_mail_and_unsubscribes(backend: Back
     }
     assert!(after.contains("# TYPE herald_send_duration_seconds histogram"));
     assert!(sample(&after, "herald_outbox_queue_depth").is_some());
+    assert!(sample(&after, "herald_delivery_queue_depth").is_some());
 }
 
 async fn failed_and_retried_mail_is_counted_by_kind(backend: Backend) {

@@ -239,6 +239,16 @@ async fn every_confirmed_subscriber_gets_one_copy_with_the_list_headers(backend:
     }
     assert_eq!(message_ids.len(), 30, "every copy has its own Message-ID");
 
+    // Counted for the scraper (the recorder is shared by the tests of this process).
+    let metrics = app.get("/metrics").await.text().await.expect("metrics");
+    let sent_copies: f64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("herald_messages_sent_total{kind=\"issue\"} "))
+        .and_then(|value| value.trim().parse().ok())
+        .expect("herald_messages_sent_total for issues");
+    assert!(sent_copies >= 30.0, "{sent_copies}");
+    assert!(metrics.contains("herald_send_duration_seconds_bucket{kind=\"issue\""));
+
     // Sending again after it is sent: still refused.
     let (status, _) = sender.control(&app, issue, "send").await;
     assert_eq!(status, 409);

@@ -174,9 +174,7 @@ impl Subscriptions {
         )
         .await?;
         if *admission == Admission::Pending {
-            for id in &ids {
-                self.send_confirmation(&mut tx, *id, now).await?;
-            }
+            self.send_confirmations(&mut tx, &ids, now).await?;
         }
         tx.commit().await?;
         let added = ids.len() as u64;
