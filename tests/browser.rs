@@ -1,6 +1,7 @@
 //! The journeys people make, in a real headless Chromium: a visitor signs up
 //! and confirms; the first admin sets Herald up and signs in; an editor
-//! composes a digest, previews it and sends a test. Each test starts the real
+//! composes a digest, previews it and sends a test; an editor sends the digest
+//! to an imported list and watches it go out. Each test starts the real
 //! application (on SQLite: the API suite covers both databases), its own test
 //! SMTP server and its own browser, and leaves screenshots in
 //! `target/screenshots/`.
@@ -11,6 +12,9 @@ mod support;
 
 #[path = "browser/driver.rs"]
 mod driver;
+
+#[path = "browser/sending.rs"]
+mod sending;
 
 use driver::{xpath_literal, Browser};
 use herald::accounts::Role;

@@ -365,3 +365,53 @@ pub async fn permanent_failures_in_a_row(
     .await?
     .try_get("n")
 }
+
+/// How many copies a send started now would queue: the confirmed subscribers,
+/// as `queue_issue` picks them.
+pub async fn recipient_count(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT COUNT(*) AS n FROM subscribers WHERE status = 'confirmed'")
+        .fetch_one(conn)
+        .await?
+        .try_get("n")
+}
+
+/// A copy of an issue that failed for good, for the editor watching the send.
+#[derive(Debug, Clone)]
+pub struct FailedDelivery {
+    pub subscriber_id: i64,
+    /// None when the subscriber row is gone.
+    pub email: Option<String>,
+    pub failed_at: Option<i64>,
+    pub failure: Option<String>,
+    /// The server's refusal, or the last error.
+    pub reply: Option<String>,
+}
+
+/// The latest `limit` failed copies of `issue_id`, newest first.
+pub async fn latest_failures(
+    conn: &mut AnyConnection,
+    issue_id: i64,
+    limit: i64,
+) -> Result<Vec<FailedDelivery>, sqlx::Error> {
+    sqlx::query(
+        "SELECT d.subscriber_id, s.email, d.failed_at, d.failure, d.reply \
+         FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id \
+         WHERE d.issue_id = $1 AND d.status = 'failed' \
+         ORDER BY d.failed_at DESC, d.id DESC LIMIT $2",
+    )
+    .bind(issue_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(FailedDelivery {
+            subscriber_id: row.try_get("subscriber_id")?,
+            email: row.try_get("email")?,
+            failed_at: row.try_get("failed_at")?,
+            failure: row.try_get("failure")?,
+            reply: row.try_get("reply")?,
+        })
+    })
+    .collect()
+}

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::deliveries::{self, DeliveryCounts, ReceivedIssue};
+use super::deliveries::{self, DeliveryCounts, FailedDelivery, ReceivedIssue};
 use super::DeliverySignals;
 use crate::issues::queries as issue_queries;
 use crate::issues::{IssueStatus, RenderError, RenderedIssue};
@@ -190,6 +190,22 @@ impl Sends {
     ) -> Result<Vec<ReceivedIssue>, sqlx::Error> {
         let mut conn = self.store.pool().acquire().await?;
         deliveries::for_subscriber(&mut conn, subscriber_id, limit).await
+    }
+
+    /// How many confirmed subscribers a send started now would go to.
+    pub async fn recipient_count(&self) -> Result<i64, sqlx::Error> {
+        let mut conn = self.store.pool().acquire().await?;
+        deliveries::recipient_count(&mut conn).await
+    }
+
+    /// The latest copies of issue `id` that failed for good, newest first.
+    pub async fn latest_failures(
+        &self,
+        id: i64,
+        limit: i64,
+    ) -> Result<Vec<FailedDelivery>, sqlx::Error> {
+        let mut conn = self.store.pool().acquire().await?;
+        deliveries::latest_failures(&mut conn, id, limit).await
     }
 
     async fn move_status(

@@ -161,6 +161,51 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
             vec![("to", "me@example.com".into())],
             SignedIn,
         ),
+        // Sending is editors' work. The editor's press starts the send (to
+        // nobody: no subscriber is confirmed), so the admin's gets 409: both
+        // were let through.
+        (
+            Method::GET,
+            format!("/admin/issues/{issue}/send"),
+            vec![],
+            SignedIn,
+        ),
+        (
+            Method::POST,
+            format!("/admin/issues/{issue}/send"),
+            vec![],
+            SignedIn,
+        ),
+        (
+            Method::GET,
+            format!("/admin/issues/{issue}/progress"),
+            vec![],
+            SignedIn,
+        ),
+        (
+            Method::POST,
+            format!("/admin/issues/{issue}/pause"),
+            vec![],
+            SignedIn,
+        ),
+        (
+            Method::POST,
+            format!("/admin/issues/{issue}/resume"),
+            vec![],
+            SignedIn,
+        ),
+        (
+            Method::GET,
+            format!("/admin/issues/{issue}/cancel"),
+            vec![],
+            SignedIn,
+        ),
+        (
+            Method::POST,
+            format!("/admin/issues/{issue}/cancel"),
+            vec![],
+            SignedIn,
+        ),
         (Method::GET, "/admin/users".into(), vec![], AdminOnly),
         (
             Method::POST,

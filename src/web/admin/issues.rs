@@ -1,10 +1,13 @@
 //! The composer under `/admin/issues`, for editors and admins: the list, a new
 //! draft, editing the draft and its items, the preview (HTML and plain text
-//! side by side, from the renderer sending uses) and the test send.
+//! side by side, from the renderer sending uses), the test send, and sending
+//! to the list with its progress.
 
 mod composer;
 mod items;
 mod preview;
+mod progress;
+mod sending;
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse, ResponseError};
@@ -13,6 +16,7 @@ use serde::Deserialize;
 
 use super::auth::{AdminContext, SignedIn};
 use super::see_other;
+use crate::delivery::SendControlError;
 use crate::issues::{
     self, FieldError, HeaderInput, IssueContent, IssueError, IssueHeader, IssueStatus,
     IssueSummary, Issues,
@@ -42,7 +46,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(items::move_item)
             .service(preview::preview_page)
             .service(preview::preview_document)
-            .service(preview::send_test),
+            .service(preview::send_test)
+            .service(progress::script)
+            .service(progress::progress_json)
+            .service(sending::send_page)
+            .service(sending::send)
+            .service(sending::pause)
+            .service(sending::resume)
+            .service(sending::cancel_page)
+            .service(sending::cancel),
     );
 }
 
@@ -94,6 +106,18 @@ fn failure(state: &AppState, error: IssueError) -> PageError {
             site: state.site.clone(),
         },
         IssueError::Store(error) => PageError::Web(WebError::Store(error)),
+        other => PageError::Internal(format!("unexpected outcome: {other}")),
+    }
+}
+
+/// The failures of a send step other than its refusal (409), which the
+/// handlers show as a page of their own.
+fn control_failure(state: &AppState, error: SendControlError) -> PageError {
+    match error {
+        SendControlError::NotFound => PageError::NotFound {
+            site: state.site.clone(),
+        },
+        SendControlError::Store(error) => PageError::Web(WebError::Store(error)),
         other => PageError::Internal(format!("unexpected outcome: {other}")),
     }
 }

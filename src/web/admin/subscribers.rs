@@ -1,5 +1,6 @@
 //! The subscriber pages under `/admin/subscribers`: the list (search, status
-//! filter, keyset pages) and one subscriber's history, which editors may see;
+//! filter, keyset pages) and one subscriber's history and the issues sent to
+//! them, which editors may see;
 //! and the actions, which are for admins: unsubscribe, resend the
 //! confirmation, erase. Import and export live in `transfer`.
 
@@ -11,6 +12,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::auth::{AdminContext, AdminOnly, SignedIn};
+use crate::delivery::deliveries::ReceivedIssue;
 use crate::store::timestamps;
 use crate::subscriptions::admin::{
     Actor, AdminError, ListQuery, SearchTerm, SubscriberDetail, SubscriberRow,
@@ -22,6 +24,8 @@ use crate::web::pages::html;
 use crate::web::AppState;
 
 const STATUSES: [&str; 4] = ["pending", "confirmed", "unsubscribed", "bounced"];
+/// Issues listed on a subscriber's page, newest first.
+const ISSUES_SHOWN: i64 = 100;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // The fixed paths first: `{id}` only takes digits, but order keeps it obvious.
@@ -157,6 +161,41 @@ struct HistoryLine {
     user_agent: String,
 }
 
+/// One issue on a subscriber's page: what became of their copy.
+struct ReceivedLine {
+    issue_id: i64,
+    subject: String,
+    /// sent, failed, cancelled, queued, or retrying (queued after a temporary failure).
+    outcome: String,
+    failed: bool,
+    /// When it went out, or failed for good.
+    when: String,
+    /// The server's reply, or why it failed or was not sent.
+    detail: String,
+}
+
+impl From<ReceivedIssue> for ReceivedLine {
+    fn from(received: ReceivedIssue) -> Self {
+        let outcome = match (received.status.as_str(), &received.failure) {
+            ("failed", Some(failure)) => format!("failed ({failure})"),
+            ("queued", _) if received.reply.is_some() => "retrying".to_owned(),
+            (status, _) => status.to_owned(),
+        };
+        Self {
+            issue_id: received.issue_id,
+            subject: received.subject,
+            outcome,
+            failed: received.status == "failed",
+            when: received
+                .sent_at
+                .or(received.failed_at)
+                .map(timestamps::date_time)
+                .unwrap_or_default(),
+            detail: received.reply.unwrap_or_default(),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin/subscriber.html")]
 struct DetailPage {
@@ -167,6 +206,9 @@ struct DetailPage {
     status: SubscriberStatus,
     since: String,
     history: Vec<HistoryLine>,
+    received: Vec<ReceivedLine>,
+    /// More issues went to them than are listed.
+    received_truncated: bool,
     can_unsubscribe: bool,
     can_resend: bool,
     notice: Option<String>,
@@ -174,7 +216,7 @@ struct DetailPage {
 }
 
 impl DetailPage {
-    fn new(ctx: AdminContext, detail: SubscriberDetail) -> Self {
+    fn new(ctx: AdminContext, detail: SubscriberDetail, received: Vec<ReceivedIssue>) -> Self {
         let s = detail.subscriber;
         Self {
             ctx,
@@ -194,6 +236,8 @@ impl DetailPage {
                     user_agent: entry.user_agent.unwrap_or_default(),
                 })
                 .collect(),
+            received_truncated: received.len() as i64 >= ISSUES_SHOWN,
+            received: received.into_iter().map(ReceivedLine::from).collect(),
             can_unsubscribe: matches!(
                 s.status,
                 SubscriberStatus::Pending | SubscriberStatus::Confirmed
@@ -217,7 +261,8 @@ async fn render_detail(
     let Some(detail) = state.subscriptions.detail(id).await? else {
         return not_found(state, me).await;
     };
-    let mut page = DetailPage::new(me.context(state, "subscribers"), detail);
+    let received = state.sends.received_by(id, ISSUES_SHOWN).await?;
+    let mut page = DetailPage::new(me.context(state, "subscribers"), detail, received);
     page.notice = notice;
     page.error = error;
     html(status, &page)

@@ -1,8 +1,10 @@
-//! Issues: the composer in the admin pages, the test send, and the API.
+//! Issues: the composer in the admin pages, the test send, sending from the
+//! admin pages, and the API.
 //! Helpers here are shared with the archive tests.
 
 mod api;
 mod composer;
+mod sending_ui;
 
 use herald::accounts::Role;
 use serde_json::json;

@@ -1,9 +1,12 @@
 //! The composer page of one issue, and saving its subject, preheader and intro.
+//! Once the issue is sent (or sending), the same page, read-only, shows the
+//! send's progress above the content.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 
+use super::progress::{progress_view, ProgressView, PAGE_WITH_SCRIPT_CSP};
 use super::{failure, issues_of, FormErrors, HeaderForm, PageError};
 use crate::issues::{
     self, FieldError, HeaderInput, IssueError, IssueHeader, IssueStatus, ItemContent, ItemInput,
@@ -44,6 +47,8 @@ struct ComposerPage {
     error: Option<String>,
     created: String,
     updated: String,
+    /// The send, once there is one.
+    progress: Option<ProgressView>,
 }
 
 /// What the editor typed in the form that was refused, to show it again.
@@ -132,7 +137,13 @@ pub(super) async fn render_composer(
             }
         })
         .collect();
-    Ok(html(
+    let progress = if issue.status.is_draft() {
+        None
+    } else {
+        Some(progress_view(state, id).await?)
+    };
+    let live = progress.as_ref().is_some_and(|p| p.live);
+    let mut response = html(
         status,
         &ComposerPage {
             ctx: me.context(state, "issues"),
@@ -149,8 +160,16 @@ pub(super) async fn render_composer(
             error,
             created: timestamps::date_time(issue.created_at),
             updated: timestamps::date_time(issue.updated_at),
+            progress,
         },
-    )?)
+    )?;
+    if live {
+        response.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static(PAGE_WITH_SCRIPT_CSP),
+        );
+    }
+    Ok(response)
 }
 
 #[get("/{id:\\d+}")]

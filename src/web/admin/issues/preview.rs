@@ -31,7 +31,7 @@ struct PreviewPage {
 }
 
 /// `12.3 KB`, in units of 1,024 bytes as mail clients count them.
-fn kilobytes(bytes: usize) -> String {
+pub(super) fn kilobytes(bytes: usize) -> String {
     format!("{:.1} KB", bytes as f64 / 1024.0)
 }
 
