@@ -13,5 +13,6 @@ mod issues;
 mod metrics;
 mod outbox;
 mod signup;
+mod smtp_pool;
 mod subscribers;
 mod unsubscribe;

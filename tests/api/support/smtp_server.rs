@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -59,6 +60,8 @@ struct Shared {
     behaviour: Mutex<Behaviour>,
     messages: Mutex<Vec<ReceivedMessage>>,
     arrived: Notify,
+    /// TCP connections accepted since the server started, across restarts.
+    connections: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -134,6 +137,11 @@ impl TestSmtpServer {
                 );
             }
         }
+    }
+
+    /// How many TCP connections the server has accepted, across restarts.
+    pub fn connections_accepted(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
     }
 
     /// Forgets the messages received so far.
@@ -220,6 +228,7 @@ async fn accept_loop(
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    shared.connections.fetch_add(1, Ordering::SeqCst);
                     sessions.spawn(Session::new(stream, Arc::clone(&shared)).run());
                 }
                 // Transient failures such as EMFILE; back off instead of spinning.
