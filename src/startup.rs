@@ -218,11 +218,7 @@ impl Services {
             config.secret.as_ref(),
             &config.secret_file,
         )?);
-        let mailer = Arc::new(Mailer::from_config(
-            config.smtp_url.as_ref(),
-            &config.outbox_dir,
-            config.send_concurrency.get(),
-        )?);
+        let mailer = Arc::new(Mailer::from_config(config)?);
         // Installed before anything counts, so no early event is lost.
         crate::telemetry::prometheus();
         let signals = Arc::new(DeliverySignals::new());

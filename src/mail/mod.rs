@@ -2,23 +2,32 @@
 //! no SMTP server is configured) and the messages Herald writes.
 
 mod confirmation;
+mod dkim;
 mod headers;
+mod pool;
+mod relay;
+mod tls;
+mod transaction;
 mod welcome;
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::borrow::Cow;
+use std::path::PathBuf;
 
+use lettre::address::Envelope;
 use lettre::message::{Mailbox, MessageBuilder, MultiPart};
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use secrecy::{ExposeSecret, SecretString};
+use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
 
 pub use confirmation::ConfirmationEmail;
+pub use dkim::{DkimKeyError, DkimSigner};
 pub use headers::{ListUnsubscribe, ListUnsubscribePost};
 pub use welcome::WelcomeEmail;
 
-use crate::config::BaseUrl;
+use crate::config::{BaseUrl, Config};
 use crate::subscriptions::{SubscriberEmail, SubscriberName};
+use pool::SmtpPool;
+use relay::Relay;
+use tls::ExtraRoots;
 
 /// Who the mail is from and what the reader is told about the sender.
 #[derive(Debug, Clone)]
@@ -70,6 +79,11 @@ pub enum MailerError {
     /// The URL itself is never repeated: it may hold a password.
     #[error("SMTP_URL: cannot be used: {0}")]
     SmtpUrl(String),
+    #[error("HERALD_SMTP_CA_FILE: {path} {problem}")]
+    SmtpCaFile { path: String, problem: String },
+    /// The key itself is never repeated.
+    #[error("DKIM_PRIVATE_KEY: {0}")]
+    DkimKey(#[from] DkimKeyError),
     #[error("HERALD_OUTBOX_DIR: cannot create {path}: {source}")]
     OutboxDir {
         path: String,
@@ -80,7 +94,7 @@ pub enum MailerError {
 /// How a send went, as far as retrying is concerned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
-    /// Try again later: 4xx replies, connection and I/O errors.
+    /// Try again later: 4xx replies, connection and I/O errors, timeouts.
     #[error("temporary failure: {0}")]
     Transient(String),
     /// The server refused for good (5xx): retrying cannot help.
@@ -88,11 +102,24 @@ pub enum SendError {
     Permanent(String),
 }
 
-pub enum Mailer {
-    Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
-        server: String,
-    },
+impl SendError {
+    /// The same failure, said to be about `what`.
+    fn about(self, what: &str) -> Self {
+        match self {
+            Self::Transient(text) => Self::Transient(format!("{what}: {text}")),
+            Self::Permanent(text) => Self::Permanent(format!("{what}: {text}")),
+        }
+    }
+}
+
+/// Where mail goes, and the DKIM signature it gets on the way.
+pub struct Mailer {
+    transport: Transport,
+    dkim: Option<DkimSigner>,
+}
+
+enum Transport {
+    Smtp(SmtpPool),
     Files {
         transport: AsyncFileTransport<Tokio1Executor>,
         dir: PathBuf,
@@ -106,89 +133,88 @@ impl std::fmt::Debug for Mailer {
 }
 
 impl Mailer {
-    /// SMTP when `smtp_url` is set, else `.eml` files in `outbox_dir` (created if needed).
-    pub fn from_config(
-        smtp_url: Option<&SecretString>,
-        outbox_dir: &Path,
-        max_connections: usize,
-    ) -> Result<Self, MailerError> {
-        match smtp_url {
+    /// SMTP when `smtp_url` is set, through a pool of at most
+    /// `send_concurrency` sessions; else `.eml` files in `outbox_dir`
+    /// (created if needed). Signs with DKIM when `dkim` is set.
+    pub fn from_config(config: &Config) -> Result<Self, MailerError> {
+        let dkim = config.dkim.as_ref().map(DkimSigner::new).transpose()?;
+        let transport = match &config.smtp_url {
             Some(url) => {
-                let url = url.expose_secret();
-                let server = url::Url::parse(url)
-                    .ok()
-                    .map(|u| {
-                        format!(
-                            "{}://{}:{}",
-                            u.scheme(),
-                            u.host_str().unwrap_or(""),
-                            u.port().map_or_else(|| "default".into(), |p| p.to_string())
-                        )
-                    })
-                    .unwrap_or_default();
-                let pool = PoolConfig::new()
-                    .max_size(u32::try_from(max_connections).unwrap_or(u32::MAX))
-                    .idle_timeout(Duration::from_secs(30));
-                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                    .map_err(|e| MailerError::SmtpUrl(e.to_string()))?
-                    .timeout(Some(Duration::from_secs(30)))
-                    .pool_config(pool)
-                    .build();
-                Ok(Self::Smtp { transport, server })
+                let roots = match &config.smtp_ca_file {
+                    Some(path) => {
+                        ExtraRoots::load(path).map_err(|problem| MailerError::SmtpCaFile {
+                            path: path.display().to_string(),
+                            problem,
+                        })?
+                    }
+                    None => ExtraRoots::default(),
+                };
+                let relay =
+                    Relay::from_url(url.expose_secret(), &roots).map_err(MailerError::SmtpUrl)?;
+                Transport::Smtp(SmtpPool::new(
+                    relay,
+                    config.send_concurrency.get(),
+                    config.smtp_messages_per_connection,
+                ))
             }
             None => {
-                std::fs::create_dir_all(outbox_dir).map_err(|source| MailerError::OutboxDir {
-                    path: outbox_dir.display().to_string(),
+                let dir = &config.outbox_dir;
+                std::fs::create_dir_all(dir).map_err(|source| MailerError::OutboxDir {
+                    path: dir.display().to_string(),
                     source,
                 })?;
-                Ok(Self::Files {
-                    transport: AsyncFileTransport::new(outbox_dir),
-                    dir: outbox_dir.to_path_buf(),
-                })
+                Transport::Files {
+                    transport: AsyncFileTransport::new(dir),
+                    dir: dir.clone(),
+                }
             }
-        }
+        };
+        Ok(Self { transport, dkim })
     }
 
     /// Where mail goes, without credentials, for the start-up message.
     pub fn describe(&self) -> String {
-        match self {
-            Self::Smtp { server, .. } => format!("SMTP server {server}"),
-            Self::Files { dir, .. } => format!(".eml files in {}", dir.display()),
+        match &self.transport {
+            Transport::Smtp(pool) => format!("SMTP server {}", pool.relay_name()),
+            Transport::Files { dir, .. } => format!(".eml files in {}", dir.display()),
         }
     }
 
+    /// The DKIM domain and selector mail is signed for, if any.
+    pub fn dkim_description(&self) -> Option<String> {
+        self.dkim.as_ref().map(DkimSigner::describe)
+    }
+
+    /// Adds the DKIM signature when DKIM is configured; does nothing otherwise.
+    /// [`Mailer::send`] does this itself; call it for a message that goes
+    /// out through [`Mailer::send_raw`].
+    pub fn sign(&self, message: &mut Message) {
+        if let Some(signer) = &self.dkim {
+            signer.sign(message);
+        }
+    }
+
+    /// Signs (when DKIM is configured) and sends.
     #[tracing::instrument(name = "mail_send", skip_all)]
     pub async fn send(&self, message: &Message) -> Result<String, SendError> {
+        let message = match &self.dkim {
+            Some(signer) => {
+                let mut signed = message.clone();
+                signer.sign(&mut signed);
+                Cow::Owned(signed)
+            }
+            None => Cow::Borrowed(message),
+        };
         self.send_raw(message.envelope(), &message.formatted())
             .await
     }
 
-    /// Sends a message already formatted as bytes; on success, the server's
-    /// reply (or where the file went).
-    pub async fn send_raw(
-        &self,
-        envelope: &lettre::address::Envelope,
-        message: &[u8],
-    ) -> Result<String, SendError> {
-        match self {
-            Self::Smtp { transport, .. } => transport
-                .send_raw(envelope, message)
-                .await
-                .map(|response| {
-                    format!(
-                        "{} {}",
-                        response.code(),
-                        response.message().collect::<Vec<_>>().join(" ")
-                    )
-                })
-                .map_err(|e| {
-                    if e.is_permanent() {
-                        SendError::Permanent(e.to_string())
-                    } else {
-                        SendError::Transient(e.to_string())
-                    }
-                }),
-            Self::Files { transport, .. } => transport
+    /// Sends a message already formatted as bytes, as it is (no signature is
+    /// added); on success, the server's reply (or where the file went).
+    pub async fn send_raw(&self, envelope: &Envelope, message: &[u8]) -> Result<String, SendError> {
+        match &self.transport {
+            Transport::Smtp(pool) => pool.send(envelope, message).await,
+            Transport::Files { transport, .. } => transport
                 .send_raw(envelope, message)
                 .await
                 .map(|id| format!("written as {id}.eml"))

@@ -14,5 +14,6 @@ mod metrics;
 mod outbox;
 mod sending;
 mod signup;
+mod smtp_pool;
 mod subscribers;
 mod unsubscribe;

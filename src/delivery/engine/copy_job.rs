@@ -93,8 +93,7 @@ impl Engine {
                 })
             }
         };
-        // DKIM-MERGE: sign here once the pool branch lands
-        let _ = &mut message;
+        self.mailer.sign(&mut message);
         self.wait_for_rate().await;
         // The last moment: a reader who left while this copy waited gets nothing.
         if self.signals.has_departed(delivery.subscriber_id) {

@@ -65,6 +65,8 @@ struct Shared {
     arrived: Notify,
     /// Every DATA transaction completed, accepted or not.
     transactions: AtomicUsize,
+    /// TCP connections accepted since the server started, across restarts.
+    connections: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -142,6 +144,11 @@ impl TestSmtpServer {
                 );
             }
         }
+    }
+
+    /// How many TCP connections the server has accepted, across restarts.
+    pub fn connections_accepted(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
     }
 
     /// Forgets the messages received so far.
@@ -229,6 +236,7 @@ async fn accept_loop(
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    shared.connections.fetch_add(1, Ordering::SeqCst);
                     let session = Session::new(stream, Arc::clone(&shared), closing_rx.clone());
                     sessions.spawn(session.run());
                 }
