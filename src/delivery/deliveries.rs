@@ -3,7 +3,7 @@
 
 use sqlx::{AnyConnection, AnyPool, Row};
 
-use crate::store::Dialect;
+use crate::store::{Dialect, Placeholders};
 
 /// Queues a copy of `issue_id` for every confirmed subscriber; the caller's
 /// transaction makes it one step with the issue's move to `sending`.
@@ -181,6 +181,35 @@ pub async fn record(
         .bind(now),
     };
     query.execute(conn).await?;
+    Ok(())
+}
+
+/// Marks many deliveries sent, each with the server's reply, in one statement
+/// per thousand: the recorder's groups are mostly successes.
+pub async fn record_sent(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    sent: &[(i64, &str)],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    for chunk in sent.chunks(1_000) {
+        // Placeholders in the order they appear: SQLite binds `?` by position.
+        let mut placeholders = Placeholders::new(dialect);
+        let values: Vec<String> = chunk.iter().map(|_| placeholders.row(2)).collect();
+        let sent_at = placeholders.one();
+        let sql = format!(
+            "WITH sent (id, reply) AS (VALUES {}) \
+             UPDATE deliveries SET status = 'sent', sent_at = {sent_at}, reply = sent.reply, \
+                 failure = NULL \
+             FROM sent WHERE deliveries.id = sent.id",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (id, reply) in chunk {
+            query = query.bind(*id).bind(*reply);
+        }
+        query.bind(now).execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

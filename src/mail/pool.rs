@@ -53,6 +53,8 @@ struct Idle {
 
 struct Session {
     connection: AsyncSmtpConnection,
+    /// The relay takes MAIL, RCPT and DATA in one write.
+    pipelining: bool,
     messages: u32,
     idle_since: Instant,
 }
@@ -88,7 +90,12 @@ impl SmtpPool {
             };
             let outcome = timeout(
                 SEND_TIMEOUT,
-                transaction(&mut session.connection, envelope, message),
+                transaction(
+                    &mut session.connection,
+                    session.pipelining,
+                    envelope,
+                    message,
+                ),
             )
             .await;
             match outcome {
@@ -125,17 +132,19 @@ impl SmtpPool {
 
 impl Shared {
     async fn open(&self) -> Result<Session, SendError> {
-        let connection = timeout(CONNECT_TIMEOUT, self.relay.open())
-            .await
-            .map_err(|_| {
-                SendError::Transient(format!(
-                    "{}: no session within {}s",
-                    self.relay.name(),
-                    CONNECT_TIMEOUT.as_secs()
-                ))
-            })??;
+        let (connection, pipelining) =
+            timeout(CONNECT_TIMEOUT, self.relay.open())
+                .await
+                .map_err(|_| {
+                    SendError::Transient(format!(
+                        "{}: no session within {}s",
+                        self.relay.name(),
+                        CONNECT_TIMEOUT.as_secs()
+                    ))
+                })??;
         Ok(Session {
             connection,
+            pipelining,
             messages: 0,
             idle_since: Instant::now(),
         })

@@ -7,6 +7,7 @@ use std::fmt::Display;
 
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
+use lettre::transport::smtp::commands::Ehlo;
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::{SMTP_PORT, SUBMISSIONS_PORT, SUBMISSION_PORT};
 use tokio::net::TcpStream;
@@ -120,8 +121,9 @@ impl Relay {
     }
 
     /// A session ready for `MAIL FROM`: greeted, encrypted as the URL asks,
-    /// authenticated if it has credentials.
-    pub async fn open(&self) -> Result<AsyncSmtpConnection, SendError> {
+    /// authenticated if it has credentials; and whether the relay takes
+    /// pipelined commands.
+    pub async fn open(&self) -> Result<(AsyncSmtpConnection, bool), SendError> {
         let tcp = TcpStream::connect((self.host.as_str(), self.port))
             .await
             .map_err(|e| self.unreachable(e))?;
@@ -152,7 +154,18 @@ impl Relay {
                 .await
                 .map_err(|e| self.refused(e))?;
         }
-        Ok(connection)
+        // lettre keeps no note of PIPELINING (RFC 2920); a second EHLO, once
+        // per session, reads the relay's extensions again.
+        let extensions = connection
+            .command(Ehlo::new(self.hello.clone()))
+            .await
+            .map_err(|e| self.refused(e))?;
+        let pipelining = extensions.message().any(|line| {
+            line.split_whitespace()
+                .next()
+                .is_some_and(|keyword| keyword.eq_ignore_ascii_case("PIPELINING"))
+        });
+        Ok((connection, pipelining))
     }
 
     fn unreachable(&self, error: impl Display) -> SendError {

@@ -28,32 +28,126 @@ pub(super) struct Failure {
 }
 
 /// One message over an open session: lettre's `AsyncSmtpConnection::send`,
-/// but telling apart where it failed, which that method does not.
+/// but telling apart where it failed, which that method does not; with
+/// MAIL, RCPT and DATA in one write when the relay pipelines, and the
+/// message in one write of its own.
 pub(super) async fn transaction(
     connection: &mut AsyncSmtpConnection,
+    pipelining: bool,
     envelope: &Envelope,
     message: &[u8],
 ) -> Result<String, Failure> {
     let parameters = mail_parameters(connection, envelope, message)?;
-    connection
-        .command(Mail::new(envelope.from().cloned(), parameters))
-        .await
-        .map_err(|e| Failure::new(e, After::LostBeforeStart))?;
-    for recipient in envelope.to() {
+    let mail = Mail::new(envelope.from().cloned(), parameters);
+    if pipelining {
+        open_pipelined(connection, mail, envelope).await?;
+    } else {
         connection
-            .command(Rcpt::new(recipient.clone(), vec![]))
+            .command(mail)
+            .await
+            .map_err(|e| Failure::new(e, After::LostBeforeStart))?;
+        for recipient in envelope.to() {
+            connection
+                .command(Rcpt::new(recipient.clone(), vec![]))
+                .await
+                .map_err(|e| Failure::new(e, After::Lost))?;
+        }
+        connection
+            .command(Data)
             .await
             .map_err(|e| Failure::new(e, After::Lost))?;
     }
-    connection
-        .command(Data)
-        .await
-        .map_err(|e| Failure::new(e, After::Lost))?;
-    let response = connection
-        .message(message)
-        .await
-        .map_err(|e| Failure::new(e, After::Lost))?;
+    let response = match DataPayload::new(message) {
+        Some(payload) => connection.command(payload).await,
+        None => connection.message(message).await,
+    }
+    .map_err(|e| Failure::new(e, After::Lost))?;
     Ok(reply_text(&response))
+}
+
+/// MAIL, RCPT and DATA in one write (RFC 2920), then their replies in order.
+/// Every reply is read whatever the earlier ones said, so the session stays
+/// in step after a refusal.
+async fn open_pipelined(
+    connection: &mut AsyncSmtpConnection,
+    mail: Mail,
+    envelope: &Envelope,
+) -> Result<(), Failure> {
+    let mut commands = mail.to_string();
+    for recipient in envelope.to() {
+        commands.push_str(&Rcpt::new(recipient.clone(), vec![]).to_string());
+    }
+    commands.push_str(&Data.to_string());
+    let mut refusal = match connection.command(commands).await {
+        Ok(_) => None,
+        Err(error) => {
+            let failure = Failure::new(error, After::LostBeforeStart);
+            if !matches!(failure.after, After::InStep) {
+                return Err(failure);
+            }
+            Some(failure)
+        }
+    };
+    for _ in envelope.to() {
+        if let Err(error) = connection.read_response().await {
+            let failure = Failure::new(error, After::Lost);
+            if !matches!(failure.after, After::InStep) {
+                return Err(failure);
+            }
+            refusal.get_or_insert(failure);
+        }
+    }
+    match connection.read_response().await {
+        // DATA was taken although MAIL or RCPT was refused (RFC 2920 says it
+        // must not be): an empty message ends the transaction, with no recipient.
+        Ok(_) => match refusal {
+            Some(refusal) => {
+                connection
+                    .command(".\r\n")
+                    .await
+                    .map_err(|e| Failure::new(e, After::Lost))?;
+                Err(refusal)
+            }
+            None => Ok(()),
+        },
+        Err(error) => Err(refusal.unwrap_or_else(|| Failure::new(error, After::Lost))),
+    }
+}
+
+/// The message as DATA carries it: dot-stuffed (RFC 5321 4.5.2) and ended
+/// with the lone dot, ready to go out in one write. lettre's own `message`
+/// stuffs byte by byte and writes the closing dot separately; at 4,800
+/// copies a second that loop alone took 24 % of Herald's CPU (perf, the
+/// delivery benchmark). None for a message that is not UTF-8, which then
+/// goes the lettre way.
+struct DataPayload(String);
+
+impl DataPayload {
+    fn new(message: &[u8]) -> Option<Self> {
+        let text = std::str::from_utf8(message).ok()?;
+        let mut payload = String::with_capacity(text.len() + 64);
+        if text.starts_with('.') {
+            payload.push('.');
+        }
+        let mut rest = text;
+        while let Some(at) = memchr::memmem::find(rest.as_bytes(), b"\n.") {
+            payload.push_str(&rest[..=at]);
+            payload.push('.');
+            rest = &rest[at + 1..];
+        }
+        payload.push_str(rest);
+        if !payload.ends_with("\r\n") {
+            payload.push_str("\r\n");
+        }
+        payload.push_str(".\r\n");
+        Some(Self(payload))
+    }
+}
+
+impl std::fmt::Display for DataPayload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// SMTPUTF8 and 8BITMIME as lettre asks for them; a message that needs one
@@ -131,4 +225,18 @@ pub(super) async fn reset(connection: &mut AsyncSmtpConnection) -> bool {
         timeout(COMMAND_TIMEOUT, connection.command(Rset)).await,
         Ok(Ok(_))
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DataPayload;
+
+    #[test]
+    fn lines_starting_with_a_dot_get_another_and_the_lone_dot_ends_it() {
+        let payload = DataPayload::new(b".hidden\r\nplain\r\n..two\r\n.").unwrap();
+        assert_eq!(payload.0, "..hidden\r\nplain\r\n...two\r\n..\r\n.\r\n");
+        let payload = DataPayload::new(b"Subject: x\r\n\r\nbody\r\n").unwrap();
+        assert_eq!(payload.0, "Subject: x\r\n\r\nbody\r\n.\r\n");
+        assert!(DataPayload::new(&[0xff, 0xfe]).is_none());
+    }
 }

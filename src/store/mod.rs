@@ -4,7 +4,10 @@
 //! each is written once, next to the capability that owns it; `Dialect` marks
 //! the few places where the engines really differ.
 
+mod placeholders;
 pub mod timestamps;
+
+pub use placeholders::Placeholders;
 
 use std::path::PathBuf;
 use std::str::FromStr;

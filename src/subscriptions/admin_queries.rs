@@ -8,41 +8,11 @@ use sqlx::{AnyConnection, Row};
 
 use super::domain::SubscriberStatus;
 use super::RequestOrigin;
-use crate::store::Dialect;
+use crate::store::{Dialect, Placeholders};
 
 /// SQLite allows 32,766 bound parameters in one statement; a row of
 /// [`insert_subscribers`] takes five.
 pub const MAX_ROWS_PER_INSERT: usize = 5_000;
-
-/// Placeholders of bulk statements: numbered (`$1`) on PostgreSQL, anonymous
-/// (`?`, bound in order) on SQLite. sqlx-sqlite asks SQLite for the name of
-/// every numbered parameter, which SQLite finds by a linear scan, so a
-/// statement with thousands of `$N` takes quadratic time: a million-row
-/// import spent over a minute on it.
-struct Placeholders {
-    dialect: Dialect,
-    count: usize,
-}
-
-impl Placeholders {
-    fn new(dialect: Dialect) -> Self {
-        Self { dialect, count: 0 }
-    }
-
-    fn next(&mut self) -> String {
-        self.count += 1;
-        match self.dialect {
-            Dialect::Sqlite => "?".to_owned(),
-            Dialect::Postgres => format!("${}", self.count),
-        }
-    }
-
-    /// `(p, p, …)` for a row of `width` values.
-    fn row(&mut self, width: usize) -> String {
-        let row: Vec<String> = (0..width).map(|_| self.next()).collect();
-        format!("({})", row.join(", "))
-    }
-}
 
 /// A subscriber as the admin pages, the API and the export show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,7 +250,7 @@ pub async fn record_events(
     }
     let mut placeholders = Placeholders::new(dialect);
     let shared = placeholders.row(5);
-    let ids: Vec<String> = subscriber_ids.iter().map(|_| placeholders.next()).collect();
+    let ids: Vec<String> = subscriber_ids.iter().map(|_| placeholders.one()).collect();
     let sql = format!(
         "INSERT INTO subscriber_events (kind, at, ip, user_agent, note, subscriber_id) \
          SELECT {}, id FROM subscribers WHERE id IN ({})",

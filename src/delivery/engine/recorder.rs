@@ -112,9 +112,14 @@ async fn write_group(
 ) -> Result<Vec<i64>, sqlx::Error> {
     let now = now_millis();
     let mut tx = store.begin_write().await?;
+    let mut sent = Vec::with_capacity(group.len());
     for record in group {
-        deliveries::record(&mut tx, record.delivery_id, &record.outcome, now).await?;
+        match &record.outcome {
+            Outcome::Sent { reply } => sent.push((record.delivery_id, reply.as_str())),
+            other => deliveries::record(&mut tx, record.delivery_id, other, now).await?,
+        }
     }
+    deliveries::record_sent(&mut tx, store.dialect(), &sent, now).await?;
     let mut bounced = Vec::new();
     for record in group {
         let Outcome::Failed {

@@ -63,7 +63,22 @@ async fn concurrent_sends_share_at_most_the_configured_number_of_sessions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_recipient_fails_that_message_and_the_session_goes_on() {
+    refusals_leave_the_session_in_step(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_pipelining_a_refusal_also_leaves_the_session_in_step() {
+    refusals_leave_the_session_in_step(false).await;
+}
+
+/// With PIPELINING, MAIL, RCPT and DATA go in one write and a refused RCPT
+/// makes the server refuse DATA too; every reply must be read for the next
+/// message to find the session in step.
+async fn refusals_leave_the_session_in_step(pipelining: bool) {
     let smtp = TestSmtpServer::start().await;
+    if !pipelining {
+        smtp.without_pipelining();
+    }
     smtp.reject_recipient("gone@example.org", 550);
     smtp.reject_recipient("later@example.org", 451);
     let mailer = mailer(&smtp.url(), |_| {});
@@ -85,6 +100,26 @@ async fn a_refused_recipient_fails_that_message_and_the_session_goes_on() {
         smtp.connections_accepted(),
         1,
         "RSET cleared each refused transaction on the same session"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lines_starting_with_a_dot_arrive_as_written() {
+    let smtp = TestSmtpServer::start().await;
+    let mailer = mailer(&smtp.url(), |_| {});
+    let envelope = lettre::address::Envelope::new(
+        Some("news@example.com".parse().expect("address")),
+        vec!["reader@example.org".parse().expect("address")],
+    )
+    .expect("envelope");
+    let raw = b"Subject: dots\r\n\r\n.first line\r\nmiddle\r\n..two dots\r\n.\r\nend\r\n";
+    mailer.send_raw(&envelope, raw).await.expect("sent");
+    let messages = smtp.messages().await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(
+        messages[0].data,
+        raw.to_vec(),
+        "dot-stuffing was undone exactly"
     );
 }
 

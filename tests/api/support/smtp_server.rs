@@ -76,6 +76,8 @@ struct Behaviour {
     /// before `mode`.
     rejected: HashMap<String, u16>,
     credentials: Option<(String, String)>,
+    /// Leave PIPELINING (RFC 2920) out of the EHLO reply.
+    no_pipelining: bool,
 }
 
 const HOSTNAME: &str = "herald-test";
@@ -171,6 +173,12 @@ impl TestSmtpServer {
         lock(&self.shared.behaviour)
             .rejected
             .insert(addr.to_ascii_lowercase(), code);
+    }
+
+    /// Stops offering PIPELINING to sessions opened from now on, so clients
+    /// send one command at a time.
+    pub fn without_pipelining(&self) {
+        lock(&self.shared.behaviour).no_pipelining = true;
     }
 
     /// From now on `MAIL` needs a successful `AUTH` with exactly these
@@ -317,8 +325,14 @@ impl Session {
             match verb.to_ascii_uppercase().as_str() {
                 "EHLO" => {
                     self.greet();
+                    let pipelining = if lock(&self.shared.behaviour).no_pipelining {
+                        ""
+                    } else {
+                        "250-PIPELINING\r\n"
+                    };
                     let reply = format!(
                         "250-{HOSTNAME} greets {arg}\r\n\
+                         {pipelining}\
                          250-AUTH PLAIN LOGIN\r\n\
                          250-8BITMIME\r\n\
                          250-ENHANCEDSTATUSCODES\r\n\

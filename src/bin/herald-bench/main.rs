@@ -1,0 +1,215 @@
+//! The delivery benchmark: how fast Herald sends one issue to a whole list,
+//! next to Postfix's `smtp-source` sending as much mail to the same sink.
+//!
+//! `cargo build --release --bins && target/release/herald-bench` makes N
+//! confirmed subscribers and a 20 KB issue in a fresh SQLite database, runs
+//! `herald worker` and `herald issue send` against a counting SMTP sink, then
+//! `smtp-source` with the same message count, size and connections. It
+//! prints each run, the medians, and whether Herald met its targets (at
+//! least half smtp-source's rate, at most 64 MB peak RSS). Exit code 0: all
+//! met; 1: the benchmark failed; 3: a target was missed.
+
+mod herald_run;
+mod report;
+mod setup;
+mod sink;
+mod smtp_source;
+mod workload;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use report::{HeraldFigures, Report, RunFigures};
+use setup::{TempDir, Tools};
+use workload::Template;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "herald-bench",
+    about = "Measure Herald's delivery rate and memory against Postfix's smtp-source"
+)]
+struct Args {
+    /// Confirmed subscribers to send to.
+    #[arg(long, default_value_t = 100_000)]
+    subscribers: u64,
+    /// SMTP connections: HERALD_SEND_CONCURRENCY and smtp-source's sessions.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Runs, each from a fresh copy of the database.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Keep the temporary directory (databases, worker logs) afterwards.
+    #[arg(long)]
+    keep: bool,
+    /// The herald executable [default: next to this one].
+    #[arg(long)]
+    herald: Option<PathBuf>,
+    /// Measure only smtp-source (and the sink), with the message size
+    /// Herald's renderer gives; Herald itself does not run.
+    #[arg(long)]
+    smtp_source_only: bool,
+    /// Runtime threads of the SMTP sink.
+    #[arg(long, default_value_t = 1, hide = true)]
+    sink_threads: usize,
+    #[command(subcommand)]
+    internal: Option<Internal>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Internal {
+    /// The SMTP sink, run by the benchmark as its child.
+    #[command(hide = true)]
+    Sink {
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Some(Internal::Sink { threads }) = args.internal {
+        return match sink::serve(threads) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("herald-bench sink: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if args.subscribers == 0 || args.concurrency == 0 || args.runs == 0 {
+        eprintln!("herald-bench: --subscribers, --concurrency and --runs must be above 0");
+        return ExitCode::from(2);
+    }
+    let tools = match Tools::find(args.herald.as_deref(), args.smtp_source_only) {
+        Ok(tools) => tools,
+        Err(error) => {
+            eprintln!("herald-bench: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let dir = match TempDir::create() {
+        Ok(dir) => dir,
+        Err(error) => {
+            eprintln!("herald-bench: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match bench(&args, &dir.path, &tools) {
+        Ok(all_met) => {
+            if args.keep {
+                println!("files kept in {}", dir.keep().display());
+            }
+            if all_met {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            }
+        }
+        Err(error) => {
+            eprintln!("herald-bench: {error:#}");
+            // The worker's log and the database tell what went wrong.
+            eprintln!("files kept in {}", dir.keep().display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the benchmark in `dir`; `Ok(false)` when Herald missed a target.
+fn bench(args: &Args, dir: &Path, tools: &Tools) -> anyhow::Result<bool> {
+    println!(
+        "herald-bench: {} subscribers, {} connections, {} run{}; {}",
+        report::thousands(args.subscribers as f64),
+        args.concurrency,
+        args.runs,
+        if args.runs == 1 { "" } else { "s" },
+        setup::machine()
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let template = runtime.block_on(workload::prepare(dir, args.subscribers))?;
+    println!(
+        "setup: {} confirmed subscribers seeded in {:.1} s; issue of {} items, \
+         {} of HTML, {} per message",
+        report::thousands(args.subscribers as f64),
+        template.seed_time.as_secs_f64(),
+        template.items,
+        report::kilobytes(template.html_bytes as u64),
+        report::kilobytes(template.estimated_message_bytes)
+    );
+
+    let mut sink = sink::SinkProcess::start(&tools.bench, args.sink_threads)?;
+    let report = Report {
+        messages: args.subscribers,
+    };
+    println!("\n{}", report.header());
+    let mut runs = Vec::with_capacity(args.runs);
+    for number in 1..=args.runs {
+        let figures = one_run(args, dir, tools, &runtime, &mut sink, &template, number)?;
+        println!("{}", report.line(&number.to_string(), &figures));
+        runs.push(figures);
+    }
+    println!("{}", report.median_line(&runs));
+    let (verdict, met) = report.targets(&runs);
+    println!("{verdict}");
+    Ok(met)
+}
+
+/// Run `number`: Herald from a fresh copy of the database, then smtp-source
+/// with Herald's message size.
+fn one_run(
+    args: &Args,
+    dir: &Path,
+    tools: &Tools,
+    runtime: &tokio::runtime::Runtime,
+    sink: &mut sink::SinkProcess,
+    template: &Template,
+    number: usize,
+) -> anyhow::Result<RunFigures> {
+    let mut payload_bytes = template.estimated_message_bytes;
+    let herald = match &tools.herald {
+        Some(herald_exe) => {
+            let run_dir = dir.join(format!("run-{number}"));
+            let database = workload::copy_for_run(template, &run_dir)?;
+            let smtp_url = format!("smtp://127.0.0.1:{}", sink.address.port());
+            let env = workload::herald_env(&run_dir, &database, &smtp_url, args.concurrency);
+            let run = herald_run::HeraldRun {
+                herald_exe,
+                run_dir: &run_dir,
+                database: &database,
+                env: &env,
+                issue_id: template.issue_id,
+                subscribers: args.subscribers,
+            };
+            let result = runtime
+                .block_on(herald_run::run(&run, sink))
+                .with_context(|| format!("run {number}: Herald"))?;
+            payload_bytes = result.message_bytes;
+            // Each run's database is as large as the list; only the last may be kept.
+            if number < args.runs && !args.keep {
+                std::fs::remove_dir_all(&run_dir)?;
+            }
+            Some(HeraldFigures {
+                wall: result.wall,
+                peak_rss_bytes: result.peak_rss_bytes,
+            })
+        }
+        None => None,
+    };
+    let smtp_source = smtp_source::run(
+        &tools.smtp_source,
+        sink,
+        args.subscribers,
+        args.concurrency,
+        payload_bytes,
+        &dir.join(format!("smtp-source-{number}.log")),
+    )
+    .with_context(|| format!("run {number}: smtp-source"))?;
+    Ok(RunFigures {
+        herald,
+        smtp_source,
+    })
+}

@@ -1,0 +1,187 @@
+//! The printed results: one line per run, the medians, and the targets.
+
+use std::time::Duration;
+
+/// Herald must send at least half as fast as the C yardstick…
+pub const TARGET_RATIO: f64 = 0.5;
+/// …in at most this much memory.
+pub const TARGET_RSS_BYTES: u64 = 64 * 1024 * 1024;
+
+/// One run's figures; Herald's are absent with `--smtp-source-only`.
+#[derive(Debug, Clone, Copy)]
+pub struct RunFigures {
+    pub herald: Option<HeraldFigures>,
+    pub smtp_source: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct HeraldFigures {
+    pub wall: Duration,
+    pub peak_rss_bytes: u64,
+}
+
+pub struct Report {
+    pub messages: u64,
+}
+
+impl Report {
+    fn rate(&self, wall: Duration) -> f64 {
+        self.messages as f64 / wall.as_secs_f64().max(1e-9)
+    }
+
+    pub fn header(&self) -> String {
+        format!(
+            "{:<7}{:>13}{:>9}{:>10}{:>19}{:>9}{:>8}",
+            "run", "herald msg/s", "wall", "peak RSS", "smtp-source msg/s", "wall", "ratio"
+        )
+    }
+
+    pub fn line(&self, label: &str, run: &RunFigures) -> String {
+        let source_rate = self.rate(run.smtp_source);
+        let (herald_rate, wall, rss, ratio) = match run.herald {
+            Some(h) => {
+                let rate = self.rate(h.wall);
+                (
+                    thousands(rate),
+                    seconds(h.wall),
+                    megabytes(h.peak_rss_bytes),
+                    format!("{:.2}", rate / source_rate),
+                )
+            }
+            None => ("-".into(), "-".into(), "-".into(), "-".into()),
+        };
+        format!(
+            "{label:<7}{herald_rate:>13}{wall:>9}{rss:>10}{:>19}{:>9}{ratio:>8}",
+            thousands(source_rate),
+            seconds(run.smtp_source),
+        )
+    }
+
+    /// The median of each column over `runs`, as one more line; the ratio is
+    /// the median of the runs' ratios, each taken under the same conditions.
+    pub fn median_line(&self, runs: &[RunFigures]) -> String {
+        let smtp_source = median_duration(runs.iter().map(|r| r.smtp_source).collect());
+        let heralds: Vec<HeraldFigures> = runs.iter().filter_map(|r| r.herald).collect();
+        if heralds.is_empty() {
+            return self.line(
+                "median",
+                &RunFigures {
+                    herald: None,
+                    smtp_source,
+                },
+            );
+        }
+        let wall = median_duration(heralds.iter().map(|h| h.wall).collect());
+        let rss = median(heralds.iter().map(|h| h.peak_rss_bytes as f64).collect());
+        let ratio = self.median_ratio(runs);
+        format!(
+            "{:<7}{:>13}{:>9}{:>10}{:>19}{:>9}{:>8}",
+            "median",
+            thousands(self.rate(wall)),
+            seconds(wall),
+            megabytes(rss as u64),
+            thousands(self.rate(smtp_source)),
+            seconds(smtp_source),
+            format!("{ratio:.2}")
+        )
+    }
+
+    pub fn median_ratio(&self, runs: &[RunFigures]) -> f64 {
+        median(
+            runs.iter()
+                .filter_map(|r| {
+                    r.herald
+                        .map(|h| r.smtp_source.as_secs_f64() / h.wall.as_secs_f64().max(1e-9))
+                })
+                .collect(),
+        )
+    }
+
+    /// The verdict on the targets, and whether both were met.
+    pub fn targets(&self, runs: &[RunFigures]) -> (String, bool) {
+        let rss: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| r.herald.map(|h| h.peak_rss_bytes as f64))
+            .collect();
+        if rss.is_empty() {
+            return ("targets: not checked (Herald did not run)".into(), true);
+        }
+        let ratio = self.median_ratio(runs);
+        let rss = median(rss) as u64;
+        let ratio_met = ratio >= TARGET_RATIO;
+        let rss_met = rss <= TARGET_RSS_BYTES;
+        let verdict = |met: bool| if met { "met" } else { "MISSED" };
+        (
+            format!(
+                "targets: herald ≥ {TARGET_RATIO}× smtp-source: {} ({ratio:.2}×); \
+                 peak RSS ≤ {}: {} ({})",
+                verdict(ratio_met),
+                megabytes(TARGET_RSS_BYTES),
+                verdict(rss_met),
+                megabytes(rss)
+            ),
+            ratio_met && rss_met,
+        )
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[middle]
+    } else {
+        (values[middle - 1] + values[middle]) / 2.0
+    }
+}
+
+fn median_duration(values: Vec<Duration>) -> Duration {
+    Duration::from_secs_f64(median(values.iter().map(Duration::as_secs_f64).collect()).max(0.0))
+}
+
+pub fn seconds(duration: Duration) -> String {
+    format!("{:.2} s", duration.as_secs_f64())
+}
+
+pub fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+pub fn kilobytes(bytes: u64) -> String {
+    format!("{:.1} KB", bytes as f64 / 1024.0)
+}
+
+/// `25104.7` as `25,105`.
+pub fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(0.4), "0");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands(25_104.7), "25,105");
+        assert_eq!(thousands(1_000_000.0), "1,000,000");
+    }
+
+    #[test]
+    fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
+    }
+}
