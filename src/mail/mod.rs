@@ -11,6 +11,7 @@ mod transaction;
 mod welcome;
 
 use std::borrow::Cow;
+use std::future::Future;
 use std::path::PathBuf;
 
 use lettre::address::Envelope;
@@ -212,13 +213,30 @@ impl Mailer {
     /// Sends a message already formatted as bytes, as it is (no signature is
     /// added); on success, the server's reply (or where the file went).
     pub async fn send_raw(&self, envelope: &Envelope, message: &[u8]) -> Result<String, SendError> {
+        self.send_raw_when(envelope, message, std::future::ready(()))
+            .await
+    }
+
+    /// `send_raw`, but the message itself goes out only once `ready` is done;
+    /// the envelope (MAIL, RCPT, DATA) goes first. The delivery engine waits
+    /// here for the previous copy's outcome to be committed, so that wait
+    /// overlaps a round trip with the relay instead of adding to it.
+    pub async fn send_raw_when(
+        &self,
+        envelope: &Envelope,
+        message: &[u8],
+        ready: impl Future<Output = ()>,
+    ) -> Result<String, SendError> {
         match &self.transport {
-            Transport::Smtp(pool) => pool.send(envelope, message).await,
-            Transport::Files { transport, .. } => transport
-                .send_raw(envelope, message)
-                .await
-                .map(|id| format!("written as {id}.eml"))
-                .map_err(|e| SendError::Transient(e.to_string())),
+            Transport::Smtp(pool) => pool.send(envelope, message, ready).await,
+            Transport::Files { transport, .. } => {
+                ready.await;
+                transport
+                    .send_raw(envelope, message)
+                    .await
+                    .map(|id| format!("written as {id}.eml"))
+                    .map_err(|e| SendError::Transient(e.to_string()))
+            }
         }
     }
 }

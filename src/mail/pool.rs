@@ -6,6 +6,7 @@
 //! unused, and dropped after a broken exchange. A refused message (a 4xx or
 //! 5xx reply) leaves the session usable once RSET clears the transaction.
 
+use std::future::Future;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
@@ -75,8 +76,14 @@ impl SmtpPool {
         self.shared.relay.name()
     }
 
-    /// Sends one message; on success, the relay's reply.
-    pub async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<String, SendError> {
+    /// Sends one message, its content once `ready` is done; on success, the relay's reply.
+    pub async fn send(
+        &self,
+        envelope: &Envelope,
+        message: &[u8],
+        ready: impl Future<Output = ()>,
+    ) -> Result<String, SendError> {
+        let mut ready = Some(ready);
         let shared = &self.shared;
         let _permit = shared
             .permits
@@ -95,6 +102,7 @@ impl SmtpPool {
                     session.pipelining,
                     envelope,
                     message,
+                    &mut ready,
                 ),
             )
             .await;

@@ -1,6 +1,8 @@
 //! One message over an open SMTP session: lettre's `AsyncSmtpConnection`
 //! commands, with the outcome told apart by how it leaves the session.
 
+use std::future::Future;
+
 use lettre::address::Envelope;
 use lettre::transport::smtp::client::AsyncSmtpConnection;
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
@@ -36,8 +38,10 @@ pub(super) async fn transaction(
     pipelining: bool,
     envelope: &Envelope,
     message: &[u8],
+    ready: &mut Option<impl Future<Output = ()>>,
 ) -> Result<String, Failure> {
     let parameters = mail_parameters(connection, envelope, message)?;
+    let payload = DataPayload::new(message);
     let mail = Mail::new(envelope.from().cloned(), parameters);
     if pipelining {
         open_pipelined(connection, mail, envelope).await?;
@@ -57,7 +61,10 @@ pub(super) async fn transaction(
             .await
             .map_err(|e| Failure::new(e, After::Lost))?;
     }
-    let response = match DataPayload::new(message) {
+    if let Some(ready) = ready.take() {
+        ready.await;
+    }
+    let response = match payload {
         Some(payload) => connection.command(payload).await,
         None => connection.message(message).await,
     }

@@ -109,6 +109,10 @@ impl Store {
 
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
+            // A PostgreSQL connection can die with the server; an SQLite one
+            // cannot, and its ping is a round trip to the connection's thread
+            // on every acquire.
+            .test_before_acquire(dialect == Dialect::Postgres)
             .acquire_timeout(Duration::from_secs(5))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {

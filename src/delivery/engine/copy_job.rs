@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use lettre::message::Mailbox;
 
+use super::recorder::Committed;
 use super::Engine;
 use crate::delivery::deliveries::{ClaimedDelivery, Failure, Outcome};
 use crate::delivery::message::{Copy, PreparedIssue};
@@ -26,9 +27,17 @@ pub(super) struct CopyJob {
 
 impl Engine {
     #[tracing::instrument(skip_all, fields(issue_id = job.issue.issue_id(), delivery_id = job.delivery.id))]
-    pub(super) async fn deliver_copy(&self, job: CopyJob) {
-        let Some(outcome) = self.attempt_copy(&job).await else {
-            return;
+    /// `previous` is the commit of this worker's last outcome: the copy's
+    /// content goes out only after it, so at most one copy per worker is ever
+    /// sent but not yet recorded. Returns the commit of this copy's outcome.
+    pub(super) async fn deliver_copy(
+        &self,
+        job: CopyJob,
+        mut previous: Option<Committed>,
+    ) -> Option<Committed> {
+        let Some(outcome) = self.attempt_copy(&job, &mut previous).await else {
+            // Nothing to hand in: the last outcome is still the one to wait for.
+            return previous;
         };
         match &outcome {
             Outcome::Sent { .. } => {
@@ -44,13 +53,19 @@ impl Engine {
             }
             Outcome::Cancelled { .. } | Outcome::Released => {}
         }
-        self.recorder
-            .record(job.delivery.id, job.delivery.subscriber_id, outcome)
-            .await;
+        Some(
+            self.recorder
+                .submit(job.delivery.id, job.delivery.subscriber_id, outcome)
+                .await,
+        )
     }
 
     /// None when the copy must be left to its claim's end.
-    async fn attempt_copy(&self, job: &CopyJob) -> Option<Outcome> {
+    async fn attempt_copy(
+        &self,
+        job: &CopyJob,
+        previous: &mut Option<Committed>,
+    ) -> Option<Outcome> {
         let delivery = &job.delivery;
         if self.is_stopping() || !self.is_sending(job.issue.issue_id()) {
             return Some(Outcome::Released);
@@ -102,9 +117,14 @@ impl Engine {
             });
         }
         let started = std::time::Instant::now();
+        let previous = previous.take();
         let sent = self
             .mailer
-            .send_raw(message.envelope(), &message.formatted())
+            .send_raw_when(message.envelope(), &message.formatted(), async {
+                if let Some(previous) = previous {
+                    previous.wait().await;
+                }
+            })
             .await;
         metrics::histogram!(telemetry::SEND_DURATION, "kind" => KIND)
             .record(started.elapsed().as_secs_f64());

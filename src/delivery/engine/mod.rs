@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, watch, Mutex};
 use tokio::task::JoinSet;
 
 use self::copy_job::CopyJob;
-use self::recorder::Recorder;
+use self::recorder::{Committed, Recorder};
 use super::deliveries::{self, Outcome};
 use super::message::PreparedIssue;
 use super::outbox::{self, ClaimedMail};
@@ -26,7 +26,7 @@ use super::DeliverySignals;
 use crate::config::SecretKey;
 use crate::issues::{queries as issue_queries, RenderedIssue};
 use crate::mail::{MailIdentity, Mailer};
-use crate::store::{millis, now_millis, Store};
+use crate::store::{millis, now_millis, Dialect, Store};
 use crate::subscriptions::Subscriptions;
 
 /// How long claimed work stays ours; after that another worker may take it.
@@ -59,6 +59,30 @@ pub struct EngineSettings {
     pub bounce_after_failures: NonZeroU32,
 }
 
+/// SQLite has one writer at a time and a writer that finds the file locked
+/// sleeps in the busy handler (1, 2, 5, 10 ms …). The engine's own writers,
+/// the dispatcher's claims and the recorder's groups, take turns here
+/// instead, waking the moment the other is done. PostgreSQL locks rows, so
+/// there they run side by side.
+#[derive(Clone)]
+pub(super) struct WriteGate(Option<Arc<Mutex<()>>>);
+
+impl WriteGate {
+    fn for_store(store: &Store) -> Self {
+        match store.dialect() {
+            Dialect::Sqlite => Self(Some(Arc::new(Mutex::new(())))),
+            Dialect::Postgres => Self(None),
+        }
+    }
+
+    pub(super) async fn turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.0 {
+            Some(gate) => Some(gate.lock().await),
+            None => None,
+        }
+    }
+}
+
 enum Job {
     Mail(ClaimedMail),
     Copy(CopyJob),
@@ -73,6 +97,7 @@ pub struct Engine {
     signals: Arc<DeliverySignals>,
     rate: Option<DefaultDirectRateLimiter>,
     recorder: Recorder,
+    write_gate: WriteGate,
     /// Issues whose status is `sending`, refreshed every `STATUS_POLL`.
     sending: RwLock<HashSet<i64>>,
     stopping: AtomicBool,
@@ -100,8 +125,10 @@ impl Engine {
         signals: Arc<DeliverySignals>,
         shutdown: watch::Receiver<bool>,
     ) -> EngineHandle {
+        let write_gate = WriteGate::for_store(&store);
         let (recorder, recorder_task) = Recorder::start(
             store.clone(),
+            write_gate.clone(),
             signals.clone(),
             i64::from(settings.bounce_after_failures.get()),
         );
@@ -117,6 +144,7 @@ impl Engine {
             signals,
             rate,
             recorder,
+            write_gate,
             sending: RwLock::new(HashSet::new()),
             stopping: AtomicBool::new(false),
         });
@@ -214,15 +242,18 @@ impl Engine {
                     }
                 },
             };
-            let batch = deliveries::claim(
-                self.store.pool(),
-                self.store.dialect(),
-                issue_id,
-                now,
-                lease_until,
-                self.copy_batch_size(),
-            )
-            .await?;
+            let batch = {
+                let _turn = self.write_gate.turn().await;
+                deliveries::claim(
+                    self.store.pool(),
+                    self.store.dialect(),
+                    issue_id,
+                    now,
+                    lease_until,
+                    self.copy_batch_size(),
+                )
+                .await?
+            };
             if batch.is_empty() {
                 if deliveries::finish_if_done(self.store.pool(), issue_id, now_millis()).await? {
                     tracing::info!(issue_id, "issue sent: every copy has an outcome");
@@ -282,13 +313,23 @@ impl Engine {
     }
 
     async fn work(&self, queue: &Mutex<mpsc::Receiver<Job>>) {
+        // The commit of this worker's last copy, awaited before the next one goes out.
+        let mut previous = None;
         loop {
             let job = queue.lock().await.recv().await;
             match job {
-                Some(Job::Mail(mail)) => self.deliver_mail(mail).await,
-                Some(Job::Copy(copy)) => self.deliver_copy(copy).await,
+                Some(Job::Mail(mail)) => {
+                    if let Some(previous) = previous.take() {
+                        Committed::wait(previous).await;
+                    }
+                    self.deliver_mail(mail).await;
+                }
+                Some(Job::Copy(copy)) => previous = self.deliver_copy(copy, previous.take()).await,
                 None => break,
             }
+        }
+        if let Some(previous) = previous {
+            previous.wait().await;
         }
     }
 

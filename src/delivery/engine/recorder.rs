@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::WriteGate;
 use crate::delivery::deliveries::{self, Failure, Outcome};
 use crate::delivery::DeliverySignals;
 use crate::store::{now_millis, Store};
@@ -25,6 +26,16 @@ struct Record {
     committed: oneshot::Sender<()>,
 }
 
+/// Done once an outcome handed to the recorder is committed.
+pub struct Committed(oneshot::Receiver<()>);
+
+impl Committed {
+    /// Also done when the recorder is gone: nothing more can be waited for.
+    pub async fn wait(self) {
+        let _ = self.0.await;
+    }
+}
+
 /// Where workers hand in outcomes. Cheap to clone.
 #[derive(Clone)]
 pub struct Recorder {
@@ -36,12 +47,14 @@ impl Recorder {
     /// and the last group is written.
     pub fn start(
         store: Store,
+        write_gate: WriteGate,
         signals: Arc<DeliverySignals>,
         bounce_after_failures: i64,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (records, incoming) = mpsc::channel(MAX_GROUP * 2);
         let task = tokio::spawn(write_groups(
             store,
+            write_gate,
             signals,
             bounce_after_failures,
             incoming,
@@ -53,6 +66,21 @@ impl Recorder {
     /// repeated database errors: the claim then lapses and the message is
     /// tried again, which can repeat it but never loses it).
     pub async fn record(&self, delivery_id: i64, subscriber_id: i64, outcome: Outcome) {
+        self.submit(delivery_id, subscriber_id, outcome)
+            .await
+            .wait()
+            .await;
+    }
+
+    /// Hands `outcome` in without waiting for it to be committed. Groups are
+    /// written in the order outcomes arrive, so once one outcome is committed,
+    /// every outcome handed in before it by the same worker is too.
+    pub async fn submit(
+        &self,
+        delivery_id: i64,
+        subscriber_id: i64,
+        outcome: Outcome,
+    ) -> Committed {
         let (committed, done) = oneshot::channel();
         let record = Record {
             delivery_id,
@@ -60,14 +88,14 @@ impl Recorder {
             outcome,
             committed,
         };
-        if self.records.send(record).await.is_ok() {
-            let _ = done.await;
-        }
+        let _ = self.records.send(record).await;
+        Committed(done)
     }
 }
 
 async fn write_groups(
     store: Store,
+    write_gate: WriteGate,
     signals: Arc<DeliverySignals>,
     bounce_after_failures: i64,
     mut incoming: mpsc::Receiver<Record>,
@@ -77,7 +105,7 @@ async fn write_groups(
         let mut tries = 0;
         loop {
             tries += 1;
-            match write_group(&store, &group, bounce_after_failures).await {
+            match write_group(&store, &write_gate, &group, bounce_after_failures).await {
                 Ok(bounced) => {
                     for subscriber_id in bounced {
                         signals.departed(subscriber_id);
@@ -107,10 +135,29 @@ async fn write_groups(
 /// Writes one group; returns the subscribers it marked bounced.
 async fn write_group(
     store: &Store,
+    write_gate: &WriteGate,
     group: &[Record],
     bounce_after_failures: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
     let now = now_millis();
+    let _turn = write_gate.turn().await;
+    if group
+        .iter()
+        .all(|record| matches!(record.outcome, Outcome::Sent { .. }))
+    {
+        // The usual group: one statement, atomic on its own, and no
+        // BEGIN/COMMIT round trips (a group of successes took 1.3 ms with them).
+        let sent: Vec<(i64, &str)> = group
+            .iter()
+            .filter_map(|record| match &record.outcome {
+                Outcome::Sent { reply } => Some((record.delivery_id, reply.as_str())),
+                _ => None,
+            })
+            .collect();
+        let mut conn = store.pool().acquire().await?;
+        deliveries::record_sent(&mut conn, store.dialect(), &sent, now).await?;
+        return Ok(Vec::new());
+    }
     let mut tx = store.begin_write().await?;
     let mut sent = Vec::with_capacity(group.len());
     for record in group {
