@@ -171,8 +171,11 @@ impl PreparedIssue {
             self.html.with_link(&html_link),
             ContentTransferEncoding::QuotedPrintable,
         );
-        identity
-            .message_to(copy.to.clone())
+        // Not `identity.message_to`: its fresh Message-ID costs a host-name
+        // lookup per copy, only to be replaced.
+        Message::builder()
+            .from(identity.from.clone())
+            .to(copy.to.clone())
             .message_id(Some(self.message_id(
                 key,
                 copy.subscriber_id,
