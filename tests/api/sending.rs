@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use herald::accounts::Role;
 use herald::config::SecretKey;
-use herald::store::{now_millis, Store};
-use herald::subscriptions::admin::{insert_samples, SampleSubscriber};
-use herald::subscriptions::{SubscriberEmail, SubscriberName, SubscriberStatus, UnsubscribeToken};
+use herald::store::Store;
+use herald::subscriptions::{SubscriberStatus, UnsubscribeToken};
 use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -22,34 +21,6 @@ const SEND_WAIT: Duration = Duration::from_secs(30);
 
 fn reader(n: usize) -> String {
     format!("reader{n:03}@example.com")
-}
-
-/// Adds `count` subscribers with `status`, named Reader 1…, addressed
-/// `{prefix}NNN@example.com`; returns the addresses in id order.
-async fn add_subscribers(
-    app: &TestApp,
-    count: usize,
-    status: SubscriberStatus,
-    prefix: &str,
-) -> Vec<String> {
-    let store = Store::connect(&app.db.url, 2)
-        .await
-        .expect("open the test database");
-    let rows: Vec<SampleSubscriber> = (1..=count)
-        .map(|n| SampleSubscriber {
-            email: SubscriberEmail::parse(&format!("{prefix}{n:03}@example.com")).expect("valid"),
-            name: SubscriberName::parse(&format!("Reader {n}")).expect("valid"),
-            status,
-            created_at: now_millis(),
-        })
-        .collect();
-    insert_samples(&store, &rows)
-        .await
-        .expect("insert subscribers");
-    store.close().await;
-    rows.iter()
-        .map(|row| row.email.as_str().to_owned())
-        .collect()
 }
 
 struct Sender {
@@ -152,6 +123,28 @@ async fn copies_by_reader(app: &TestApp) -> HashMap<String, Vec<Mail>> {
     by_reader
 }
 
+/// An app sending an issue to `readers` confirmed subscribers at `rate` a
+/// second, once `arrived` copies have arrived; with the readers' addresses.
+async fn send_under_way(
+    backend: Backend,
+    readers: usize,
+    rate: u32,
+    arrived: usize,
+) -> (TestApp, Sender, i64, Vec<String>) {
+    let app = TestApp::spawn_with(backend, |config| {
+        config.send_rate = Some(rate.try_into().expect("non-zero"));
+    })
+    .await;
+    let addresses = app
+        .add_subscribers(readers, SubscriberStatus::Confirmed, "reader")
+        .await;
+    let sender = Sender::new(&app).await;
+    let issue = sender.create_issue(&app).await;
+    assert_eq!(sender.control(&app, issue, "send").await.0, 202);
+    app.smtp.wait_for_messages(arrived, MAIL_WAIT).await;
+    (app, sender, issue, addresses)
+}
+
 fn header<'a>(mail: &'a Mail, name: &str) -> Option<&'a str> {
     mail.headers
         .iter()
@@ -161,9 +154,13 @@ fn header<'a>(mail: &'a Mail, name: &str) -> Option<&'a str> {
 
 async fn every_confirmed_subscriber_gets_one_copy_with_the_list_headers(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let confirmed = add_subscribers(&app, 30, SubscriberStatus::Confirmed, "reader").await;
-    add_subscribers(&app, 3, SubscriberStatus::Pending, "waiting").await;
-    add_subscribers(&app, 3, SubscriberStatus::Unsubscribed, "gone").await;
+    let confirmed = app
+        .add_subscribers(30, SubscriberStatus::Confirmed, "reader")
+        .await;
+    app.add_subscribers(3, SubscriberStatus::Pending, "waiting")
+        .await;
+    app.add_subscribers(3, SubscriberStatus::Unsubscribed, "gone")
+        .await;
     let sender = Sender::new(&app).await;
     let issue = sender.create_issue(&app).await;
 
@@ -255,15 +252,7 @@ async fn every_confirmed_subscriber_gets_one_copy_with_the_list_headers(backend:
 }
 
 async fn pause_holds_the_send_and_resume_finishes_it(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |config| {
-        config.send_rate = Some(20.try_into().expect("non-zero"));
-    })
-    .await;
-    add_subscribers(&app, 50, SubscriberStatus::Confirmed, "reader").await;
-    let sender = Sender::new(&app).await;
-    let issue = sender.create_issue(&app).await;
-    assert_eq!(sender.control(&app, issue, "send").await.0, 202);
-    app.smtp.wait_for_messages(5, MAIL_WAIT).await;
+    let (app, sender, issue, _) = send_under_way(backend, 50, 20, 5).await;
 
     let (status, paused) = sender.control(&app, issue, "pause").await;
     assert_eq!(status, 200, "{paused}");
@@ -297,15 +286,7 @@ async fn pause_holds_the_send_and_resume_finishes_it(backend: Backend) {
 }
 
 async fn cancel_stops_the_send_and_marks_the_rest_cancelled(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |config| {
-        config.send_rate = Some(20.try_into().expect("non-zero"));
-    })
-    .await;
-    add_subscribers(&app, 50, SubscriberStatus::Confirmed, "reader").await;
-    let sender = Sender::new(&app).await;
-    let issue = sender.create_issue(&app).await;
-    assert_eq!(sender.control(&app, issue, "send").await.0, 202);
-    app.smtp.wait_for_messages(5, MAIL_WAIT).await;
+    let (app, sender, issue, _) = send_under_way(backend, 50, 20, 5).await;
 
     let (status, cancelled) = sender.control(&app, issue, "cancel").await;
     assert_eq!(status, 200, "{cancelled}");
@@ -331,7 +312,8 @@ async fn refused_recipients_fail_and_bounce_while_the_rest_go_out(backend: Backe
         config.bounce_after_failures = 1.try_into().expect("non-zero");
     })
     .await;
-    add_subscribers(&app, 20, SubscriberStatus::Confirmed, "reader").await;
+    app.add_subscribers(20, SubscriberStatus::Confirmed, "reader")
+        .await;
     for n in [3, 7, 11] {
         app.smtp.reject_recipient(&reader(n), 550);
     }
@@ -359,7 +341,8 @@ async fn refused_recipients_fail_and_bounce_while_the_rest_go_out(backend: Backe
 
 async fn throttled_messages_are_retried_until_all_are_delivered(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    add_subscribers(&app, 30, SubscriberStatus::Confirmed, "reader").await;
+    app.add_subscribers(30, SubscriberStatus::Confirmed, "reader")
+        .await;
     app.smtp.set_mode(SmtpMode::ThrottleEvery(3));
     let sender = Sender::new(&app).await;
     let issue = sender.create_issue(&app).await;
@@ -388,15 +371,7 @@ async fn throttled_messages_are_retried_until_all_are_delivered(backend: Backend
 }
 
 async fn a_reader_who_leaves_mid_send_gets_nothing_more(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |config| {
-        config.send_rate = Some(20.try_into().expect("non-zero"));
-    })
-    .await;
-    let readers = add_subscribers(&app, 60, SubscriberStatus::Confirmed, "reader").await;
-    let sender = Sender::new(&app).await;
-    let issue = sender.create_issue(&app).await;
-    assert_eq!(sender.control(&app, issue, "send").await.0, 202);
-    app.smtp.wait_for_messages(3, MAIL_WAIT).await;
+    let (app, sender, issue, readers) = send_under_way(backend, 60, 20, 3).await;
 
     // The last reader in the queue leaves with the one-click POST of RFC 8058.
     let leaving = readers.last().expect("a reader").clone();
@@ -448,15 +423,7 @@ async fn a_reader_who_leaves_mid_send_gets_nothing_more(backend: Backend) {
 }
 
 async fn a_confirmation_goes_out_ahead_of_a_bulk_send(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |config| {
-        config.send_rate = Some(20.try_into().expect("non-zero"));
-    })
-    .await;
-    add_subscribers(&app, 60, SubscriberStatus::Confirmed, "reader").await;
-    let sender = Sender::new(&app).await;
-    let issue = sender.create_issue(&app).await;
-    assert_eq!(sender.control(&app, issue, "send").await.0, 202);
-    app.smtp.wait_for_messages(3, MAIL_WAIT).await;
+    let (app, sender, issue, _) = send_under_way(backend, 60, 20, 3).await;
 
     assert_eq!(app.sign_up("newcomer@example.com", "").await.status(), 200);
     let confirmation = app.next_mail_to("newcomer@example.com", 0).await;
@@ -470,15 +437,7 @@ async fn a_confirmation_goes_out_ahead_of_a_bulk_send(backend: Backend) {
 }
 
 async fn a_restart_mid_send_finishes_it_without_duplicates(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |config| {
-        config.send_rate = Some(25.try_into().expect("non-zero"));
-    })
-    .await;
-    add_subscribers(&app, 50, SubscriberStatus::Confirmed, "reader").await;
-    let sender = Sender::new(&app).await;
-    let issue = sender.create_issue(&app).await;
-    assert_eq!(sender.control(&app, issue, "send").await.0, 202);
-    app.smtp.wait_for_messages(5, MAIL_WAIT).await;
+    let (app, _, issue, _) = send_under_way(backend, 50, 25, 5).await;
 
     let app = app.restart().await;
     let sender = Sender::new(&app).await;

@@ -5,9 +5,7 @@
 use std::time::Duration;
 
 use herald::accounts::Role;
-use herald::store::{now_millis, Store};
-use herald::subscriptions::admin::{insert_samples, SampleSubscriber};
-use herald::subscriptions::{SubscriberEmail, SubscriberName, SubscriberStatus};
+use herald::subscriptions::SubscriberStatus;
 use serde_json::Value;
 
 use super::{add_item, create_draft};
@@ -25,33 +23,8 @@ const ITEM: [(&str, &str); 2] = [
 
 /// Adds confirmed subscribers `{prefix}001@example.com`…; returns the addresses.
 async fn add_confirmed(app: &TestApp, count: usize, prefix: &str) -> Vec<String> {
-    add_subscribers(app, count, SubscriberStatus::Confirmed, prefix).await
-}
-
-async fn add_subscribers(
-    app: &TestApp,
-    count: usize,
-    status: SubscriberStatus,
-    prefix: &str,
-) -> Vec<String> {
-    let store = Store::connect(&app.db.url, 2)
+    app.add_subscribers(count, SubscriberStatus::Confirmed, prefix)
         .await
-        .expect("open the test database");
-    let rows: Vec<SampleSubscriber> = (1..=count)
-        .map(|n| SampleSubscriber {
-            email: SubscriberEmail::parse(&format!("{prefix}{n:03}@example.com")).expect("valid"),
-            name: SubscriberName::parse(&format!("Reader {n}")).expect("valid"),
-            status,
-            created_at: now_millis(),
-        })
-        .collect();
-    insert_samples(&store, &rows)
-        .await
-        .expect("insert subscribers");
-    store.close().await;
-    rows.iter()
-        .map(|row| row.email.as_str().to_owned())
-        .collect()
 }
 
 async fn subscriber_id(app: &TestApp, email: &str) -> i64 {
@@ -133,7 +106,8 @@ fn offers(page: &str, target: &str) -> bool {
 async fn an_editor_sends_an_issue_after_a_confirmation_step(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let readers = add_confirmed(&app, 3, "reader").await;
-    add_subscribers(&app, 2, SubscriberStatus::Pending, "waiting").await;
+    app.add_subscribers(2, SubscriberStatus::Pending, "waiting")
+        .await;
     let editor = app.sign_in_as(Role::Editor).await;
     let issue = draft(&editor, "Weekly <digest>").await;
     let send_path = format!("/admin/issues/{issue}/send");

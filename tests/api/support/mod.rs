@@ -302,3 +302,37 @@ pub fn token_of(link: &str) -> String {
         .map(|(_, v)| v.into_owned())
         .expect("the link carries a token")
 }
+
+impl TestApp {
+    /// Adds `count` subscribers with `status` straight into the database,
+    /// named Reader 1…, addressed `{prefix}001@example.com`…; returns the
+    /// addresses in id order.
+    pub async fn add_subscribers(
+        &self,
+        count: usize,
+        status: herald::subscriptions::SubscriberStatus,
+        prefix: &str,
+    ) -> Vec<String> {
+        use herald::subscriptions::admin::{insert_samples, SampleSubscriber};
+        use herald::subscriptions::{SubscriberEmail, SubscriberName};
+        let store = herald::store::Store::connect(&self.db.url, 2)
+            .await
+            .expect("open the test database");
+        let rows: Vec<SampleSubscriber> = (1..=count)
+            .map(|n| SampleSubscriber {
+                email: SubscriberEmail::parse(&format!("{prefix}{n:03}@example.com"))
+                    .expect("valid"),
+                name: SubscriberName::parse(&format!("Reader {n}")).expect("valid"),
+                status,
+                created_at: herald::store::now_millis(),
+            })
+            .collect();
+        insert_samples(&store, &rows)
+            .await
+            .expect("insert subscribers");
+        store.close().await;
+        rows.iter()
+            .map(|row| row.email.as_str().to_owned())
+            .collect()
+    }
+}
