@@ -10,6 +10,5 @@ mod sends;
 mod signals;
 
 pub use engine::{Engine, EngineHandle, EngineSettings, RetryPolicy};
-pub use message::{ListId, PreparedIssue};
 pub use sends::{SendControlError, SendProgress, Sends};
 pub use signals::DeliverySignals;

@@ -42,11 +42,6 @@ pub struct SendProgress {
 }
 
 impl SendProgress {
-    /// Still to go: queued or waiting to retry.
-    pub fn remaining(&self) -> i64 {
-        self.counts.queued + self.counts.retrying
-    }
-
     /// True once nothing more will happen on its own.
     pub fn is_finished(&self) -> bool {
         matches!(self.status, IssueStatus::Sent | IssueStatus::Cancelled)

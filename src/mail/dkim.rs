@@ -106,14 +106,6 @@ impl DkimSigner {
     pub fn sign(&self, message: &mut Message) {
         message.sign(&self.config);
     }
-
-    /// For the start-up message, e.g. `example.com (selector herald, rsa)`.
-    pub fn describe(&self) -> String {
-        format!(
-            "{} (selector {}, {})",
-            self.domain, self.selector, self.algorithm
-        )
-    }
 }
 
 /// lettre reads RSA keys as PKCS#1 PEM and ed25519 keys as the base64 of the

@@ -181,11 +181,6 @@ impl Mailer {
         }
     }
 
-    /// The DKIM domain and selector mail is signed for, if any.
-    pub fn dkim_description(&self) -> Option<String> {
-        self.dkim.as_ref().map(DkimSigner::describe)
-    }
-
     /// Adds the DKIM signature when DKIM is configured; does nothing otherwise.
     /// [`Mailer::send`] does this itself; call it for a message that goes
     /// out through [`Mailer::send_raw`].

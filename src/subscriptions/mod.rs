@@ -46,6 +46,13 @@ impl RequestOrigin {
     }
 }
 
+/// How a subscriber comes off the list.
+#[derive(Debug, Clone, Copy)]
+enum Leaving {
+    Unsubscribed,
+    Bounced,
+}
+
 /// Limits on confirmation mail, so that nobody can use the form to mail-bomb an address.
 #[derive(Debug, Clone)]
 pub struct SignupPolicy {
@@ -367,18 +374,7 @@ impl Subscriptions {
         subscriber: &SubscriberRecord,
         now: i64,
     ) -> Result<bool, sqlx::Error> {
-        if !matches!(
-            subscriber.status,
-            SubscriberStatus::Pending | SubscriberStatus::Confirmed
-        ) {
-            return Ok(false);
-        }
-        let id = subscriber.id;
-        queries::set_status(conn, id, SubscriberStatus::Unsubscribed, now).await?;
-        queries::withdraw_confirmation_tokens(conn, id, now).await?;
-        outbox::cancel_for_subscriber(conn, id, now).await?;
-        deliveries::cancel_for_subscriber(conn, id, "the subscriber left").await?;
-        Ok(true)
+        Self::leave(conn, subscriber, Leaving::Unsubscribed, now).await
     }
 
     /// A subscriber whose address the mail server refused too often: bounced,
@@ -394,16 +390,9 @@ impl Subscriptions {
         let Some(subscriber) = queries::find_by_id(conn, id).await? else {
             return Ok(false);
         };
-        if !matches!(
-            subscriber.status,
-            SubscriberStatus::Pending | SubscriberStatus::Confirmed
-        ) {
+        if !Self::leave(conn, &subscriber, Leaving::Bounced, now).await? {
             return Ok(false);
         }
-        queries::set_status(conn, id, SubscriberStatus::Bounced, now).await?;
-        queries::withdraw_confirmation_tokens(conn, id, now).await?;
-        outbox::cancel_for_subscriber(conn, id, now).await?;
-        deliveries::cancel_for_subscriber(conn, id, "the address bounced").await?;
         admin_queries::record_events(
             conn,
             dialect,
@@ -414,6 +403,32 @@ impl Subscriptions {
             now,
         )
         .await?;
+        Ok(true)
+    }
+
+    /// Pending or confirmed → `how`: open confirmation links withdrawn and
+    /// unsent mail dropped. False when the subscriber was not on the list.
+    async fn leave(
+        conn: &mut sqlx::AnyConnection,
+        subscriber: &SubscriberRecord,
+        how: Leaving,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        if !matches!(
+            subscriber.status,
+            SubscriberStatus::Pending | SubscriberStatus::Confirmed
+        ) {
+            return Ok(false);
+        }
+        let id = subscriber.id;
+        let (status, why) = match how {
+            Leaving::Unsubscribed => (SubscriberStatus::Unsubscribed, "the subscriber left"),
+            Leaving::Bounced => (SubscriberStatus::Bounced, "the address bounced"),
+        };
+        queries::set_status(conn, id, status, now).await?;
+        queries::withdraw_confirmation_tokens(conn, id, now).await?;
+        outbox::cancel_for_subscriber(conn, id, now).await?;
+        deliveries::cancel_for_subscriber(conn, id, why).await?;
         Ok(true)
     }
 

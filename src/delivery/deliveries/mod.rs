@@ -148,18 +148,15 @@ pub enum Outcome {
 /// changes nothing, except `Sent`, which is the truth whatever came before.
 pub async fn record(
     conn: &mut AnyConnection,
+    dialect: Dialect,
     id: i64,
     outcome: &Outcome,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let query = match outcome {
-        Outcome::Sent { reply } => sqlx::query(
-            "UPDATE deliveries SET status = 'sent', sent_at = $2, reply = $3, failure = NULL \
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(now)
-        .bind(reply.as_str()),
+        Outcome::Sent { reply } => {
+            return record_sent(conn, dialect, &[(id, reply.as_str())], now).await;
+        }
         Outcome::Retry { at, error } => sqlx::query(
             "UPDATE deliveries SET next_attempt_at = $2, reply = $3 \
              WHERE id = $1 AND status = 'queued'",

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Engine, RetryPolicy};
+use super::Engine;
 use crate::delivery::outbox::{self, ClaimedMail, MailKind};
 use crate::mail::{ConfirmationEmail, SendError, WelcomeEmail};
 use crate::store::{millis, now_millis};
@@ -138,37 +138,5 @@ impl Engine {
         metrics::histogram!(telemetry::SEND_DURATION, "kind" => kind.as_str())
             .record(started.elapsed().as_secs_f64());
         Ok(())
-    }
-}
-
-impl RetryPolicy {
-    /// Exponential backoff with ±20 % jitter, so retries after an outage spread out.
-    pub(super) fn delay_after(&self, attempts: i64) -> Duration {
-        let exponent = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
-        let base = self
-            .min_delay
-            .saturating_mul(2u32.saturating_pow(exponent))
-            .min(self.max_delay);
-        base.mul_f64(rand::random_range(0.8..1.2))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_stops_at_the_ceiling() {
-        let policy = RetryPolicy {
-            min_delay: Duration::from_secs(5),
-            max_delay: Duration::from_secs(900),
-            horizon: Duration::from_secs(86_400),
-            max_attempts: 100,
-        };
-        let first = policy.delay_after(1);
-        assert!(first >= Duration::from_secs(4) && first <= Duration::from_secs(6));
-        let fourth = policy.delay_after(4);
-        assert!(fourth >= Duration::from_secs(32) && fourth <= Duration::from_secs(48));
-        assert!(policy.delay_after(40) <= Duration::from_secs(1080));
     }
 }

@@ -140,33 +140,36 @@ async fn write_group(
     bounce_after_failures: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
     let now = now_millis();
-    let _turn = write_gate.turn().await;
-    if group
+    let (sent, others): (Vec<&Record>, Vec<&Record>) = group
         .iter()
-        .all(|record| matches!(record.outcome, Outcome::Sent { .. }))
-    {
+        .partition(|record| matches!(record.outcome, Outcome::Sent { .. }));
+    let sent: Vec<(i64, &str)> = sent
+        .iter()
+        .filter_map(|record| match &record.outcome {
+            Outcome::Sent { reply } => Some((record.delivery_id, reply.as_str())),
+            _ => None,
+        })
+        .collect();
+    let _turn = write_gate.turn().await;
+    if others.is_empty() {
         // The usual group: one statement, atomic on its own, and no
         // BEGIN/COMMIT round trips (a group of successes took 1.3 ms with them).
-        let sent: Vec<(i64, &str)> = group
-            .iter()
-            .filter_map(|record| match &record.outcome {
-                Outcome::Sent { reply } => Some((record.delivery_id, reply.as_str())),
-                _ => None,
-            })
-            .collect();
         let mut conn = store.pool().acquire().await?;
         deliveries::record_sent(&mut conn, store.dialect(), &sent, now).await?;
         return Ok(Vec::new());
     }
     let mut tx = store.begin_write().await?;
-    let mut sent = Vec::with_capacity(group.len());
-    for record in group {
-        match &record.outcome {
-            Outcome::Sent { reply } => sent.push((record.delivery_id, reply.as_str())),
-            other => deliveries::record(&mut tx, record.delivery_id, other, now).await?,
-        }
-    }
     deliveries::record_sent(&mut tx, store.dialect(), &sent, now).await?;
+    for record in &others {
+        deliveries::record(
+            &mut tx,
+            store.dialect(),
+            record.delivery_id,
+            &record.outcome,
+            now,
+        )
+        .await?;
+    }
     let mut bounced = Vec::new();
     for record in group {
         let Outcome::Failed {
