@@ -13,7 +13,7 @@ use secrecy::SecretString;
 
 use crate::accounts::{AccountError, Accounts, NewPassword, Role};
 use crate::config::{BaseUrl, Config};
-use crate::startup::{Application, Worker};
+use crate::startup::{Application, Sending, Worker};
 use crate::store::Store;
 
 #[derive(Debug, Parser)]
@@ -26,7 +26,12 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the web pages and send queued mail.
-    Serve,
+    Serve {
+        /// Serve the web pages only; `herald worker` processes on the same
+        /// PostgreSQL database send the mail.
+        #[arg(long)]
+        no_worker: bool,
+    },
     /// Send queued mail without serving web pages (a second sender on a
     /// shared PostgreSQL database, or a machine that only sends).
     Worker,
@@ -100,7 +105,14 @@ pub fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         match cli.command {
-            Command::Serve => serve(config).await,
+            Command::Serve { no_worker } => {
+                let sending = if no_worker {
+                    Sending::Elsewhere
+                } else {
+                    Sending::InThisProcess
+                };
+                serve(config, sending).await
+            }
             Command::Worker => worker(config).await,
             Command::Issue { command } => issue::run(config, command).await,
             Command::Migrate => migrate(config).await,
@@ -129,10 +141,10 @@ fn init_tracing(logs_to_stderr: bool) {
     }
 }
 
-async fn serve(config: Config) -> ExitCode {
+async fn serve(config: Config, sending: Sending) -> ExitCode {
     let base_url = config.base_url.clone();
     let bind = config.bind;
-    let app = match Application::build(config).await {
+    let app = match Application::build(config, sending).await {
         Ok(app) => app,
         Err(error) => {
             eprintln!("herald: {error}");
@@ -144,7 +156,10 @@ async fn serve(config: Config) -> ExitCode {
         base_url.as_str()
     );
     println!("Signup page: {}/", base_url.as_str());
-    println!("Mail goes to {}", app.mailer_description());
+    match sending {
+        Sending::InThisProcess => println!("Mail goes to {}", app.mailer_description()),
+        Sending::Elsewhere => println!("Not sending mail here (--no-worker): run `herald worker`"),
+    }
     if let Err(error) = print_setup_link(&app, &base_url).await {
         eprintln!("herald: cannot make the first-run setup link: {error}");
         return ExitCode::FAILURE;

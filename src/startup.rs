@@ -54,29 +54,44 @@ pub struct Application {
     port: u16,
     server: Server,
     store: Store,
-    engine: EngineHandle,
+    /// None for `serve --no-worker`: other processes send.
+    engine: Option<EngineHandle>,
     stop_sender: watch::Sender<bool>,
     limiter_sweeper: JoinHandle<()>,
     mailer_description: String,
 }
 
 impl Application {
-    /// Opens and migrates the database, then binds `config.bind`.
-    pub async fn build(config: Config) -> Result<Self, StartupError> {
+    /// Opens and migrates the database, then binds `config.bind`; with
+    /// `Sending::Elsewhere` it serves pages only and leaves sending to
+    /// `herald worker` processes on the same database.
+    pub async fn build(config: Config, sending: Sending) -> Result<Self, StartupError> {
         let listener = TcpListener::bind(config.bind).map_err(|source| StartupError::Bind {
             address: config.bind.to_string(),
             source,
         })?;
-        Self::build_with_listener(config, listener).await
+        Self::build_serving(config, listener, sending).await
     }
 
+    /// Web and sending in one process, on `listener` (tests bind port 0).
     pub async fn build_with_listener(
         config: Config,
         listener: TcpListener,
     ) -> Result<Self, StartupError> {
+        Self::build_serving(config, listener, Sending::InThisProcess).await
+    }
+
+    async fn build_serving(
+        config: Config,
+        listener: TcpListener,
+        sending: Sending,
+    ) -> Result<Self, StartupError> {
         let services = Services::open(&config).await?;
         let (stop_sender, stop_signal) = watch::channel(false);
-        let engine = services.start_engine(&config, stop_signal);
+        let engine = match sending {
+            Sending::InThisProcess => Some(services.start_engine(&config, stop_signal)),
+            Sending::Elsewhere => None,
+        };
         let Services {
             store,
             key,
@@ -122,6 +137,7 @@ impl Application {
         let cors_origins = config.cors_allowed_origins.clone();
         let server = HttpServer::new(move || {
             let (app, api_document) = App::new()
+                .wrap(from_fn(http::unavailable_while_database_is_down))
                 .wrap(http::security_headers())
                 .wrap(http::admin::session_middleware(
                     &session_key,
@@ -179,15 +195,27 @@ impl Application {
         let served = self.server.await;
         let _ = self.stop_sender.send(true);
         self.limiter_sweeper.abort();
-        if tokio::time::timeout(SENDER_STOP_GRACE, self.engine.finished())
-            .await
-            .is_err()
-        {
-            tracing::warn!("the delivery engine did not stop in time; unsent mail stays queued");
+        if let Some(engine) = self.engine {
+            if tokio::time::timeout(SENDER_STOP_GRACE, engine.finished())
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    "the delivery engine did not stop in time; unsent mail stays queued"
+                );
+            }
         }
         self.store.close().await;
         served
     }
+}
+
+/// Whether `herald serve` sends mail itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sending {
+    InThisProcess,
+    /// `--no-worker`: `herald worker` processes on the same database send.
+    Elsewhere,
 }
 
 pub(crate) fn identity_of(config: &Config) -> MailIdentity {
@@ -258,6 +286,7 @@ impl Services {
                 concurrency: config.send_concurrency,
                 rate: config.send_rate,
                 bounce_after_failures: config.bounce_after_failures,
+                claim_lease: config.claim_lease,
             },
             self.signals.clone(),
             stop,

@@ -96,6 +96,9 @@ pub struct Config {
     pub retry_max_attempts: NonZeroU32,
     /// Hard failures (5xx) in a row, across issues, after which a subscriber is `bounced`.
     pub bounce_after_failures: NonZeroU32,
+    /// How long a worker's claim on queued mail lasts unless renewed; a
+    /// process that dies leaves its claims to others after this.
+    pub claim_lease: Duration,
     /// Messages one SMTP connection carries before it is closed and replaced.
     pub smtp_messages_per_connection: NonZeroU32,
     /// Extra certificate authorities (PEM) trusted for SMTP over TLS, for a
@@ -168,6 +171,7 @@ impl Config {
             retry_horizon: env.duration("HERALD_RETRY_HORIZON", "24h")?,
             retry_max_attempts: env.parse("HERALD_RETRY_MAX_ATTEMPTS", "100")?,
             bounce_after_failures: env.parse("HERALD_BOUNCE_AFTER_FAILURES", "3")?,
+            claim_lease: env.with("HERALD_CLAIM_LEASE", "60s", parse_claim_lease)?,
             smtp_messages_per_connection: env
                 .parse("HERALD_SMTP_MESSAGES_PER_CONNECTION", "1000")?,
             smtp_ca_file: env.optional("HERALD_SMTP_CA_FILE", |raw| {
@@ -238,6 +242,17 @@ impl Env<'_> {
                 .map_err(|e| format!("cannot use {raw:?} as a duration like `48h` or `10m`: {e}"))
         })
     }
+}
+
+/// Renewed at a third of its length, so a few seconds is the least that
+/// leaves a renewal time to land.
+fn parse_claim_lease(raw: &str) -> Result<Duration, String> {
+    let lease = humantime::parse_duration(raw)
+        .map_err(|e| format!("cannot use {raw:?} as a duration like `60s`: {e}"))?;
+    if lease < Duration::from_secs(3) {
+        return Err(format!("{raw:?} is too short; use at least 3s"));
+    }
+    Ok(lease)
 }
 
 /// `DKIM_PRIVATE_KEY` holds the PEM text itself or the path of a PEM file.
@@ -410,6 +425,7 @@ mod tests {
             "HERALD_RETRY_MAX_ATTEMPTS",
             "HERALD_BOUNCE_AFTER_FAILURES",
             "HERALD_SMTP_MESSAGES_PER_CONNECTION",
+            "HERALD_CLAIM_LEASE",
             "HERALD_SMTP_CA_FILE",
             "DKIM_DOMAIN",
             "DKIM_SELECTOR",

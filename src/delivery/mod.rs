@@ -3,6 +3,7 @@
 //! editors use to send, pause, resume and cancel an issue.
 
 pub mod deliveries;
+pub mod deployment;
 mod engine;
 mod message;
 pub mod outbox;

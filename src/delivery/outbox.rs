@@ -3,6 +3,7 @@
 
 use sqlx::{AnyConnection, AnyPool, Row};
 
+use crate::store::Dialect;
 use crate::subscriptions::TokenSeed;
 
 /// What a queued mail is; the sender renders it when it goes out.
@@ -105,26 +106,33 @@ pub struct ClaimedMail {
 }
 
 /// Claims up to `limit` due mails until `now + lease`. A sender that dies
-/// leaves its claims to expire, and another takes them over.
+/// leaves its claims to expire, and another takes them over. On PostgreSQL,
+/// `SKIP LOCKED` keeps two processes claiming at once from taking the same rows.
 pub async fn claim_due(
     pool: &AnyPool,
+    dialect: Dialect,
     now: i64,
     lease_millis: i64,
     limit: i64,
 ) -> Result<Vec<ClaimedMail>, sqlx::Error> {
-    let rows = sqlx::query(
+    let skip_locked = match dialect {
+        Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+        Dialect::Sqlite => "",
+    };
+    let sql = format!(
         "UPDATE outbox SET claimed_until = $2, attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM outbox \
              WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
                AND (claimed_until IS NULL OR claimed_until < $1) \
-             ORDER BY next_attempt_at LIMIT $3) \
-         RETURNING id, kind, subscriber_id, token_seed, expires_at, attempts",
-    )
-    .bind(now)
-    .bind(now + lease_millis)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
+             ORDER BY next_attempt_at LIMIT $3 {skip_locked}) \
+         RETURNING id, kind, subscriber_id, token_seed, expires_at, attempts"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(now)
+        .bind(now + lease_millis)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
     rows.iter()
         .map(|row| {
             Ok(ClaimedMail {

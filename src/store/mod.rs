@@ -215,3 +215,37 @@ pub fn millis(duration: Duration) -> i64 {
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
+
+/// True when `error` says the database cannot be reached right now (a
+/// restart, a network cut, an exhausted pool) rather than that the query was
+/// wrong: worth waiting out, and a 503 for a web request.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE classes 08 (connection exception) and 57P (operator
+        // intervention: shutdown, crash, still starting up), and 53300 (too many connections).
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P") || code == "53300"
+        }),
+        _ => false,
+    }
+}
+
+/// Whether anything in `error`'s chain of causes is the database being unreachable.
+pub fn unavailable_in(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(sqlx) = error.downcast_ref::<sqlx::Error>() {
+            if is_unavailable(sqlx) {
+                return true;
+            }
+        }
+        cause = error.source();
+    }
+    false
+}

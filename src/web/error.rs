@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
 use crate::accounts::AccountError;
+use crate::store::unavailable_in;
 use crate::subscriptions::SubscriptionError;
 
 #[derive(Debug, thiserror::Error)]
@@ -23,10 +24,17 @@ pub enum WebError {
 
 impl ResponseError for WebError {
     fn status_code(&self) -> StatusCode {
-        StatusCode::INTERNAL_SERVER_ERROR
+        if unavailable_in(self) {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
     }
 
     fn error_response(&self) -> HttpResponse {
+        if unavailable_in(self) {
+            return super::outage::unavailable_page();
+        }
         tracing::error!(error = %error_chain(self), "request failed");
         HttpResponse::InternalServerError()
             .content_type("text/plain; charset=utf-8")

@@ -2,10 +2,12 @@
 
 use std::time::Duration;
 
+use actix_web::http::header;
 use actix_web::{get, web, HttpResponse};
 use serde_json::json;
 
 use super::error::error_chain;
+use super::outage::RETRY_AFTER_SECONDS;
 use super::AppState;
 
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -17,6 +19,7 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         Err(error) => {
             tracing::error!(error = %error_chain(&error), "health check: database unavailable");
             HttpResponse::ServiceUnavailable()
+                .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS))
                 .json(json!({ "status": "unavailable", "database": "unavailable" }))
         }
     }

@@ -8,6 +8,7 @@ mod confirm;
 mod error;
 mod health;
 mod origin;
+pub(crate) mod outage;
 mod pages;
 mod rate_limit;
 mod request_log;
@@ -20,6 +21,7 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::web;
 
 pub use error::{error_chain, WebError};
+pub use outage::unavailable_while_database_is_down;
 pub use pages::Site;
 pub use rate_limit::SignupLimiter;
 pub use request_log::log_request;

@@ -97,6 +97,29 @@ pub async fn claim(
     Ok(claimed)
 }
 
+/// Extends a claim still held: the queued rows of `issue_id` that carry the
+/// claim's mark, `next_attempt_at = lease_until`, move to `renewed_until`. A
+/// row whose outcome is recorded, or that another worker took over after the
+/// lease ran out, no longer carries the mark and is left alone. Returns how
+/// many rows the claim still holds.
+pub async fn renew_claim(
+    pool: &AnyPool,
+    issue_id: i64,
+    lease_until: i64,
+    renewed_until: i64,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE deliveries SET next_attempt_at = $3 \
+         WHERE issue_id = $1 AND status = 'queued' AND next_attempt_at = $2",
+    )
+    .bind(issue_id)
+    .bind(lease_until)
+    .bind(renewed_until)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
 /// Why a delivery failed for good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {

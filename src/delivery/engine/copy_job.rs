@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use lettre::message::Mailbox;
 
+use super::lease::Lease;
 use super::recorder::Committed;
 use super::Engine;
 use crate::delivery::deliveries::{ClaimedDelivery, Failure, Outcome};
@@ -14,15 +15,13 @@ use crate::store::{millis, now_millis};
 use crate::subscriptions::{SubscriberEmail, SubscriberName};
 use crate::telemetry;
 
-/// A copy whose claim ends sooner than this is left alone: another worker may
-/// take it over at the lease's end, and sending it here could double it.
-const LEASE_MARGIN_MILLIS: i64 = 5_000;
 const KIND: &str = "issue";
 
 pub(super) struct CopyJob {
     pub issue: Arc<PreparedIssue>,
     pub delivery: ClaimedDelivery,
-    pub lease_until: i64,
+    /// The claim it came in; renewed while copies of it are held.
+    pub lease: Arc<Lease>,
 }
 
 impl Engine {
@@ -70,7 +69,9 @@ impl Engine {
         if self.is_stopping() || !self.is_sending(job.issue.issue_id()) {
             return Some(Outcome::Released);
         }
-        if now_millis() > job.lease_until - LEASE_MARGIN_MILLIS {
+        // Near the claim's end another worker may take the copy over, and
+        // sending it here could double it: it is left to them.
+        if now_millis() > job.lease.until() - self.leases.margin() {
             return None;
         }
         if delivery.subscriber_status.as_deref() != Some("confirmed")
@@ -109,7 +110,9 @@ impl Engine {
             }
         };
         self.mailer.sign(&mut message);
-        self.wait_for_rate().await;
+        if !self.wait_for_rate().await {
+            return Some(Outcome::Released);
+        }
         // The last moment: a reader who left while this copy waited gets nothing.
         if self.signals.has_departed(delivery.subscriber_id) {
             return Some(Outcome::Cancelled {

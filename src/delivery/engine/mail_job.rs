@@ -24,6 +24,8 @@ enum AttemptError {
     Undeliverable(String),
     #[error(transparent)]
     Store(#[from] sqlx::Error),
+    #[error("the process stopped before it could send")]
+    Stopping,
 }
 
 impl Engine {
@@ -37,6 +39,7 @@ impl Engine {
             Err(AttemptError::Store(error)) => {
                 MailOutcome::Retry(format!("database error: {error}"))
             }
+            Err(error @ AttemptError::Stopping) => MailOutcome::Retry(error.to_string()),
         };
         let now = now_millis();
         let kind = MailKind::parse(&mail.kind).map_or("unknown", MailKind::as_str);
@@ -132,7 +135,9 @@ impl Engine {
             }
         }
         .map_err(|e| AttemptError::Undeliverable(e.to_string()))?;
-        self.wait_for_rate().await;
+        if !self.wait_for_rate().await {
+            return Err(AttemptError::Stopping);
+        }
         let started = std::time::Instant::now();
         self.mailer.send(&message).await?;
         metrics::histogram!(telemetry::SEND_DURATION, "kind" => kind.as_str())

@@ -1,11 +1,15 @@
 //! The delivery engine: one dispatcher claims due work in batches (signup mail
-//! first, then issue copies), `HERALD_SEND_CONCURRENCY` workers send it over
-//! the mailer's connection pool at `HERALD_SEND_RATE` at most, and a recorder
-//! commits outcomes in groups.
+//! first, then issue copies) under a renewed lease, workers send it over the
+//! mailer's connection pool, and a recorder commits outcomes in groups.
+//! `HERALD_SEND_CONCURRENCY` and `HERALD_SEND_RATE` hold for the whole
+//! deployment: several processes on one database share them through it.
 
 mod copy_job;
+mod lease;
 mod mail_job;
+mod pacing;
 mod recorder;
+mod share;
 
 use std::collections::{HashMap, HashSet};
 use std::num::{NonZeroU32, NonZeroUsize};
@@ -13,12 +17,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{mpsc, watch, Mutex};
 use tokio::task::JoinSet;
 
 use self::copy_job::CopyJob;
+use self::lease::Leases;
+use self::pacing::Pacer;
 use self::recorder::{Committed, Recorder};
+use self::share::Share;
 use super::deliveries::{self, Outcome};
 use super::message::PreparedIssue;
 use super::outbox::{self, ClaimedMail};
@@ -29,9 +35,6 @@ use crate::mail::{MailIdentity, Mailer};
 use crate::store::{millis, now_millis, Dialect, Store};
 use crate::subscriptions::Subscriptions;
 
-/// How long claimed work stays ours; after that another worker may take it.
-/// Also how long a killed process's claims wait before they go again.
-const CLAIM_LEASE: Duration = Duration::from_secs(30);
 const OUTBOX_BATCH: i64 = 64;
 const COPY_BATCH: i64 = 256;
 /// Upper bound on idle sleep, so work queued by another process is picked up.
@@ -65,10 +68,13 @@ impl RetryPolicy {
 pub struct EngineSettings {
     pub identity: MailIdentity,
     pub retry: RetryPolicy,
+    /// SMTP sessions at once, for the whole deployment.
     pub concurrency: NonZeroUsize,
-    /// Messages per second at most; `None` for no limit.
+    /// Messages per second at most, for the whole deployment; `None` for no limit.
     pub rate: Option<NonZeroU32>,
     pub bounce_after_failures: NonZeroU32,
+    /// How long a claim lasts unless renewed.
+    pub claim_lease: Duration,
 }
 
 /// SQLite has one writer at a time and a writer that finds the file locked
@@ -107,7 +113,9 @@ pub struct Engine {
     key: Arc<SecretKey>,
     settings: EngineSettings,
     signals: Arc<DeliverySignals>,
-    rate: Option<DefaultDirectRateLimiter>,
+    pacer: Option<Pacer>,
+    share: Arc<Share>,
+    leases: Leases,
     recorder: Recorder,
     write_gate: WriteGate,
     /// Issues whose status is `sending`, refreshed every `STATUS_POLL`.
@@ -144,9 +152,11 @@ impl Engine {
             signals.clone(),
             i64::from(settings.bounce_after_failures.get()),
         );
-        let rate = settings
+        let pacer = settings
             .rate
-            .map(|per_second| RateLimiter::direct(Quota::per_second(per_second)));
+            .map(|per_second| Pacer::new(store.clone(), write_gate.clone(), per_second.get()));
+        let share = Share::new(store.clone(), settings.concurrency.get());
+        let leases = Leases::new(store.clone(), settings.claim_lease);
         let engine = Arc::new(Self {
             store,
             subscriptions,
@@ -154,7 +164,9 @@ impl Engine {
             key,
             settings,
             signals,
-            rate,
+            pacer,
+            share,
+            leases,
             recorder,
             write_gate,
             sending: RwLock::new(HashSet::new()),
@@ -181,6 +193,11 @@ impl Engine {
             workers.spawn(async move { engine.work(&queue).await });
         }
         let status_poller = tokio::spawn(self.clone().poll_sending_issues());
+        let share = tokio::spawn(self.share.clone().run(shutdown.clone()));
+        let renewals = tokio::spawn({
+            let (engine, shutdown) = (self.clone(), shutdown.clone());
+            async move { engine.leases.renew_until_stopped(shutdown).await }
+        });
         let stop_watcher = tokio::spawn({
             let (engine, mut shutdown) = (self.clone(), shutdown.clone());
             async move {
@@ -195,6 +212,11 @@ impl Engine {
 
         let mut prepared: HashMap<i64, Arc<PreparedIssue>> = HashMap::new();
         while !*shutdown.borrow() {
+            // Work claimed without a slot to send it would sit out its lease.
+            tokio::select! {
+                () = self.share.wait_for_a_slot() => {}
+                _ = shutdown.changed() => continue,
+            }
             let idle_for = match self.dispatch_round(&jobs, &mut prepared).await {
                 Ok(0) => self.time_until_next_due().await,
                 Ok(_) => continue,
@@ -210,10 +232,13 @@ impl Engine {
             }
         }
         self.stopping.store(true, Ordering::SeqCst);
+        self.share.stop_waiting();
         drop(jobs);
         while workers.join_next().await.is_some() {}
         status_poller.abort();
         stop_watcher.abort();
+        renewals.abort();
+        let _ = share.await;
         tracing::info!("delivery engine stopped");
     }
 
@@ -225,9 +250,14 @@ impl Engine {
         prepared: &mut HashMap<i64, Arc<PreparedIssue>>,
     ) -> Result<usize, sqlx::Error> {
         let now = now_millis();
-        let lease_until = now + millis(CLAIM_LEASE);
-        let mails =
-            outbox::claim_due(self.store.pool(), now, millis(CLAIM_LEASE), OUTBOX_BATCH).await?;
+        let mails = outbox::claim_due(
+            self.store.pool(),
+            self.store.dialect(),
+            now,
+            millis(self.leases.length()),
+            OUTBOX_BATCH,
+        )
+        .await?;
         let mut claimed = mails.len();
         for mail in mails {
             if jobs.send(Job::Mail(mail)).await.is_err() {
@@ -254,6 +284,7 @@ impl Engine {
                     }
                 },
             };
+            let lease_until = self.leases.next_end();
             let batch = {
                 let _turn = self.write_gate.turn().await;
                 deliveries::claim(
@@ -274,6 +305,7 @@ impl Engine {
                 continue;
             }
             claimed += batch.len();
+            let lease = self.leases.hold(issue_id, lease_until);
             let mut batch = batch.into_iter();
             for delivery in batch.by_ref() {
                 if self.is_stopping() {
@@ -285,7 +317,7 @@ impl Engine {
                 let job = Job::Copy(CopyJob {
                     issue: issue.clone(),
                     delivery,
-                    lease_until,
+                    lease: lease.clone(),
                 });
                 if jobs.send(job).await.is_err() {
                     break;
@@ -295,8 +327,9 @@ impl Engine {
         Ok(claimed)
     }
 
-    /// At a limited rate, claim no more than a couple of seconds' worth, so a
-    /// claim never outlives its lease waiting for the rate.
+    /// At a limited rate, claim no more than a couple of seconds' worth: the
+    /// rate is the deployment's, and a batch held here is one the other
+    /// processes cannot send.
     fn copy_batch_size(&self) -> i64 {
         self.settings.rate.map_or(COPY_BATCH, |per_second| {
             (i64::from(per_second.get()) * 2).clamp(1, COPY_BATCH)
@@ -329,6 +362,8 @@ impl Engine {
         let mut previous = None;
         loop {
             let job = queue.lock().await.recv().await;
+            // Held until the job is done: the deployment's concurrency.
+            let _slot = self.share.slot().await;
             match job {
                 Some(Job::Mail(mail)) => {
                     if let Some(previous) = previous.take() {
@@ -372,9 +407,11 @@ impl Engine {
         self.stopping.load(Ordering::SeqCst)
     }
 
-    async fn wait_for_rate(&self) {
-        if let Some(rate) = &self.rate {
-            rate.until_ready().await;
+    /// False when the process is stopping and the send time cannot be booked.
+    async fn wait_for_rate(&self) -> bool {
+        match &self.pacer {
+            Some(pacer) => pacer.until_ready(|| self.is_stopping()).await,
+            None => true,
         }
     }
 

@@ -11,13 +11,16 @@ use tokio::sync::{mpsc, oneshot};
 use super::WriteGate;
 use crate::delivery::deliveries::{self, Failure, Outcome};
 use crate::delivery::DeliverySignals;
-use crate::store::{now_millis, Store};
+use crate::store::{is_unavailable, now_millis, Store};
 use crate::subscriptions::Subscriptions;
 
 /// Outcomes written in one transaction at most.
 const MAX_GROUP: usize = 512;
-/// Tries at writing one group before its outcomes are given up to the lease.
+/// Tries at writing one group before its outcomes are given up to the lease,
+/// for errors other than the database being unreachable.
 const WRITE_TRIES: u32 = 5;
+/// The longest wait between tries while the database is unreachable.
+const UNAVAILABLE_RETRY: Duration = Duration::from_secs(1);
 
 struct Record {
     delivery_id: i64,
@@ -103,26 +106,43 @@ async fn write_groups(
     let mut group = Vec::with_capacity(MAX_GROUP);
     while incoming.recv_many(&mut group, MAX_GROUP).await > 0 {
         let mut tries = 0;
+        let mut waits = 0u32;
         loop {
-            tries += 1;
             match write_group(&store, &write_gate, &group, bounce_after_failures).await {
                 Ok(bounced) => {
                     for subscriber_id in bounced {
                         signals.departed(subscriber_id);
                     }
+                    if waits > 0 {
+                        tracing::info!("the database is back; delivery outcomes recorded");
+                    }
                     break;
                 }
-                Err(error) if tries < WRITE_TRIES => {
-                    tracing::warn!(%error, "cannot record delivery outcomes yet; trying again");
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(tries))).await;
+                // These messages went out: giving their outcomes up would send
+                // them again. The workers wait here too, as each waits for its
+                // last outcome before sending on, so nothing more goes out.
+                Err(error) if is_unavailable(&error) => {
+                    if waits == 0 {
+                        tracing::warn!(%error, "the database is unreachable; holding delivery outcomes until it is back");
+                    }
+                    waits += 1;
+                    tokio::time::sleep(
+                        UNAVAILABLE_RETRY.min(Duration::from_millis(100 * u64::from(waits))),
+                    )
+                    .await;
                 }
                 Err(error) => {
-                    tracing::error!(
-                        %error,
-                        outcomes = group.len(),
-                        "cannot record delivery outcomes; their claims will lapse and they go again"
-                    );
-                    break;
+                    tries += 1;
+                    if tries >= WRITE_TRIES {
+                        tracing::error!(
+                            %error,
+                            outcomes = group.len(),
+                            "cannot record delivery outcomes; their claims will lapse and they go again"
+                        );
+                        break;
+                    }
+                    tracing::warn!(%error, "cannot record delivery outcomes yet; trying again");
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(tries))).await;
                 }
             }
         }

@@ -12,7 +12,7 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 
 use crate::accounts::User;
 use crate::config::random_token as random_csrf_token;
-use crate::store::{millis, now_millis};
+use crate::store::{millis, now_millis, unavailable_in};
 use crate::web::AppState;
 
 const USER_ID: &str = "uid";
@@ -61,6 +61,18 @@ pub enum AuthError {
     Forbidden,
     #[error("cannot check the session: {0}")]
     Internal(String),
+    #[error("the database is unavailable")]
+    Unavailable,
+}
+
+impl AuthError {
+    fn failure(error: &(dyn std::error::Error + 'static)) -> Self {
+        if unavailable_in(error) {
+            Self::Unavailable
+        } else {
+            Self::Internal(error.to_string())
+        }
+    }
 }
 
 impl ResponseError for AuthError {
@@ -69,6 +81,7 @@ impl ResponseError for AuthError {
             Self::NotSignedIn { .. } => StatusCode::SEE_OTHER,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -83,6 +96,7 @@ impl ResponseError for AuthError {
                     "<!DOCTYPE html><title>Forbidden</title><h1>This page is for admins</h1>\
                      <p><a href=\"/admin\">Back to the dashboard</a></p>",
                 ),
+            Self::Unavailable => crate::web::outage::unavailable_page(),
             Self::Internal(detail) => {
                 tracing::error!(error = %detail, "session check failed");
                 HttpResponse::InternalServerError().body("Something went wrong on our side.")
@@ -148,7 +162,7 @@ async fn signed_in(req: HttpRequest) -> Result<SignedIn, AuthError> {
         .accounts
         .user(user_id)
         .await
-        .map_err(|e| AuthError::Internal(e.to_string()))?;
+        .map_err(|e| AuthError::failure(&e))?;
     let epoch = session.get::<i64>(EPOCH).ok().flatten();
     let Some(user) = user.filter(|u| !u.disabled && Some(u.session_epoch) == epoch) else {
         session.purge();

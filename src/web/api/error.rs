@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::store::unavailable_in;
 use crate::web::error_chain;
 
 /// The body of every error answer.
@@ -34,6 +35,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// The database cannot be reached for now: 503, try again.
+    #[error("the database is unavailable")]
+    Unavailable,
 }
 
 impl ApiError {
@@ -44,7 +48,10 @@ impl ApiError {
         }
     }
 
-    pub fn internal(error: &dyn std::error::Error) -> Self {
+    pub fn internal(error: &(dyn std::error::Error + 'static)) -> Self {
+        if unavailable_in(error) {
+            return Self::Unavailable;
+        }
         Self::Internal(error_chain(error))
     }
 }
@@ -65,10 +72,14 @@ impl ResponseError for ApiError {
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        if matches!(self, Self::Unavailable) {
+            return crate::web::outage::unavailable_json();
+        }
         let mut response = HttpResponse::build(self.status_code());
         let body = match self {
             Self::Internal(detail) => {

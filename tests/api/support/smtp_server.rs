@@ -44,6 +44,8 @@ pub struct ReceivedMessage {
     pub data: Vec<u8>,
     /// The user name of a successful `AUTH` on the session, if any.
     pub auth_user: Option<String>,
+    /// When the end of its data arrived.
+    pub received_at: Instant,
 }
 
 pub struct TestSmtpServer {
@@ -67,6 +69,9 @@ struct Shared {
     transactions: AtomicUsize,
     /// TCP connections accepted since the server started, across restarts.
     connections: AtomicUsize,
+    /// Mail transactions open now (from an accepted MAIL to its end), and the most ever.
+    open_transactions: AtomicUsize,
+    most_open_transactions: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -154,6 +159,12 @@ impl TestSmtpServer {
     }
 
     /// Forgets the messages received so far.
+    /// The most mail transactions that were ever open at once: how many
+    /// messages the clients had in flight together.
+    pub fn most_concurrent_transactions(&self) -> usize {
+        self.shared.most_open_transactions.load(Ordering::SeqCst)
+    }
+
     pub fn clear(&self) {
         lock(&self.shared.messages).clear();
     }
@@ -298,6 +309,7 @@ impl Session {
         // Clients may hang up at any point (lettre drops pooled connections
         // without QUIT), so an I/O error simply ends the session.
         let _ = self.converse().await;
+        self.reset_transaction();
     }
 
     async fn converse(&mut self) -> io::Result<()> {
@@ -368,7 +380,9 @@ impl Session {
     }
 
     fn reset_transaction(&mut self) {
-        self.mail_from = None;
+        if self.mail_from.take().is_some() {
+            self.shared.open_transactions.fetch_sub(1, Ordering::SeqCst);
+        }
         self.rcpt_to.clear();
     }
 
@@ -395,6 +409,10 @@ impl Session {
         match parse_path(arg, "FROM:") {
             Some(from) => {
                 self.mail_from = Some(from);
+                let open = self.shared.open_transactions.fetch_add(1, Ordering::SeqCst) + 1;
+                self.shared
+                    .most_open_transactions
+                    .fetch_max(open, Ordering::SeqCst);
                 self.reply("250 2.1.0 OK").await
             }
             None => self.reply("501 5.5.4 Syntax: MAIL FROM:<address>").await,
@@ -462,6 +480,7 @@ impl Session {
             rcpt_to: std::mem::take(&mut self.rcpt_to),
             data,
             auth_user: self.auth_user.clone(),
+            received_at: Instant::now(),
         };
         self.reset_transaction();
         // Stored before the 250 goes out, so a test that saw the send succeed
