@@ -54,7 +54,16 @@ macro_rules! on_both_databases {
 async fn a_send_killed_mid_way_finishes_after_a_restart(backend: Backend) {
     const READERS: usize = 5_000;
     const CONCURRENCY: usize = 16;
-    let setup = Setup::new(backend, READERS, &[("HERALD_SEND_CONCURRENCY", "16")]).await;
+    let setup = Setup::new(
+        backend,
+        READERS,
+        &[
+            ("HERALD_SEND_CONCURRENCY", "16"),
+            // The killed process's claims come due again after this.
+            ("HERALD_CLAIM_LEASE", "10s"),
+        ],
+    )
+    .await;
     let server = setup.serve().await;
     setup.send_issue().await;
     setup.wait_for_messages(1_000).await;

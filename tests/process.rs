@@ -831,3 +831,43 @@ async fn serve_prints_a_setup_link_while_no_admin_exists() {
         "a setup link although an admin exists:\n{stdout}"
     );
 }
+
+#[tokio::test]
+async fn serve_and_worker_refuse_to_start_without_their_postgresql_server() {
+    // A port nothing listens on: the server is down or the URL is wrong.
+    let closed_port = free_port();
+    let url = format!("postgres://herald:hunter2@127.0.0.1:{closed_port}/herald");
+    for command in ["serve", "worker"] {
+        let dir = temp_dir();
+        let port = free_port();
+        let bind = format!("127.0.0.1:{port}");
+        let started = std::time::Instant::now();
+        let (status, process) = run_to_end(
+            dir.path(),
+            &[command],
+            &[("DATABASE_URL", &url), ("HERALD_BIND", &bind)],
+            CONFIG_ERROR_WAIT,
+        )
+        .await;
+        let stderr = process.stderr();
+        assert_eq!(
+            status.code(),
+            Some(2),
+            "herald {command}: {}",
+            process.output()
+        );
+        assert!(
+            stderr.starts_with("herald: DATABASE_URL: ") && stderr.contains("refused"),
+            "herald {command} does not say the database server refused: {stderr}"
+        );
+        assert!(
+            !process.output().contains("hunter2"),
+            "herald {command} repeats the database password: {stderr}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "herald {command} took {:?} to give up on a refused connection",
+            started.elapsed()
+        );
+    }
+}

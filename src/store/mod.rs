@@ -97,6 +97,12 @@ impl Store {
         };
         let options = AnyConnectOptions::from_str(&url).map_err(StoreError::Connect)?;
 
+        if dialect == Dialect::Postgres {
+            // One connection first: the pool would only say that it timed
+            // out, where this says why (refused, unknown host, bad password).
+            let conn = options.connect().await.map_err(StoreError::Connect)?;
+            conn.close().await.map_err(StoreError::Connect)?;
+        }
         if dialect == Dialect::Sqlite {
             // WAL is a property of the file; switching needs an exclusive lock, so
             // do it once on a lone connection before the pool opens more.

@@ -1,6 +1,6 @@
 //! The measured part: Herald sending one issue to every subscriber, run the
-//! way an operator runs it. `herald worker` sends; `herald issue send ID`
-//! queues the issue. The clock runs from the send command to the moment the
+//! way an operator runs it. `herald worker` processes (one, or several on
+//! PostgreSQL) send; `herald issue send ID` queues the issue. The clock runs from the send command to the moment the
 //! issue is marked sent, which Herald does once every delivery is recorded.
 
 use std::fs::File;
@@ -12,6 +12,7 @@ use anyhow::{bail, Context};
 use herald::store::Store;
 use indicatif::ProgressBar;
 
+use crate::cpu;
 use crate::sink::SinkProcess;
 
 /// How often the issue's status is read while it sends: often enough that
@@ -29,7 +30,11 @@ const STOP_WAIT: Duration = Duration::from_secs(30);
 pub struct HeraldRun<'a> {
     pub herald_exe: &'a Path,
     pub run_dir: &'a Path,
-    pub database: &'a Path,
+    pub database_url: &'a str,
+    /// `herald worker` processes.
+    pub workers: usize,
+    /// The database runs in processes of its own (PostgreSQL), whose CPU time is measured.
+    pub database_is_a_server: bool,
     /// From `workload::herald_env`.
     pub env: &'a [(String, String)],
     pub issue_id: i64,
@@ -40,20 +45,37 @@ pub struct HeraldRun<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct HeraldResult {
     pub wall: Duration,
+    /// The largest peak of any one worker.
     pub peak_rss_bytes: u64,
     pub message_bytes: u64,
+    /// CPU time of all the workers.
+    pub herald_cpu: Duration,
+    /// CPU time of the PostgreSQL server during the send.
+    pub database_cpu: Option<Duration>,
 }
 
 /// Sends the issue to every subscriber through the sink and checks that each
 /// got exactly one message.
 pub async fn run(run: &HeraldRun<'_>, sink: &mut SinkProcess) -> anyhow::Result<HeraldResult> {
     sink.reset()?;
-    let store = Store::connect(&format!("sqlite://{}", run.database.display()), 1).await?;
+    let store = Store::connect(run.database_url, 1).await?;
 
-    let mut worker = Worker::start(run)?;
-    tokio::time::sleep(WORKER_START).await;
-    worker.check_alive()?;
+    let mut workers = (1..=run.workers)
+        .map(|n| Worker::start(run, n))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    // Several workers divide the connections after a heartbeat or two.
+    let start_wait = if run.workers > 1 {
+        WORKER_START * 6
+    } else {
+        WORKER_START
+    };
+    tokio::time::sleep(start_wait).await;
+    for worker in &mut workers {
+        worker.check_alive()?;
+    }
 
+    let ticks = cpu::ticks_per_second();
+    let database_cpu_before = run.database_is_a_server.then(|| cpu::of_postgres(ticks));
     let started = Instant::now();
     herald_command(run, &["issue", "send", &run.issue_id.to_string()])?;
     let progress = ProgressBar::new(run.subscribers).with_message("herald");
@@ -67,26 +89,36 @@ pub async fn run(run: &HeraldRun<'_>, sink: &mut SinkProcess) -> anyhow::Result<
         if status == "sent" {
             break started.elapsed();
         }
-        worker.check_alive()?;
+        for worker in &mut workers {
+            worker.check_alive()?;
+        }
         let count = sink.stats()?.messages;
         progress.set_position(count);
         if count != last_count {
             (last_count, last_change) = (count, Instant::now());
         } else if last_change.elapsed() > STALL {
             bail!(
-                "Herald stalled: {count} of {} messages after {:.0} s (worker log: {})",
+                "Herald stalled: {count} of {} messages after {:.0} s (worker logs in {})",
                 run.subscribers,
                 started.elapsed().as_secs_f64(),
-                worker.log.display()
+                run.run_dir.display()
             );
         }
         tokio::time::sleep(POLL).await;
     };
     progress.finish_and_clear();
 
+    let database_cpu = database_cpu_before.map(|before| cpu::of_postgres(ticks) - before);
     // VmHWM is the process's peak resident set, whenever it was reached.
-    let peak_rss_bytes = peak_rss(worker.child.id())?;
-    worker.stop()?;
+    let mut peak_rss_bytes = 0;
+    let mut herald_cpu = Duration::ZERO;
+    for worker in &workers {
+        peak_rss_bytes = peak_rss_bytes.max(peak_rss(worker.child.id())?);
+        herald_cpu += cpu::of_process(worker.child.id(), ticks)?;
+    }
+    for worker in workers {
+        worker.stop()?;
+    }
 
     let stats = sink.stats()?;
     if stats.messages != run.subscribers {
@@ -112,6 +144,8 @@ pub async fn run(run: &HeraldRun<'_>, sink: &mut SinkProcess) -> anyhow::Result<
         wall,
         peak_rss_bytes,
         message_bytes: stats.bytes / stats.messages.max(1),
+        herald_cpu,
+        database_cpu,
     })
 }
 
@@ -154,15 +188,15 @@ fn herald(run: &HeraldRun<'_>, args: &[&str]) -> Command {
     command
 }
 
-/// `herald worker`, its output in `worker.log` of the run's directory.
+/// `herald worker`, its output in `worker-N.log` of the run's directory.
 struct Worker {
     child: Child,
     log: PathBuf,
 }
 
 impl Worker {
-    fn start(run: &HeraldRun<'_>) -> anyhow::Result<Self> {
-        let log = run.run_dir.join("worker.log");
+    fn start(run: &HeraldRun<'_>, number: usize) -> anyhow::Result<Self> {
+        let log = run.run_dir.join(format!("worker-{number}.log"));
         let out = File::create(&log)?;
         let child = herald(run, &["worker"])
             .stdin(Stdio::null())

@@ -2,14 +2,17 @@
 //! next to Postfix's `smtp-source` sending as much mail to the same sink.
 //!
 //! `cargo build --release --bins && target/release/herald-bench` makes N
-//! confirmed subscribers and a 20 KB issue in a fresh SQLite database, runs
-//! `herald worker` and `herald issue send` against a counting SMTP sink, then
+//! confirmed subscribers and a 20 KB issue in a fresh SQLite database (or a
+//! fresh schema of `--database postgres://…`), runs `--workers` `herald
+//! worker` processes and `herald issue send` against a counting SMTP sink, then
 //! `smtp-source` with the same message count, size and connections. It
 //! prints each run, the medians, and whether Herald met its targets (at
 //! least half smtp-source's rate, at most 64 MB peak RSS). Exit code 0: all
 //! met; 1: the benchmark failed; 3: a target was missed.
 
+mod cpu;
 mod herald_run;
+mod postgres;
 mod report;
 mod setup;
 mod sink;
@@ -35,9 +38,17 @@ struct Args {
     /// Confirmed subscribers to send to.
     #[arg(long, default_value_t = 100_000)]
     subscribers: u64,
-    /// SMTP connections: HERALD_SEND_CONCURRENCY and smtp-source's sessions.
+    /// SMTP connections: HERALD_SEND_CONCURRENCY (shared by all the
+    /// workers) and smtp-source's sessions.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// A PostgreSQL server (`postgres://…`) to run on instead of SQLite;
+    /// each run uses a schema of its own there.
+    #[arg(long)]
+    database: Option<String>,
+    /// `herald worker` processes sending together.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
     /// Runs, each from a fresh copy of the database.
     #[arg(long, default_value_t = 3)]
     runs: usize,
@@ -79,9 +90,17 @@ fn main() -> ExitCode {
             }
         };
     }
-    if args.subscribers == 0 || args.concurrency == 0 || args.runs == 0 {
-        eprintln!("herald-bench: --subscribers, --concurrency and --runs must be above 0");
+    if args.subscribers == 0 || args.concurrency == 0 || args.runs == 0 || args.workers == 0 {
+        eprintln!(
+            "herald-bench: --subscribers, --concurrency, --workers and --runs must be above 0"
+        );
         return ExitCode::from(2);
+    }
+    if let Some(url) = &args.database {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            eprintln!("herald-bench: --database must be a postgres:// URL (SQLite is the default)");
+            return ExitCode::from(2);
+        }
     }
     let tools = match Tools::find(args.herald.as_deref(), args.smtp_source_only) {
         Ok(tools) => tools,
@@ -120,9 +139,16 @@ fn main() -> ExitCode {
 /// Runs the benchmark in `dir`; `Ok(false)` when Herald missed a target.
 fn bench(args: &Args, dir: &Path, tools: &Tools) -> anyhow::Result<bool> {
     println!(
-        "herald-bench: {} subscribers, {} connections, {} run{}; {}",
+        "herald-bench: {} subscribers, {} connections, {} worker{} on {}, {} run{}; {}",
         report::thousands(args.subscribers as f64),
         args.concurrency,
+        args.workers,
+        if args.workers == 1 { "" } else { "s" },
+        if args.database.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
         args.runs,
         if args.runs == 1 { "" } else { "s" },
         setup::machine()
@@ -144,6 +170,7 @@ fn bench(args: &Args, dir: &Path, tools: &Tools) -> anyhow::Result<bool> {
     let mut sink = sink::SinkProcess::start(&tools.bench, args.sink_threads)?;
     let report = Report {
         messages: args.subscribers,
+        database_cpu: args.database.is_some(),
     };
     println!("\n{}", report.header());
     let mut runs = Vec::with_capacity(args.runs);
@@ -173,20 +200,46 @@ fn one_run(
     let herald = match &tools.herald {
         Some(herald_exe) => {
             let run_dir = dir.join(format!("run-{number}"));
-            let database = workload::copy_for_run(template, &run_dir)?;
+            let (database_url, issue_id, schema) = match &args.database {
+                None => {
+                    let database = workload::copy_for_run(template, &run_dir)?;
+                    (
+                        format!("sqlite://{}", database.display()),
+                        template.issue_id,
+                        None,
+                    )
+                }
+                Some(server) => {
+                    std::fs::create_dir_all(&run_dir)?;
+                    let schema = runtime.block_on(postgres::RunSchema::create(server, number))?;
+                    let (issue_id, _) = runtime.block_on(workload::prepare_at(
+                        &run_dir,
+                        &schema.url,
+                        args.subscribers,
+                    ))?;
+                    (schema.url.clone(), issue_id, Some(schema))
+                }
+            };
             let smtp_url = format!("smtp://127.0.0.1:{}", sink.address.port());
-            let env = workload::herald_env(&run_dir, &database, &smtp_url, args.concurrency);
+            let env = workload::herald_env(&run_dir, &database_url, &smtp_url, args.concurrency);
             let run = herald_run::HeraldRun {
                 herald_exe,
                 run_dir: &run_dir,
-                database: &database,
+                database_url: &database_url,
+                workers: args.workers,
+                database_is_a_server: schema.is_some(),
                 env: &env,
-                issue_id: template.issue_id,
+                issue_id,
                 subscribers: args.subscribers,
             };
             let result = runtime
                 .block_on(herald_run::run(&run, sink))
                 .with_context(|| format!("run {number}: Herald"))?;
+            if let Some(schema) = schema {
+                if !args.keep {
+                    runtime.block_on(schema.drop_schema())?;
+                }
+            }
             payload_bytes = result.message_bytes;
             // Each run's database is as large as the list; only the last may be kept.
             if number < args.runs && !args.keep {
@@ -195,6 +248,8 @@ fn one_run(
             Some(HeraldFigures {
                 wall: result.wall,
                 peak_rss_bytes: result.peak_rss_bytes,
+                herald_cpu: result.herald_cpu,
+                database_cpu: result.database_cpu,
             })
         }
         None => None,

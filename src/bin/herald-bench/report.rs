@@ -18,10 +18,26 @@ pub struct RunFigures {
 pub struct HeraldFigures {
     pub wall: Duration,
     pub peak_rss_bytes: u64,
+    pub herald_cpu: Duration,
+    /// PostgreSQL's CPU time during the send; None on SQLite, which runs
+    /// inside Herald's own process.
+    pub database_cpu: Option<Duration>,
+}
+
+impl HeraldFigures {
+    /// The database's part of the CPU time Herald and its database used.
+    fn database_share(&self) -> Option<f64> {
+        self.database_cpu.map(|database| {
+            let total = database + self.herald_cpu;
+            database.as_secs_f64() / total.as_secs_f64().max(1e-9)
+        })
+    }
 }
 
 pub struct Report {
     pub messages: u64,
+    /// Whether the database's share of the CPU time is shown (PostgreSQL).
+    pub database_cpu: bool,
 }
 
 impl Report {
@@ -30,10 +46,25 @@ impl Report {
     }
 
     pub fn header(&self) -> String {
-        format!(
+        let mut header = format!(
             "{:<7}{:>13}{:>9}{:>10}{:>19}{:>9}{:>8}",
             "run", "herald msg/s", "wall", "peak RSS", "smtp-source msg/s", "wall", "ratio"
-        )
+        );
+        if self.database_cpu {
+            header.push_str(&format!("{:>13}", "DB CPU share"));
+        }
+        header
+    }
+
+    /// The database's share of the CPU time, as a column, when it is shown.
+    fn database_column(&self, share: Option<f64>) -> String {
+        if !self.database_cpu {
+            return String::new();
+        }
+        match share {
+            Some(share) => format!("{:>12.0}%", share * 100.0),
+            None => format!("{:>13}", "-"),
+        }
     }
 
     pub fn line(&self, label: &str, run: &RunFigures) -> String {
@@ -51,9 +82,10 @@ impl Report {
             None => ("-".into(), "-".into(), "-".into(), "-".into()),
         };
         format!(
-            "{label:<7}{herald_rate:>13}{wall:>9}{rss:>10}{:>19}{:>9}{ratio:>8}",
+            "{label:<7}{herald_rate:>13}{wall:>9}{rss:>10}{:>19}{:>9}{ratio:>8}{}",
             thousands(source_rate),
             seconds(run.smtp_source),
+            self.database_column(run.herald.and_then(|h| h.database_share())),
         )
     }
 
@@ -74,15 +106,21 @@ impl Report {
         let wall = median_duration(heralds.iter().map(|h| h.wall).collect());
         let rss = median(heralds.iter().map(|h| h.peak_rss_bytes as f64).collect());
         let ratio = self.median_ratio(runs);
+        let shares: Vec<f64> = heralds
+            .iter()
+            .filter_map(HeraldFigures::database_share)
+            .collect();
+        let share = (!shares.is_empty()).then(|| median(shares));
         format!(
-            "{:<7}{:>13}{:>9}{:>10}{:>19}{:>9}{:>8}",
+            "{:<7}{:>13}{:>9}{:>10}{:>19}{:>9}{:>8}{}",
             "median",
             thousands(self.rate(wall)),
             seconds(wall),
             megabytes(rss as u64),
             thousands(self.rate(smtp_source)),
             seconds(smtp_source),
-            format!("{ratio:.2}")
+            format!("{ratio:.2}"),
+            self.database_column(share)
         )
     }
 

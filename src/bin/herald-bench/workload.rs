@@ -51,12 +51,12 @@ pub struct Template {
 /// and nothing inherited.
 pub fn herald_env(
     run_dir: &Path,
-    database: &Path,
+    database_url: &str,
     smtp_url: &str,
     concurrency: usize,
 ) -> Vec<(String, String)> {
     [
-        ("DATABASE_URL", format!("sqlite://{}", database.display())),
+        ("DATABASE_URL", database_url.to_owned()),
         ("SMTP_URL", smtp_url.to_owned()),
         ("HERALD_SEND_CONCURRENCY", concurrency.to_string()),
         (
@@ -87,7 +87,28 @@ pub fn herald_env(
 /// Seeds `subscribers` confirmed readers and creates the issue in `dir/template.db`.
 pub async fn prepare(dir: &Path, subscribers: u64) -> anyhow::Result<Template> {
     let database = dir.join("template.db");
-    let env = herald_env(dir, &database, "smtp://127.0.0.1:25", 1);
+    let url = format!("sqlite://{}", database.display());
+    let (issue_id, template) = prepare_at(dir, &url, subscribers).await?;
+    let store = Store::connect(&url, 1).await?;
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(store.pool())
+        .await?;
+    store.close().await;
+    Ok(Template {
+        database,
+        issue_id,
+        ..template
+    })
+}
+
+/// Seeds `subscribers` and the issue into the (empty) database at `url`;
+/// returns the issue's id and what the rest of the template says.
+pub async fn prepare_at(
+    dir: &Path,
+    url: &str,
+    subscribers: u64,
+) -> anyhow::Result<(i64, Template)> {
+    let env = herald_env(dir, url, "smtp://127.0.0.1:25", 1);
     let config = Config::from_vars(&env.iter().cloned().collect::<HashMap<_, _>>())
         .context("the benchmark's own Herald configuration is refused")?;
     let store = Store::connect(&config.database_url, 1).await?;
@@ -111,18 +132,18 @@ pub async fn prepare(dir: &Path, subscribers: u64) -> anyhow::Result<Template> {
     let estimated_message_bytes = one_message_bytes(&rendered, &identity)?;
 
     // Everything into the main file, so a plain copy is the whole database.
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(store.pool())
-        .await?;
     store.close().await;
-    Ok(Template {
-        database,
+    Ok((
         issue_id,
-        items: issue.items.len(),
-        html_bytes: rendered.html_bytes(),
-        estimated_message_bytes,
-        seed_time,
-    })
+        Template {
+            database: PathBuf::new(),
+            issue_id,
+            items: issue.items.len(),
+            html_bytes: rendered.html_bytes(),
+            estimated_message_bytes,
+            seed_time,
+        },
+    ))
 }
 
 /// A fresh copy of the template for one run, in its own directory.
