@@ -16,7 +16,6 @@ mod smtp_server;
 #[allow(dead_code)]
 mod herald_process;
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use herald::config::SecretKey;
@@ -25,7 +24,7 @@ use secrecy::SecretString;
 use sqlx::Row;
 
 use database::Backend;
-use herald_process::{header, Setup, SECRET};
+use herald_process::{Setup, SECRET};
 use smtp_server::SmtpMode;
 
 macro_rules! on_both_databases {
@@ -80,26 +79,7 @@ async fn a_send_killed_mid_way_finishes_after_a_restart(backend: Backend) {
         "{counts:?}"
     );
 
-    let copies = setup.copies().await;
-    let missing = setup
-        .readers
-        .iter()
-        .filter(|r| !copies.contains_key(*r))
-        .count();
-    assert_eq!(missing, 0, "{missing} readers never got the issue");
-    let mut duplicates = 0;
-    for (reader, mails) in &copies {
-        if mails.len() > 1 {
-            duplicates += mails.len() - 1;
-            let ids: HashSet<Option<&str>> =
-                mails.iter().map(|m| header(m, "Message-ID")).collect();
-            assert_eq!(
-                ids.len(),
-                1,
-                "{reader}'s copies carry different Message-IDs: {ids:?}"
-            );
-        }
-    }
+    let duplicates = setup.assert_all_delivered_and_count_repeats().await;
     eprintln!("SIGKILL after {at_kill} of {READERS} copies: {duplicates} sent twice");
     assert!(
         duplicates <= CONCURRENCY,

@@ -21,7 +21,7 @@ mod mail;
 #[allow(dead_code)]
 mod smtp_server;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -29,7 +29,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use database::Backend;
-use herald_process::{header, Server, Setup};
+use herald_process::{assert_exactly_once, Server, Setup};
 use mail::Mail;
 use smtp_server::ReceivedMessage;
 
@@ -37,7 +37,6 @@ use smtp_server::ReceivedMessage;
 /// from under another test of this file.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
-const MESSAGE_ID: &str = "Message-ID";
 
 fn sender_env(n: usize) -> String {
     format!("Herald <worker{n}@example.com>")
@@ -74,40 +73,6 @@ async fn api_post(setup: &Setup, token: &str, path: &str) -> reqwest::StatusCode
         .await
         .expect("the API answers")
         .status()
-}
-
-/// Every reader has exactly one copy; a reader with several is reported.
-fn assert_exactly_once(setup: &Setup, copies: &HashMap<String, Vec<Mail>>) {
-    let missing: Vec<&String> = setup
-        .readers
-        .iter()
-        .filter(|r| !copies.contains_key(*r))
-        .take(5)
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "readers without the issue, e.g. {missing:?}"
-    );
-    let twice: Vec<(&String, usize)> = copies
-        .iter()
-        .filter(|(_, mails)| mails.len() > 1)
-        .map(|(reader, mails)| (reader, mails.len()))
-        .take(5)
-        .collect();
-    assert!(
-        twice.is_empty(),
-        "readers who got the issue twice: {twice:?}"
-    );
-    let ids: HashSet<Option<&str>> = copies
-        .values()
-        .flatten()
-        .map(|mail| header(mail, MESSAGE_ID))
-        .collect();
-    assert_eq!(
-        ids.len(),
-        setup.readers.len(),
-        "each copy carries a Message-ID of its own"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,7 +120,7 @@ async fn two_workers_and_a_web_process_send_twenty_thousand_copies_exactly_once(
 
     setup.wait_until_sent().await;
     let copies = setup.copies().await;
-    assert_exactly_once(&setup, &copies);
+    assert_exactly_once(&setup.readers, &copies);
     let messages = setup.smtp.messages().await;
     for n in [1, 2] {
         let share = messages.iter().filter(|m| sent_by(m, n)).count();
@@ -217,23 +182,8 @@ async fn a_killed_worker_s_copies_are_finished_by_the_other() {
         Some(READERS as i64),
         "{counts:?}"
     );
+    let duplicates = setup.assert_all_delivered_and_count_repeats().await;
     let copies = setup.copies().await;
-    let missing = setup
-        .readers
-        .iter()
-        .filter(|r| !copies.contains_key(*r))
-        .count();
-    assert_eq!(missing, 0, "{missing} readers never got the issue");
-    let mut duplicates = 0;
-    for (reader, mails) in &copies {
-        if mails.len() == 1 {
-            continue;
-        }
-        duplicates += mails.len() - 1;
-        assert_eq!(mails.len(), 2, "{reader} got {} copies", mails.len());
-        let ids: HashSet<Option<&str>> = mails.iter().map(|m| header(m, MESSAGE_ID)).collect();
-        assert_eq!(ids.len(), 1, "{reader}'s copies differ: {ids:?}");
-    }
     // A repeat is a copy the killed worker had sent but not recorded; the
     // survivor's own copies are never repeated.
     let messages = setup.smtp.messages().await;
@@ -287,7 +237,7 @@ async fn three_workers_share_one_rate_and_one_concurrency() {
     setup.send_issue().await;
     setup.wait_until_sent().await;
     let copies = setup.copies().await;
-    assert_exactly_once(&setup, &copies);
+    assert_exactly_once(&setup.readers, &copies);
 
     let messages = setup.smtp.messages().await;
     for n in 1..=3 {
@@ -435,7 +385,7 @@ async fn a_postgres_restart_mid_send_loses_nothing() {
     let _ = stop_asking.send(true);
     let answers = asking.await.expect("the page poller");
     let copies = setup.copies().await;
-    assert_exactly_once(&setup, &copies);
+    assert_exactly_once(&setup.readers, &copies);
     let counts = setup.delivery_counts().await;
     assert_eq!(
         counts.get("sent").copied(),

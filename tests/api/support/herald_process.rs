@@ -2,7 +2,7 @@
 //! confirmed readers and one issue, a test SMTP server, and `herald serve`,
 //! `herald worker` and one-shot commands started against them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -230,29 +230,37 @@ impl Setup {
         self.smtp.wait_for_messages(n, SEND_WAIT).await;
     }
 
-    /// Every reader got the issue exactly once.
+    /// Every reader got the issue exactly once, each copy with a Message-ID of its own.
     pub async fn assert_each_reader_got_one_copy(&self) {
         let copies = self.copies().await;
-        let missing: Vec<&String> = self
+        assert_exactly_once(&self.readers, &copies);
+    }
+
+    /// After a crash: every reader got the issue, and a reader who got it
+    /// more than once got the same message (one Message-ID). Returns how
+    /// many copies were repeats.
+    pub async fn assert_all_delivered_and_count_repeats(&self) -> usize {
+        let copies = self.copies().await;
+        let missing = self
             .readers
             .iter()
             .filter(|r| !copies.contains_key(*r))
-            .take(5)
-            .collect();
-        assert!(
-            missing.is_empty(),
-            "readers without the issue, e.g. {missing:?}"
-        );
-        let twice: Vec<&String> = copies
-            .iter()
-            .filter(|(_, mails)| mails.len() > 1)
-            .map(|(reader, _)| reader)
-            .take(5)
-            .collect();
-        assert!(
-            twice.is_empty(),
-            "readers who got the issue twice, e.g. {twice:?}"
-        );
+            .count();
+        assert_eq!(missing, 0, "{missing} readers never got the issue");
+        let mut repeats = 0;
+        for (reader, mails) in &copies {
+            if mails.len() > 1 {
+                repeats += mails.len() - 1;
+                let ids: HashSet<Option<&str>> =
+                    mails.iter().map(|m| header(m, "Message-ID")).collect();
+                assert_eq!(
+                    ids.len(),
+                    1,
+                    "{reader}'s copies carry different Message-IDs: {ids:?}"
+                );
+            }
+        }
+        repeats
     }
 }
 
@@ -302,4 +310,34 @@ pub async fn copies_by_reader(servers: &[&TestSmtpServer]) -> HashMap<String, Ve
         }
     }
     by_reader
+}
+
+/// Every one of `readers` has exactly one copy, and every copy its own Message-ID.
+pub fn assert_exactly_once(readers: &[String], copies: &HashMap<String, Vec<Mail>>) {
+    let missing: Vec<&String> = readers
+        .iter()
+        .filter(|r| !copies.contains_key(*r))
+        .take(5)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "readers without the issue, e.g. {missing:?}"
+    );
+    let twice: Vec<(&String, usize)> = copies
+        .iter()
+        .filter(|(_, mails)| mails.len() > 1)
+        .map(|(reader, mails)| (reader, mails.len()))
+        .take(5)
+        .collect();
+    assert!(twice.is_empty(), "readers who got the issue twice: {twice:?}");
+    let ids: HashSet<Option<&str>> = copies
+        .values()
+        .flatten()
+        .map(|mail| header(mail, "Message-ID"))
+        .collect();
+    assert_eq!(
+        ids.len(),
+        readers.len(),
+        "each copy carries a Message-ID of its own"
+    );
 }
