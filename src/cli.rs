@@ -2,6 +2,7 @@
 //! tokens, subscribers and issue sends. Every command reads the
 //! same configuration as `serve`.
 
+mod db;
 mod issue;
 pub mod subscribers;
 
@@ -56,6 +57,11 @@ enum Command {
     Subscribers {
         #[command(subcommand)]
         command: subscribers::SubscribersCommand,
+    },
+    /// Copy the whole database into another one (from SQLite up to PostgreSQL).
+    Db {
+        #[command(subcommand)]
+        command: db::DbCommand,
     },
 }
 
@@ -123,6 +129,7 @@ pub fn main() -> ExitCode {
                 command: TokenCommand::Create { name, role },
             } => create_token(config, &name, role).await,
             Command::Subscribers { command } => subscribers::run(config, command).await,
+            Command::Db { command } => db::run(command).await,
         }
     })
 }

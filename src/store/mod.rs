@@ -4,6 +4,7 @@
 //! each is written once, next to the capability that owns it; `Dialect` marks
 //! the few places where the engines really differ.
 
+pub mod copy;
 mod placeholders;
 pub mod timestamps;
 

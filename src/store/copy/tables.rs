@@ -1,0 +1,342 @@
+//! What `herald db copy` copies: every table of the data model with its
+//! columns, written once from the migrations, in foreign-key order (a table
+//! comes after the tables it refers to).
+
+/// The two kinds of values the schema holds: ids, timestamps and counts are
+/// integers, everything else is text. There is no REAL or BLOB column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    Integer,
+    Text,
+}
+
+#[derive(Debug)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: ColumnType,
+    pub nullable: bool,
+}
+
+#[derive(Debug)]
+pub struct Table {
+    pub name: &'static str,
+    /// The primary key comes first: rows are read in its order.
+    pub columns: &'static [Column],
+}
+
+impl Table {
+    pub fn key(&self) -> &'static Column {
+        &self.columns[0]
+    }
+
+    /// `a, b, c`, for SELECT and INSERT.
+    pub fn column_list(&self) -> String {
+        let names: Vec<&str> = self.columns.iter().map(|c| c.name).collect();
+        names.join(", ")
+    }
+}
+
+const fn int(name: &'static str) -> Column {
+    Column {
+        name,
+        kind: ColumnType::Integer,
+        nullable: false,
+    }
+}
+
+const fn opt_int(name: &'static str) -> Column {
+    Column {
+        name,
+        kind: ColumnType::Integer,
+        nullable: true,
+    }
+}
+
+const fn text(name: &'static str) -> Column {
+    Column {
+        name,
+        kind: ColumnType::Text,
+        nullable: false,
+    }
+}
+
+const fn opt_text(name: &'static str) -> Column {
+    Column {
+        name,
+        kind: ColumnType::Text,
+        nullable: true,
+    }
+}
+
+/// Tables of the schema that are not copied: sqlx's record of applied
+/// migrations (the target keeps its own), and the senders' coordination
+/// state, which belongs to one deployment and starts afresh on the new one.
+pub const NOT_COPIED: &[&str] = &["_sqlx_migrations", "senders", "send_pacing"];
+
+/// Every table with data, parents before children. `tables::tests` checks
+/// this list against a freshly migrated database, so a migration that adds a
+/// table or a column and forgets this list fails there.
+pub const TABLES: &[Table] = &[
+    Table {
+        name: "subscribers",
+        columns: &[
+            int("id"),
+            text("email"),
+            opt_text("name"),
+            text("status"),
+            int("created_at"),
+            int("updated_at"),
+        ],
+    },
+    Table {
+        name: "subscriber_events",
+        columns: &[
+            int("id"),
+            int("subscriber_id"),
+            text("kind"),
+            int("at"),
+            opt_text("ip"),
+            opt_text("user_agent"),
+            opt_text("note"),
+        ],
+    },
+    Table {
+        name: "confirmation_tokens",
+        columns: &[
+            text("token_hash"),
+            int("subscriber_id"),
+            int("created_at"),
+            int("expires_at"),
+            opt_int("used_at"),
+        ],
+    },
+    Table {
+        name: "outbox",
+        columns: &[
+            int("id"),
+            text("kind"),
+            int("subscriber_id"),
+            opt_text("token_seed"),
+            int("created_at"),
+            int("expires_at"),
+            int("attempts"),
+            int("next_attempt_at"),
+            opt_int("claimed_until"),
+            opt_int("sent_at"),
+            opt_int("failed_at"),
+            opt_text("last_error"),
+        ],
+    },
+    Table {
+        name: "users",
+        columns: &[
+            int("id"),
+            text("email"),
+            text("role"),
+            text("password_hash"),
+            opt_int("disabled_at"),
+            int("session_epoch"),
+            int("created_at"),
+            int("updated_at"),
+        ],
+    },
+    Table {
+        name: "setup_tokens",
+        columns: &[
+            text("token_hash"),
+            int("created_at"),
+            int("expires_at"),
+            opt_int("used_at"),
+        ],
+    },
+    Table {
+        name: "login_failures",
+        columns: &[int("id"), text("throttle_key"), int("at")],
+    },
+    Table {
+        name: "api_tokens",
+        columns: &[
+            int("id"),
+            text("name"),
+            text("role"),
+            text("token_hash"),
+            int("created_at"),
+            opt_int("last_used_at"),
+            opt_int("revoked_at"),
+        ],
+    },
+    Table {
+        name: "erasure_counts",
+        columns: &[int("day"), int("erased")],
+    },
+    Table {
+        name: "issues",
+        columns: &[
+            int("id"),
+            text("subject"),
+            opt_text("preheader"),
+            text("intro"),
+            text("status"),
+            int("created_at"),
+            int("updated_at"),
+            opt_int("sent_at"),
+            opt_int("send_started_at"),
+            opt_text("sent_by"),
+        ],
+    },
+    Table {
+        name: "issue_items",
+        columns: &[
+            int("id"),
+            int("issue_id"),
+            int("position"),
+            text("title"),
+            text("url"),
+            opt_text("source"),
+            opt_text("published_on"),
+            opt_text("summary"),
+        ],
+    },
+    Table {
+        name: "deliveries",
+        columns: &[
+            int("id"),
+            int("issue_id"),
+            int("subscriber_id"),
+            text("status"),
+            int("queued_at"),
+            int("attempts"),
+            int("next_attempt_at"),
+            opt_int("sent_at"),
+            opt_int("failed_at"),
+            opt_text("failure"),
+            opt_text("reply"),
+        ],
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+    use tempfile::TempDir;
+
+    use super::*;
+    use crate::store::Store;
+
+    /// A freshly migrated SQLite database; SQLite describes its own schema.
+    async fn migrated() -> (TempDir, Store) {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let url = format!("sqlite://{}", dir.path().join("schema.db").display());
+        let store = Store::connect(&url, 1).await.expect("open the database");
+        store.migrate().await.expect("migrate");
+        (dir, store)
+    }
+
+    async fn strings(store: &Store, sql: &str, table: &str) -> Vec<String> {
+        sqlx::query(sql)
+            .bind(table)
+            .fetch_all(store.pool())
+            .await
+            .expect("describe the schema")
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_table_list_names_every_table_and_column_of_the_schema() {
+        let (_dir, store) = migrated().await;
+        // type = 'table' leaves out the name-search index (an FTS5 table and
+        // its shadow tables), which triggers rebuild from subscribers.
+        let tables: Vec<String> = sqlx::query(
+            "SELECT name FROM pragma_table_list \
+             WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite_%'",
+        )
+        .fetch_all(store.pool())
+        .await
+        .expect("list the tables")
+        .iter()
+        .map(|row| row.get("name"))
+        .collect();
+        let left_behind: Vec<&String> = tables
+            .iter()
+            .filter(|name| {
+                !TABLES.iter().any(|t| t.name == name.as_str())
+                    && !NOT_COPIED.contains(&name.as_str())
+            })
+            .collect();
+        assert!(
+            left_behind.is_empty(),
+            "tables in the migrations that `herald db copy` would leave behind: {left_behind:?}"
+        );
+        for table in TABLES {
+            assert!(
+                tables.iter().any(|name| name == table.name),
+                "{} is in TABLES but not in the migrations",
+                table.name
+            );
+            let mut actual: Vec<(String, String, bool)> = sqlx::query(
+                "SELECT name, type, \"notnull\" AS not_null, pk FROM pragma_table_info($1)",
+            )
+            .bind(table.name)
+            .fetch_all(store.pool())
+            .await
+            .expect("describe a table")
+            .iter()
+            .map(|row| {
+                // SQLite lets a primary key other than INTEGER hold NULL;
+                // PostgreSQL does not, and Herald never writes one.
+                let nullable = row.get::<i64, _>("not_null") == 0 && row.get::<i64, _>("pk") == 0;
+                (row.get("name"), row.get("type"), nullable)
+            })
+            .collect();
+            let mut listed: Vec<(String, String, bool)> = table
+                .columns
+                .iter()
+                .map(|c| {
+                    let kind = match c.kind {
+                        ColumnType::Integer => "INTEGER",
+                        ColumnType::Text => "TEXT",
+                    };
+                    (c.name.to_owned(), kind.to_owned(), c.nullable)
+                })
+                .collect();
+            actual.sort();
+            listed.sort();
+            assert_eq!(
+                listed, actual,
+                "the columns of {} (name, type, nullable) differ from the migrations",
+                table.name
+            );
+        }
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn each_table_starts_with_its_key_and_follows_the_tables_it_refers_to() {
+        let (_dir, store) = migrated().await;
+        for (position, table) in TABLES.iter().enumerate() {
+            let keys = strings(
+                &store,
+                "SELECT name FROM pragma_table_info($1) WHERE pk > 0",
+                table.name,
+            )
+            .await;
+            assert_eq!(keys, [table.key().name], "the key of {}", table.name);
+            let parents = strings(
+                &store,
+                "SELECT \"table\" FROM pragma_foreign_key_list($1)",
+                table.name,
+            )
+            .await;
+            for parent in parents {
+                assert!(
+                    TABLES[..position].iter().any(|t| t.name == parent),
+                    "{} refers to {parent}, which must come before it in TABLES",
+                    table.name
+                );
+            }
+        }
+        store.close().await;
+    }
+}
