@@ -98,7 +98,10 @@ pub fn main() -> ExitCode {
         }
     };
     // `herald subscribers export > file.csv`: stdout carries data, logs go to stderr.
-    init_tracing(matches!(cli.command, Command::Subscribers { .. }));
+    init_tracing(matches!(
+        cli.command,
+        Command::Subscribers { .. } | Command::Db { .. }
+    ));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

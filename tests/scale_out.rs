@@ -37,7 +37,6 @@ use smtp_server::ReceivedMessage;
 /// from under another test of this file.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
-
 fn sender_env(n: usize) -> String {
     format!("Herald <worker{n}@example.com>")
 }

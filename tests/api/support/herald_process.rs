@@ -329,7 +329,10 @@ pub fn assert_exactly_once(readers: &[String], copies: &HashMap<String, Vec<Mail
         .map(|(reader, mails)| (reader, mails.len()))
         .take(5)
         .collect();
-    assert!(twice.is_empty(), "readers who got the issue twice: {twice:?}");
+    assert!(
+        twice.is_empty(),
+        "readers who got the issue twice: {twice:?}"
+    );
     let ids: HashSet<Option<&str>> = copies
         .values()
         .flatten()
