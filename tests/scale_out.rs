@@ -30,7 +30,6 @@ use tokio::time::Instant;
 
 use database::Backend;
 use herald_process::{assert_exactly_once, Server, Setup};
-use mail::Mail;
 use smtp_server::ReceivedMessage;
 
 /// The PostgreSQL server is shared: the restart test must not pull it away
@@ -291,22 +290,47 @@ async fn three_workers_share_one_rate_and_one_concurrency() {
 }
 
 /// `pg_ctlcluster VERSION main ACTION` on the cluster serving 127.0.0.1:5432.
-fn postgres_ctl(action: &str) {
+fn pg_ctlcluster(action: &str) -> Result<(), String> {
     let version = std::fs::read_dir("/etc/postgresql")
         .ok()
         .and_then(|mut versions| versions.next())
         .and_then(Result::ok)
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .expect("a PostgreSQL cluster under /etc/postgresql");
+        .ok_or("no PostgreSQL cluster under /etc/postgresql")?;
     let status = std::process::Command::new("pg_ctlcluster")
         .args(["--skip-systemctl-redirect", &version, "main", action])
         .stdout(Stdio::null())
         .status()
-        .expect("run pg_ctlcluster");
-    assert!(
-        status.success(),
-        "pg_ctlcluster {version} main {action}: {status}"
-    );
+        .map_err(|e| format!("cannot run pg_ctlcluster: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("pg_ctlcluster {version} main {action}: {status}"))
+    }
+}
+
+fn postgres_ctl(action: &str) {
+    if let Err(problem) = pg_ctlcluster(action) {
+        panic!("{problem}");
+    }
+}
+
+/// Starts the PostgreSQL server again if a failing test left it stopped, so
+/// the tests after it are not failed by the one that stopped it.
+struct StartPostgresAfterwards;
+
+impl Drop for StartPostgresAfterwards {
+    fn drop(&mut self) {
+        let ready = std::process::Command::new("pg_isready")
+            .args(["-h", "127.0.0.1", "-p", "5432", "-q"])
+            .status()
+            .is_ok_and(|status| status.success());
+        if !ready {
+            if let Err(problem) = pg_ctlcluster("start") {
+                eprintln!("cannot start PostgreSQL again: {problem}");
+            }
+        }
+    }
 }
 
 /// Asks for pages until `stop` turns true; returns (path, status) of each answer.
@@ -359,6 +383,7 @@ async fn a_postgres_restart_mid_send_loses_nothing() {
     let _web = setup.serve().await;
     let _worker = worker(&setup, 2, &[]);
     setup.send_issue().await;
+    let _restarted = StartPostgresAfterwards;
     let (stop_asking, stop) = tokio::sync::watch::channel(false);
     let asking = ask_for_pages(setup.base_url(), stop);
 
