@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::{stop_asked, until_stop_asked};
 use crate::delivery::deliveries;
 use crate::store::{millis, now_millis, Store};
 
@@ -71,10 +72,10 @@ impl Leases {
 
     /// Renews every held lease at a third of its length until `stop`.
     pub(super) async fn renew_until_stopped(&self, mut stop: watch::Receiver<bool>) {
-        while !*stop.borrow() {
+        while !stop_asked(&stop) {
             tokio::select! {
                 () = tokio::time::sleep(self.length / 3) => {}
-                _ = stop.changed() => continue,
+                () = until_stop_asked(&mut stop) => break,
             }
             self.renew_all().await;
         }

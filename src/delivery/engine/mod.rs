@@ -201,21 +201,17 @@ impl Engine {
         let stop_watcher = tokio::spawn({
             let (engine, mut shutdown) = (self.clone(), shutdown.clone());
             async move {
-                while !*shutdown.borrow() {
-                    if shutdown.changed().await.is_err() {
-                        break;
-                    }
-                }
+                until_stop_asked(&mut shutdown).await;
                 engine.stopping.store(true, Ordering::SeqCst);
             }
         });
 
         let mut prepared: HashMap<i64, Arc<PreparedIssue>> = HashMap::new();
-        while !*shutdown.borrow() {
+        while !stop_asked(&shutdown) {
             // Work claimed without a slot to send it would sit out its lease.
             tokio::select! {
                 () = self.share.wait_for_a_slot() => {}
-                _ = shutdown.changed() => continue,
+                () = until_stop_asked(&mut shutdown) => break,
             }
             let idle_for = match self.dispatch_round(&jobs, &mut prepared).await {
                 Ok(0) => self.time_until_next_due().await,
@@ -228,7 +224,7 @@ impl Engine {
             tokio::select! {
                 () = self.signals.wait_for_mail() => {}
                 () = tokio::time::sleep(idle_for) => {}
-                _ = shutdown.changed() => {}
+                () = until_stop_asked(&mut shutdown) => {}
             }
         }
         self.stopping.store(true, Ordering::SeqCst);
@@ -438,6 +434,17 @@ impl Engine {
             None => IDLE_POLL,
         }
     }
+}
+
+/// Whether the engine was asked to stop: `stop` is true, or whoever could
+/// set it is gone.
+fn stop_asked(stop: &watch::Receiver<bool>) -> bool {
+    *stop.borrow() || stop.has_changed().is_err()
+}
+
+/// Done once the engine is asked to stop (see `stop_asked`).
+async fn until_stop_asked(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
+use super::{stop_asked, until_stop_asked};
 use crate::delivery::deployment::{self, Sender};
 use crate::store::{millis, now_millis, Store};
 
@@ -98,7 +99,7 @@ impl Share {
     /// true, then leaves the table so the others take the share at once.
     pub(super) async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let mut first = true;
-        while !*stop.borrow() {
+        while !stop_asked(&stop) {
             match self.look_around().await {
                 Ok(live) => {
                     // A newcomer waits one heartbeat before taking its share
@@ -107,7 +108,7 @@ impl Share {
                         first = false;
                         tokio::select! {
                             () = tokio::time::sleep(HEARTBEAT + HEARTBEAT / 2) => {}
-                            _ = stop.changed() => {}
+                            () = until_stop_asked(&mut stop) => {}
                         }
                         continue;
                     }
@@ -119,7 +120,7 @@ impl Share {
             }
             tokio::select! {
                 () = tokio::time::sleep(HEARTBEAT) => {}
-                _ = stop.changed() => {}
+                () = until_stop_asked(&mut stop) => {}
             }
         }
         if let Err(error) = deployment::leave(self.store.pool(), &self.me.id).await {
