@@ -6,6 +6,15 @@
 #[path = "api/support/database.rs"]
 #[allow(dead_code)]
 mod database;
+#[path = "api/support/herald_process.rs"]
+#[allow(dead_code)]
+mod herald_process;
+#[path = "api/support/mail.rs"]
+#[allow(dead_code)]
+mod mail;
+#[path = "api/support/smtp_server.rs"]
+#[allow(dead_code)]
+mod smtp_server;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -125,18 +134,8 @@ impl Server {
                 .build()
                 .expect("an HTTP client"),
         };
-        let deadline = Instant::now() + READY_WAIT;
-        loop {
-            let health = server.client.get(server.url("/health")).send().await;
-            if health.is_ok_and(|r| r.status().is_success()) {
-                return server;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "herald serve did not start within {READY_WAIT:?}"
-            );
-            tokio::time::sleep(POLL).await;
-        }
+        herald_process::wait_until_healthy(&server.client, &server.address).await;
+        server
     }
 
     fn url(&self, path: &str) -> String {

@@ -71,13 +71,7 @@ async fn a_send_killed_mid_way_finishes_after_a_restart(backend: Backend) {
     assert!(at_kill < READERS, "the send finished before the kill");
 
     let _server = setup.serve().await;
-    setup.wait_until_sent().await;
-    let counts = setup.delivery_counts().await;
-    assert_eq!(
-        counts.get("sent").copied(),
-        Some(READERS as i64),
-        "{counts:?}"
-    );
+    setup.wait_until_all_recorded_sent().await;
 
     let duplicates = setup.assert_all_delivered_and_count_repeats().await;
     eprintln!("SIGKILL after {at_kill} of {READERS} copies: {duplicates} sent twice");

@@ -173,13 +173,7 @@ async fn a_killed_worker_s_copies_are_finished_by_the_other() {
     let at_kill = setup.smtp.messages().await.len();
     assert!(at_kill < READERS, "the send finished before the kill");
 
-    setup.wait_until_sent().await;
-    let counts = setup.delivery_counts().await;
-    assert_eq!(
-        counts.get("sent").copied(),
-        Some(READERS as i64),
-        "{counts:?}"
-    );
+    setup.wait_until_all_recorded_sent().await;
     let duplicates = setup.assert_all_delivered_and_count_repeats().await;
     let copies = setup.copies().await;
     // A repeat is a copy the killed worker had sent but not recorded; the

@@ -133,22 +133,8 @@ impl Setup {
             .spawn()
             .expect("start herald serve");
         let server = Server { child };
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + READY_WAIT;
-        loop {
-            let health = client
-                .get(format!("{}/health", self.base_url()))
-                .send()
-                .await;
-            if health.is_ok_and(|r| r.status().is_success()) {
-                return server;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "herald serve did not start within {READY_WAIT:?}"
-            );
-            tokio::time::sleep(POLL).await;
-        }
+        wait_until_healthy(&reqwest::Client::new(), &self.base_url()).await;
+        server
     }
 
     /// Starts `herald worker` with `env` on top of the setup's environment.
@@ -204,6 +190,18 @@ impl Setup {
             );
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// Waits until the issue is sent, then checks that every reader's
+    /// delivery is recorded `sent`.
+    pub async fn wait_until_all_recorded_sent(&self) {
+        self.wait_until_sent().await;
+        let counts = self.delivery_counts().await;
+        assert_eq!(
+            counts.get("sent").copied(),
+            Some(self.readers.len() as i64),
+            "{counts:?}"
+        );
     }
 
     /// (status, count) of the issue's deliveries.
@@ -343,4 +341,20 @@ pub fn assert_exactly_once(readers: &[String], copies: &HashMap<String, Vec<Mail
         readers.len(),
         "each copy carries a Message-ID of its own"
     );
+}
+
+/// Waits until the `herald serve` at `base_url` answers `/health` with 200.
+pub async fn wait_until_healthy(client: &reqwest::Client, base_url: &str) {
+    let deadline = Instant::now() + READY_WAIT;
+    loop {
+        let health = client.get(format!("{base_url}/health")).send().await;
+        if health.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "herald serve did not start within {READY_WAIT:?}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
 }
