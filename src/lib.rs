@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod cli;
 pub mod config;
 pub mod delivery;
+pub mod format;
 pub mod issues;
 pub mod mail;
 pub mod startup;

@@ -137,7 +137,6 @@ impl Application {
         let cors_origins = config.cors_allowed_origins.clone();
         let server = HttpServer::new(move || {
             let (app, api_document) = App::new()
-                .wrap(from_fn(http::unavailable_while_database_is_down))
                 .wrap(http::security_headers())
                 .wrap(http::admin::session_middleware(
                     &session_key,

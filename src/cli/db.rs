@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use url::Url;
 
-use crate::store::copy::{copy_database, thousands, TableCopied};
+use crate::format::thousands;
+use crate::store::copy::{copy_database, TableCopied};
 
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {

@@ -21,7 +21,6 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::web;
 
 pub use error::{error_chain, WebError};
-pub use outage::unavailable_while_database_is_down;
 pub use pages::Site;
 pub use rate_limit::SignupLimiter;
 pub use request_log::log_request;

@@ -136,6 +136,12 @@ fn main() -> ExitCode {
     }
 }
 
+/// What the runs send, and on PostgreSQL the schema seeded for the first run.
+struct Workload {
+    template: Template,
+    seeded_schema: Option<postgres::RunSchema>,
+}
+
 /// Runs the benchmark in `dir`; `Ok(false)` when Herald missed a target.
 fn bench(args: &Args, dir: &Path, tools: &Tools) -> anyhow::Result<bool> {
     println!(
@@ -156,7 +162,24 @@ fn bench(args: &Args, dir: &Path, tools: &Tools) -> anyhow::Result<bool> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let template = runtime.block_on(workload::prepare(dir, args.subscribers))?;
+    // SQLite: one seeded file, copied for each run. PostgreSQL: a seeded
+    // schema per run, the first one made here.
+    let mut workload = match &args.database {
+        None => Workload {
+            template: runtime.block_on(workload::prepare(dir, args.subscribers))?,
+            seeded_schema: None,
+        },
+        Some(server) => {
+            let schema = runtime.block_on(postgres::RunSchema::create(server, 1))?;
+            let template =
+                runtime.block_on(workload::prepare_at(dir, &schema.url, args.subscribers))?;
+            Workload {
+                template,
+                seeded_schema: Some(schema),
+            }
+        }
+    };
+    let template = &workload.template;
     println!(
         "setup: {} confirmed subscribers seeded in {:.1} s; issue of {} items, \
          {} of HTML, {} per message",
@@ -175,7 +198,7 @@ fn bench(args: &Args, dir: &Path, tools: &Tools) -> anyhow::Result<bool> {
     println!("\n{}", report.header());
     let mut runs = Vec::with_capacity(args.runs);
     for number in 1..=args.runs {
-        let figures = one_run(args, dir, tools, &runtime, &mut sink, &template, number)?;
+        let figures = one_run(args, dir, tools, &runtime, &mut sink, &mut workload, number)?;
         println!("{}", report.line(&number.to_string(), &figures));
         runs.push(figures);
     }
@@ -193,33 +216,40 @@ fn one_run(
     tools: &Tools,
     runtime: &tokio::runtime::Runtime,
     sink: &mut sink::SinkProcess,
-    template: &Template,
+    workload: &mut Workload,
     number: usize,
 ) -> anyhow::Result<RunFigures> {
+    let template = &workload.template;
     let mut payload_bytes = template.estimated_message_bytes;
     let herald = match &tools.herald {
         Some(herald_exe) => {
             let run_dir = dir.join(format!("run-{number}"));
-            let (database_url, issue_id, schema) = match &args.database {
-                None => {
-                    let database = workload::copy_for_run(template, &run_dir)?;
-                    (
-                        format!("sqlite://{}", database.display()),
-                        template.issue_id,
-                        None,
-                    )
-                }
-                Some(server) => {
-                    std::fs::create_dir_all(&run_dir)?;
-                    let schema = runtime.block_on(postgres::RunSchema::create(server, number))?;
-                    let (issue_id, _) = runtime.block_on(workload::prepare_at(
-                        &run_dir,
-                        &schema.url,
-                        args.subscribers,
-                    ))?;
-                    (schema.url.clone(), issue_id, Some(schema))
-                }
-            };
+            let (database_url, issue_id, schema) =
+                match (&args.database, workload.seeded_schema.take()) {
+                    (None, _) => {
+                        let database = workload::copy_for_run(dir, &run_dir)?;
+                        (
+                            format!("sqlite://{}", database.display()),
+                            template.issue_id,
+                            None,
+                        )
+                    }
+                    (Some(_), Some(schema)) => {
+                        std::fs::create_dir_all(&run_dir)?;
+                        (schema.url.clone(), template.issue_id, Some(schema))
+                    }
+                    (Some(server), None) => {
+                        std::fs::create_dir_all(&run_dir)?;
+                        let schema =
+                            runtime.block_on(postgres::RunSchema::create(server, number))?;
+                        let seeded = runtime.block_on(workload::prepare_at(
+                            &run_dir,
+                            &schema.url,
+                            args.subscribers,
+                        ))?;
+                        (schema.url.clone(), seeded.issue_id, Some(schema))
+                    }
+                };
             let smtp_url = format!("smtp://127.0.0.1:{}", sink.address.port());
             let env = workload::herald_env(&run_dir, &database_url, &smtp_url, args.concurrency);
             let run = herald_run::HeraldRun {

@@ -194,15 +194,8 @@ pub fn kilobytes(bytes: u64) -> String {
 
 /// `25104.7` as `25,105`.
 pub fn thousands(value: f64) -> String {
-    let digits = format!("{:.0}", value.max(0.0));
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    // Rates and counts far below i64::MAX; the cast saturates anyway.
+    herald::format::thousands(value.max(0.0).round() as i64)
 }
 
 #[cfg(test)]

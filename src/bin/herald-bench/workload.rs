@@ -35,9 +35,8 @@ const LAST_NAMES: &[&str] = &[
 ];
 const DOMAINS: &[&str] = &["example.com", "example.org", "example.net", "mail.example"];
 
-/// The database every run starts from.
+/// What the runs send: the seeded list and the issue.
 pub struct Template {
-    pub database: PathBuf,
     pub issue_id: i64,
     pub items: usize,
     pub html_bytes: usize,
@@ -84,30 +83,24 @@ pub fn herald_env(
     .collect()
 }
 
-/// Seeds `subscribers` confirmed readers and creates the issue in `dir/template.db`.
+/// The SQLite file each run gets a copy of.
+const TEMPLATE_FILE: &str = "template.db";
+
+/// Seeds `subscribers` confirmed readers and creates the issue in the
+/// SQLite template file of `dir`, which `copy_for_run` copies.
 pub async fn prepare(dir: &Path, subscribers: u64) -> anyhow::Result<Template> {
-    let database = dir.join("template.db");
-    let url = format!("sqlite://{}", database.display());
-    let (issue_id, template) = prepare_at(dir, &url, subscribers).await?;
+    let url = format!("sqlite://{}", dir.join(TEMPLATE_FILE).display());
+    let template = prepare_at(dir, &url, subscribers).await?;
     let store = Store::connect(&url, 1).await?;
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
         .execute(store.pool())
         .await?;
     store.close().await;
-    Ok(Template {
-        database,
-        issue_id,
-        ..template
-    })
+    Ok(template)
 }
 
-/// Seeds `subscribers` and the issue into the (empty) database at `url`;
-/// returns the issue's id and what the rest of the template says.
-pub async fn prepare_at(
-    dir: &Path,
-    url: &str,
-    subscribers: u64,
-) -> anyhow::Result<(i64, Template)> {
+/// Seeds `subscribers` and the issue into the (empty) database at `url`.
+pub async fn prepare_at(dir: &Path, url: &str, subscribers: u64) -> anyhow::Result<Template> {
     let env = herald_env(dir, url, "smtp://127.0.0.1:25", 1);
     let config = Config::from_vars(&env.iter().cloned().collect::<HashMap<_, _>>())
         .context("the benchmark's own Herald configuration is refused")?;
@@ -133,27 +126,24 @@ pub async fn prepare_at(
 
     // Everything into the main file, so a plain copy is the whole database.
     store.close().await;
-    Ok((
+    Ok(Template {
         issue_id,
-        Template {
-            database: PathBuf::new(),
-            issue_id,
-            items: issue.items.len(),
-            html_bytes: rendered.html_bytes(),
-            estimated_message_bytes,
-            seed_time,
-        },
-    ))
+        items: issue.items.len(),
+        html_bytes: rendered.html_bytes(),
+        estimated_message_bytes,
+        seed_time,
+    })
 }
 
 /// A fresh copy of the template for one run, in its own directory.
-pub fn copy_for_run(template: &Template, run_dir: &Path) -> anyhow::Result<PathBuf> {
+pub fn copy_for_run(dir: &Path, run_dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(run_dir)?;
+    let template = dir.join(TEMPLATE_FILE);
     let database = run_dir.join("herald.db");
-    std::fs::copy(&template.database, &database).with_context(|| {
+    std::fs::copy(&template, &database).with_context(|| {
         format!(
             "cannot copy {} to {}",
-            template.database.display(),
+            template.display(),
             database.display()
         )
     })?;

@@ -24,12 +24,10 @@ pub(super) struct Share {
     me: Sender,
     total: usize,
     slots: Arc<Semaphore>,
-    /// Slots handed out (in use or not): what the process holds now.
-    granted: AtomicUsize,
     /// Slots to give back as soon as the messages using them are done.
     owed: AtomicUsize,
-    /// How many slots it holds, for the dispatcher: it claims no work while
-    /// the share is nothing.
+    /// How many slots it holds (in use or not). The dispatcher claims no
+    /// work while the share is nothing.
     held: watch::Sender<usize>,
 }
 
@@ -69,7 +67,6 @@ impl Share {
             me,
             total,
             slots: Arc::new(Semaphore::new(0)),
-            granted: AtomicUsize::new(0),
             owed: AtomicUsize::new(0),
             held: watch::channel(0).0,
         })
@@ -134,8 +131,9 @@ impl Share {
         deployment::live_senders(self.store.pool(), now - millis(FORGET_AFTER)).await
     }
 
+    /// Only the heartbeat task resizes, so `held` cannot change meanwhile.
     fn resize(&self, wanted: usize) {
-        let granted = self.granted.load(Ordering::SeqCst);
+        let granted = *self.held.borrow();
         if wanted > granted {
             let mut more = wanted - granted;
             // Slots still owed back are simply kept.
@@ -160,7 +158,6 @@ impl Share {
                 "this process's share of the send concurrency"
             );
         }
-        self.granted.store(wanted, Ordering::SeqCst);
         self.held.send_replace(wanted);
     }
 }

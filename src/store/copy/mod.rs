@@ -17,6 +17,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, Row, Transaction};
 
 use super::{Dialect, Store, StoreError};
+use crate::format::thousands;
 
 /// Which of the two databases, named as on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,19 +294,6 @@ fn same_database(from: &str, to: &str) -> bool {
 fn with_mode(url: &str, mode: &str) -> String {
     let separator = if url.contains('?') { '&' } else { '?' };
     format!("{url}{separator}mode={mode}")
-}
-
-/// `1,000,123`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }
 
 /// `1 row`, `12 rows`.

@@ -11,6 +11,7 @@ use super::preview::kilobytes;
 use super::progress::progress_view;
 use super::{control_failure, failure, issues_of, PageError};
 use crate::delivery::SendControlError;
+use crate::format::thousands;
 use crate::issues::{IssueStatus, RenderedIssue, HTML_WARNING_BYTES};
 use crate::web::admin::auth::{AdminContext, SignedIn};
 use crate::web::admin::see_other;
@@ -19,22 +20,6 @@ use crate::web::AppState;
 
 fn issue_path(id: i64) -> String {
     format!("/admin/issues/{id}")
-}
-
-/// `1,234,567`: counts of people read better grouped.
-fn grouped(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if n < 0 {
-        out.push('-');
-    }
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }
 
 #[derive(Template)]
@@ -123,7 +108,7 @@ pub(super) async fn send_page(
             subject: issue.header.subject.as_str().to_owned(),
             items: issue.items.len(),
             recipients,
-            recipients_text: grouped(recipients),
+            recipients_text: thousands(recipients),
             html_size: kilobytes(rendered.html_bytes()),
             too_big: rendered.is_too_big_for_gmail(),
             warning_size: kilobytes(HTML_WARNING_BYTES),
@@ -208,8 +193,8 @@ pub(super) async fn cancel_page(
             ctx: me.context(&state, "issues"),
             id,
             subject: issue.header.subject.as_str().to_owned(),
-            remaining: grouped(progress.queued + progress.retrying),
-            sent: grouped(progress.sent),
+            remaining: thousands(progress.queued + progress.retrying),
+            sent: thousands(progress.sent),
         },
     )?)
 }
@@ -223,18 +208,4 @@ pub(super) async fn cancel(
 ) -> Result<HttpResponse, PageError> {
     let result = state.sends.cancel(*id).await.map(drop);
     after_step(&state, &me, *id, result)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::grouped;
-
-    #[test]
-    fn large_counts_are_grouped_by_thousands() {
-        assert_eq!(grouped(0), "0");
-        assert_eq!(grouped(999), "999");
-        assert_eq!(grouped(1_000), "1,000");
-        assert_eq!(grouped(1_234_567), "1,234,567");
-        assert_eq!(grouped(-12_345), "-12,345");
-    }
 }
