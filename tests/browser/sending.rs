@@ -40,6 +40,9 @@ async fn field(browser: &Browser, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn editor_sends_the_digest_to_an_imported_list_and_watches_it_go_out() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     let app = TestApp::spawn_with(Backend::Sqlite, |config| {
         config.send_rate = Some(8.try_into().expect("non-zero"));
     })
@@ -79,8 +82,6 @@ async fn editor_sends_the_digest_to_an_imported_list_and_watches_it_go_out() {
         .await
         .expect("create the issue");
     assert_eq!(response.status(), 201);
-
-    let browser = Browser::start().await;
 
     // The admin imports the list, with the readers' consent on record.
     sign_in(&browser, &app, &admin.email).await;

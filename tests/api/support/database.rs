@@ -2,6 +2,7 @@
 //! or a fresh schema in the PostgreSQL named by `HERALD_TEST_POSTGRES_URL`,
 //! dropped when the test ends.
 
+use std::io::Write;
 use std::sync::Once;
 
 use sqlx::{AnyConnection, Connection, Executor, Row};
@@ -28,7 +29,12 @@ pub fn postgres_is_configured() -> bool {
     }
     static NOTE: Once = Once::new();
     NOTE.call_once(|| {
-        eprintln!("note: PostgreSQL tests not run; set {POSTGRES_URL_VARIABLE} to run them");
+        // Straight to the terminal: the test harness captures eprintln! of a
+        // passing test, and this note must be seen.
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nnote: PostgreSQL tests NOT run; set {POSTGRES_URL_VARIABLE} to run them\n"
+        );
     });
     false
 }
