@@ -11,9 +11,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use secrecy::SecretString;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 use crate::accounts::{AccountError, Accounts, NewPassword, Role};
-use crate::config::{BaseUrl, Config};
+use crate::config::{BaseUrl, Config, LogFormat};
 use crate::startup::{Application, Sending, Worker};
 use crate::store::Store;
 
@@ -98,10 +99,13 @@ pub fn main() -> ExitCode {
         }
     };
     // `herald subscribers export > file.csv`: stdout carries data, logs go to stderr.
-    init_tracing(matches!(
-        cli.command,
-        Command::Subscribers { .. } | Command::Db { .. }
-    ));
+    init_tracing(
+        config.log_format,
+        matches!(
+            cli.command,
+            Command::Subscribers { .. } | Command::Db { .. }
+        ),
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -137,17 +141,31 @@ pub fn main() -> ExitCode {
     })
 }
 
-fn init_tracing(logs_to_stderr: bool) {
+fn init_tracing(format: LogFormat, logs_to_stderr: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
-    if logs_to_stderr {
-        logs.with_writer(std::io::stderr)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init();
+    let writer = if logs_to_stderr {
+        BoxMakeWriter::new(std::io::stderr)
     } else {
-        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-            .init();
+        BoxMakeWriter::new(std::io::stdout)
+    };
+    match format {
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_writer(writer)
+            .init(),
+        LogFormat::Text => {
+            let ansi = if logs_to_stderr {
+                std::io::IsTerminal::is_terminal(&std::io::stderr())
+            } else {
+                std::io::IsTerminal::is_terminal(&std::io::stdout())
+            };
+            logs.with_ansi(ansi).with_writer(writer).init()
+        }
     }
 }
 

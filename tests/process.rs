@@ -871,3 +871,54 @@ async fn serve_and_worker_refuse_to_start_without_their_postgresql_server() {
         );
     }
 }
+
+/// `HERALD_LOG_FORMAT=json`: every log line is one JSON object with its
+/// time, level and message, and each request's line carries its status, and
+/// in its span the method, path and request id, as fields a log shipper indexes.
+#[tokio::test]
+async fn json_logs_are_one_object_a_line() {
+    let dir = temp_dir();
+    let mut herald = Herald::start(dir.path(), &[("HERALD_LOG_FORMAT", "json")]).await;
+    let response = herald
+        .post_form("/subscriptions", &[("email", "reader@example.com")])
+        .await;
+    assert_eq!(response.status(), 200);
+    herald.stop().await;
+
+    let stdout = herald.process.stdout();
+    let log_lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    assert!(log_lines.len() > 3, "too few log lines:\n{stdout}");
+    for line in &log_lines {
+        for field in ["timestamp", "level", "message", "target"] {
+            assert!(line.get(field).is_some(), "no {field} in {line}");
+        }
+    }
+    let signup = log_lines
+        .iter()
+        .find(|line| line["message"] == "request" && line["span"]["path"] == "/subscriptions")
+        .unwrap_or_else(|| panic!("no request line for the signup:\n{stdout}"));
+    assert_eq!(signup["status"], 200, "{signup}");
+    assert_eq!(signup["span"]["method"], "POST", "{signup}");
+    assert!(signup["span"]["request_id"].is_string(), "{signup}");
+    // What the terminal shows besides the log (the listening address, the
+    // setup link) is not a log line and is not mangled into one.
+    assert!(stdout.contains("Herald is listening on"), "{stdout}");
+
+    let (status, process) = run_to_end(
+        dir.path(),
+        &["migrate"],
+        &[("HERALD_LOG_FORMAT", "xml")],
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(status.code(), Some(2));
+    assert!(
+        process.output().contains("HERALD_LOG_FORMAT"),
+        "{}",
+        process.output()
+    );
+}

@@ -106,6 +106,27 @@ pub struct Config {
     pub smtp_ca_file: Option<PathBuf>,
     pub dkim: Option<DkimSettings>,
     pub session_idle_timeout: Duration,
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written: for a person at a terminal, or one JSON object
+/// a line for a log shipper (journald, Loki, Vector, Elasticsearch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = &'static str;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            _ => Err("the log format is `text` or `json`"),
+        }
+    }
 }
 
 /// DKIM signing: all three variables, or none.
@@ -184,6 +205,7 @@ impl Config {
             })?,
             dkim: dkim_settings(&env)?,
             session_idle_timeout: env.duration("HERALD_SESSION_IDLE_TIMEOUT", "8h")?,
+            log_format: env.parse("HERALD_LOG_FORMAT", "text")?,
         })
     }
 
