@@ -1,4 +1,7 @@
-//! Numbers as people read them in pages and terminal output.
+//! Numbers as people read them in pages and terminal output, and text as a
+//! spreadsheet may safely open it.
+
+use std::borrow::Cow;
 
 /// `1,234,567`: counts read better grouped by thousands.
 pub fn thousands(n: impl Into<i128>) -> String {
@@ -17,9 +20,31 @@ pub fn thousands(n: impl Into<i128>) -> String {
     out
 }
 
+/// A CSV cell that a spreadsheet opens as text, never as a formula: cells
+/// starting with `=`, `+`, `-`, `@`, a tab or a carriage return get a leading
+/// `'` (OWASP's advice on CSV injection). Names and addresses come from
+/// anonymous signups, so an export must not run what a visitor typed.
+pub fn spreadsheet_safe(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::thousands;
+    use super::{spreadsheet_safe, thousands};
+
+    #[test]
+    fn formula_cells_are_neutralised_and_others_left_alone() {
+        for formula in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(spreadsheet_safe(formula), format!("'{formula}"));
+        }
+        for plain in ["ada@example.com", "Ada", "", "1-2", "'quoted"] {
+            assert_eq!(spreadsheet_safe(plain), plain);
+        }
+    }
 
     #[test]
     fn large_counts_are_grouped_by_thousands() {

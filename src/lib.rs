@@ -2,6 +2,7 @@
 //! subscriber list on SQLite or PostgreSQL, and mail over SMTP.
 
 pub mod accounts;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod delivery;

@@ -14,6 +14,7 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt as _;
 
 use crate::accounts::Accounts;
+use crate::audit::AuditLog;
 use crate::config::{Config, SecretKey, SecretKeyError};
 use crate::delivery::{DeliverySignals, Engine, EngineHandle, EngineSettings, RetryPolicy, Sends};
 use crate::mail::{MailIdentity, Mailer, MailerError};
@@ -112,6 +113,7 @@ impl Application {
             mailer: mailer.clone(),
             identity: identity.clone(),
             accounts: Accounts::new(store.clone()),
+            audit: AuditLog::new(store.clone()),
             subscriptions,
             sends: Sends::new(store.clone(), signals),
             signup_limiter: SignupLimiter::per_minute(config.signup_rate_per_minute),

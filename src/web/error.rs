@@ -20,6 +20,8 @@ pub enum WebError {
     Account(#[from] AccountError),
     #[error("cannot update the session: {0}")]
     Session(String),
+    #[error("cannot write CSV: {0}")]
+    Csv(#[from] csv::Error),
 }
 
 impl ResponseError for WebError {

@@ -28,6 +28,7 @@ pub use request_log::log_request;
 use std::sync::Arc;
 
 use crate::accounts::Accounts;
+use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::delivery::Sends;
 use crate::mail::{MailIdentity, Mailer};
@@ -42,6 +43,7 @@ pub struct AppState {
     pub mailer: Arc<Mailer>,
     pub identity: MailIdentity,
     pub accounts: Accounts,
+    pub audit: AuditLog,
     pub subscriptions: Subscriptions,
     pub sends: Sends,
     pub signup_limiter: SignupLimiter,

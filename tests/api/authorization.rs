@@ -254,6 +254,8 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
             vec![],
             AdminOnly,
         ),
+        (Method::GET, "/admin/audit".into(), vec![], AdminOnly),
+        (Method::GET, "/admin/audit.csv".into(), vec![], AdminOnly),
     ];
 
     for (method, path, fields, access) in rows {

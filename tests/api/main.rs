@@ -6,6 +6,7 @@ mod support;
 mod abuse;
 mod accounts;
 mod archive;
+mod audit;
 mod authorization;
 mod confirm;
 mod health;

@@ -170,6 +170,20 @@ pub const TABLES: &[Table] = &[
         columns: &[int("day"), int("erased")],
     },
     Table {
+        name: "audit_events",
+        columns: &[
+            int("id"),
+            int("at"),
+            text("actor_kind"),
+            opt_int("actor_id"),
+            text("actor_label"),
+            text("action"),
+            opt_text("target"),
+            opt_text("detail"),
+            opt_text("ip"),
+        ],
+    },
+    Table {
         name: "issues",
         columns: &[
             int("id"),

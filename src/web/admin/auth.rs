@@ -11,11 +11,12 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 
 use crate::accounts::User;
+use crate::audit::Actor;
 use crate::config::random_token as random_csrf_token;
 use crate::store::{millis, now_millis, unavailable_in};
 use crate::web::AppState;
 
-const USER_ID: &str = "uid";
+pub(super) const USER_ID: &str = "uid";
 const EPOCH: &str = "epoch";
 const LAST_SEEN: &str = "seen";
 pub(super) const CSRF: &str = "csrf";
@@ -46,6 +47,16 @@ impl SignedIn {
             is_admin: self.user.is_admin(),
             csrf_token: self.csrf_token.clone(),
             section,
+        }
+    }
+}
+
+impl SignedIn {
+    /// Who the audit log names for what this session does.
+    pub fn actor(&self) -> Actor {
+        Actor::Account {
+            id: self.user.id,
+            email: self.user.email.clone(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The admin side under `/admin`: sign-in, first-run setup, dashboard, accounts
 //! and API tokens. Other capabilities add their pages with `routes`.
 
+mod audit;
 pub mod auth;
 mod csrf;
 mod issues;
@@ -24,6 +25,7 @@ use super::origin::client_ip;
 use super::pages::html;
 use super::AppState;
 use crate::accounts::{AccountError, LoginError, NewPassword};
+use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::config::SecretKey;
 use crate::subscriptions::stats::{subscriber_stats, SubscriberStats};
 
@@ -48,6 +50,11 @@ pub fn session_middleware(key: &SecretKey, secure: bool) -> SessionMiddleware<Co
         .build()
 }
 
+/// The client's address as the audit log records it: the one the rate limits use.
+pub(super) fn client_address(req: &HttpRequest, state: &AppState) -> Option<String> {
+    client_ip(req, state.config.trust_proxy_headers).map(|ip| ip.to_string())
+}
+
 /// Routes under `/admin`, behind the CSRF check.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -62,6 +69,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(account_page)
             .service(change_password)
             .configure(users::routes)
+            .configure(audit::routes)
             .configure(subscribers::routes)
             .configure(issues::routes),
     );
@@ -160,11 +168,33 @@ async fn log_in(
         Ok(user) => {
             start_session(&session, &user).map_err(|e| WebError::Session(e.to_string()))?;
             tracing::info!(user_id = user.id, "signed in");
+            state
+                .audit
+                .record(
+                    AuditEntry::new(
+                        Actor::Account {
+                            id: user.id,
+                            email: user.email.clone(),
+                        },
+                        AuditAction::SignIn,
+                    )
+                    .ip(client_address(&req, &state)),
+                )
+                .await;
             let target = safe_next(form.next.as_deref()).unwrap_or_else(|| "/admin".into());
             Ok(see_other(&target))
         }
         Err(LoginError::Account(error)) => Err(WebError::Account(error)),
         Err(error) => {
+            state
+                .audit
+                .record(
+                    AuditEntry::new(Actor::Visitor, AuditAction::SignInFailed)
+                        .target(form.email.trim())
+                        .detail(error.to_string())
+                        .ip(client_address(&req, &state)),
+                )
+                .await;
             let (status, retry_after) = match &error {
                 LoginError::Throttled { retry_after } => (
                     StatusCode::TOO_MANY_REQUESTS,
@@ -188,7 +218,20 @@ async fn log_in(
 }
 
 #[post("/logout")]
-async fn log_out(session: Session) -> HttpResponse {
+async fn log_out(req: HttpRequest, state: web::Data<AppState>, session: Session) -> HttpResponse {
+    if let Ok(Some(user_id)) = session.get::<i64>(auth::USER_ID) {
+        let email = match state.accounts.user(user_id).await {
+            Ok(Some(user)) => user.email,
+            _ => format!("account {user_id}"),
+        };
+        state
+            .audit
+            .record(
+                AuditEntry::new(Actor::Account { id: user_id, email }, AuditAction::SignOut)
+                    .ip(client_address(&req, &state)),
+            )
+            .await;
+    }
     session.purge();
     see_other("/admin/login")
 }
