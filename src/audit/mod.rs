@@ -140,8 +140,8 @@ pub struct UnknownAction;
 pub enum Actor {
     /// A signed-in editor or admin.
     Account { id: i64, email: String },
-    /// A caller of the JSON API.
-    Token { id: i64, name: String },
+    /// A caller of the JSON API, by its token's id (as the tokens page lists it).
+    Token { id: i64 },
     /// Someone at the server's shell (`herald …`).
     CommandLine,
     /// Nobody known: a failed sign-in names the address it tried as the target.
@@ -160,7 +160,7 @@ impl Actor {
 
     fn id(&self) -> Option<i64> {
         match self {
-            Self::Account { id, .. } | Self::Token { id, .. } => Some(*id),
+            Self::Account { id, .. } | Self::Token { id } => Some(*id),
             Self::CommandLine | Self::Visitor => None,
         }
     }
@@ -168,7 +168,7 @@ impl Actor {
     fn label(&self) -> String {
         match self {
             Self::Account { email, .. } => email.clone(),
-            Self::Token { name, .. } => format!("token “{name}”"),
+            Self::Token { id } => format!("API token #{id}"),
             Self::CommandLine => "command line".to_owned(),
             Self::Visitor => "visitor".to_owned(),
         }

@@ -9,6 +9,7 @@ use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::open_store;
+use crate::audit::{Actor, AuditAction, AuditEntry, AuditLog};
 use crate::config::Config;
 use crate::delivery::{DeliverySignals, SendControlError, SendProgress, Sends};
 use crate::issues::IssueStatus;
@@ -40,6 +41,10 @@ pub async fn run(config: Config, command: IssueCommand) -> ExitCode {
         Ok(store) => store,
         Err(code) => return code,
     };
+    let audit = AuditLog::new(store.clone());
+    let record = |action: AuditAction, id: i64| {
+        audit.record(AuditEntry::new(Actor::CommandLine, action).target(format!("issue {id}")))
+    };
     // Another process does the sending; it polls the queue, so no signal is needed here.
     let sends = Sends::new(store, Arc::new(DeliverySignals::new()));
     let done = match command {
@@ -47,6 +52,7 @@ pub async fn run(config: Config, command: IssueCommand) -> ExitCode {
             let identity = crate::startup::identity_of(&config);
             match sends.start(id, "command line", &identity).await {
                 Ok(queued) => {
+                    record(AuditAction::IssueSent, id).await;
                     eprintln!("Issue {id} is going out to {queued} subscribers.");
                     if wait {
                         return follow(&sends, id).await;
@@ -56,18 +62,30 @@ pub async fn run(config: Config, command: IssueCommand) -> ExitCode {
                 Err(error) => Err(error),
             }
         }
-        IssueCommand::Pause { id } => sends
-            .pause(id)
-            .await
-            .map(|()| eprintln!("Issue {id}: send paused.")),
-        IssueCommand::Resume { id } => sends
-            .resume(id)
-            .await
-            .map(|()| eprintln!("Issue {id}: send resumed.")),
-        IssueCommand::Cancel { id } => sends
-            .cancel(id)
-            .await
-            .map(|cancelled| eprintln!("Issue {id}: send cancelled; {cancelled} copies not sent.")),
+        IssueCommand::Pause { id } => match sends.pause(id).await {
+            Ok(()) => {
+                record(AuditAction::IssuePaused, id).await;
+                eprintln!("Issue {id}: send paused.");
+                Ok(())
+            }
+            Err(error) => Err(error),
+        },
+        IssueCommand::Resume { id } => match sends.resume(id).await {
+            Ok(()) => {
+                record(AuditAction::IssueResumed, id).await;
+                eprintln!("Issue {id}: send resumed.");
+                Ok(())
+            }
+            Err(error) => Err(error),
+        },
+        IssueCommand::Cancel { id } => match sends.cancel(id).await {
+            Ok(cancelled) => {
+                record(AuditAction::IssueCancelled, id).await;
+                eprintln!("Issue {id}: send cancelled; {cancelled} copies not sent.");
+                Ok(())
+            }
+            Err(error) => Err(error),
+        },
         IssueCommand::Status { id } => sends
             .progress(id)
             .await

@@ -28,7 +28,7 @@ pub use request_log::log_request;
 use std::sync::Arc;
 
 use crate::accounts::Accounts;
-use crate::audit::AuditLog;
+use crate::audit::{AuditEntry, AuditLog};
 use crate::config::Config;
 use crate::delivery::Sends;
 use crate::mail::{MailIdentity, Mailer};
@@ -47,6 +47,15 @@ pub struct AppState {
     pub subscriptions: Subscriptions,
     pub sends: Sends,
     pub signup_limiter: SignupLimiter,
+}
+
+impl AppState {
+    /// Writes `entry` to the audit log with the client's address, the one the
+    /// rate limits see.
+    pub async fn record_audit(&self, req: &actix_web::HttpRequest, entry: AuditEntry) {
+        let ip = origin::client_ip(req, self.config.trust_proxy_headers).map(|ip| ip.to_string());
+        self.audit.record(entry.ip(ip)).await;
+    }
 }
 
 /// Every route; `cors_origins` are the sites whose pages may post signups from the browser.

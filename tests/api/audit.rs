@@ -2,6 +2,9 @@
 //! `/admin/audit`, filtered, and exported as CSV.
 
 use herald::accounts::Role;
+use herald::subscriptions::SubscriberStatus;
+use reqwest::Method;
+use serde_json::json;
 
 use crate::on_both_databases;
 use crate::support::admin::{cookie_client, csrf_token_in};
@@ -132,8 +135,76 @@ async fn editors_cannot_read_the_audit_log(backend: Backend) {
     assert!(!dashboard.contains("/admin/audit"));
 }
 
+async fn sends_pauses_resumes_and_cancels_are_recorded_by_who_did_them(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |config| {
+        config.send_rate = Some(5.try_into().expect("non-zero"));
+    })
+    .await;
+    app.add_subscribers(40, SubscriberStatus::Confirmed, "reader")
+        .await;
+    let token = app.api_token(Role::Editor).await;
+    let editor = app.sign_in_as(Role::Editor).await;
+    let response = app
+        .api(Method::POST, "/api/v1/issues", &token)
+        .json(&json!({"subject": "Audited", "intro": "Hello.", "items": []}))
+        .send()
+        .await
+        .expect("create");
+    let issue = response.json::<serde_json::Value>().await.expect("JSON")["id"]
+        .as_i64()
+        .expect("id");
+    let control = |step: &'static str| {
+        app.api(
+            Method::POST,
+            &format!("/api/v1/issues/{issue}/{step}"),
+            &token,
+        )
+        .send()
+    };
+    assert_eq!(control("send").await.expect("send").status(), 202);
+    let pause = editor
+        .post_form(&format!("/admin/issues/{issue}/pause"), &[])
+        .await;
+    assert!(pause.status().is_success() || pause.status() == 303);
+    // Refused (already paused): not an action, not on record.
+    assert_eq!(
+        editor
+            .post_form(&format!("/admin/issues/{issue}/pause"), &[])
+            .await
+            .status(),
+        409
+    );
+    assert_eq!(control("resume").await.expect("resume").status(), 200);
+    let cancel = editor
+        .post_form(&format!("/admin/issues/{issue}/cancel"), &[])
+        .await;
+    assert!(cancel.status().is_success() || cancel.status() == 303);
+
+    let admin = app.sign_in_as(Role::Admin).await;
+    let (_, page) = admin.get_page("/admin/audit?actor=").await;
+    let steps: Vec<(String, String, String)> = table_rows(&page)
+        .into_iter()
+        .filter(|row| row[2].starts_with("Send") || row[2] == "Issue sent")
+        .map(|row| (row[1].clone(), row[2].clone(), row[3].clone()))
+        .collect();
+    let on = format!("issue {issue}");
+    assert_eq!(steps.len(), 4, "{page}");
+    assert_eq!(
+        (steps[0].1.as_str(), steps[0].2.as_str()),
+        ("Send cancelled", on.as_str())
+    );
+    assert_eq!(steps[0].0, editor.user.email);
+    assert_eq!(steps[1].1, "Send resumed");
+    assert!(steps[1].0.starts_with("API token #"), "{:?}", steps[1]);
+    assert_eq!(steps[2].1, "Send paused");
+    assert_eq!(steps[2].0, editor.user.email);
+    assert_eq!(steps[3].1, "Issue sent");
+    assert!(steps[3].0.starts_with("API token #"), "{:?}", steps[3]);
+}
+
 on_both_databases!(
     sign_ins_and_failures_are_recorded_with_the_address,
+    sends_pauses_resumes_and_cancels_are_recorded_by_who_did_them,
     admins_filter_the_log_and_export_it_as_csv,
     editors_cannot_read_the_audit_log,
 );

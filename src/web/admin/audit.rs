@@ -245,11 +245,9 @@ async fn audit_csv(
         .into_inner()
         .map_err(|e| csv::Error::from(e.into_error()))?;
     state
-        .audit
-        .record(
-            AuditEntry::new(me.0.actor(), AuditAction::AuditExported)
-                .detail(params.query())
-                .ip(super::client_address(&req, &state)),
+        .record_audit(
+            &req,
+            AuditEntry::new(me.0.actor(), AuditAction::AuditExported).detail(params.query()),
         )
         .await;
     Ok(HttpResponse::Ok()

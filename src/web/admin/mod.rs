@@ -50,11 +50,6 @@ pub fn session_middleware(key: &SecretKey, secure: bool) -> SessionMiddleware<Co
         .build()
 }
 
-/// The client's address as the audit log records it: the one the rate limits use.
-pub(super) fn client_address(req: &HttpRequest, state: &AppState) -> Option<String> {
-    client_ip(req, state.config.trust_proxy_headers).map(|ip| ip.to_string())
-}
-
 /// Routes under `/admin`, behind the CSRF check.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -169,16 +164,15 @@ async fn log_in(
             start_session(&session, &user).map_err(|e| WebError::Session(e.to_string()))?;
             tracing::info!(user_id = user.id, "signed in");
             state
-                .audit
-                .record(
+                .record_audit(
+                    &req,
                     AuditEntry::new(
                         Actor::Account {
                             id: user.id,
                             email: user.email.clone(),
                         },
                         AuditAction::SignIn,
-                    )
-                    .ip(client_address(&req, &state)),
+                    ),
                 )
                 .await;
             let target = safe_next(form.next.as_deref()).unwrap_or_else(|| "/admin".into());
@@ -187,12 +181,11 @@ async fn log_in(
         Err(LoginError::Account(error)) => Err(WebError::Account(error)),
         Err(error) => {
             state
-                .audit
-                .record(
+                .record_audit(
+                    &req,
                     AuditEntry::new(Actor::Visitor, AuditAction::SignInFailed)
                         .target(form.email.trim())
-                        .detail(error.to_string())
-                        .ip(client_address(&req, &state)),
+                        .detail(error.to_string()),
                 )
                 .await;
             let (status, retry_after) = match &error {
@@ -225,10 +218,9 @@ async fn log_out(req: HttpRequest, state: web::Data<AppState>, session: Session)
             _ => format!("account {user_id}"),
         };
         state
-            .audit
-            .record(
-                AuditEntry::new(Actor::Account { id: user_id, email }, AuditAction::SignOut)
-                    .ip(client_address(&req, &state)),
+            .record_audit(
+                &req,
+                AuditEntry::new(Actor::Account { id: user_id, email }, AuditAction::SignOut),
             )
             .await;
     }

@@ -8,6 +8,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 
 use super::error::ApiError;
 use crate::accounts::{ApiPrincipal, Role};
+use crate::audit::Actor;
 use crate::web::AppState;
 
 /// A caller with a live token, of either role.
@@ -17,6 +18,13 @@ pub struct ApiCaller(pub ApiPrincipal);
 impl ApiCaller {
     pub fn is_admin(&self) -> bool {
         self.0.role == Role::Admin
+    }
+
+    /// Who the audit log names for what this caller does.
+    pub fn actor(&self) -> Actor {
+        Actor::Token {
+            id: self.0.token_id,
+        }
     }
 
     /// Refuses with 403 unless the token is an admin token.

@@ -1,11 +1,12 @@
 //! `/api/v1/issues/{id}/send|pause|resume|cancel|progress`: sending an issue
 //! to the list and following it. Editors and admins alike.
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{ApiCaller, ApiError, ErrorBody};
+use crate::audit::{AuditAction, AuditEntry};
 use crate::delivery::{SendControlError, SendProgress};
 use crate::store::timestamps;
 use crate::web::AppState;
@@ -102,6 +103,7 @@ async fn progress_of(state: &AppState, id: i64) -> Result<ProgressResponse, ApiE
 #[post("/{id}/send")]
 #[tracing::instrument(name = "api_send_issue", skip_all)]
 pub(super) async fn send_issue(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: ApiCaller,
     id: web::Path<String>,
@@ -113,6 +115,12 @@ pub(super) async fn send_issue(
         .start(id, &sent_by, &state.identity)
         .await
         .map_err(from_send_error)?;
+    state
+        .record_audit(
+            &req,
+            AuditEntry::new(caller.actor(), AuditAction::IssueSent).target(format!("issue {id}")),
+        )
+        .await;
     Ok(HttpResponse::Accepted().json(progress_of(&state, id).await?))
 }
 
@@ -130,12 +138,19 @@ pub(super) async fn send_issue(
 #[post("/{id}/pause")]
 #[tracing::instrument(name = "api_pause_issue", skip_all)]
 pub(super) async fn pause_issue(
+    req: HttpRequest,
     state: web::Data<AppState>,
-    _caller: ApiCaller,
+    caller: ApiCaller,
     id: web::Path<String>,
 ) -> Result<web::Json<ProgressResponse>, ApiError> {
     let id = issue_id(&id)?;
     state.sends.pause(id).await.map_err(from_send_error)?;
+    state
+        .record_audit(
+            &req,
+            AuditEntry::new(caller.actor(), AuditAction::IssuePaused).target(format!("issue {id}")),
+        )
+        .await;
     Ok(web::Json(progress_of(&state, id).await?))
 }
 
@@ -153,12 +168,20 @@ pub(super) async fn pause_issue(
 #[post("/{id}/resume")]
 #[tracing::instrument(name = "api_resume_issue", skip_all)]
 pub(super) async fn resume_issue(
+    req: HttpRequest,
     state: web::Data<AppState>,
-    _caller: ApiCaller,
+    caller: ApiCaller,
     id: web::Path<String>,
 ) -> Result<web::Json<ProgressResponse>, ApiError> {
     let id = issue_id(&id)?;
     state.sends.resume(id).await.map_err(from_send_error)?;
+    state
+        .record_audit(
+            &req,
+            AuditEntry::new(caller.actor(), AuditAction::IssueResumed)
+                .target(format!("issue {id}")),
+        )
+        .await;
     Ok(web::Json(progress_of(&state, id).await?))
 }
 
@@ -176,12 +199,20 @@ pub(super) async fn resume_issue(
 #[post("/{id}/cancel")]
 #[tracing::instrument(name = "api_cancel_issue", skip_all)]
 pub(super) async fn cancel_issue(
+    req: HttpRequest,
     state: web::Data<AppState>,
-    _caller: ApiCaller,
+    caller: ApiCaller,
     id: web::Path<String>,
 ) -> Result<web::Json<ProgressResponse>, ApiError> {
     let id = issue_id(&id)?;
     state.sends.cancel(id).await.map_err(from_send_error)?;
+    state
+        .record_audit(
+            &req,
+            AuditEntry::new(caller.actor(), AuditAction::IssueCancelled)
+                .target(format!("issue {id}")),
+        )
+        .await;
     Ok(web::Json(progress_of(&state, id).await?))
 }
 

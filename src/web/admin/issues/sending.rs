@@ -4,12 +4,13 @@
 //! changes nothing.
 
 use actix_web::http::StatusCode;
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::preview::kilobytes;
 use super::progress::progress_view;
 use super::{control_failure, failure, issues_of, PageError};
+use crate::audit::{AuditAction, AuditEntry};
 use crate::delivery::SendControlError;
 use crate::format::thousands;
 use crate::issues::{IssueStatus, RenderedIssue, HTML_WARNING_BYTES};
@@ -121,6 +122,7 @@ pub(super) async fn send_page(
 #[post("/{id:\\d+}/send")]
 #[tracing::instrument(name = "send_issue", skip_all)]
 pub(super) async fn send(
+    req: HttpRequest,
     state: web::Data<AppState>,
     me: SignedIn,
     id: web::Path<i64>,
@@ -130,28 +132,55 @@ pub(super) async fn send(
         .start(*id, &me.user.email, &state.identity)
         .await
         .map(drop);
+    if result.is_ok() {
+        state
+            .record_audit(
+                &req,
+                AuditEntry::new(me.actor(), AuditAction::IssueSent).target(format!("issue {id}")),
+            )
+            .await;
+    }
     after_step(&state, &me, *id, result)
 }
 
 #[post("/{id:\\d+}/pause")]
 #[tracing::instrument(name = "pause_issue", skip_all)]
 pub(super) async fn pause(
+    req: HttpRequest,
     state: web::Data<AppState>,
     me: SignedIn,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, PageError> {
     let result = state.sends.pause(*id).await;
+    if result.is_ok() {
+        state
+            .record_audit(
+                &req,
+                AuditEntry::new(me.actor(), AuditAction::IssuePaused).target(format!("issue {id}")),
+            )
+            .await;
+    }
     after_step(&state, &me, *id, result)
 }
 
 #[post("/{id:\\d+}/resume")]
 #[tracing::instrument(name = "resume_issue", skip_all)]
 pub(super) async fn resume(
+    req: HttpRequest,
     state: web::Data<AppState>,
     me: SignedIn,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, PageError> {
     let result = state.sends.resume(*id).await;
+    if result.is_ok() {
+        state
+            .record_audit(
+                &req,
+                AuditEntry::new(me.actor(), AuditAction::IssueResumed)
+                    .target(format!("issue {id}")),
+            )
+            .await;
+    }
     after_step(&state, &me, *id, result)
 }
 
@@ -202,10 +231,20 @@ pub(super) async fn cancel_page(
 #[post("/{id:\\d+}/cancel")]
 #[tracing::instrument(name = "cancel_issue", skip_all)]
 pub(super) async fn cancel(
+    req: HttpRequest,
     state: web::Data<AppState>,
     me: SignedIn,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, PageError> {
     let result = state.sends.cancel(*id).await.map(drop);
+    if result.is_ok() {
+        state
+            .record_audit(
+                &req,
+                AuditEntry::new(me.actor(), AuditAction::IssueCancelled)
+                    .target(format!("issue {id}")),
+            )
+            .await;
+    }
     after_step(&state, &me, *id, result)
 }
