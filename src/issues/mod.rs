@@ -7,12 +7,16 @@ mod email;
 pub mod feed;
 pub mod queries;
 pub mod render;
+mod test_send;
 
 pub use domain::{
     FieldError, HeaderInput, InvalidInput, Issue, IssueContent, IssueHeader, IssueStatus,
     IssueSummary, Item, ItemContent, ItemInput, ValueError,
 };
-pub use email::{send_test, IssueMessage, TestSendError};
+pub use email::IssueMessage;
+pub use test_send::{
+    send_test, TestSendError, Tester, TEST_SENDS_PER_HOUR, TEST_SEND_WINDOW,
+};
 pub use render::{IssueView, ItemView, RenderError, RenderedIssue, HTML_WARNING_BYTES};
 
 use queries::DraftClaim;

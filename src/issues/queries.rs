@@ -3,6 +3,8 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::test_send::Tester;
+
 use super::domain::{
     Byline, Intro, Issue, IssueHeader, IssueStatus, IssueSummary, Item, ItemContent, ItemTitle,
     ItemUrl, Preheader, PublishedOn, Subject, Summary, ValueError,
@@ -327,4 +329,69 @@ pub async fn send_times(
             })
         })
         .transpose()
+}
+
+// ---------------------------------------------------------------------------
+// Test sends
+// ---------------------------------------------------------------------------
+
+/// The column naming the tester; chosen from the enum, never from input.
+fn tester_column(tester: Tester) -> (&'static str, i64) {
+    match tester {
+        Tester::Account(id) => ("user_id", id),
+        Tester::Token(id) => ("api_token_id", id),
+    }
+}
+
+/// PostgreSQL: holds `tester`'s test sends until the transaction ends, so
+/// that counting and recording cannot interleave with another request's.
+pub async fn lock_tester(conn: &mut AnyConnection, tester: Tester) -> Result<(), sqlx::Error> {
+    // "TSTS" in the high bits keeps clear of other advisory locks; the low
+    // bit tells accounts from tokens.
+    let (column, id) = tester_column(tester);
+    let kind = i64::from(column == "api_token_id");
+    let key = 0x5453_5453_0000_0000_i64 ^ (id.wrapping_shl(1) | kind);
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(key)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// How many test sends `tester` made after `since`, and when the oldest of them was.
+pub async fn test_sends_since(
+    conn: &mut AnyConnection,
+    tester: Tester,
+    since: i64,
+) -> Result<(i64, Option<i64>), sqlx::Error> {
+    let (column, id) = tester_column(tester);
+    let row = sqlx::query(&format!(
+        "SELECT COUNT(*) AS n, MIN(sent_at) AS oldest FROM test_sends \
+         WHERE {column} = $1 AND sent_at > $2"
+    ))
+    .bind(id)
+    .bind(since)
+    .fetch_one(conn)
+    .await?;
+    Ok((row.try_get("n")?, row.try_get("oldest")?))
+}
+
+pub async fn insert_test_send(
+    conn: &mut AnyConnection,
+    tester: Tester,
+    issue_id: i64,
+    recipient: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let (column, id) = tester_column(tester);
+    sqlx::query(&format!(
+        "INSERT INTO test_sends (issue_id, {column}, recipient, sent_at) VALUES ($1, $2, $3, $4)"
+    ))
+    .bind(issue_id)
+    .bind(id)
+    .bind(recipient)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(drop)
 }

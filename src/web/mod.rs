@@ -82,8 +82,16 @@ fn signup_cors(origins: &[String]) -> Cors {
         .fold(cors, |cors, origin| cors.allowed_origin(origin))
 }
 
-pub fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+/// How long browsers keep to HTTPS after seeing Herald over it: a year, the
+/// usual value. Without `includeSubDomains`: Herald may run on a subdomain
+/// (or a path) of a site whose other hosts it cannot speak for.
+pub const HSTS: &str = "max-age=31536000";
+
+/// Headers on every answer. `https` is whether the public URL is https:
+/// only then is HSTS sent (over plain http it would be ignored, and it would
+/// lock out an installation that has no certificate).
+pub fn security_headers(https: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "no-referrer"))
@@ -91,5 +99,10 @@ pub fn security_headers() -> DefaultHeaders {
             "Content-Security-Policy",
             "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
              frame-ancestors 'none'; base-uri 'none'",
-        ))
+        ));
+    if https {
+        headers.add((header::STRICT_TRANSPORT_SECURITY, HSTS))
+    } else {
+        headers
+    }
 }

@@ -1,5 +1,6 @@
 //! `/api/v1/subscribers`: the list (keyset pages, search, status filter), one
-//! subscriber with their history, adding one, and erasure (admins only).
+//! subscriber with their history, adding one, and erasure. Admin tokens only:
+//! the list and its consent evidence are not editors' (docs/security/web.md).
 
 use actix_web::http::header;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
@@ -152,13 +153,14 @@ fn list_query(params: ListParams) -> Result<ListQuery, ApiError> {
     Ok(query)
 }
 
-/// The subscriber list, newest first, a page at a time.
+/// The subscriber list, newest first, a page at a time. Admin tokens only.
 #[utoipa::path(
     tag = "subscribers",
     params(ListParams),
     responses(
         (status = 200, description = "A page of subscribers", body = SubscriberList),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Needs an admin token", body = ErrorBody),
         (status = 422, description = "A parameter is invalid; `field` names it", body = ErrorBody),
     )
 )]
@@ -166,9 +168,10 @@ fn list_query(params: ListParams) -> Result<ListQuery, ApiError> {
 #[tracing::instrument(name = "api_list_subscribers", skip_all)]
 async fn list_subscribers(
     state: web::Data<AppState>,
-    _caller: ApiCaller,
+    caller: ApiCaller,
     params: web::Query<ListParams>,
 ) -> Result<web::Json<SubscriberList>, ApiError> {
+    caller.require_admin()?;
     let query = list_query(params.into_inner())?;
     let page = state.subscriptions.list(&query).await?;
     Ok(web::Json(SubscriberList {
@@ -206,7 +209,8 @@ fn from_admin_error(error: AdminError) -> ApiError {
 }
 
 /// Adds one subscriber: pending with a confirmation mail, or confirmed on the
-/// strength of a consent note (admin tokens only).
+/// strength of a consent note. Admin tokens only (an answer of 409 would tell
+/// an editor who is on the list).
 #[utoipa::path(
     tag = "subscribers",
     request_body = NewSubscriber,
@@ -214,7 +218,7 @@ fn from_admin_error(error: AdminError) -> ApiError {
         (status = 201, description = "Added", body = Subscriber),
         (status = 400, description = "The body is not JSON of this shape", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "`confirmed` needs an admin token", body = ErrorBody),
+        (status = 403, description = "Needs an admin token", body = ErrorBody),
         (status = 409, description = "The address is already on the list", body = ErrorBody),
         (status = 422, description = "A field is invalid; `field` names it", body = ErrorBody),
     )
@@ -227,11 +231,11 @@ async fn add_subscriber(
     caller: ApiCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
     let body: NewSubscriber = json_body(&body, "a subscriber")?;
     let admission = match body.status.as_deref().unwrap_or("pending") {
         "pending" => Admission::Pending,
         "confirmed" => {
-            caller.require_admin()?;
             let note = ConsentNote::parse(body.consent_note.as_deref().unwrap_or_default())
                 .map_err(|e| ApiError::invalid("consent_note", e))?;
             Admission::Confirmed(note)
@@ -248,7 +252,7 @@ async fn add_subscriber(
         .map_err(|e| ApiError::invalid("name", e))?;
     let actor = Actor::new(
         format!("API token {}", caller.0.token_id),
-        request_origin(&req, state.config.trust_proxy_headers),
+        request_origin(&req, &state.config.trusted_proxies),
     );
     let added = state
         .subscriptions
@@ -267,13 +271,14 @@ fn subscriber_id(raw: &str) -> Result<i64, ApiError> {
     raw.parse().map_err(|_| subscriber_not_found())
 }
 
-/// One subscriber and their history.
+/// One subscriber and their history. Admin tokens only.
 #[utoipa::path(
     tag = "subscribers",
     params(("id" = i64, Path, description = "Subscriber id")),
     responses(
         (status = 200, description = "The subscriber", body = SubscriberWithHistory),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Needs an admin token", body = ErrorBody),
         (status = 404, description = "No such subscriber", body = ErrorBody),
     )
 )]
@@ -281,9 +286,10 @@ fn subscriber_id(raw: &str) -> Result<i64, ApiError> {
 #[tracing::instrument(name = "api_get_subscriber", skip_all)]
 async fn get_subscriber(
     state: web::Data<AppState>,
-    _caller: ApiCaller,
+    caller: ApiCaller,
     id: web::Path<String>,
 ) -> Result<web::Json<SubscriberWithHistory>, ApiError> {
+    caller.require_admin()?;
     let id = subscriber_id(&id)?;
     let detail = state
         .subscriptions

@@ -7,7 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{failure, issues_of, PageError};
-use crate::issues::{self, IssueStatus, RenderedIssue, TestSendError, HTML_WARNING_BYTES};
+use crate::issues::{self, IssueStatus, RenderedIssue, TestSendError, Tester, HTML_WARNING_BYTES};
 use crate::subscriptions::SubscriberEmail;
 use crate::web::admin::auth::{AdminContext, SignedIn};
 use crate::web::pages::html;
@@ -173,8 +173,17 @@ pub(super) async fn send_test(
         .get(*id)
         .await
         .map_err(|e| failure(&state, e))?;
-    let (status, outcome) =
-        match issues::send_test(&issue, &to, &state.identity, &state.mailer).await {
+    let tester = Tester::Account(me.user.id);
+    let sent = issues::send_test(
+        &state.store,
+        tester,
+        &issue,
+        &to,
+        &state.identity,
+        &state.mailer,
+    )
+    .await;
+    let (status, outcome) = match sent {
             Ok(()) => (
                 StatusCode::OK,
                 Outcome {
@@ -182,6 +191,13 @@ pub(super) async fn send_test(
                         "A test copy went to {to} ({}).",
                         state.mailer.describe()
                     )),
+                    ..Outcome::default()
+                },
+            ),
+            Err(error @ TestSendError::TooMany { .. }) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                Outcome {
+                    error: Some(error.to_string()),
                     ..Outcome::default()
                 },
             ),
