@@ -17,3 +17,4 @@ mod signup;
 mod smtp_pool;
 mod subscribers;
 mod unsubscribe;
+mod web;
