@@ -92,7 +92,12 @@ async fn archive_views_serve_the_stored_rendering(backend: Backend) {
     // The old issue is rendered once, on its first view, and stored.
     let first_view = page(&herald.url(&format!("/issues/{old}"))).await;
     assert!(first_view.contains(&expected), "the same HTML as ever");
-    let mark = settled_log(&herald).await.len();
+    let rendered_once = settled_log(&herald).await;
+    assert!(
+        parser_lines(&rendered_once) > 0,
+        "rendering it shows html5ever's warnings under RUST_LOG=info"
+    );
+    let mark = rendered_once.len();
 
     for _ in 0..3 {
         let saved_page = page(&herald.url(&format!("/issues/{saved}"))).await;
