@@ -138,8 +138,9 @@ pub fn main() -> ExitCode {
 }
 
 fn init_tracing(logs_to_stderr: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(crate::telemetry::DEFAULT_LOG_FILTER));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(crate::telemetry::DEFAULT_LOG_FILTER)
+    });
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
     if logs_to_stderr {
         logs.with_writer(std::io::stderr)

@@ -510,8 +510,8 @@ mod tests {
         let config = Config::from_vars(&HashMap::new()).expect("defaults are valid");
         assert!(config.trusted_proxies.is_empty());
         assert!(config.deprecations().is_empty());
-        let config = Config::from_vars(&vars(&[("HERALD_TRUST_PROXY_HEADERS", "true")]))
-            .expect("valid");
+        let config =
+            Config::from_vars(&vars(&[("HERALD_TRUST_PROXY_HEADERS", "true")])).expect("valid");
         assert_eq!(config.trusted_proxies, TrustedProxies::loopback());
         assert_eq!(config.deprecations().len(), 1);
         let config = Config::from_vars(&vars(&[
@@ -519,10 +519,14 @@ mod tests {
             ("HERALD_TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8"),
         ]))
         .expect("valid");
-        assert!(config.trusted_proxies.trusts("10.1.2.3".parse().expect("ip")));
-        assert!(!config.trusted_proxies.trusts("127.0.0.1".parse().expect("ip")));
-        let err = Config::from_vars(&vars(&[("HERALD_TRUSTED_PROXIES", "10.0.0.0/40")]))
-            .unwrap_err();
+        assert!(config
+            .trusted_proxies
+            .trusts("10.1.2.3".parse().expect("ip")));
+        assert!(!config
+            .trusted_proxies
+            .trusts("127.0.0.1".parse().expect("ip")));
+        let err =
+            Config::from_vars(&vars(&[("HERALD_TRUSTED_PROXIES", "10.0.0.0/40")])).unwrap_err();
         assert_eq!(err.variable, "HERALD_TRUSTED_PROXIES");
         assert!(err.to_string().contains("10.0.0.0/40"), "{err}");
     }

@@ -119,15 +119,24 @@ mod tests {
     #[test]
     fn the_header_counts_only_from_a_trusted_peer() {
         let proxies = TrustedProxies::parse("10.0.0.0/8").expect("valid");
-        assert_eq!(walk(&proxies, "198.51.100.9", "203.0.113.5"), ip("198.51.100.9"));
-        assert_eq!(walk(&TrustedProxies::none(), "10.0.0.1", "203.0.113.5"), ip("10.0.0.1"));
+        assert_eq!(
+            walk(&proxies, "198.51.100.9", "203.0.113.5"),
+            ip("198.51.100.9")
+        );
+        assert_eq!(
+            walk(&TrustedProxies::none(), "10.0.0.1", "203.0.113.5"),
+            ip("10.0.0.1")
+        );
     }
 
     #[test]
     fn the_entry_the_proxy_appended_wins_over_what_the_client_wrote() {
         let proxies = TrustedProxies::parse("10.0.0.0/8, fd00::/8").expect("valid");
         // The client wrote 1.2.3.4; the proxy appended what it saw.
-        assert_eq!(walk(&proxies, "10.0.0.1", "1.2.3.4, 203.0.113.5"), ip("203.0.113.5"));
+        assert_eq!(
+            walk(&proxies, "10.0.0.1", "1.2.3.4, 203.0.113.5"),
+            ip("203.0.113.5")
+        );
         // Two proxies of ours: skip the inner one.
         assert_eq!(
             walk(&proxies, "10.0.0.1", "1.2.3.4, 203.0.113.5, 10.0.0.2"),
@@ -138,9 +147,15 @@ mod tests {
             ip("2001:db8::7")
         );
         // Garbage stops the walk at the last proxy believed.
-        assert_eq!(walk(&proxies, "10.0.0.1", "1.2.3.4, unknown"), ip("10.0.0.1"));
+        assert_eq!(
+            walk(&proxies, "10.0.0.1", "1.2.3.4, unknown"),
+            ip("10.0.0.1")
+        );
         // Only proxies all the way: the leftmost is as far as we know.
-        assert_eq!(walk(&proxies, "10.0.0.1", "10.0.0.3, 10.0.0.2"), ip("10.0.0.3"));
+        assert_eq!(
+            walk(&proxies, "10.0.0.1", "10.0.0.3, 10.0.0.2"),
+            ip("10.0.0.3")
+        );
         // An IPv4 peer seen through an IPv6 socket is still that IPv4 peer.
         assert_eq!(
             walk(&proxies, "::ffff:10.0.0.1", "203.0.113.5"),

@@ -14,12 +14,10 @@ pub use domain::{
     IssueSummary, Item, ItemContent, ItemInput, MarkdownRendering, Renderings, ValueError,
 };
 pub use email::IssueMessage;
-pub use test_send::{
-    send_test, TestSendError, Tester, TEST_SENDS_PER_HOUR, TEST_SEND_WINDOW,
-};
 pub use render::{
     render_markdown, IssueView, ItemView, RenderError, RenderedIssue, HTML_WARNING_BYTES,
 };
+pub use test_send::{send_test, TestSendError, Tester, TEST_SENDS_PER_HOUR, TEST_SEND_WINDOW};
 
 use queries::DraftClaim;
 

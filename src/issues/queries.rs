@@ -63,7 +63,9 @@ fn rendering_of(
 ) -> Result<Option<MarkdownRendering>, sqlx::Error> {
     let html: Option<String> = row.try_get(html)?;
     let text: Option<String> = row.try_get(text)?;
-    Ok(html.zip(text).map(|(html, text)| MarkdownRendering { html, text }))
+    Ok(html
+        .zip(text)
+        .map(|(html, text)| MarkdownRendering { html, text }))
 }
 
 fn summary_of(row: &AnyRow) -> Result<IssueSummary, sqlx::Error> {

@@ -35,10 +35,7 @@ pub fn request_origin(req: &HttpRequest, proxies: &TrustedProxies) -> RequestOri
         .headers()
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    RequestOrigin::new(
-        client_ip(req, proxies).map(|ip| ip.to_string()),
-        user_agent,
-    )
+    RequestOrigin::new(client_ip(req, proxies).map(|ip| ip.to_string()), user_agent)
 }
 
 /// Whether to answer in JSON: the client sent JSON, or asked for it.

@@ -306,7 +306,10 @@ async fn editors_may_neither_look_nor_act(backend: Backend) {
     assert_eq!(status, 403);
     assert!(!page.contains("kept@example.com"));
     let (_, dashboard) = editor.get_page("/admin").await;
-    assert!(dashboard.contains("pending"), "the counts are on the dashboard");
+    assert!(
+        dashboard.contains("pending"),
+        "the counts are on the dashboard"
+    );
     for action in ["unsubscribe", "resend", "erase"] {
         let response = editor
             .post_form(

@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use herald::config::{Config, SecretKey};
 use herald::issues::{
     HeaderInput, Issue, IssueContent, IssueMessage, IssueStatus, Issues, Item, ItemInput,
-    Renderings, RenderedIssue,
+    RenderedIssue, Renderings,
 };
 use herald::mail::{recipient, MailIdentity};
 use herald::store::{now_millis, Store};

@@ -5,9 +5,7 @@ use lettre::message::Mailbox;
 
 use super::*;
 use crate::config::BaseUrl;
-use crate::issues::domain::{
-    HeaderInput, IssueContent, IssueStatus, Item, ItemInput, Renderings,
-};
+use crate::issues::domain::{HeaderInput, IssueContent, IssueStatus, Item, ItemInput, Renderings};
 
 const ARTICLE: &str = include_str!("../../../tests/fixtures/article.txt");
 

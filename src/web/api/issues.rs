@@ -350,14 +350,12 @@ async fn send_test_issue(
         Ok(()) => Ok(HttpResponse::Ok().json(TestSent {
             sent_to: to.to_string(),
         })),
-        Err(error @ TestSendError::TooMany { retry_after }) => {
-            Ok(HttpResponse::TooManyRequests()
-                .insert_header((header::RETRY_AFTER, retry_after.as_secs().max(1)))
-                .json(ErrorBody {
-                    error: error.to_string(),
-                    field: None,
-                }))
-        }
+        Err(error @ TestSendError::TooMany { retry_after }) => Ok(HttpResponse::TooManyRequests()
+            .insert_header((header::RETRY_AFTER, retry_after.as_secs().max(1)))
+            .json(ErrorBody {
+                error: error.to_string(),
+                field: None,
+            })),
         // Not the client's fault and not ours: the relay said no. Say what it said.
         Err(TestSendError::Send(error)) => Ok(HttpResponse::BadGateway().json(ErrorBody {
             error: error.to_string(),

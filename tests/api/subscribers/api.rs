@@ -245,7 +245,11 @@ async fn reading_and_erasing_one_subscriber(backend: Backend) {
         .send()
         .await
         .expect("GET");
-    assert_eq!(response.status(), 403, "an editor token reads no subscriber");
+    assert_eq!(
+        response.status(),
+        403,
+        "an editor token reads no subscriber"
+    );
     let body = json_of(
         app.api(Method::GET, &path, &admin)
             .send()

@@ -38,7 +38,10 @@ async fn a_large_form_under_the_limit_reaches_its_handler(backend: Backend) {
     let page = response.text().await.expect("page");
     assert_ne!(status, 403, "{page}");
     assert!(!page.contains("This form has expired"), "{page}");
-    assert!(page.contains("20,000") || page.contains("20000"), "the intro's limit is named: {page}");
+    assert!(
+        page.contains("20,000") || page.contains("20000"),
+        "the intro's limit is named: {page}"
+    );
     assert_eq!(app.db.count("issues").await, 0);
 }
 

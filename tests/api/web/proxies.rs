@@ -98,7 +98,11 @@ async fn a_peer_that_is_not_a_trusted_proxy_is_the_client(backend: Backend) {
         .client
         .post(app.url("/subscriptions"))
         .header("X-Forwarded-For", "198.51.100.1")
-        .form(&[("email", "direct@example.com"), ("name", ""), ("website", "")])
+        .form(&[
+            ("email", "direct@example.com"),
+            ("name", ""),
+            ("website", ""),
+        ])
         .send()
         .await
         .expect("signup");

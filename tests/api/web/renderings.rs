@@ -103,12 +103,18 @@ async fn archive_views_serve_the_stored_rendering(backend: Backend) {
         let saved_page = page(&herald.url(&format!("/issues/{saved}"))).await;
         assert!(saved_page.contains(&expected), "the same HTML as ever");
         let old_page = page(&herald.url(&format!("/issues/{old}"))).await;
-        assert_eq!(old_page, first_view, "stored or rendered, the page is the same");
+        assert_eq!(
+            old_page, first_view,
+            "stored or rendered, the page is the same"
+        );
         page(&herald.url("/feed.atom")).await;
     }
     let log = settled_log(&herald).await;
     let views = &log[mark..];
-    assert!(views.contains("status=200"), "the views were logged:\n{views}");
+    assert!(
+        views.contains("status=200"),
+        "the views were logged:\n{views}"
+    );
     assert_eq!(
         parser_lines(views),
         0,
@@ -124,8 +130,16 @@ async fn dependency_warnings_stay_out_of_the_default_log(backend: Backend) {
     // The first view renders the old issue: html5ever warns 2,400 times.
     page(&herald.url(&format!("/issues/{old}"))).await;
     let log = settled_log(&herald).await;
-    assert!(log.contains("status=200"), "Herald's own lines are there:\n{log}");
-    assert_eq!(parser_lines(&log), 0, "{}", log.lines().take(5).collect::<Vec<_>>().join("\n"));
+    assert!(
+        log.contains("status=200"),
+        "Herald's own lines are there:\n{log}"
+    );
+    assert_eq!(
+        parser_lines(&log),
+        0,
+        "{}",
+        log.lines().take(5).collect::<Vec<_>>().join("\n")
+    );
 }
 
 on_both_databases!(

@@ -69,7 +69,11 @@ async fn an_account_sends_twenty_test_copies_an_hour(backend: Backend) {
     assert_eq!(response.status(), 200);
 
     let rows = test_sends(&app).await;
-    assert_eq!(rows.len(), 21, "each send is recorded, the refused one is not");
+    assert_eq!(
+        rows.len(),
+        21,
+        "each send is recorded, the refused one is not"
+    );
     for (n, (user, token, to, issue_id, sent_at)) in rows.iter().take(20).enumerate() {
         assert_eq!(*user, Some(editor.user.id));
         assert_eq!(*token, None);
@@ -134,7 +138,9 @@ async fn an_api_token_sends_twenty_test_copies_an_hour(backend: Backend) {
 
     let rows = test_sends(&app).await;
     assert_eq!(rows.len(), 21);
-    assert!(rows.iter().all(|(user, token, ..)| user.is_none() && token.is_some()));
+    assert!(rows
+        .iter()
+        .all(|(user, token, ..)| user.is_none() && token.is_some()));
     let first_token = rows[0].1;
     assert!(rows[..20].iter().all(|row| row.1 == first_token));
     assert_ne!(rows[20].1, first_token);

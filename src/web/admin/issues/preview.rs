@@ -184,37 +184,37 @@ pub(super) async fn send_test(
     )
     .await;
     let (status, outcome) = match sent {
-            Ok(()) => (
-                StatusCode::OK,
-                Outcome {
-                    notice: Some(format!(
-                        "A test copy went to {to} ({}).",
-                        state.mailer.describe()
-                    )),
-                    ..Outcome::default()
-                },
-            ),
-            Err(error @ TestSendError::TooMany { .. }) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                Outcome {
-                    error: Some(error.to_string()),
-                    ..Outcome::default()
-                },
-            ),
-            // The relay said no: show the editor what it said.
-            Err(TestSendError::Send(error)) => (
-                StatusCode::BAD_GATEWAY,
-                Outcome {
-                    error: Some(format!("The test copy was not sent: {error}")),
-                    ..Outcome::default()
-                },
-            ),
-            Err(other) => {
-                return Err(PageError::Internal(format!(
-                    "cannot prepare the test copy of issue {}: {other}",
-                    *id
-                )))
-            }
-        };
+        Ok(()) => (
+            StatusCode::OK,
+            Outcome {
+                notice: Some(format!(
+                    "A test copy went to {to} ({}).",
+                    state.mailer.describe()
+                )),
+                ..Outcome::default()
+            },
+        ),
+        Err(error @ TestSendError::TooMany { .. }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            Outcome {
+                error: Some(error.to_string()),
+                ..Outcome::default()
+            },
+        ),
+        // The relay said no: show the editor what it said.
+        Err(TestSendError::Send(error)) => (
+            StatusCode::BAD_GATEWAY,
+            Outcome {
+                error: Some(format!("The test copy was not sent: {error}")),
+                ..Outcome::default()
+            },
+        ),
+        Err(other) => {
+            return Err(PageError::Internal(format!(
+                "cannot prepare the test copy of issue {}: {other}",
+                *id
+            )))
+        }
+    };
     render_preview(&state, &me, *id, status, outcome, Some(to.to_string())).await
 }
