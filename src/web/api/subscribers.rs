@@ -1,6 +1,8 @@
 //! `/api/v1/subscribers`: the list (keyset pages, search, status filter), one
-//! subscriber with their history, adding one, and erasure. Admin tokens only:
-//! the list and its consent evidence are not editors' (docs/security/web.md).
+//! subscriber with their history, adding one, and erasure. Reading and erasing
+//! take an admin token: the list and its consent evidence are not editors'
+//! (docs/security/web.md). Any token may add a pending subscriber, who gets
+//! the confirmation mail as from the signup form.
 
 use actix_web::http::header;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
@@ -208,9 +210,9 @@ fn from_admin_error(error: AdminError) -> ApiError {
     }
 }
 
-/// Adds one subscriber: pending with a confirmation mail, or confirmed on the
-/// strength of a consent note. Admin tokens only (an answer of 409 would tell
-/// an editor who is on the list).
+/// Adds one subscriber: pending with a confirmation mail (any token, as the
+/// signup form would), or confirmed on the strength of a consent note (admin
+/// tokens only).
 #[utoipa::path(
     tag = "subscribers",
     request_body = NewSubscriber,
@@ -218,7 +220,7 @@ fn from_admin_error(error: AdminError) -> ApiError {
         (status = 201, description = "Added", body = Subscriber),
         (status = 400, description = "The body is not JSON of this shape", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Needs an admin token", body = ErrorBody),
+        (status = 403, description = "`confirmed` needs an admin token", body = ErrorBody),
         (status = 409, description = "The address is already on the list", body = ErrorBody),
         (status = 422, description = "A field is invalid; `field` names it", body = ErrorBody),
     )
@@ -231,11 +233,11 @@ async fn add_subscriber(
     caller: ApiCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
     let body: NewSubscriber = json_body(&body, "a subscriber")?;
     let admission = match body.status.as_deref().unwrap_or("pending") {
         "pending" => Admission::Pending,
         "confirmed" => {
+            caller.require_admin()?;
             let note = ConsentNote::parse(body.consent_note.as_deref().unwrap_or_default())
                 .map_err(|e| ApiError::invalid("consent_note", e))?;
             Admission::Confirmed(note)

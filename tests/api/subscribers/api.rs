@@ -113,7 +113,7 @@ async fn the_list_is_paged_searched_and_filtered(backend: Backend) {
 
 async fn adding_a_subscriber_sends_a_confirmation(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let token = app.api_token(Role::Admin).await;
+    let token = app.api_token(Role::Editor).await;
     let response = app
         .api(Method::POST, "/api/v1/subscribers", &token)
         .json(&json!({"email": "new@Example.COM", "name": "New Reader"}))
