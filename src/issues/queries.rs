@@ -421,8 +421,10 @@ fn tester_column(tester: Tester) -> (&'static str, i64) {
 pub async fn lock_tester(conn: &mut AnyConnection, tester: Tester) -> Result<(), sqlx::Error> {
     // "TSTS" in the high bits keeps clear of other advisory locks; the low
     // bit tells accounts from tokens.
-    let (column, id) = tester_column(tester);
-    let kind = i64::from(column == "api_token_id");
+    let (id, kind) = match tester {
+        Tester::Account(id) => (id, 0),
+        Tester::Token(id) => (id, 1),
+    };
     let key = 0x5453_5453_0000_0000_i64 ^ (id.wrapping_shl(1) | kind);
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(key)

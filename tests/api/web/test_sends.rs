@@ -147,7 +147,35 @@ async fn an_api_token_sends_twenty_test_copies_an_hour(backend: Backend) {
     assert_eq!(rows[20].2, "other-token@example.com");
 }
 
+/// Requests at the same moment cannot pass the limit together: counting and
+/// recording are one transaction, serialised per tester.
+async fn parallel_test_sends_stop_at_the_limit(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let issue = create_with_api(
+        &app,
+        &json!({"subject": "Weekly", "intro": "Hello", "items": []}),
+    )
+    .await;
+    let token = app.api_token(Role::Editor).await;
+    let path = format!("/api/v1/issues/{issue}/test");
+    let requests = (0..30).map(|n| {
+        app.api(Method::POST, &path, &token)
+            .json(&json!({"to": format!("parallel{n}@example.com")}))
+            .send()
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(requests)
+        .await
+        .into_iter()
+        .map(|response| response.expect("POST").status().as_u16())
+        .collect();
+    let sent = statuses.iter().filter(|s| **s == 200).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((sent, limited), (20, 10), "{statuses:?}");
+    assert_eq!(test_sends(&app).await.len(), 20);
+}
+
 on_both_databases!(
     an_account_sends_twenty_test_copies_an_hour,
     an_api_token_sends_twenty_test_copies_an_hour,
+    parallel_test_sends_stop_at_the_limit,
 );
