@@ -33,10 +33,15 @@
     failures.forEach(function (failure) {
       var row = document.createElement("tr");
       var who = document.createElement("td");
-      var link = document.createElement("a");
-      link.href = "/admin/subscribers/" + encodeURIComponent(failure.subscriber_id);
-      link.textContent = failure.email;
-      who.appendChild(link);
+      // Subscriber pages are for admins: editors get the address alone.
+      if (box.hasAttribute("data-link-subscribers")) {
+        var link = document.createElement("a");
+        link.href = "/admin/subscribers/" + encodeURIComponent(failure.subscriber_id);
+        link.textContent = failure.email;
+        who.appendChild(link);
+      } else {
+        who.textContent = failure.email;
+      }
       row.appendChild(who);
       [failure.when, failure.reason].forEach(function (text) {
         var cell = document.createElement("td");

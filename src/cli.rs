@@ -142,8 +142,9 @@ pub fn main() -> ExitCode {
 }
 
 fn init_tracing(format: LogFormat, logs_to_stderr: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(crate::telemetry::DEFAULT_LOG_FILTER)
+    });
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
     let writer = if logs_to_stderr {
         BoxMakeWriter::new(std::io::stderr)

@@ -88,6 +88,9 @@ impl Application {
         sending: Sending,
     ) -> Result<Self, StartupError> {
         let services = Services::open(&config).await?;
+        for deprecation in config.deprecations() {
+            tracing::warn!("{deprecation}");
+        }
         let (stop_sender, stop_signal) = watch::channel(false);
         let engine = match sending {
             Sending::InThisProcess => Some(services.start_engine(&config, stop_signal)),
@@ -139,7 +142,7 @@ impl Application {
         let cors_origins = config.cors_allowed_origins.clone();
         let server = HttpServer::new(move || {
             let (app, api_document) = App::new()
-                .wrap(http::security_headers())
+                .wrap(http::security_headers(secure_cookies))
                 .wrap(http::admin::session_middleware(
                     &session_key,
                     secure_cookies,

@@ -6,6 +6,13 @@ use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+/// The log filter when `RUST_LOG` is unset: Herald's own lines from `info`,
+/// other crates' only when they are errors. A dependency's warnings are
+/// about its input, which may come from anyone: html5ever warns once per
+/// malformed tag, so an issue full of them turned each page view into
+/// thousands of lines. `RUST_LOG=info` shows them again when wanted.
+pub const DEFAULT_LOG_FILTER: &str = "error,herald=info";
+
 pub const SIGNUPS: &str = "herald_signups_total";
 pub const SIGNUPS_DROPPED: &str = "herald_signups_dropped_total";
 pub const CONFIRMATIONS: &str = "herald_confirmations_total";

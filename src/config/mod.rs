@@ -2,6 +2,7 @@
 //! present) and has a zero-configuration default. `.env.example` lists them all.
 //! A bad value is reported as one line naming the variable.
 
+mod proxies;
 mod secret;
 
 use std::collections::HashMap;
@@ -15,6 +16,7 @@ use lettre::message::Mailbox;
 use secrecy::SecretString;
 use url::Url;
 
+pub use proxies::TrustedProxies;
 pub use secret::{hex as secret_hex, random_token, token_hash, SecretKey, SecretKeyError};
 
 /// A variable whose value cannot be used.
@@ -85,7 +87,10 @@ pub struct Config {
     pub confirmations_per_day: u32,
     pub confirmation_min_interval: Duration,
     pub max_body_bytes: usize,
-    pub trust_proxy_headers: bool,
+    /// Reverse proxies whose `X-Forwarded-For` entries are believed.
+    pub trusted_proxies: TrustedProxies,
+    /// `HERALD_TRUST_PROXY_HEADERS=true` was set: deprecated, warned about at start.
+    pub legacy_trust_proxy_headers: bool,
     /// Web pages on other sites allowed to post signups from the browser (CORS).
     pub cors_allowed_origins: Vec<String>,
     pub retry_min_delay: Duration,
@@ -185,7 +190,8 @@ impl Config {
             confirmations_per_day: env.parse("HERALD_CONFIRMATIONS_PER_DAY", "3")?,
             confirmation_min_interval: env.duration("HERALD_CONFIRMATION_MIN_INTERVAL", "10m")?,
             max_body_bytes: env.parse("HERALD_MAX_BODY_BYTES", "16384")?,
-            trust_proxy_headers: env.parse("HERALD_TRUST_PROXY_HEADERS", "false")?,
+            trusted_proxies: trusted_proxies(&env)?,
+            legacy_trust_proxy_headers: env.parse("HERALD_TRUST_PROXY_HEADERS", "false")?,
             cors_allowed_origins: env.with("HERALD_CORS_ALLOWED_ORIGINS", "", parse_origins)?,
             retry_min_delay: env.duration("HERALD_RETRY_MIN_DELAY", "5s")?,
             retry_max_delay: env.duration("HERALD_RETRY_MAX_DELAY", "15m")?,
@@ -207,6 +213,19 @@ impl Config {
             session_idle_timeout: env.duration("HERALD_SESSION_IDLE_TIMEOUT", "8h")?,
             log_format: env.parse("HERALD_LOG_FORMAT", "text")?,
         })
+    }
+
+    /// Settings still honoured but on their way out, one warning each.
+    pub fn deprecations(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.legacy_trust_proxy_headers {
+            warnings.push(format!(
+                "HERALD_TRUST_PROXY_HEADERS is deprecated; set HERALD_TRUSTED_PROXIES to the \
+                 addresses of your proxies (now trusted: {:?})",
+                self.trusted_proxies
+            ));
+        }
+        warnings
     }
 
     pub fn is_sqlite(&self) -> bool {
@@ -264,6 +283,21 @@ impl Env<'_> {
                 .map_err(|e| format!("cannot use {raw:?} as a duration like `48h` or `10m`: {e}"))
         })
     }
+}
+
+/// `HERALD_TRUSTED_PROXIES` names the proxies; without it, the deprecated
+/// `HERALD_TRUST_PROXY_HEADERS=true` trusts proxies on this machine only
+/// (where it always worked safely), and nothing is trusted by default.
+fn trusted_proxies(env: &Env<'_>) -> Result<TrustedProxies, ConfigError> {
+    let listed = env.with("HERALD_TRUSTED_PROXIES", "", TrustedProxies::parse)?;
+    let legacy: bool = env.parse("HERALD_TRUST_PROXY_HEADERS", "false")?;
+    Ok(if !listed.is_empty() {
+        listed
+    } else if legacy {
+        TrustedProxies::loopback()
+    } else {
+        TrustedProxies::none()
+    })
 }
 
 /// Renewed at a third of its length, so a few seconds is the least that
@@ -441,6 +475,7 @@ mod tests {
             "HERALD_CONFIRMATION_MIN_INTERVAL",
             "HERALD_MAX_BODY_BYTES",
             "HERALD_TRUST_PROXY_HEADERS",
+            "HERALD_TRUSTED_PROXIES",
             "HERALD_RETRY_MIN_DELAY",
             "HERALD_RETRY_MAX_DELAY",
             "HERALD_RETRY_HORIZON",
@@ -490,6 +525,32 @@ mod tests {
         )]))
         .unwrap_err();
         assert_eq!(err.variable, "HERALD_CORS_ALLOWED_ORIGINS");
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_list_or_the_deprecated_switch() {
+        let config = Config::from_vars(&HashMap::new()).expect("defaults are valid");
+        assert!(config.trusted_proxies.is_empty());
+        assert!(config.deprecations().is_empty());
+        let config =
+            Config::from_vars(&vars(&[("HERALD_TRUST_PROXY_HEADERS", "true")])).expect("valid");
+        assert_eq!(config.trusted_proxies, TrustedProxies::loopback());
+        assert_eq!(config.deprecations().len(), 1);
+        let config = Config::from_vars(&vars(&[
+            ("HERALD_TRUST_PROXY_HEADERS", "true"),
+            ("HERALD_TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8"),
+        ]))
+        .expect("valid");
+        assert!(config
+            .trusted_proxies
+            .trusts("10.1.2.3".parse().expect("ip")));
+        assert!(!config
+            .trusted_proxies
+            .trusts("127.0.0.1".parse().expect("ip")));
+        let err =
+            Config::from_vars(&vars(&[("HERALD_TRUSTED_PROXIES", "10.0.0.0/40")])).unwrap_err();
+        assert_eq!(err.variable, "HERALD_TRUSTED_PROXIES");
+        assert!(err.to_string().contains("10.0.0.0/40"), "{err}");
     }
 
     #[test]

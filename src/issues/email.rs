@@ -1,12 +1,10 @@
-//! An issue as a mail message, and the test send of the composer and the API.
+//! An issue as a mail message.
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::Message;
 
-use super::domain::Issue;
-use super::render::{RenderError, RenderedIssue};
-use crate::mail::{ListUnsubscribe, ListUnsubscribePost, MailIdentity, Mailer, SendError};
-use crate::subscriptions::SubscriberEmail;
+use super::render::RenderedIssue;
+use crate::mail::{ListUnsubscribe, ListUnsubscribePost, MailIdentity};
 
 /// One reader's copy of a rendered issue.
 pub struct IssueMessage<'a> {
@@ -33,39 +31,4 @@ impl IssueMessage<'_> {
             .header(ListUnsubscribePost)
             .multipart(MultiPart::alternative_plain_html(text, html))
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum TestSendError {
-    #[error(transparent)]
-    Render(#[from] RenderError),
-    #[error("cannot build the message: {0}")]
-    Build(#[from] lettre::error::Error),
-    /// What the mail server said; shown to the editor.
-    #[error("the mail server did not take the message: {0}")]
-    Send(#[from] SendError),
-}
-
-/// Renders `issue` as sending would and sends one copy to `to` at once, with
-/// `[Test] ` before the subject. Its unsubscribe link leads nowhere real:
-/// the tester is not a subscriber.
-#[tracing::instrument(skip_all, fields(issue_id = issue.id))]
-pub async fn send_test(
-    issue: &Issue,
-    to: &SubscriberEmail,
-    identity: &MailIdentity,
-    mailer: &Mailer,
-) -> Result<(), TestSendError> {
-    let rendered = RenderedIssue::render_blocking(issue, identity).await?;
-    let unsubscribe_url = identity.site_url.join("/unsubscribe?token=test");
-    let message = IssueMessage {
-        rendered: &rendered,
-        to: Mailbox::new(None, to.to_address()),
-        unsubscribe_url: &unsubscribe_url,
-        subject_prefix: "[Test] ",
-    }
-    .build(identity)?;
-    mailer.send(&message).await?;
-    tracing::info!(html_bytes = rendered.html_bytes(), "test copy sent");
-    Ok(())
 }

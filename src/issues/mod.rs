@@ -7,13 +7,17 @@ mod email;
 pub mod feed;
 pub mod queries;
 pub mod render;
+mod test_send;
 
 pub use domain::{
     FieldError, HeaderInput, InvalidInput, Issue, IssueContent, IssueHeader, IssueStatus,
-    IssueSummary, Item, ItemContent, ItemInput, ValueError,
+    IssueSummary, Item, ItemContent, ItemInput, MarkdownRendering, Renderings, ValueError,
 };
-pub use email::{send_test, IssueMessage, TestSendError};
-pub use render::{IssueView, ItemView, RenderError, RenderedIssue, HTML_WARNING_BYTES};
+pub use email::IssueMessage;
+pub use render::{
+    render_markdown, IssueView, ItemView, RenderError, RenderedIssue, HTML_WARNING_BYTES,
+};
+pub use test_send::{send_test, TestSendError, Tester, TEST_SENDS_PER_HOUR, TEST_SEND_WINDOW};
 
 use queries::DraftClaim;
 
@@ -57,20 +61,71 @@ impl Issues {
     /// Creates a draft with its items; returns its id.
     #[tracing::instrument(skip_all)]
     pub async fn create(&self, content: &IssueContent) -> Result<i64, IssueError> {
+        let intro = intro_rendering(&content.header);
+        let summaries: Vec<MarkdownRendering> =
+            content.items.iter().map(summary_rendering).collect();
         let mut tx = self.store.begin_write().await?;
-        let id = queries::insert_issue(&mut tx, &content.header, now_millis()).await?;
-        for item in &content.items {
-            queries::insert_item(&mut tx, id, item).await?;
+        let id = queries::insert_issue(&mut tx, &content.header, &intro, now_millis()).await?;
+        for (item, summary) in content.items.iter().zip(&summaries) {
+            queries::insert_item(&mut tx, id, item, summary).await?;
         }
         tx.commit().await?;
         tracing::info!(issue_id = id, items = content.items.len(), "issue created");
         Ok(id)
     }
 
+    /// The issue `id` with the renderings of its Markdown, stored now if
+    /// they were not yet (an issue saved before renderings were stored).
     #[tracing::instrument(skip_all, fields(issue_id = id))]
     pub async fn find(&self, id: i64) -> Result<Option<Issue>, sqlx::Error> {
         let mut conn = self.store.pool().acquire().await?;
-        queries::find_issue(&mut conn, id).await
+        let issue = queries::find_issue(&mut conn, id).await?;
+        drop(conn);
+        match issue {
+            Some(issue) => Ok(Some(self.with_renderings(issue).await)),
+            None => Ok(None),
+        }
+    }
+
+    /// Renders what of `issue` has no stored rendering and stores it, once.
+    /// Storing is best effort: the rendering serves this reader either way.
+    async fn with_renderings(&self, mut issue: Issue) -> Issue {
+        if !issue.lacks_renderings() {
+            return issue;
+        }
+        let intro = issue
+            .renderings
+            .intro
+            .clone()
+            .unwrap_or_else(|| intro_rendering(&issue.header));
+        let summaries: Vec<(i64, MarkdownRendering)> = issue
+            .items
+            .iter()
+            .filter(|item| !issue.renderings.summaries.contains_key(&item.id))
+            .map(|item| (item.id, summary_rendering(&item.content)))
+            .collect();
+        if let Err(error) = self.store_renderings(issue.id, &intro, &summaries).await {
+            tracing::warn!(issue_id = issue.id, %error, "cannot store the issue's rendering");
+        }
+        issue.renderings.intro = Some(intro);
+        issue.renderings.summaries.extend(summaries);
+        issue
+    }
+
+    async fn store_renderings(
+        &self,
+        id: i64,
+        intro: &MarkdownRendering,
+        summaries: &[(i64, MarkdownRendering)],
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.store.begin_write().await?;
+        queries::store_intro_rendering(&mut tx, id, intro).await?;
+        for (item_id, summary) in summaries {
+            queries::store_summary_rendering(&mut tx, *item_id, summary).await?;
+        }
+        tx.commit().await?;
+        tracing::info!(issue_id = id, "issue rendering stored");
+        Ok(())
     }
 
     /// The issue `id`, or `NotFound`.
@@ -105,9 +160,11 @@ impl Issues {
     #[tracing::instrument(skip_all)]
     pub async fn latest_sent(&self, limit: i64) -> Result<Vec<Issue>, sqlx::Error> {
         let mut conn = self.store.pool().acquire().await?;
-        let mut issues = Vec::new();
-        for summary in queries::list_sent(&mut conn, limit).await? {
-            if let Some(issue) = queries::find_issue(&mut conn, summary.id).await? {
+        let sent = queries::list_sent(&mut conn, limit).await?;
+        drop(conn);
+        let mut issues = Vec::with_capacity(sent.len());
+        for summary in sent {
+            if let Some(issue) = self.find(summary.id).await? {
                 issues.push(issue);
             }
         }
@@ -135,8 +192,9 @@ impl Issues {
     /// Changes subject, preheader and intro of a draft.
     #[tracing::instrument(skip_all, fields(issue_id = id))]
     pub async fn update_header(&self, id: i64, header: &IssueHeader) -> Result<(), IssueError> {
+        let intro = intro_rendering(header);
         self.change_draft(id, async |conn| {
-            queries::update_header(conn, id, header).await?;
+            queries::update_header(conn, id, header, &intro).await?;
             Ok(())
         })
         .await
@@ -145,11 +203,14 @@ impl Issues {
     /// Replaces a draft's whole content, items included.
     #[tracing::instrument(skip_all, fields(issue_id = id))]
     pub async fn replace(&self, id: i64, content: &IssueContent) -> Result<(), IssueError> {
+        let intro = intro_rendering(&content.header);
+        let summaries: Vec<MarkdownRendering> =
+            content.items.iter().map(summary_rendering).collect();
         self.change_draft(id, async |conn| {
-            queries::update_header(conn, id, &content.header).await?;
+            queries::update_header(conn, id, &content.header, &intro).await?;
             queries::delete_items(conn, id).await?;
-            for item in &content.items {
-                queries::insert_item(conn, id, item).await?;
+            for (item, summary) in content.items.iter().zip(&summaries) {
+                queries::insert_item(conn, id, item, summary).await?;
             }
             Ok(())
         })
@@ -159,6 +220,7 @@ impl Issues {
     /// Adds an item at the end of a draft; returns its id.
     #[tracing::instrument(skip_all, fields(issue_id = id))]
     pub async fn add_item(&self, id: i64, item: &ItemContent) -> Result<i64, IssueError> {
+        let summary = summary_rendering(item);
         self.change_draft(id, async |conn| {
             let count = queries::item_order(conn, id).await?.len();
             if count >= domain::MAX_ITEMS {
@@ -171,7 +233,7 @@ impl Issues {
                 )
                 .into());
             }
-            Ok(queries::insert_item(conn, id, item).await?)
+            Ok(queries::insert_item(conn, id, item, &summary).await?)
         })
         .await
     }
@@ -183,8 +245,9 @@ impl Issues {
         item_id: i64,
         item: &ItemContent,
     ) -> Result<(), IssueError> {
+        let summary = summary_rendering(item);
         self.change_draft(id, async |conn| {
-            if queries::update_item(conn, id, item_id, item).await? {
+            if queries::update_item(conn, id, item_id, item, &summary).await? {
                 Ok(())
             } else {
                 Err(IssueError::ItemNotFound)
@@ -227,4 +290,14 @@ impl Issues {
         })
         .await
     }
+}
+
+/// The intro as readers get it; rendered when it is saved, never when read.
+fn intro_rendering(header: &IssueHeader) -> MarkdownRendering {
+    render_markdown(header.intro.as_str())
+}
+
+/// An item's summary as readers get it (empty for none).
+fn summary_rendering(item: &ItemContent) -> MarkdownRendering {
+    render_markdown(item.summary.as_ref().map_or("", |s| s.as_str()))
 }

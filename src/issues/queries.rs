@@ -3,9 +3,11 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::test_send::Tester;
+
 use super::domain::{
     Byline, Intro, Issue, IssueHeader, IssueStatus, IssueSummary, Item, ItemContent, ItemTitle,
-    ItemUrl, Preheader, PublishedOn, Subject, Summary, ValueError,
+    ItemUrl, MarkdownRendering, Preheader, PublishedOn, Renderings, Subject, Summary, ValueError,
 };
 
 /// Stored text went in through the parsers; reading it back through them
@@ -53,6 +55,19 @@ fn item_of(row: &AnyRow) -> Result<Item, sqlx::Error> {
     })
 }
 
+/// A stored rendering: both columns, or none (saved before renderings were stored).
+fn rendering_of(
+    row: &AnyRow,
+    html: &str,
+    text: &str,
+) -> Result<Option<MarkdownRendering>, sqlx::Error> {
+    let html: Option<String> = row.try_get(html)?;
+    let text: Option<String> = row.try_get(text)?;
+    Ok(html
+        .zip(text)
+        .map(|(html, text)| MarkdownRendering { html, text }))
+}
+
 fn summary_of(row: &AnyRow) -> Result<IssueSummary, sqlx::Error> {
     Ok(IssueSummary {
         id: row.try_get("id")?,
@@ -68,16 +83,20 @@ fn summary_of(row: &AnyRow) -> Result<IssueSummary, sqlx::Error> {
 pub async fn insert_issue(
     conn: &mut AnyConnection,
     header: &IssueHeader,
+    intro: &MarkdownRendering,
     now: i64,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query(
-        "INSERT INTO issues (subject, preheader, intro, status, created_at, updated_at) \
-         VALUES ($1, $2, $3, 'draft', $4, $4) RETURNING id",
+        "INSERT INTO issues (subject, preheader, intro, status, created_at, updated_at, \
+         intro_html, intro_text) \
+         VALUES ($1, $2, $3, 'draft', $4, $4, $5, $6) RETURNING id",
     )
     .bind(header.subject.as_str())
     .bind(header.preheader.as_ref().map(Preheader::as_str))
     .bind(header.intro.as_str())
     .bind(now)
+    .bind(intro.html.as_str())
+    .bind(intro.text.as_str())
     .fetch_one(conn)
     .await?
     .try_get("id")
@@ -87,15 +106,58 @@ pub async fn update_header(
     conn: &mut AnyConnection,
     id: i64,
     header: &IssueHeader,
+    intro: &MarkdownRendering,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE issues SET subject = $2, preheader = $3, intro = $4 WHERE id = $1")
-        .bind(id)
-        .bind(header.subject.as_str())
-        .bind(header.preheader.as_ref().map(Preheader::as_str))
-        .bind(header.intro.as_str())
-        .execute(conn)
-        .await
-        .map(drop)
+    sqlx::query(
+        "UPDATE issues SET subject = $2, preheader = $3, intro = $4, \
+         intro_html = $5, intro_text = $6 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(header.subject.as_str())
+    .bind(header.preheader.as_ref().map(Preheader::as_str))
+    .bind(header.intro.as_str())
+    .bind(intro.html.as_str())
+    .bind(intro.text.as_str())
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Stores the intro's rendering of an issue saved before renderings were
+/// stored. Only where none is stored: a save since then stored its own.
+pub async fn store_intro_rendering(
+    conn: &mut AnyConnection,
+    id: i64,
+    intro: &MarkdownRendering,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE issues SET intro_html = $2, intro_text = $3 \
+         WHERE id = $1 AND (intro_html IS NULL OR intro_text IS NULL)",
+    )
+    .bind(id)
+    .bind(intro.html.as_str())
+    .bind(intro.text.as_str())
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// `store_intro_rendering` for an item's summary.
+pub async fn store_summary_rendering(
+    conn: &mut AnyConnection,
+    item_id: i64,
+    summary: &MarkdownRendering,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE issue_items SET summary_html = $2, summary_text = $3 \
+         WHERE id = $1 AND (summary_html IS NULL OR summary_text IS NULL)",
+    )
+    .bind(item_id)
+    .bind(summary.html.as_str())
+    .bind(summary.text.as_str())
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// What `claim_draft` found.
@@ -136,8 +198,8 @@ pub async fn claim_draft(
 
 pub async fn find_issue(conn: &mut AnyConnection, id: i64) -> Result<Option<Issue>, sqlx::Error> {
     let Some(row) = sqlx::query(
-        "SELECT id, subject, preheader, intro, status, created_at, updated_at, sent_at \
-         FROM issues WHERE id = $1",
+        "SELECT id, subject, preheader, intro, status, created_at, updated_at, sent_at, \
+         intro_html, intro_text FROM issues WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *conn)
@@ -145,7 +207,25 @@ pub async fn find_issue(conn: &mut AnyConnection, id: i64) -> Result<Option<Issu
     else {
         return Ok(None);
     };
-    let items = items_of(conn, id).await?;
+    let rows = sqlx::query(
+        "SELECT id, title, url, source, published_on, summary, summary_html, summary_text \
+         FROM issue_items WHERE issue_id = $1 ORDER BY position, id",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await?;
+    let mut renderings = Renderings {
+        intro: rendering_of(&row, "intro_html", "intro_text")?,
+        ..Renderings::default()
+    };
+    let mut items = Vec::with_capacity(rows.len());
+    for item_row in &rows {
+        let item = item_of(item_row)?;
+        if let Some(summary) = rendering_of(item_row, "summary_html", "summary_text")? {
+            renderings.summaries.insert(item.id, summary);
+        }
+        items.push(item);
+    }
     Ok(Some(Issue {
         id: row.try_get("id")?,
         status: status_of(&row)?,
@@ -154,20 +234,8 @@ pub async fn find_issue(conn: &mut AnyConnection, id: i64) -> Result<Option<Issu
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         sent_at: row.try_get("sent_at")?,
+        renderings,
     }))
-}
-
-pub async fn items_of(conn: &mut AnyConnection, issue_id: i64) -> Result<Vec<Item>, sqlx::Error> {
-    sqlx::query(
-        "SELECT id, title, url, source, published_on, summary FROM issue_items \
-         WHERE issue_id = $1 ORDER BY position, id",
-    )
-    .bind(issue_id)
-    .fetch_all(conn)
-    .await?
-    .iter()
-    .map(item_of)
-    .collect()
 }
 
 const SUMMARY_COLUMNS: &str = "i.id, i.subject, i.status, i.created_at, i.updated_at, i.sent_at, \
@@ -210,11 +278,13 @@ pub async fn insert_item(
     conn: &mut AnyConnection,
     issue_id: i64,
     item: &ItemContent,
+    summary: &MarkdownRendering,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query(
-        "INSERT INTO issue_items (issue_id, position, title, url, source, published_on, summary) \
+        "INSERT INTO issue_items (issue_id, position, title, url, source, published_on, summary, \
+         summary_html, summary_text) \
          VALUES ($1, (SELECT COALESCE(MAX(position) + 1, 0) FROM issue_items WHERE issue_id = $1), \
-         $2, $3, $4, $5, $6) RETURNING id",
+         $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(issue_id)
     .bind(item.title.as_str())
@@ -222,6 +292,8 @@ pub async fn insert_item(
     .bind(item.source.as_ref().map(Byline::as_str))
     .bind(item.published_on.map(|d| d.iso()))
     .bind(item.summary.as_ref().map(Summary::as_str))
+    .bind(summary.html.as_str())
+    .bind(summary.text.as_str())
     .fetch_one(conn)
     .await?
     .try_get("id")
@@ -233,10 +305,11 @@ pub async fn update_item(
     issue_id: i64,
     item_id: i64,
     item: &ItemContent,
+    summary: &MarkdownRendering,
 ) -> Result<bool, sqlx::Error> {
     let updated = sqlx::query(
-        "UPDATE issue_items SET title = $3, url = $4, source = $5, published_on = $6, summary = $7 \
-         WHERE issue_id = $1 AND id = $2",
+        "UPDATE issue_items SET title = $3, url = $4, source = $5, published_on = $6, summary = $7, \
+         summary_html = $8, summary_text = $9 WHERE issue_id = $1 AND id = $2",
     )
     .bind(issue_id)
     .bind(item_id)
@@ -245,6 +318,8 @@ pub async fn update_item(
     .bind(item.source.as_ref().map(Byline::as_str))
     .bind(item.published_on.map(|d| d.iso()))
     .bind(item.summary.as_ref().map(Summary::as_str))
+    .bind(summary.html.as_str())
+    .bind(summary.text.as_str())
     .execute(conn)
     .await?
     .rows_affected();
@@ -327,4 +402,71 @@ pub async fn send_times(
             })
         })
         .transpose()
+}
+
+// ---------------------------------------------------------------------------
+// Test sends
+// ---------------------------------------------------------------------------
+
+/// The column naming the tester; chosen from the enum, never from input.
+fn tester_column(tester: Tester) -> (&'static str, i64) {
+    match tester {
+        Tester::Account(id) => ("user_id", id),
+        Tester::Token(id) => ("api_token_id", id),
+    }
+}
+
+/// PostgreSQL: holds `tester`'s test sends until the transaction ends, so
+/// that counting and recording cannot interleave with another request's.
+pub async fn lock_tester(conn: &mut AnyConnection, tester: Tester) -> Result<(), sqlx::Error> {
+    // "TSTS" in the high bits keeps clear of other advisory locks; the low
+    // bit tells accounts from tokens.
+    let (id, kind) = match tester {
+        Tester::Account(id) => (id, 0),
+        Tester::Token(id) => (id, 1),
+    };
+    let key = 0x5453_5453_0000_0000_i64 ^ (id.wrapping_shl(1) | kind);
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(key)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// How many test sends `tester` made after `since`, and when the oldest of them was.
+pub async fn test_sends_since(
+    conn: &mut AnyConnection,
+    tester: Tester,
+    since: i64,
+) -> Result<(i64, Option<i64>), sqlx::Error> {
+    let (column, id) = tester_column(tester);
+    let row = sqlx::query(&format!(
+        "SELECT COUNT(*) AS n, MIN(sent_at) AS oldest FROM test_sends \
+         WHERE {column} = $1 AND sent_at > $2"
+    ))
+    .bind(id)
+    .bind(since)
+    .fetch_one(conn)
+    .await?;
+    Ok((row.try_get("n")?, row.try_get("oldest")?))
+}
+
+pub async fn insert_test_send(
+    conn: &mut AnyConnection,
+    tester: Tester,
+    issue_id: i64,
+    recipient: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let (column, id) = tester_column(tester);
+    sqlx::query(&format!(
+        "INSERT INTO test_sends (issue_id, {column}, recipient, sent_at) VALUES ($1, $2, $3, $4)"
+    ))
+    .bind(issue_id)
+    .bind(id)
+    .bind(recipient)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(drop)
 }

@@ -55,7 +55,7 @@ pub async fn confirm(
     let Some(token) = ConfirmationToken::parse(&raw) else {
         return token_problem_page(&state, TokenProblem::Unknown);
     };
-    let origin = request_origin(&req, state.config.trust_proxy_headers);
+    let origin = request_origin(&req, &state.config.trusted_proxies);
     match state.subscriptions.confirm(&token, &origin).await {
         Ok(ConfirmOutcome::Confirmed) => {
             tracing::info!("subscription confirmed");

@@ -53,7 +53,7 @@ impl AppState {
     /// Writes `entry` to the audit log with the client's address, the one the
     /// rate limits see.
     pub async fn record_audit(&self, req: &actix_web::HttpRequest, entry: AuditEntry) {
-        let ip = origin::client_ip(req, self.config.trust_proxy_headers).map(|ip| ip.to_string());
+        let ip = origin::client_ip(req, &self.config.trusted_proxies).map(|ip| ip.to_string());
         self.audit.record(entry.ip(ip)).await;
     }
 }
@@ -93,8 +93,16 @@ fn signup_cors(origins: &[String]) -> Cors {
         .fold(cors, |cors, origin| cors.allowed_origin(origin))
 }
 
-pub fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+/// How long browsers keep to HTTPS after seeing Herald over it: a year, the
+/// usual value. Without `includeSubDomains`: Herald may run on a subdomain
+/// (or a path) of a site whose other hosts it cannot speak for.
+pub const HSTS: &str = "max-age=31536000";
+
+/// Headers on every answer. `https` is whether the public URL is https:
+/// only then is HSTS sent (over plain http it would be ignored, and it would
+/// lock out an installation that has no certificate).
+pub fn security_headers(https: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "no-referrer"))
@@ -102,5 +110,10 @@ pub fn security_headers() -> DefaultHeaders {
             "Content-Security-Policy",
             "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
              frame-ancestors 'none'; base-uri 'none'",
-        ))
+        ));
+    if https {
+        headers.add((header::STRICT_TRANSPORT_SECURITY, HSTS))
+    } else {
+        headers
+    }
 }

@@ -6,37 +6,36 @@ use std::net::IpAddr;
 use actix_web::http::header;
 use actix_web::HttpRequest;
 
+use crate::config::TrustedProxies;
 use crate::subscriptions::RequestOrigin;
 
-/// The client's address: the TCP peer, or the address reported by a reverse
-/// proxy when `HERALD_TRUST_PROXY_HEADERS` says one sits in front of us
-/// (otherwise anyone could forge `X-Forwarded-For` to dodge the rate limit).
-pub fn client_ip(req: &HttpRequest, trust_proxy_headers: bool) -> Option<IpAddr> {
-    if trust_proxy_headers {
-        let info = req.connection_info();
-        if let Some(ip) = info.realip_remote_addr().and_then(parse_ip) {
-            return Some(ip);
-        }
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+
+/// The client's address: the TCP peer, or, when the peer is a proxy named in
+/// `HERALD_TRUSTED_PROXIES`, the address those proxies appended to
+/// `X-Forwarded-For` (read from the right; what the client wrote there itself
+/// is never taken). Every client address of Herald comes from here.
+pub fn client_ip(req: &HttpRequest, proxies: &TrustedProxies) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    if !proxies.trusts(peer) {
+        return Some(peer.to_canonical());
     }
-    req.peer_addr().map(|addr| addr.ip())
+    // Several header lines form one list, in order (RFC 9110, section 5.3).
+    let entries: Vec<&str> = req
+        .headers()
+        .get_all(X_FORWARDED_FOR)
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .collect();
+    Some(proxies.client_address(peer, entries.into_iter()))
 }
 
-fn parse_ip(raw: &str) -> Option<IpAddr> {
-    raw.parse::<IpAddr>()
-        .ok()
-        .or_else(|| raw.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
-        .or_else(|| raw.trim_matches(['[', ']']).parse().ok())
-}
-
-pub fn request_origin(req: &HttpRequest, trust_proxy_headers: bool) -> RequestOrigin {
+pub fn request_origin(req: &HttpRequest, proxies: &TrustedProxies) -> RequestOrigin {
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    RequestOrigin::new(
-        client_ip(req, trust_proxy_headers).map(|ip| ip.to_string()),
-        user_agent,
-    )
+    RequestOrigin::new(client_ip(req, proxies).map(|ip| ip.to_string()), user_agent)
 }
 
 /// Whether to answer in JSON: the client sent JSON, or asked for it.

@@ -52,7 +52,7 @@ pub async fn subscribe(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let json = wants_json(&req);
-    if let Some(ip) = client_ip(&req, state.config.trust_proxy_headers) {
+    if let Some(ip) = client_ip(&req, &state.config.trusted_proxies) {
         if let Err(wait) = state.signup_limiter.check(ip) {
             let seconds = wait.as_secs() + 1;
             tracing::info!(retry_after = seconds, "signup rate limit reached");
@@ -133,7 +133,7 @@ pub async fn subscribe(
         }
     };
 
-    let origin = request_origin(&req, state.config.trust_proxy_headers);
+    let origin = request_origin(&req, &state.config.trusted_proxies);
     let outcome = state
         .subscriptions
         .sign_up(&email, name.as_ref(), &origin)

@@ -49,7 +49,7 @@ pub async fn unsubscribe(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let raw = token_of(query);
-    let origin = request_origin(&req, state.config.trust_proxy_headers);
+    let origin = request_origin(&req, &state.config.trusted_proxies);
     match state.subscriptions.unsubscribe(&raw, &origin).await {
         Ok(()) => {
             tracing::info!("unsubscribed");

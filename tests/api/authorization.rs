@@ -77,12 +77,14 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
             vec![("current", "x".into()), ("new", "y".into())],
             SignedIn,
         ),
-        (Method::GET, "/admin/subscribers".into(), vec![], SignedIn),
+        // The list and each subscriber's history (with the addresses and
+        // user agents of their consent) are for admins; editors see counts.
+        (Method::GET, "/admin/subscribers".into(), vec![], AdminOnly),
         (
             Method::GET,
             format!("/admin/subscribers/{subscriber}"),
             vec![],
-            SignedIn,
+            AdminOnly,
         ),
         (
             Method::GET,
@@ -359,12 +361,14 @@ async fn every_api_route_checks_the_token_and_is_documented(backend: Backend) {
             None,
             Public,
         ),
+        // Reading the list or a subscriber takes an admin token, as the pages
+        // are for admins. Adding a pending subscriber (double opt-in) does not.
         (
             Method::GET,
             "/api/v1/subscribers",
             "/api/v1/subscribers".into(),
             None,
-            AnyToken,
+            AdminToken,
         ),
         (
             Method::POST,
@@ -378,7 +382,7 @@ async fn every_api_route_checks_the_token_and_is_documented(backend: Backend) {
             "/api/v1/subscribers/{id}",
             format!("/api/v1/subscribers/{subscriber}"),
             None,
-            AnyToken,
+            AdminToken,
         ),
         (
             Method::DELETE,
@@ -526,6 +530,48 @@ async fn every_api_route_checks_the_token_and_is_documented(backend: Backend) {
     }
 }
 
+/// Editors' pages link to nothing they may not open; admins' do.
+async fn editors_see_no_links_they_cannot_use(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let issue = {
+        let token = app.api_token(Role::Editor).await;
+        let response = app
+            .api(Method::POST, "/api/v1/issues", &token)
+            .json(&json!({"subject": "Weekly", "intro": "Hello", "items": []}))
+            .send()
+            .await
+            .expect("create an issue");
+        response.json::<serde_json::Value>().await.expect("JSON")["id"]
+            .as_i64()
+            .expect("id")
+    };
+    let admin_only = ["/admin/subscribers", "/admin/users", "/admin/tokens"];
+    let editor = app.sign_in_as(Role::Editor).await;
+    for path in [
+        "/admin".to_owned(),
+        "/admin/account".to_owned(),
+        "/admin/issues".to_owned(),
+        "/admin/issues/new".to_owned(),
+        format!("/admin/issues/{issue}"),
+        format!("/admin/issues/{issue}/preview"),
+        format!("/admin/issues/{issue}/send"),
+    ] {
+        let (status, page) = editor.get_page(&path).await;
+        assert_eq!(status, 200, "{path}");
+        for link in admin_only {
+            assert!(
+                !page.contains(&format!("href=\"{link}")),
+                "the editor's {path} links to {link}"
+            );
+        }
+    }
+    let admin = app.sign_in_as(Role::Admin).await;
+    let (_, dashboard) = admin.get_page("/admin").await;
+    for link in admin_only {
+        assert!(dashboard.contains(&format!("href=\"{link}\"")), "{link}");
+    }
+}
+
 async fn a_revoked_api_token_stops_working(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let accounts = app.accounts().await;
@@ -542,5 +588,6 @@ async fn a_revoked_api_token_stops_working(backend: Backend) {
 on_both_databases!(
     every_admin_page_checks_who_is_asking,
     every_api_route_checks_the_token_and_is_documented,
+    editors_see_no_links_they_cannot_use,
     a_revoked_api_token_stops_working,
 );

@@ -18,3 +18,4 @@ mod signup;
 mod smtp_pool;
 mod subscribers;
 mod unsubscribe;
+mod web;

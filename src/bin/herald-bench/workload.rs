@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use herald::config::{Config, SecretKey};
 use herald::issues::{
     HeaderInput, Issue, IssueContent, IssueMessage, IssueStatus, Issues, Item, ItemInput,
-    RenderedIssue,
+    RenderedIssue, Renderings,
 };
 use herald::mail::{recipient, MailIdentity};
 use herald::store::{now_millis, Store};
@@ -260,6 +260,7 @@ fn unsaved(content: &IssueContent) -> Issue {
         created_at: 0,
         updated_at: 0,
         sent_at: None,
+        renderings: Renderings::default(),
     }
 }
 

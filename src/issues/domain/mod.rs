@@ -3,6 +3,7 @@
 
 mod fields;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -270,6 +271,36 @@ pub struct Issue {
     pub created_at: i64,
     pub updated_at: i64,
     pub sent_at: Option<i64>,
+    /// The intro and summaries as rendered when saved.
+    pub renderings: Renderings,
+}
+
+impl Issue {
+    /// Whether some Markdown of the issue has no stored rendering (it was
+    /// saved before Herald stored them).
+    pub fn lacks_renderings(&self) -> bool {
+        self.renderings.intro.is_none()
+            || self
+                .items
+                .iter()
+                .any(|item| !self.renderings.summaries.contains_key(&item.id))
+    }
+}
+
+/// Markdown as readers get it: sanitised HTML and plain text. Made once, when
+/// the Markdown is saved, and stored beside it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MarkdownRendering {
+    pub html: String,
+    pub text: String,
+}
+
+/// The stored renderings of an issue: its intro's, and its items' summaries'
+/// by item id (an item without a summary has an empty one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Renderings {
+    pub intro: Option<MarkdownRendering>,
+    pub summaries: HashMap<i64, MarkdownRendering>,
 }
 
 /// An issue as the lists show it.

@@ -13,7 +13,7 @@ use askama::Template;
 
 pub use wrap::{fits as text_fits, wrap_text, TEXT_WIDTH};
 
-use super::domain::{Issue, Subject};
+use super::domain::{Issue, MarkdownRendering, Subject};
 use crate::mail::MailIdentity;
 
 /// Stands for the reader's unsubscribe URL in a rendered issue. The `.invalid`
@@ -76,29 +76,52 @@ pub struct IssueView {
     pub items: Vec<ItemView>,
 }
 
+/// Markdown to what readers get. This parses and sanitises: it runs when
+/// the Markdown is saved, and pages use the stored result.
+pub fn render_markdown(markdown: &str) -> MarkdownRendering {
+    MarkdownRendering {
+        html: markdown::to_html(markdown),
+        text: markdown::to_text(markdown),
+    }
+}
+
 impl IssueView {
+    /// The view of `issue`, from its stored renderings; what was never
+    /// stored is rendered here (`Issues::find` stores it on first need).
     pub fn of(issue: &Issue) -> Self {
         let header = &issue.header;
+        let intro = issue
+            .renderings
+            .intro
+            .clone()
+            .unwrap_or_else(|| render_markdown(header.intro.as_str()));
         Self {
             id: issue.id,
             subject: header.subject.as_str().to_owned(),
             preheader: header.preheader.as_ref().map(|p| p.as_str().to_owned()),
-            intro_html: markdown::to_html(header.intro.as_str()),
-            intro_text: markdown::to_text(header.intro.as_str()),
+            intro_html: intro.html,
+            intro_text: intro.text,
             items: issue
                 .items
                 .iter()
-                .map(|item| {
-                    let item = &item.content;
-                    let summary = item.summary.as_ref().map_or("", |s| s.as_str());
+                .map(|stored| {
+                    let item = &stored.content;
+                    let summary = issue
+                        .renderings
+                        .summaries
+                        .get(&stored.id)
+                        .cloned()
+                        .unwrap_or_else(|| {
+                            render_markdown(item.summary.as_ref().map_or("", |s| s.as_str()))
+                        });
                     ItemView {
                         title: item.title.as_str().to_owned(),
                         url: item.url.as_str().to_owned(),
                         site: item.url.site(),
                         source: item.source.as_ref().map(|s| s.as_str().to_owned()),
                         date: item.published_on.map(|d| (d.iso(), d.long())),
-                        summary_html: markdown::to_html(summary),
-                        summary_text: markdown::to_text(summary),
+                        summary_html: summary.html,
+                        summary_text: summary.text,
                     }
                 })
                 .collect(),

@@ -5,7 +5,7 @@ use lettre::message::Mailbox;
 
 use super::*;
 use crate::config::BaseUrl;
-use crate::issues::domain::{HeaderInput, IssueContent, IssueStatus, Item, ItemInput};
+use crate::issues::domain::{HeaderInput, IssueContent, IssueStatus, Item, ItemInput, Renderings};
 
 const ARTICLE: &str = include_str!("../../../tests/fixtures/article.txt");
 
@@ -61,6 +61,7 @@ fn issue(header: HeaderInput, items: Vec<ItemInput>) -> Issue {
         created_at: 0,
         updated_at: 0,
         sent_at: None,
+        renderings: Renderings::default(),
     }
 }
 

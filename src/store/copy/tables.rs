@@ -196,6 +196,8 @@ pub const TABLES: &[Table] = &[
             opt_int("sent_at"),
             opt_int("send_started_at"),
             opt_text("sent_by"),
+            opt_text("intro_html"),
+            opt_text("intro_text"),
         ],
     },
     Table {
@@ -209,6 +211,8 @@ pub const TABLES: &[Table] = &[
             opt_text("source"),
             opt_text("published_on"),
             opt_text("summary"),
+            opt_text("summary_html"),
+            opt_text("summary_text"),
         ],
     },
     Table {
@@ -225,6 +229,17 @@ pub const TABLES: &[Table] = &[
             opt_int("failed_at"),
             opt_text("failure"),
             opt_text("reply"),
+        ],
+    },
+    Table {
+        name: "test_sends",
+        columns: &[
+            int("id"),
+            int("issue_id"),
+            opt_int("user_id"),
+            opt_int("api_token_id"),
+            text("recipient"),
+            int("sent_at"),
         ],
     },
 ];

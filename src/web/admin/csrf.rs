@@ -14,11 +14,10 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
+use futures_util::StreamExt;
 
 use super::auth::CSRF;
-
-/// Largest form this check reads; bigger forms are multipart uploads.
-const MAX_FORM_BYTES: usize = 1024 * 1024;
+use super::MAX_FORM_BYTES;
 
 pub async fn verify_csrf(
     mut req: ServiceRequest,
@@ -40,10 +39,11 @@ pub async fn verify_csrf(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if presented.is_none() && is_form {
-        let body = req.extract::<web::Bytes>().await.unwrap_or_default();
-        if body.len() <= MAX_FORM_BYTES {
-            presented = field(&body);
-        }
+        let Some(body) = read_form(&mut req).await? else {
+            tracing::warn!("request refused: form over {MAX_FORM_BYTES} bytes");
+            return Ok(req.into_response(too_large()).map_into_right_body());
+        };
+        presented = field(&body);
         req.set_payload(Payload::from(body));
     }
     let genuine = matches!((&expected, &presented), (Some(e), Some(p)) if constant_time_eq(e.as_bytes(), p.as_bytes()));
@@ -58,6 +58,42 @@ pub async fn verify_csrf(
         return Ok(req.into_response(response).map_into_right_body());
     }
     Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// The whole form body, or `None` when it is bigger than any admin form may
+/// be (then the rest is never read). Read here with our own limit: actix's
+/// default for an extracted body is smaller than the composer's forms.
+async fn read_form(req: &mut ServiceRequest) -> Result<Option<web::Bytes>, actix_web::Error> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > MAX_FORM_BYTES) {
+        return Ok(None);
+    }
+    let mut payload = req.parts_mut().1.take();
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > MAX_FORM_BYTES {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body.freeze()))
+}
+
+/// 413 as a page: the editor sees what went wrong and what to do.
+fn too_large() -> HttpResponse {
+    HttpResponse::PayloadTooLarge()
+        .content_type("text/html; charset=utf-8")
+        .body(format!(
+            "<!DOCTYPE html><title>Too large</title><h1>This form is too large</h1>\
+             <p>Herald takes forms of up to {} KB. Go back, shorten the text and try again; \
+             nothing was saved.</p>",
+            MAX_FORM_BYTES / 1024
+        ))
 }
 
 fn field(urlencoded: &[u8]) -> Option<String> {

@@ -15,7 +15,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::auth::{AdminContext, SignedIn};
-use super::see_other;
+use super::{see_other, MAX_FORM_BYTES};
 use crate::delivery::SendControlError;
 use crate::issues::{
     self, FieldError, HeaderInput, IssueContent, IssueError, IssueHeader, IssueStatus,
@@ -25,10 +25,6 @@ use crate::store::timestamps;
 use crate::web::error::WebError;
 use crate::web::pages::{html, MessagePage};
 use crate::web::AppState;
-
-/// An intro may hold 20,000 characters, far more than actix's 16 KB form
-/// default once URL-encoded.
-const MAX_FORM_BYTES: usize = 512 * 1024;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(

@@ -29,6 +29,11 @@ use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::config::SecretKey;
 use crate::subscriptions::stats::{subscriber_stats, SubscriberStats};
 
+/// The largest urlencoded form of the admin pages (an intro holds 20,000
+/// characters, far more than actix's 16 KB default once URL-encoded). Bigger
+/// forms get 413 from the CSRF check, before any handler.
+pub(crate) const MAX_FORM_BYTES: usize = 512 * 1024;
+
 /// The session cookie: encrypted and signed with a key derived from the
 /// secret, HttpOnly, SameSite=Lax, Secure when the public URL is https, sent
 /// only to `/admin`.
@@ -153,7 +158,7 @@ async fn log_in(
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, WebError> {
     let form = form.into_inner();
-    let client = client_ip(&req, state.config.trust_proxy_headers)
+    let client = client_ip(&req, &state.config.trusted_proxies)
         .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     let result = state
         .accounts

@@ -1,8 +1,9 @@
 //! The subscriber pages under `/admin/subscribers`: the list (search, status
-//! filter, keyset pages) and one subscriber's history and the issues sent to
-//! them, which editors may see;
-//! and the actions, which are for admins: unsubscribe, resend the
-//! confirmation, erase. Import and export live in `transfer`.
+//! filter, keyset pages), one subscriber's history (with the addresses and
+//! user agents of their consent) and the issues sent to them, and the
+//! actions: unsubscribe, resend the confirmation, erase. All are for admins:
+//! editors see counts on the dashboard, never the list (docs/security/web.md).
+//! Import and export live in `transfer`.
 
 mod transfer;
 
@@ -41,7 +42,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 fn actor(me: &SignedIn, req: &HttpRequest, state: &AppState) -> Actor {
     Actor::new(
         format!("admin {}", me.user.email),
-        request_origin(req, state.config.trust_proxy_headers),
+        request_origin(req, &state.config.trusted_proxies),
     )
 }
 
@@ -147,7 +148,7 @@ async fn render_list(
 #[tracing::instrument(name = "subscriber_list", skip_all)]
 async fn list_page(
     state: web::Data<AppState>,
-    me: SignedIn,
+    AdminOnly(me): AdminOnly,
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, WebError> {
     render_list(&state, &me, params.into_inner(), None).await
@@ -284,7 +285,7 @@ async fn not_found(state: &AppState, me: &SignedIn) -> Result<HttpResponse, WebE
 #[tracing::instrument(name = "subscriber_detail", skip_all)]
 async fn detail_page(
     state: web::Data<AppState>,
-    me: SignedIn,
+    AdminOnly(me): AdminOnly,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
     render_detail(&state, &me, *id, StatusCode::OK, None, None).await

@@ -11,7 +11,7 @@ use super::sends::{self, DeliveryCounts};
 use super::{json_body, ApiCaller, ApiError, ErrorBody};
 use crate::issues::{
     self, HeaderInput, InvalidInput, Issue, IssueContent, IssueError, Issues, ItemInput,
-    RenderedIssue, TestSendError,
+    RenderedIssue, TestSendError, Tester,
 };
 use crate::store::timestamps;
 use crate::subscriptions::SubscriberEmail;
@@ -317,6 +317,7 @@ pub struct TestSent {
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such issue", body = ErrorBody),
         (status = 422, description = "`to` is not an email address", body = ErrorBody),
+        (status = 429, description = "This token sent its 20 test copies of the hour; `Retry-After` says when the next may go", body = ErrorBody),
         (status = 502, description = "The mail server refused the message; `error` says why", body = ErrorBody),
     )
 )]
@@ -324,7 +325,7 @@ pub struct TestSent {
 #[tracing::instrument(name = "api_send_test_issue", skip_all)]
 async fn send_test_issue(
     state: web::Data<AppState>,
-    _caller: ApiCaller,
+    caller: ApiCaller,
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -335,10 +336,26 @@ async fn send_test_issue(
         .get(id)
         .await
         .map_err(from_issue_error)?;
-    match issues::send_test(&issue, &to, &state.identity, &state.mailer).await {
+    let tester = Tester::Token(caller.0.token_id);
+    let sent = issues::send_test(
+        &state.store,
+        tester,
+        &issue,
+        &to,
+        &state.identity,
+        &state.mailer,
+    )
+    .await;
+    match sent {
         Ok(()) => Ok(HttpResponse::Ok().json(TestSent {
             sent_to: to.to_string(),
         })),
+        Err(error @ TestSendError::TooMany { retry_after }) => Ok(HttpResponse::TooManyRequests()
+            .insert_header((header::RETRY_AFTER, retry_after.as_secs().max(1)))
+            .json(ErrorBody {
+                error: error.to_string(),
+                field: None,
+            })),
         // Not the client's fault and not ours: the relay said no. Say what it said.
         Err(TestSendError::Send(error)) => Ok(HttpResponse::BadGateway().json(ErrorBody {
             error: error.to_string(),

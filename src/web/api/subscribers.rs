@@ -1,5 +1,8 @@
 //! `/api/v1/subscribers`: the list (keyset pages, search, status filter), one
-//! subscriber with their history, adding one, and erasure (admins only).
+//! subscriber with their history, adding one, and erasure. Reading and erasing
+//! take an admin token: the list and its consent evidence are not editors'
+//! (docs/security/web.md). Any token may add a pending subscriber, who gets
+//! the confirmation mail as from the signup form.
 
 use actix_web::http::header;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
@@ -152,13 +155,14 @@ fn list_query(params: ListParams) -> Result<ListQuery, ApiError> {
     Ok(query)
 }
 
-/// The subscriber list, newest first, a page at a time.
+/// The subscriber list, newest first, a page at a time. Admin tokens only.
 #[utoipa::path(
     tag = "subscribers",
     params(ListParams),
     responses(
         (status = 200, description = "A page of subscribers", body = SubscriberList),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Needs an admin token", body = ErrorBody),
         (status = 422, description = "A parameter is invalid; `field` names it", body = ErrorBody),
     )
 )]
@@ -166,9 +170,10 @@ fn list_query(params: ListParams) -> Result<ListQuery, ApiError> {
 #[tracing::instrument(name = "api_list_subscribers", skip_all)]
 async fn list_subscribers(
     state: web::Data<AppState>,
-    _caller: ApiCaller,
+    caller: ApiCaller,
     params: web::Query<ListParams>,
 ) -> Result<web::Json<SubscriberList>, ApiError> {
+    caller.require_admin()?;
     let query = list_query(params.into_inner())?;
     let page = state.subscriptions.list(&query).await?;
     Ok(web::Json(SubscriberList {
@@ -205,8 +210,9 @@ fn from_admin_error(error: AdminError) -> ApiError {
     }
 }
 
-/// Adds one subscriber: pending with a confirmation mail, or confirmed on the
-/// strength of a consent note (admin tokens only).
+/// Adds one subscriber: pending with a confirmation mail (any token, as the
+/// signup form would), or confirmed on the strength of a consent note (admin
+/// tokens only).
 #[utoipa::path(
     tag = "subscribers",
     request_body = NewSubscriber,
@@ -248,7 +254,7 @@ async fn add_subscriber(
         .map_err(|e| ApiError::invalid("name", e))?;
     let actor = Actor::new(
         format!("API token {}", caller.0.token_id),
-        request_origin(&req, state.config.trust_proxy_headers),
+        request_origin(&req, &state.config.trusted_proxies),
     );
     let added = state
         .subscriptions
@@ -267,13 +273,14 @@ fn subscriber_id(raw: &str) -> Result<i64, ApiError> {
     raw.parse().map_err(|_| subscriber_not_found())
 }
 
-/// One subscriber and their history.
+/// One subscriber and their history. Admin tokens only.
 #[utoipa::path(
     tag = "subscribers",
     params(("id" = i64, Path, description = "Subscriber id")),
     responses(
         (status = 200, description = "The subscriber", body = SubscriberWithHistory),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Needs an admin token", body = ErrorBody),
         (status = 404, description = "No such subscriber", body = ErrorBody),
     )
 )]
@@ -281,9 +288,10 @@ fn subscriber_id(raw: &str) -> Result<i64, ApiError> {
 #[tracing::instrument(name = "api_get_subscriber", skip_all)]
 async fn get_subscriber(
     state: web::Data<AppState>,
-    _caller: ApiCaller,
+    caller: ApiCaller,
     id: web::Path<String>,
 ) -> Result<web::Json<SubscriberWithHistory>, ApiError> {
+    caller.require_admin()?;
     let id = subscriber_id(&id)?;
     let detail = state
         .subscriptions

@@ -349,7 +349,9 @@ async fn a_subscriber_page_lists_the_issues_sent_with_their_outcome(backend: Bac
     let refused = readers[1].clone();
     app.smtp.reject_recipient(&refused, 550);
     let editor = app.sign_in_as(Role::Editor).await;
-    let (_, before) = editor
+    // Subscriber pages are for admins.
+    let admin = app.sign_in_as(Role::Admin).await;
+    let (_, before) = admin
         .get_page(&format!(
             "/admin/subscribers/{}",
             subscriber_id(&app, &readers[0]).await
@@ -377,15 +379,19 @@ async fn a_subscriber_page_lists_the_issues_sent_with_their_outcome(backend: Bac
         "{finished}"
     );
 
-    // The issue page lists the failure, linked to the subscriber.
+    // The issue page lists the failure; for an admin, linked to the
+    // subscriber's page, which editors may not open.
     let refused_id = subscriber_id(&app, &refused).await;
     let (_, page) = editor.get_page(&format!("/admin/issues/{issue}")).await;
     assert!(page.contains("Latest failures"));
+    assert!(page.contains(&format!("<td>{refused}</td>")), "{page}");
+    assert!(!page.contains("href=\"/admin/subscribers/"));
+    let (_, page) = admin.get_page(&format!("/admin/issues/{issue}")).await;
     assert!(page.contains(&format!(
         "<a href=\"/admin/subscribers/{refused_id}\">{refused}</a>"
     )));
 
-    let (status, delivered) = editor
+    let (status, delivered) = admin
         .get_page(&format!(
             "/admin/subscribers/{}",
             subscriber_id(&app, &readers[0]).await
@@ -398,7 +404,7 @@ async fn a_subscriber_page_lists_the_issues_sent_with_their_outcome(backend: Bac
     assert!(row.contains(" UTC</td>"), "when it went out: {row}");
     assert!(row.contains("250"), "the server's reply: {row}");
 
-    let (_, failed) = editor
+    let (_, failed) = admin
         .get_page(&format!("/admin/subscribers/{refused_id}"))
         .await;
     let row = received_row(&failed, issue);

@@ -25,7 +25,7 @@ async fn the_list_is_paged_searched_and_filtered(backend: Backend) {
         ],
     )
     .await;
-    let token = app.api_token(Role::Editor).await;
+    let token = app.api_token(Role::Admin).await;
 
     let mut emails = Vec::new();
     let mut path = "/api/v1/subscribers?limit=2".to_owned();
@@ -216,6 +216,12 @@ async fn only_admin_tokens_add_confirmed_subscribers_with_a_note(backend: Backen
         .send()
         .await
         .expect("GET");
+    assert_eq!(response.status(), 403, "the history is not editors'");
+    let response = app
+        .api(Method::GET, &format!("/api/v1/subscribers/{id}"), &admin)
+        .send()
+        .await
+        .expect("GET");
     assert_eq!(response.status(), 200);
     let body = json_of(response).await;
     assert_eq!(body["status"], "confirmed");
@@ -234,8 +240,18 @@ async fn reading_and_erasing_one_subscriber(backend: Backend) {
     let admin = app.api_token(Role::Admin).await;
     let path = format!("/api/v1/subscribers/{id}");
 
+    let response = app
+        .api(Method::GET, &path, &editor)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(
+        response.status(),
+        403,
+        "an editor token reads no subscriber"
+    );
     let body = json_of(
-        app.api(Method::GET, &path, &editor)
+        app.api(Method::GET, &path, &admin)
             .send()
             .await
             .expect("GET"),
@@ -245,7 +261,7 @@ async fn reading_and_erasing_one_subscriber(backend: Backend) {
     assert_eq!(body["history"], json!([]));
     for missing in ["/api/v1/subscribers/999999", "/api/v1/subscribers/abc"] {
         let response = app
-            .api(Method::GET, missing, &editor)
+            .api(Method::GET, missing, &admin)
             .send()
             .await
             .expect("GET");

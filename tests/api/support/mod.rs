@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 
 pub mod admin;
+pub mod appending_proxy;
+pub mod child;
 pub mod database;
 pub mod mail;
 pub mod proxy;
@@ -109,7 +111,11 @@ impl TestApp {
         let listener = bind(port);
         let port = listener.local_addr().expect("bound address").port();
         let address = format!("http://127.0.0.1:{port}");
-        config.base_url = BaseUrl::parse(&address).expect("valid base URL");
+        // The public URL is where the app listens, unless a test made it
+        // https (as behind a TLS-terminating proxy).
+        if !config.base_url.is_https() {
+            config.base_url = BaseUrl::parse(&address).expect("valid base URL");
+        }
         let app = Application::build_with_listener(config.clone(), listener)
             .await
             .expect("the application starts");

@@ -7,7 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{failure, issues_of, PageError};
-use crate::issues::{self, IssueStatus, RenderedIssue, TestSendError, HTML_WARNING_BYTES};
+use crate::issues::{self, IssueStatus, RenderedIssue, TestSendError, Tester, HTML_WARNING_BYTES};
 use crate::subscriptions::SubscriberEmail;
 use crate::web::admin::auth::{AdminContext, SignedIn};
 use crate::web::pages::html;
@@ -173,32 +173,48 @@ pub(super) async fn send_test(
         .get(*id)
         .await
         .map_err(|e| failure(&state, e))?;
-    let (status, outcome) =
-        match issues::send_test(&issue, &to, &state.identity, &state.mailer).await {
-            Ok(()) => (
-                StatusCode::OK,
-                Outcome {
-                    notice: Some(format!(
-                        "A test copy went to {to} ({}).",
-                        state.mailer.describe()
-                    )),
-                    ..Outcome::default()
-                },
-            ),
-            // The relay said no: show the editor what it said.
-            Err(TestSendError::Send(error)) => (
-                StatusCode::BAD_GATEWAY,
-                Outcome {
-                    error: Some(format!("The test copy was not sent: {error}")),
-                    ..Outcome::default()
-                },
-            ),
-            Err(other) => {
-                return Err(PageError::Internal(format!(
-                    "cannot prepare the test copy of issue {}: {other}",
-                    *id
-                )))
-            }
-        };
+    let tester = Tester::Account(me.user.id);
+    let sent = issues::send_test(
+        &state.store,
+        tester,
+        &issue,
+        &to,
+        &state.identity,
+        &state.mailer,
+    )
+    .await;
+    let (status, outcome) = match sent {
+        Ok(()) => (
+            StatusCode::OK,
+            Outcome {
+                notice: Some(format!(
+                    "A test copy went to {to} ({}).",
+                    state.mailer.describe()
+                )),
+                ..Outcome::default()
+            },
+        ),
+        Err(error @ TestSendError::TooMany { .. }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            Outcome {
+                error: Some(error.to_string()),
+                ..Outcome::default()
+            },
+        ),
+        // The relay said no: show the editor what it said.
+        Err(TestSendError::Send(error)) => (
+            StatusCode::BAD_GATEWAY,
+            Outcome {
+                error: Some(format!("The test copy was not sent: {error}")),
+                ..Outcome::default()
+            },
+        ),
+        Err(other) => {
+            return Err(PageError::Internal(format!(
+                "cannot prepare the test copy of issue {}: {other}",
+                *id
+            )))
+        }
+    };
     render_preview(&state, &me, *id, status, outcome, Some(to.to_string())).await
 }

@@ -1,0 +1,121 @@
+//! The test send of the composer and the API: one copy of an issue, at once,
+//! to any address, under the list's identity and DKIM key. So each one is
+//! recorded (who, to whom, which issue, when; the audit log reads the
+//! records) and limited per account and per API token.
+
+use std::fmt;
+use std::time::Duration;
+
+use lettre::message::Mailbox;
+
+use super::domain::Issue;
+use super::email::IssueMessage;
+use super::queries;
+use super::render::{RenderError, RenderedIssue};
+use crate::mail::{MailIdentity, Mailer, SendError};
+use crate::store::{millis, now_millis, Dialect, Store};
+use crate::subscriptions::SubscriberEmail;
+
+/// Test copies one account, or one API token, may send in `TEST_SEND_WINDOW`:
+/// plenty for checking an issue on a few devices, too few to mail a list.
+pub const TEST_SENDS_PER_HOUR: i64 = 20;
+pub const TEST_SEND_WINDOW: Duration = Duration::from_secs(3600);
+
+/// Who asks for a test copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tester {
+    /// A signed-in account, by user id.
+    Account(i64),
+    /// An API token, by token id.
+    Token(i64),
+}
+
+impl fmt::Display for Tester {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Account(id) => write!(f, "account {id}"),
+            Self::Token(id) => write!(f, "API token {id}"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TestSendError {
+    /// Shown to the tester as it stands.
+    #[error(
+        "You have sent {TEST_SENDS_PER_HOUR} test copies in the last hour, the most allowed. \
+         Try again in {} minutes.", .retry_after.as_secs().div_ceil(60).max(1)
+    )]
+    TooMany { retry_after: Duration },
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error("cannot build the message: {0}")]
+    Build(#[from] lettre::error::Error),
+    /// What the mail server said; shown to the editor.
+    #[error("the mail server did not take the message: {0}")]
+    Send(#[from] SendError),
+    #[error("cannot record the test send: {0}")]
+    Store(#[from] sqlx::Error),
+}
+
+/// Renders `issue` as sending would and sends one copy to `to` at once, with
+/// `[Test] ` before the subject, once the limit allows it and the send is
+/// recorded. Its unsubscribe link leads nowhere real: the tester is not a
+/// subscriber.
+#[tracing::instrument(skip_all, fields(issue_id = issue.id))]
+pub async fn send_test(
+    store: &Store,
+    tester: Tester,
+    issue: &Issue,
+    to: &SubscriberEmail,
+    identity: &MailIdentity,
+    mailer: &Mailer,
+) -> Result<(), TestSendError> {
+    let rendered = RenderedIssue::render_blocking(issue, identity).await?;
+    let unsubscribe_url = identity.site_url.join("/unsubscribe?token=test");
+    let message = IssueMessage {
+        rendered: &rendered,
+        to: Mailbox::new(None, to.to_address()),
+        unsubscribe_url: &unsubscribe_url,
+        subject_prefix: "[Test] ",
+    }
+    .build(identity)?;
+    record(store, tester, issue.id, to).await?;
+    mailer.send(&message).await?;
+    // The record keeps the address; the log names only its domain.
+    let domain = to.as_str().rsplit('@').next().unwrap_or_default();
+    tracing::info!(
+        %tester,
+        recipient_domain = domain,
+        html_bytes = rendered.html_bytes(),
+        "test copy sent"
+    );
+    Ok(())
+}
+
+/// Counts the tester's sends of the last hour and, below the limit, records
+/// this one, in one transaction: on SQLite the write lock, on PostgreSQL an
+/// advisory lock per tester keeps two requests at once from both passing.
+async fn record(
+    store: &Store,
+    tester: Tester,
+    issue_id: i64,
+    to: &SubscriberEmail,
+) -> Result<(), TestSendError> {
+    let now = now_millis();
+    let mut tx = store.begin_write().await?;
+    if store.dialect() == Dialect::Postgres {
+        queries::lock_tester(&mut tx, tester).await?;
+    }
+    let (count, oldest) =
+        queries::test_sends_since(&mut tx, tester, now - millis(TEST_SEND_WINDOW)).await?;
+    if count >= TEST_SENDS_PER_HOUR {
+        let free_at = oldest.unwrap_or(now) + millis(TEST_SEND_WINDOW);
+        let retry_after = Duration::from_millis(u64::try_from(free_at - now).unwrap_or(0));
+        tracing::warn!(%tester, issue_id, "test send refused: limit reached");
+        return Err(TestSendError::TooMany { retry_after });
+    }
+    queries::insert_test_send(&mut tx, tester, issue_id, to.as_str(), now).await?;
+    tx.commit().await?;
+    Ok(())
+}
