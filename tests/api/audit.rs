@@ -202,8 +202,58 @@ async fn sends_pauses_resumes_and_cancels_are_recorded_by_who_did_them(backend: 
     assert!(steps[3].0.starts_with("API token #"), "{:?}", steps[3]);
 }
 
+async fn test_sends_are_recorded_with_their_recipient(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.api_token(Role::Editor).await;
+    let editor = app.sign_in_as(Role::Editor).await;
+    let response = app
+        .api(Method::POST, "/api/v1/issues", &token)
+        .json(&json!({"subject": "Proof", "intro": "Hello.", "items": []}))
+        .send()
+        .await
+        .expect("create");
+    let issue = response.json::<serde_json::Value>().await.expect("JSON")["id"]
+        .as_i64()
+        .expect("id");
+    let page = editor
+        .post_form(
+            &format!("/admin/issues/{issue}/test"),
+            &[("to", "proof@example.com")],
+        )
+        .await;
+    assert_eq!(page.status(), 200);
+    let api = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/issues/{issue}/test"),
+            &token,
+        )
+        .json(&json!({"to": "desk@example.com"}))
+        .send()
+        .await
+        .expect("API test send");
+    assert_eq!(api.status(), 200);
+
+    let admin = app.sign_in_as(Role::Admin).await;
+    let (_, page) = admin.get_page("/admin/audit?action=test_sent").await;
+    let rows = table_rows(&page);
+    assert_eq!(rows.len(), 2, "{page}");
+    let on = format!("issue {issue}");
+    assert!(rows[0][1].starts_with("API token #"), "{rows:?}");
+    assert_eq!(
+        (rows[0][3].as_str(), rows[0][4].as_str()),
+        (on.as_str(), "to desk@example.com")
+    );
+    assert_eq!(rows[1][1], editor.user.email);
+    assert_eq!(
+        (rows[1][3].as_str(), rows[1][4].as_str()),
+        (on.as_str(), "to proof@example.com")
+    );
+}
+
 on_both_databases!(
     sign_ins_and_failures_are_recorded_with_the_address,
+    test_sends_are_recorded_with_their_recipient,
     sends_pauses_resumes_and_cancels_are_recorded_by_who_did_them,
     admins_filter_the_log_and_export_it_as_csv,
     editors_cannot_read_the_audit_log,

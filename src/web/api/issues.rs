@@ -2,13 +2,14 @@
 //! it while it is a draft, and send a test copy. Editors and admins alike.
 
 use actix_web::http::header;
-use actix_web::{get, post, put, web, HttpResponse};
+use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::sends::{self, DeliveryCounts};
 use super::{json_body, ApiCaller, ApiError, ErrorBody};
+use crate::audit::{AuditAction, AuditEntry};
 use crate::issues::{
     self, HeaderInput, InvalidInput, Issue, IssueContent, IssueError, Issues, ItemInput,
     RenderedIssue, TestSendError, Tester,
@@ -324,6 +325,7 @@ pub struct TestSent {
 #[post("/{id}/test")]
 #[tracing::instrument(name = "api_send_test_issue", skip_all)]
 async fn send_test_issue(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: ApiCaller,
     id: web::Path<String>,
@@ -346,6 +348,16 @@ async fn send_test_issue(
         &state.mailer,
     )
     .await;
+    if sent.is_ok() {
+        state
+            .record_audit(
+                &req,
+                AuditEntry::new(caller.actor(), AuditAction::TestSent)
+                    .target(format!("issue {id}"))
+                    .detail(format!("to {to}")),
+            )
+            .await;
+    }
     match sent {
         Ok(()) => Ok(HttpResponse::Ok().json(TestSent {
             sent_to: to.to_string(),

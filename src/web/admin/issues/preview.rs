@@ -2,11 +2,12 @@
 //! the test send.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
 use super::{failure, issues_of, PageError};
+use crate::audit::{AuditAction, AuditEntry};
 use crate::issues::{self, IssueStatus, RenderedIssue, TestSendError, Tester, HTML_WARNING_BYTES};
 use crate::subscriptions::SubscriberEmail;
 use crate::web::admin::auth::{AdminContext, SignedIn};
@@ -145,6 +146,7 @@ struct TestForm {
 #[post("/{id:\\d+}/test")]
 #[tracing::instrument(name = "send_test_issue", skip_all)]
 pub(super) async fn send_test(
+    req: HttpRequest,
     state: web::Data<AppState>,
     me: SignedIn,
     id: web::Path<i64>,
@@ -183,6 +185,16 @@ pub(super) async fn send_test(
         &state.mailer,
     )
     .await;
+    if sent.is_ok() {
+        state
+            .record_audit(
+                &req,
+                AuditEntry::new(me.actor(), AuditAction::TestSent)
+                    .target(format!("issue {}", issue.id))
+                    .detail(format!("to {to}")),
+            )
+            .await;
+    }
     let (status, outcome) = match sent {
         Ok(()) => (
             StatusCode::OK,
