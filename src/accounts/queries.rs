@@ -4,6 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::domain::{Role, User};
+use crate::store::Dialect;
 
 const USER_COLUMNS: &str = "id, email, role, disabled_at, session_epoch, created_at";
 
@@ -26,6 +27,28 @@ pub async fn count_active_admins(conn: &mut AnyConnection) -> Result<i64, sqlx::
         .fetch_one(conn)
         .await?
         .try_get("n")
+}
+
+/// The active admins, counted under a lock that holds until the transaction
+/// ends, for the last-admin rule. Two admins disabling each other at once on
+/// PostgreSQL (READ COMMITTED) each counted two and both went through; with
+/// the rows locked, the second waits for the first and counts again. On
+/// SQLite the write transaction (BEGIN IMMEDIATE) already serialises them.
+pub async fn lock_active_admins(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+) -> Result<i64, sqlx::Error> {
+    match dialect {
+        Dialect::Sqlite => count_active_admins(conn).await,
+        Dialect::Postgres => {
+            let rows = sqlx::query(
+                "SELECT id FROM users WHERE role = 'admin' AND disabled_at IS NULL FOR UPDATE",
+            )
+            .fetch_all(conn)
+            .await?;
+            Ok(i64::try_from(rows.len()).unwrap_or(i64::MAX))
+        }
+    }
 }
 
 pub async fn insert_user(
@@ -73,6 +96,21 @@ pub async fn find_login(
         return Ok(None);
     };
     Ok(Some((user_of(&row)?, row.try_get("password_hash")?)))
+}
+
+pub async fn find_user_by_email(
+    conn: &mut AnyConnection,
+    email: &str,
+) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1)"
+    ))
+    .bind(email)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(user_of)
+    .transpose()
 }
 
 pub async fn password_hash_of(
@@ -192,14 +230,39 @@ pub async fn setup_token_is_valid(
     .is_some())
 }
 
+/// Serialises login attempts on PostgreSQL for the rest of the transaction, so
+/// concurrent attempts count each other's reservations (SQLite's BEGIN
+/// IMMEDIATE does so already). Readers are not blocked.
+pub async fn lock_login_failures(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+) -> Result<(), sqlx::Error> {
+    if dialect == Dialect::Postgres {
+        sqlx::query("LOCK TABLE login_failures IN SHARE ROW EXCLUSIVE MODE")
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Counts a failed login (or reserves one before the password is checked); its id.
 pub async fn record_login_failure(
     conn: &mut AnyConnection,
     throttle_key: &str,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO login_failures (throttle_key, at) VALUES ($1, $2)")
+) -> Result<i64, sqlx::Error> {
+    sqlx::query("INSERT INTO login_failures (throttle_key, at) VALUES ($1, $2) RETURNING id")
         .bind(throttle_key)
         .bind(now)
+        .fetch_one(conn)
+        .await?
+        .try_get("id")
+}
+
+/// Takes back a reservation: the login succeeded, or was never checked.
+pub async fn delete_login_failure(conn: &mut AnyConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM login_failures WHERE id = $1")
+        .bind(id)
         .execute(conn)
         .await?;
     Ok(())
@@ -238,28 +301,38 @@ pub async fn insert_api_token(
     name: &str,
     role: Role,
     token_hash: &str,
+    owner: &User,
     now: i64,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query(
-        "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO api_tokens (name, role, token_hash, created_at, owner_id, owner_email) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(name)
     .bind(role.as_str())
     .bind(token_hash)
     .bind(now)
+    .bind(owner.id)
+    .bind(&owner.email)
     .fetch_one(conn)
     .await?
     .try_get("id")
 }
 
-/// The role of a live API token, recording its use.
+/// The role of a live API token, recording its use. A token with an owner
+/// works only while the owner's account exists and is enabled (disabling or
+/// removing it revokes the token too; this is the second lock on that door).
+/// Tokens from before owners were recorded have neither column set.
 pub async fn use_api_token(
     conn: &mut AnyConnection,
     token_hash: &str,
     now: i64,
 ) -> Result<Option<(i64, Role)>, sqlx::Error> {
     let Some(row) = sqlx::query(
-        "UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL \
+        "UPDATE api_tokens SET last_used_at = $2 \
+         WHERE token_hash = $1 AND revoked_at IS NULL \
+           AND (owner_email IS NULL OR EXISTS ( \
+                SELECT 1 FROM users WHERE users.id = api_tokens.owner_id AND users.disabled_at IS NULL)) \
          RETURNING id, role",
     )
     .bind(token_hash)
@@ -285,11 +358,16 @@ pub struct ApiTokenRecord {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked: bool,
+    /// Who made it; `None` for tokens made before owners were recorded.
+    pub owner_email: Option<String>,
+    /// False once the owner's account is removed.
+    pub owner_exists: bool,
 }
 
 pub async fn list_api_tokens(conn: &mut AnyConnection) -> Result<Vec<ApiTokenRecord>, sqlx::Error> {
     sqlx::query(
-        "SELECT id, name, role, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY id DESC",
+        "SELECT id, name, role, created_at, last_used_at, revoked_at, owner_id, owner_email \
+         FROM api_tokens ORDER BY id DESC",
     )
     .fetch_all(conn)
     .await?
@@ -299,10 +377,14 @@ pub async fn list_api_tokens(conn: &mut AnyConnection) -> Result<Vec<ApiTokenRec
         Ok(ApiTokenRecord {
             id: row.try_get("id")?,
             name: row.try_get("name")?,
-            role: role.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+            role: role
+                .parse()
+                .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
             created_at: row.try_get("created_at")?,
             last_used_at: row.try_get("last_used_at")?,
             revoked: row.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+            owner_email: row.try_get("owner_email")?,
+            owner_exists: row.try_get::<Option<i64>, _>("owner_id")?.is_some(),
         })
     })
     .collect()
@@ -320,4 +402,106 @@ pub async fn revoke_api_token(
             .execute(conn)
             .await?;
     Ok(updated.rows_affected() == 1)
+}
+
+/// Revokes every live token `user_id` made; how many.
+pub async fn revoke_api_tokens_of(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $2 WHERE owner_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
+pub async fn insert_session(
+    conn: &mut AnyConnection,
+    key_hash: &str,
+    user_id: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO admin_sessions (key_hash, user_id, created_at, last_seen_at) \
+         VALUES ($1, $2, $3, $3)",
+    )
+    .bind(key_hash)
+    .bind(user_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The account of a session and when the session was last used.
+pub async fn session_user(
+    conn: &mut AnyConnection,
+    key_hash: &str,
+) -> Result<Option<(User, i64)>, sqlx::Error> {
+    let columns: Vec<String> = USER_COLUMNS
+        .split(", ")
+        .map(|c| format!("users.{c}"))
+        .collect();
+    let Some(row) = sqlx::query(&format!(
+        "SELECT {}, admin_sessions.last_seen_at FROM admin_sessions \
+         JOIN users ON users.id = admin_sessions.user_id WHERE admin_sessions.key_hash = $1",
+        columns.join(", ")
+    ))
+    .bind(key_hash)
+    .fetch_optional(conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((user_of(&row)?, row.try_get("last_seen_at")?)))
+}
+
+pub async fn touch_session(
+    conn: &mut AnyConnection,
+    key_hash: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE admin_sessions SET last_seen_at = $2 WHERE key_hash = $1")
+        .bind(key_hash)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete_session(conn: &mut AnyConnection, key_hash: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM admin_sessions WHERE key_hash = $1")
+        .bind(key_hash)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of `user_id`; how many there were.
+pub async fn delete_sessions_of(
+    conn: &mut AnyConnection,
+    user_id: i64,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM admin_sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(conn)
+        .await?
+        .rows_affected())
+}
+
+/// Forgets sessions idle since before `before`; they can no longer be used.
+pub async fn forget_idle_sessions(
+    conn: &mut AnyConnection,
+    before: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM admin_sessions WHERE last_seen_at < $1")
+        .bind(before)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

@@ -18,12 +18,13 @@ use askama::Template;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use self::auth::{csrf_token, start_session, AdminContext, SignedIn};
+use self::auth::{csrf_token, end_session, start_session, AdminContext, SignedIn};
 use super::error::WebError;
 use super::origin::client_ip;
 use super::pages::html;
+use super::rate_limit::client_key;
 use super::AppState;
-use crate::accounts::{AccountError, LoginError, NewPassword};
+use crate::accounts::{AccountError, LoginError, NewPassword, HASH_QUEUE_WAIT};
 use crate::config::SecretKey;
 use crate::subscriptions::stats::{subscriber_stats, SubscriberStats};
 
@@ -61,6 +62,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(dashboard)
             .service(account_page)
             .service(change_password)
+            .service(sign_out_everywhere)
             .configure(users::routes)
             .configure(subscribers::routes)
             .configure(issues::routes),
@@ -150,15 +152,16 @@ async fn log_in(
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, WebError> {
     let form = form.into_inner();
+    // An IPv6 client holds a whole /64: the lock keys the network, not one address.
     let client = client_ip(&req, state.config.trust_proxy_headers)
-        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        .map_or_else(|| "unknown".to_owned(), |ip| client_key(ip).to_string());
     let result = state
         .accounts
         .log_in(&form.email, SecretString::from(form.password), &client)
         .await;
     match result {
         Ok(user) => {
-            start_session(&session, &user).map_err(|e| WebError::Session(e.to_string()))?;
+            start_session(&state, &session, &user).await?;
             tracing::info!(user_id = user.id, "signed in");
             let target = safe_next(form.next.as_deref()).unwrap_or_else(|| "/admin".into());
             Ok(see_other(&target))
@@ -169,6 +172,10 @@ async fn log_in(
                 LoginError::Throttled { retry_after } => (
                     StatusCode::TOO_MANY_REQUESTS,
                     Some(retry_after.as_secs() + 1),
+                ),
+                LoginError::Busy => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Some(HASH_QUEUE_WAIT.as_secs().max(1)),
                 ),
                 _ => (StatusCode::UNAUTHORIZED, None),
             };
@@ -188,9 +195,26 @@ async fn log_in(
 }
 
 #[post("/logout")]
-async fn log_out(session: Session) -> HttpResponse {
-    session.purge();
-    see_other("/admin/login")
+async fn log_out(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, WebError> {
+    end_session(&state, &session).await?;
+    Ok(see_other("/admin/login"))
+}
+
+/// Ends every session of the signed-in account, this one included, and shows
+/// the sign-in form with a note saying so.
+#[post("/account/sessions/end")]
+#[tracing::instrument(name = "sign_out_everywhere", skip_all)]
+async fn sign_out_everywhere(
+    state: web::Data<AppState>,
+    me: SignedIn,
+) -> Result<HttpResponse, WebError> {
+    state.accounts.end_all_sessions(me.user.id).await?;
+    // The cookie stays, emptied, to carry the sign-in form's new CSRF token.
+    me.session.renew();
+    me.session.clear();
+    let mut page = LoginPage::login(&state, &me.session);
+    page.notice = Some("You are signed out everywhere.".into());
+    html(StatusCode::OK, &page)
 }
 
 #[derive(Debug, Deserialize)]
@@ -253,7 +277,7 @@ async fn set_up(
         .await
     {
         Ok(user) => {
-            start_session(&session, &user).map_err(|e| WebError::Session(e.to_string()))?;
+            start_session(&state, &session, &user).await?;
             Ok(see_other("/admin"))
         }
         Err(AccountError::SetupLinkInvalid) => setup_link_spent(&state, &session),
@@ -337,10 +361,9 @@ async fn change_password(
     };
     let (status, notice, error) = match outcome {
         Ok(()) => {
-            // The epoch moved on: keep this session, the others end.
-            if let Some(user) = state.accounts.user(me.user.id).await? {
-                start_session(&me.session, &user).map_err(|e| WebError::Session(e.to_string()))?;
-            }
+            // Every session of the account ended with the change; this one
+            // goes on as a new session.
+            start_session(&state, &me.session, &me.user).await?;
             (
                 StatusCode::OK,
                 Some("Your password has been changed.".to_owned()),
