@@ -280,7 +280,14 @@ async fn populate(db: &TestDatabase) -> (String, i64, i64) {
     assert!(added.status.success(), "user add: {}", text(&added.stderr));
     let created = run({
         let mut command = herald(dir, &db.url, free_port());
-        command.args(["token", "create", "--name", "copy test"]);
+        command.args([
+            "token",
+            "create",
+            "--name",
+            "copy test",
+            "--owner",
+            "admin@example.com",
+        ]);
         command
     })
     .await;

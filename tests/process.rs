@@ -953,7 +953,10 @@ async fn five_hundred_concurrent_logins_keep_memory_under_150_mb() {
     for status in &statuses {
         *counts.entry(format!("{status:?}")).or_insert(0) += 1;
     }
-    eprintln!("{LOGINS} concurrent logins: peak RSS {} MB, {counts:?}", peak / 1024);
+    eprintln!(
+        "{LOGINS} concurrent logins: peak RSS {} MB, {counts:?}",
+        peak / 1024
+    );
     assert!(
         statuses.iter().all(|s| matches!(s, Ok(401) | Ok(503))),
         "every login is refused (401) or asked to come back (503): {counts:?}"
