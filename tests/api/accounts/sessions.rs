@@ -106,16 +106,6 @@ async fn a_removed_editors_kept_cookie_never_reaches_the_next_account(backend: B
         )
         .await;
     assert_eq!(response.status(), 200);
-    let newcomer = app
-        .accounts()
-        .await
-        .users()
-        .await
-        .expect("users")
-        .into_iter()
-        .find(|u| u.email == "new-admin@example.com")
-        .expect("the new admin exists");
-    assert_ne!(newcomer.id, editor.id, "the removed account's id came back");
 
     for path in ["/admin", "/admin/users", "/admin/tokens"] {
         let (status, _) = kept.get(path).await;
@@ -134,6 +124,16 @@ async fn a_removed_editors_kept_cookie_never_reaches_the_next_account(backend: B
     assert!(!page.contains("hrld_"));
     let (_, tokens) = admin.get_page("/admin/tokens").await;
     assert_eq!(api_token_count(&tokens), 0, "no token was made");
+    let newcomer = app
+        .accounts()
+        .await
+        .users()
+        .await
+        .expect("users")
+        .into_iter()
+        .find(|u| u.email == "new-admin@example.com")
+        .expect("the new admin exists");
+    assert_ne!(newcomer.id, editor.id, "the removed account's id came back");
 }
 
 async fn a_copy_of_the_cookie_taken_before_sign_out_no_longer_works(backend: Backend) {
