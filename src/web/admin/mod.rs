@@ -24,7 +24,7 @@ use super::origin::client_ip;
 use super::pages::html;
 use super::rate_limit::client_key;
 use super::AppState;
-use crate::accounts::{AccountError, LoginError, NewPassword, HASH_QUEUE_WAIT};
+use crate::accounts::{AccountError, HashError, LoginError, NewPassword, HASH_QUEUE_WAIT};
 use crate::config::SecretKey;
 use crate::subscriptions::stats::{subscriber_stats, SubscriberStats};
 
@@ -373,6 +373,11 @@ async fn change_password(
         Err(error @ (AccountError::WrongPassword | AccountError::Password(_))) => {
             (StatusCode::BAD_REQUEST, None, Some(error.to_string()))
         }
+        Err(error @ AccountError::Hash(HashError::Busy)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            Some(error.to_string()),
+        ),
         Err(other) => return Err(WebError::Account(other)),
     };
     let me = SignedIn {
