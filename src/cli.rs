@@ -85,6 +85,11 @@ enum TokenCommand {
         name: String,
         #[arg(long, default_value = "admin", value_parser = clap::value_parser!(Role))]
         role: Role,
+        /// The email address of the account that owns the token: an enabled
+        /// admin (or an editor, for an editor token). Disabling or removing
+        /// that account revokes the token. Required: no token is ownerless.
+        #[arg(long, value_name = "EMAIL")]
+        owner: String,
     },
 }
 
@@ -133,8 +138,8 @@ pub fn main() -> ExitCode {
                 command: UserCommand::Add { email, role },
             } => add_user(config, &email, role).await,
             Command::Token {
-                command: TokenCommand::Create { name, role },
-            } => create_token(config, &name, role).await,
+                command: TokenCommand::Create { name, role, owner },
+            } => create_token(config, &name, role, &owner).await,
             Command::Subscribers { command } => subscribers::run(config, command).await,
             Command::Db { command } => db::run(command).await,
         }
@@ -333,7 +338,7 @@ async fn add_user(config: Config, email: &str, role: Role) -> ExitCode {
     }
 }
 
-async fn create_token(config: Config, name: &str, role: Role) -> ExitCode {
+async fn create_token(config: Config, name: &str, role: Role, owner: &str) -> ExitCode {
     if name.trim().is_empty() || name.chars().any(char::is_control) {
         eprintln!("herald: --name must be a non-empty single line");
         return ExitCode::from(2);
@@ -342,12 +347,39 @@ async fn create_token(config: Config, name: &str, role: Role) -> ExitCode {
         Ok(store) => store,
         Err(code) => return code,
     };
-    match Accounts::new(store).create_api_token(name, role).await {
+    let accounts = Accounts::new(store);
+    let owner_account = match accounts.user_by_email(owner).await {
+        Ok(Some(account)) if !account.disabled => account,
+        Ok(_) => {
+            eprintln!(
+                "herald: {}",
+                AccountError::OwnerUnknown(format!(
+                    "no enabled account has the address {owner:?} (add one with `herald user add`)"
+                ))
+            );
+            return ExitCode::from(2);
+        }
+        Err(error) => {
+            eprintln!("herald: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match accounts
+        .create_api_token(name, role, owner_account.id)
+        .await
+    {
         Ok((_, token)) => {
             // The token alone on stdout, so scripts can capture it.
             println!("{token}");
-            eprintln!("API token {name:?} ({role}) created. It is shown only this once.");
+            eprintln!(
+                "API token {name:?} ({role}, owned by {}) created. It is shown only this once.",
+                owner_account.email
+            );
             ExitCode::SUCCESS
+        }
+        Err(error @ (AccountError::OwnerUnknown(_) | AccountError::RoleAboveOwner)) => {
+            eprintln!("herald: {error}");
+            ExitCode::from(2)
         }
         Err(error) => {
             eprintln!("herald: {error}");

@@ -280,7 +280,14 @@ async fn populate(db: &TestDatabase) -> (String, i64, i64) {
     assert!(added.status.success(), "user add: {}", text(&added.stderr));
     let created = run({
         let mut command = herald(dir, &db.url, free_port());
-        command.args(["token", "create", "--name", "copy test"]);
+        command.args([
+            "token",
+            "create",
+            "--name",
+            "copy test",
+            "--owner",
+            "admin@example.com",
+        ]);
         command
     })
     .await;
@@ -552,4 +559,47 @@ async fn a_database_is_not_copied_onto_itself() {
         stderr.contains("--from and --to name the same database"),
         "{stderr}"
     );
+}
+
+/// Ids deleted on SQLite stay used on PostgreSQL: the copy carries SQLite's
+/// record of the highest id ever handed out, not only the highest left.
+#[tokio::test]
+async fn ids_deleted_before_the_copy_are_not_handed_out_again() {
+    if !postgres_is_configured() {
+        return;
+    }
+    let sqlite = TestDatabase::create(Backend::Sqlite).await;
+    let postgres = TestDatabase::create(Backend::Postgres).await;
+    let store = Store::connect(&sqlite.url, 1).await.expect("open SQLite");
+    store.migrate().await.expect("migrate");
+    store.close().await;
+    let insert = "INSERT INTO subscribers (email, status, created_at, updated_at) \
+                  VALUES ($1, 'pending', 0, 0) RETURNING id";
+    let mut conn = sqlite.connect().await;
+    let mut last = 0;
+    for email in ["one@example.com", "two@example.com", "three@example.com"] {
+        last = sqlx::query(insert)
+            .bind(email)
+            .fetch_one(&mut conn)
+            .await
+            .expect("insert a subscriber")
+            .get::<i64, _>("id");
+    }
+    sqlx::query("DELETE FROM subscribers WHERE id = $1")
+        .bind(last)
+        .execute(&mut conn)
+        .await
+        .expect("delete the newest subscriber");
+    drop(conn);
+
+    let copied = copy(&sqlite, &postgres).await;
+    assert!(copied.status.success(), "{}", text(&copied.stderr));
+    let mut conn = postgres.connect().await;
+    let next: i64 = sqlx::query(insert)
+        .bind("four@example.com")
+        .fetch_one(&mut conn)
+        .await
+        .expect("insert on PostgreSQL")
+        .get("id");
+    assert!(next > last, "id {next} was handed out again on PostgreSQL");
 }

@@ -786,12 +786,32 @@ async fn user_add_creates_an_account_once_with_a_long_enough_password() {
     );
 }
 
+/// Adds an account with `herald user add`, as an operator would.
+async fn add_account(dir: &Path, email: &str, role: &str) {
+    let (status, process) = run_to_end(
+        dir,
+        &["user", "add", email, "--role", role],
+        &[("HERALD_PASSWORD", "a long enough password")],
+        EXIT_WAIT,
+    )
+    .await;
+    assert!(status.success(), "{}", process.output());
+}
+
 #[tokio::test]
 async fn token_create_prints_the_token_once_on_stdout() {
     let dir = temp_dir();
+    add_account(dir.path(), "ops@example.com", "admin").await;
     let (status, process) = run_to_end(
         dir.path(),
-        &["token", "create", "--name", "CMS"],
+        &[
+            "token",
+            "create",
+            "--name",
+            "CMS",
+            "--owner",
+            "ops@example.com",
+        ],
         &[],
         EXIT_WAIT,
     )
@@ -805,6 +825,151 @@ async fn token_create_prints_the_token_once_on_stdout() {
         "{stdout:?}"
     );
     assert!(process.stderr().contains("shown only this once"));
+    assert!(process.stderr().contains("owned by ops@example.com"));
+}
+
+/// Every token has an owner, an enabled account whose role covers the token's.
+#[tokio::test]
+async fn token_create_needs_an_owner_whose_role_covers_the_token() {
+    let dir = temp_dir();
+    add_account(dir.path(), "writer@example.com", "editor").await;
+    let refusals: [(&[&str], &str); 3] = [
+        (&["token", "create", "--name", "CMS"], "--owner"),
+        (
+            &[
+                "token",
+                "create",
+                "--name",
+                "CMS",
+                "--owner",
+                "nobody@example.com",
+            ],
+            "no enabled account has the address",
+        ),
+        (
+            &[
+                "token",
+                "create",
+                "--name",
+                "CMS",
+                "--owner",
+                "writer@example.com",
+            ],
+            "An editor cannot own an admin token",
+        ),
+    ];
+    for (args, message) in refusals {
+        let (status, process) = run_to_end(dir.path(), args, &[], EXIT_WAIT).await;
+        assert_eq!(status.code(), Some(2), "{args:?}: {}", process.output());
+        assert!(process.stdout().is_empty(), "{args:?}: no token printed");
+        assert!(
+            process.stderr().contains(message),
+            "{args:?}: {}",
+            process.stderr()
+        );
+    }
+    let (status, process) = run_to_end(
+        dir.path(),
+        &[
+            "token",
+            "create",
+            "--name",
+            "CMS",
+            "--role",
+            "editor",
+            "--owner",
+            "writer@example.com",
+        ],
+        &[],
+        EXIT_WAIT,
+    )
+    .await;
+    assert!(status.success(), "{}", process.output());
+}
+
+/// The high-water mark of a process's resident memory, in kB.
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("cannot read /proc/{pid}/status: {e}"));
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in /proc/{pid}/status:\n{status}"))
+}
+
+/// 500 sign-ins at once, each from its own address (through a trusted proxy)
+/// and for its own account, so no lock stops them: at most one password hash
+/// per core runs at a time (19 MiB each), the rest wait briefly or get 503.
+#[tokio::test]
+async fn five_hundred_concurrent_logins_keep_memory_under_150_mb() {
+    const LOGINS: usize = 500;
+    const LIMIT_KB: u64 = 150 * 1024;
+    let dir = temp_dir();
+    let mut herald = Herald::start(dir.path(), &[("HERALD_TRUST_PROXY_HEADERS", "true")]).await;
+    let form = herald.get("/admin/login").await;
+    let cookie = form
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("the login page sets a session cookie")
+        .to_owned();
+    let page = form.text().await.expect("the login page");
+    let marker = r#"name="csrf_token" value=""#;
+    let csrf = page
+        .split(marker)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the login form has a CSRF token")
+        .to_owned();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("an HTTP client");
+    let url = herald.url("/admin/login");
+    let logins = (0..LOGINS).map(|n| {
+        let (client, url, cookie, csrf) = (&client, &url, &cookie, &csrf);
+        async move {
+            client
+                .post(url)
+                .header("cookie", cookie)
+                .header("x-forwarded-for", format!("10.{}.{}.1", n / 250, n % 250))
+                .form(&[
+                    ("csrf_token", csrf.as_str()),
+                    ("email", &format!("guess{n}@example.com")),
+                    ("password", "not the password"),
+                ])
+                .send()
+                .await
+                .map(|response| response.status().as_u16())
+        }
+    });
+    let statuses = futures_util::future::join_all(logins).await;
+    let peak = peak_rss_kb(herald.process.pid());
+    herald.stop().await;
+    let mut counts = std::collections::BTreeMap::new();
+    for status in &statuses {
+        *counts.entry(format!("{status:?}")).or_insert(0) += 1;
+    }
+    eprintln!(
+        "{LOGINS} concurrent logins: peak RSS {} MB, {counts:?}",
+        peak / 1024
+    );
+    assert!(
+        statuses.iter().all(|s| matches!(s, Ok(401) | Ok(503))),
+        "every login is refused (401) or asked to come back (503): {counts:?}"
+    );
+    assert!(
+        counts.contains_key("Ok(401)"),
+        "some logins were checked: {counts:?}"
+    );
+    assert!(
+        peak < LIMIT_KB,
+        "herald serve peaked at {} MB for {LOGINS} concurrent logins: {counts:?}",
+        peak / 1024
+    );
 }
 
 #[tokio::test]

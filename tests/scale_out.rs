@@ -57,8 +57,26 @@ fn postgres() -> bool {
     database::postgres_is_configured()
 }
 
+/// An admin account and a token it owns, as an operator makes them.
 async fn api_token(setup: &Setup) -> String {
-    let output = setup.run(&["token", "create", "--name", "scale-out"]).await;
+    let mut add = setup.command_with(
+        &["user", "add", "ops@example.com", "--role", "admin"],
+        &[("HERALD_PASSWORD", "a long enough password")],
+    );
+    let added = tokio::task::spawn_blocking(move || add.output().expect("run herald user add"))
+        .await
+        .expect("the command thread");
+    assert!(added.status.success(), "herald user add failed");
+    let output = setup
+        .run(&[
+            "token",
+            "create",
+            "--name",
+            "scale-out",
+            "--owner",
+            "ops@example.com",
+        ])
+        .await;
     assert!(output.status.success(), "herald token create failed");
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }

@@ -1,9 +1,13 @@
 //! Accounts: editors and admins, their passwords, the first-run setup link,
-//! login throttling, and the bearer tokens of the JSON API.
+//! sign-in and its throttling (`login`), the server-side admin sessions
+//! (`sessions`), and the bearer tokens of the JSON API (`tokens`).
 
 mod domain;
+mod login;
 mod password;
 mod queries;
+mod sessions;
+mod tokens;
 
 use std::time::Duration;
 
@@ -14,7 +18,7 @@ use crate::store::{is_unique_violation, millis, now_millis, Store};
 use crate::subscriptions::SubscriberEmail;
 
 pub use domain::{NewPassword, PasswordError, Role, User, MIN_PASSWORD_LENGTH};
-pub use password::HashError;
+pub use password::{HashError, QUEUE_WAIT as HASH_QUEUE_WAIT};
 pub use queries::ApiTokenRecord;
 
 /// How long the first-run setup link works.
@@ -40,6 +44,10 @@ pub enum AccountError {
     NotFound,
     #[error("This setup link is unknown, used or expired.")]
     SetupLinkInvalid,
+    #[error("A token's owner must be an existing, enabled account: {0}")]
+    OwnerUnknown(String),
+    #[error("An editor cannot own an admin token; choose the editor role or an admin owner.")]
+    RoleAboveOwner,
     #[error(transparent)]
     Hash(#[from] HashError),
     #[error("database error: {0}")]
@@ -53,6 +61,9 @@ pub enum LoginError {
     Rejected,
     #[error("Too many failed logins. Try again in {} minutes.", .retry_after.as_secs().div_ceil(60))]
     Throttled { retry_after: Duration },
+    /// Every hashing slot stayed busy for `HASH_QUEUE_WAIT`; nothing was counted.
+    #[error("Too many sign-ins at once. Try again in a few seconds.")]
+    Busy,
     #[error(transparent)]
     Account(#[from] AccountError),
 }
@@ -65,7 +76,10 @@ impl From<sqlx::Error> for LoginError {
 
 impl From<HashError> for LoginError {
     fn from(error: HashError) -> Self {
-        Self::Account(AccountError::Hash(error))
+        match error {
+            HashError::Busy => Self::Busy,
+            other => Self::Account(AccountError::Hash(other)),
+        }
     }
 }
 
@@ -178,59 +192,14 @@ impl Accounts {
         Ok(user)
     }
 
-    /// Checks a login. Unknown addresses cost the same hashing time as wrong
-    /// passwords; 5 failures in 15 minutes for the account or the client
-    /// address lock further attempts until the window has passed.
-    #[tracing::instrument(skip_all)]
-    pub async fn log_in(
-        &self,
-        email: &str,
-        password: SecretString,
-        client: &str,
-    ) -> Result<User, LoginError> {
-        let now = now_millis();
-        let account_key = format!("account:{}", email.trim().to_lowercase());
-        let client_key = format!("client:{client}");
-        let since = now - millis(LOGIN_FAILURE_WINDOW);
-        {
-            let mut conn = self.store.pool().acquire().await?;
-            for key in [&account_key, &client_key] {
-                let (failures, latest) =
-                    queries::login_failures_since(&mut conn, key, since).await?;
-                if failures >= LOGIN_FAILURE_LIMIT {
-                    let until = latest.unwrap_or(now) + millis(LOGIN_FAILURE_WINDOW);
-                    let retry_after =
-                        Duration::from_millis(u64::try_from(until - now).unwrap_or(0));
-                    return Err(LoginError::Throttled { retry_after });
-                }
-            }
-        }
-        let found = {
-            let mut conn = self.store.pool().acquire().await?;
-            queries::find_login(&mut conn, email.trim()).await?
-        };
-        let (user, stored) = match found {
-            Some((user, hash)) => (Some(user), Some(hash)),
-            None => (None, None),
-        };
-        let matches = password::verify(password, stored).await?;
-        match user {
-            Some(user) if matches && !user.disabled => Ok(user),
-            _ => {
-                let mut tx = self.store.begin_write().await?;
-                queries::record_login_failure(&mut tx, &account_key, now).await?;
-                queries::record_login_failure(&mut tx, &client_key, now).await?;
-                queries::forget_login_failures(&mut tx, since).await?;
-                tx.commit().await?;
-                tracing::info!("login rejected");
-                Err(LoginError::Rejected)
-            }
-        }
-    }
-
     pub async fn user(&self, id: i64) -> Result<Option<User>, sqlx::Error> {
         let mut conn = self.store.pool().acquire().await?;
         queries::find_user(&mut conn, id).await
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, sqlx::Error> {
+        let mut conn = self.store.pool().acquire().await?;
+        queries::find_user_by_email(&mut conn, email.trim()).await
     }
 
     pub async fn users(&self) -> Result<Vec<User>, sqlx::Error> {
@@ -259,7 +228,7 @@ impl Accounts {
         self.reset_password(user_id, new).await
     }
 
-    /// Sets a password (an admin's reset); the user's sessions end.
+    /// Sets a password (an admin's reset); all the user's sessions end.
     #[tracing::instrument(skip_all, fields(user_id))]
     pub async fn reset_password(&self, user_id: i64, new: NewPassword) -> Result<(), AccountError> {
         let hash = password::hash(new.secret().clone()).await?;
@@ -268,85 +237,55 @@ impl Accounts {
             .await?
             .ok_or(AccountError::NotFound)?;
         queries::set_password(&mut tx, user_id, &hash, now_millis()).await?;
+        queries::delete_sessions_of(&mut tx, user_id).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Disables or enables an account; never the last active admin.
+    /// Disables or enables an account; never the last active admin. Disabling
+    /// ends the account's sessions and revokes its API tokens for good
+    /// (enabling it again brings neither back).
     #[tracing::instrument(skip_all, fields(user_id))]
     pub async fn set_disabled(&self, user_id: i64, disabled: bool) -> Result<(), AccountError> {
         let now = now_millis();
         let mut tx = self.store.begin_write().await?;
+        // Locked before reading the account: a concurrent disable of another
+        // admin must finish first, so this one counts what it left.
+        let active_admins = queries::lock_active_admins(&mut tx, self.store.dialect()).await?;
         let user = queries::find_user(&mut tx, user_id)
             .await?
             .ok_or(AccountError::NotFound)?;
-        if disabled
-            && user.is_admin()
-            && !user.disabled
-            && queries::count_active_admins(&mut tx).await? <= 1
-        {
+        if disabled && user.is_admin() && !user.disabled && active_admins <= 1 {
             return Err(AccountError::LastAdmin);
         }
         queries::set_disabled(&mut tx, user_id, disabled.then_some(now), now).await?;
+        if disabled {
+            queries::delete_sessions_of(&mut tx, user_id).await?;
+            let revoked = queries::revoke_api_tokens_of(&mut tx, user_id, now).await?;
+            tracing::info!(revoked_tokens = revoked, "account disabled");
+        }
         tx.commit().await?;
         Ok(())
     }
 
-    /// Removes an account; never the last active admin.
+    /// Removes an account; never the last active admin. Its sessions end and
+    /// its API tokens are revoked (the tokens page keeps who made them).
     #[tracing::instrument(skip_all, fields(user_id))]
     pub async fn remove(&self, user_id: i64) -> Result<(), AccountError> {
+        let now = now_millis();
         let mut tx = self.store.begin_write().await?;
+        let active_admins = queries::lock_active_admins(&mut tx, self.store.dialect()).await?;
         let user = queries::find_user(&mut tx, user_id)
             .await?
             .ok_or(AccountError::NotFound)?;
-        if user.is_admin() && !user.disabled && queries::count_active_admins(&mut tx).await? <= 1 {
+        if user.is_admin() && !user.disabled && active_admins <= 1 {
             return Err(AccountError::LastAdmin);
         }
+        let revoked = queries::revoke_api_tokens_of(&mut tx, user_id, now).await?;
+        queries::delete_sessions_of(&mut tx, user_id).await?;
         queries::delete_user(&mut tx, user_id).await?;
         tx.commit().await?;
+        tracing::info!(revoked_tokens = revoked, "account removed");
         Ok(())
-    }
-
-    /// A new API token; the secret is returned once and only its hash is kept.
-    #[tracing::instrument(skip_all, fields(role = %role))]
-    pub async fn create_api_token(
-        &self,
-        name: &str,
-        role: Role,
-    ) -> Result<(i64, String), sqlx::Error> {
-        let token = format!("hrld_{}", random_token());
-        let mut tx = self.store.begin_write().await?;
-        let id = queries::insert_api_token(
-            &mut tx,
-            name.trim(),
-            role,
-            &token_hash(&token),
-            now_millis(),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok((id, token))
-    }
-
-    /// Who is calling with `token`, if it is live.
-    pub async fn api_principal(&self, token: &str) -> Result<Option<ApiPrincipal>, sqlx::Error> {
-        let mut conn = self.store.pool().acquire().await?;
-        Ok(
-            queries::use_api_token(&mut conn, &token_hash(token.trim()), now_millis())
-                .await?
-                .map(|(token_id, role)| ApiPrincipal { token_id, role }),
-        )
-    }
-
-    pub async fn api_tokens(&self) -> Result<Vec<ApiTokenRecord>, sqlx::Error> {
-        let mut conn = self.store.pool().acquire().await?;
-        queries::list_api_tokens(&mut conn).await
-    }
-
-    pub async fn revoke_api_token(&self, id: i64) -> Result<bool, sqlx::Error> {
-        let mut tx = self.store.begin_write().await?;
-        let revoked = queries::revoke_api_token(&mut tx, id, now_millis()).await?;
-        tx.commit().await?;
-        Ok(revoked)
     }
 }

@@ -4,6 +4,13 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::domain::{Role, User};
+use crate::store::Dialect;
+
+mod sessions;
+mod tokens;
+
+pub use sessions::*;
+pub use tokens::*;
 
 const USER_COLUMNS: &str = "id, email, role, disabled_at, session_epoch, created_at";
 
@@ -26,6 +33,28 @@ pub async fn count_active_admins(conn: &mut AnyConnection) -> Result<i64, sqlx::
         .fetch_one(conn)
         .await?
         .try_get("n")
+}
+
+/// The active admins, counted under a lock that holds until the transaction
+/// ends, for the last-admin rule. Two admins disabling each other at once on
+/// PostgreSQL (READ COMMITTED) each counted two and both went through; with
+/// the rows locked, the second waits for the first and counts again. On
+/// SQLite the write transaction (BEGIN IMMEDIATE) already serialises them.
+pub async fn lock_active_admins(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+) -> Result<i64, sqlx::Error> {
+    match dialect {
+        Dialect::Sqlite => count_active_admins(conn).await,
+        Dialect::Postgres => {
+            let rows = sqlx::query(
+                "SELECT id FROM users WHERE role = 'admin' AND disabled_at IS NULL FOR UPDATE",
+            )
+            .fetch_all(conn)
+            .await?;
+            Ok(i64::try_from(rows.len()).unwrap_or(i64::MAX))
+        }
+    }
 }
 
 pub async fn insert_user(
@@ -73,6 +102,21 @@ pub async fn find_login(
         return Ok(None);
     };
     Ok(Some((user_of(&row)?, row.try_get("password_hash")?)))
+}
+
+pub async fn find_user_by_email(
+    conn: &mut AnyConnection,
+    email: &str,
+) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1)"
+    ))
+    .bind(email)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(user_of)
+    .transpose()
 }
 
 pub async fn password_hash_of(
@@ -192,14 +236,39 @@ pub async fn setup_token_is_valid(
     .is_some())
 }
 
+/// Serialises login attempts on PostgreSQL for the rest of the transaction, so
+/// concurrent attempts count each other's reservations (SQLite's BEGIN
+/// IMMEDIATE does so already). Readers are not blocked.
+pub async fn lock_login_failures(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+) -> Result<(), sqlx::Error> {
+    if dialect == Dialect::Postgres {
+        sqlx::query("LOCK TABLE login_failures IN SHARE ROW EXCLUSIVE MODE")
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Counts a failed login (or reserves one before the password is checked); its id.
 pub async fn record_login_failure(
     conn: &mut AnyConnection,
     throttle_key: &str,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO login_failures (throttle_key, at) VALUES ($1, $2)")
+) -> Result<i64, sqlx::Error> {
+    sqlx::query("INSERT INTO login_failures (throttle_key, at) VALUES ($1, $2) RETURNING id")
         .bind(throttle_key)
         .bind(now)
+        .fetch_one(conn)
+        .await?
+        .try_get("id")
+}
+
+/// Takes back a reservation: the login succeeded, or was never checked.
+pub async fn delete_login_failure(conn: &mut AnyConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM login_failures WHERE id = $1")
+        .bind(id)
         .execute(conn)
         .await?;
     Ok(())
@@ -231,93 +300,4 @@ pub async fn forget_login_failures(
         .execute(conn)
         .await?;
     Ok(())
-}
-
-pub async fn insert_api_token(
-    conn: &mut AnyConnection,
-    name: &str,
-    role: Role,
-    token_hash: &str,
-    now: i64,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-    )
-    .bind(name)
-    .bind(role.as_str())
-    .bind(token_hash)
-    .bind(now)
-    .fetch_one(conn)
-    .await?
-    .try_get("id")
-}
-
-/// The role of a live API token, recording its use.
-pub async fn use_api_token(
-    conn: &mut AnyConnection,
-    token_hash: &str,
-    now: i64,
-) -> Result<Option<(i64, Role)>, sqlx::Error> {
-    let Some(row) = sqlx::query(
-        "UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL \
-         RETURNING id, role",
-    )
-    .bind(token_hash)
-    .bind(now)
-    .fetch_optional(conn)
-    .await?
-    else {
-        return Ok(None);
-    };
-    let role: String = row.try_get("role")?;
-    Ok(Some((
-        row.try_get("id")?,
-        role.parse()
-            .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
-    )))
-}
-
-#[derive(Debug, Clone)]
-pub struct ApiTokenRecord {
-    pub id: i64,
-    pub name: String,
-    pub role: Role,
-    pub created_at: i64,
-    pub last_used_at: Option<i64>,
-    pub revoked: bool,
-}
-
-pub async fn list_api_tokens(conn: &mut AnyConnection) -> Result<Vec<ApiTokenRecord>, sqlx::Error> {
-    sqlx::query(
-        "SELECT id, name, role, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY id DESC",
-    )
-    .fetch_all(conn)
-    .await?
-    .iter()
-    .map(|row| {
-        let role: String = row.try_get("role")?;
-        Ok(ApiTokenRecord {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
-            role: role.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))?,
-            created_at: row.try_get("created_at")?,
-            last_used_at: row.try_get("last_used_at")?,
-            revoked: row.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
-        })
-    })
-    .collect()
-}
-
-pub async fn revoke_api_token(
-    conn: &mut AnyConnection,
-    id: i64,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
-    let updated =
-        sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-            .bind(id)
-            .bind(now)
-            .execute(conn)
-            .await?;
-    Ok(updated.rows_affected() == 1)
 }

@@ -33,8 +33,8 @@ impl SignupLimiter {
 }
 
 /// One IPv6 user usually holds a whole /64; limiting single addresses would
-/// let them rotate through it.
-fn client_key(ip: IpAddr) -> IpAddr {
+/// let them rotate through it. The login lock keys clients the same way.
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),

@@ -383,3 +383,9 @@ on_both_databases!(
     a_post_without_the_csrf_token_is_refused_and_changes_nothing,
     the_setup_link_works_once,
 );
+
+mod admins;
+mod login;
+mod sessions;
+mod tokens;
+mod upgrade;

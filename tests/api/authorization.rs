@@ -51,7 +51,7 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
     let (token_id, _) = app
         .accounts()
         .await
-        .create_api_token("spare", Role::Editor)
+        .create_api_token("spare", Role::Editor, admin.user.id)
         .await
         .expect("token");
     let issue = {
@@ -239,6 +239,12 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
         ),
         (
             Method::POST,
+            format!("/admin/users/{spare_user}/sessions/end"),
+            vec![],
+            AdminOnly,
+        ),
+        (
+            Method::POST,
             format!("/admin/users/{spare_user}/remove"),
             vec![],
             AdminOnly,
@@ -258,6 +264,13 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
         ),
         (Method::GET, "/admin/audit".into(), vec![], AdminOnly),
         (Method::GET, "/admin/audit.csv".into(), vec![], AdminOnly),
+        // Last: it signs the editor, then the admin, out everywhere.
+        (
+            Method::POST,
+            "/admin/account/sessions/end".into(),
+            vec![],
+            SignedIn,
+        ),
     ];
 
     for (method, path, fields, access) in rows {
@@ -575,8 +588,9 @@ async fn editors_see_no_links_they_cannot_use(backend: Backend) {
 async fn a_revoked_api_token_stops_working(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let accounts = app.accounts().await;
+    let owner = app.create_user("owner@example.com", Role::Admin).await;
     let (id, token) = accounts
-        .create_api_token("soon gone", Role::Admin)
+        .create_api_token("soon gone", Role::Admin, owner.id)
         .await
         .expect("token");
     let list = || app.api(Method::GET, "/api/v1/subscribers", &token).send();

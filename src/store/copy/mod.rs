@@ -186,7 +186,10 @@ async fn copy_tables(
     // way leaves them where they were.
     if target.dialect() == Dialect::Postgres {
         for table in TABLES {
-            rows::move_identity_past_copied_ids(&mut written, table)
+            let highest_ever = rows::highest_id_ever(&mut read, source.dialect(), table)
+                .await
+                .map_err(in_table(table))?;
+            rows::move_identity_past_copied_ids(&mut written, table, highest_ever)
                 .await
                 .map_err(in_table(table))?;
         }

@@ -129,24 +129,47 @@ async fn insert(
     Ok(query.execute(target).await?.rows_affected())
 }
 
-/// Moves the identity sequence of `table`'s key past the largest copied id,
-/// so the next row PostgreSQL numbers does not collide with a copied one.
-/// Tables whose key is not an identity column have no sequence to move.
+/// The highest id the source ever handed out in `table`, deleted rows
+/// included, where the source remembers it: SQLite keeps it in
+/// `sqlite_sequence` for AUTOINCREMENT tables (migration 0009).
+pub async fn highest_id_ever(
+    source: &mut AnyConnection,
+    dialect: Dialect,
+    table: &Table,
+) -> Result<Option<i64>, sqlx::Error> {
+    if dialect != Dialect::Sqlite || table.key().kind != ColumnType::Integer {
+        return Ok(None);
+    }
+    sqlx::query("SELECT seq FROM sqlite_sequence WHERE name = $1")
+        .bind(table.name)
+        .fetch_optional(source)
+        .await?
+        .map(|row| row.try_get("seq"))
+        .transpose()
+}
+
+/// Moves the identity sequence of `table`'s key past the largest copied id
+/// and past `highest_ever` (ids of rows deleted on the source), so the next
+/// row PostgreSQL numbers neither collides with a copied one nor reuses the
+/// id of a deleted one. Tables whose key is not an identity column have no
+/// sequence to move.
 pub async fn move_identity_past_copied_ids(
     target: &mut AnyConnection,
     table: &Table,
+    highest_ever: Option<i64>,
 ) -> Result<(), sqlx::Error> {
     if table.key().kind != ColumnType::Integer {
         return Ok(());
     }
     // No sequence (a key that is not an identity column): setval(NULL, …) does nothing.
-    // is_called = false: the next value handed out is exactly MAX + 1.
+    // is_called = false: the next value handed out is exactly one past the highest.
     sqlx::query(&format!(
-        "SELECT setval(pg_get_serial_sequence('{table}', '{key}'), COALESCE(MAX({key}), 0) + 1, false) \
-         FROM {table}",
+        "SELECT setval(pg_get_serial_sequence('{table}', '{key}'), \
+         GREATEST(COALESCE(MAX({key}), 0), $1) + 1, false) FROM {table}",
         table = table.name,
         key = table.key().name,
     ))
+    .bind(highest_ever.unwrap_or(0))
     .execute(target)
     .await?;
     Ok(())

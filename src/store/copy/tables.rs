@@ -69,9 +69,15 @@ const fn opt_text(name: &'static str) -> Column {
 }
 
 /// Tables of the schema that are not copied: sqlx's record of applied
-/// migrations (the target keeps its own), and the senders' coordination
-/// state, which belongs to one deployment and starts afresh on the new one.
-pub const NOT_COPIED: &[&str] = &["_sqlx_migrations", "senders", "send_pacing"];
+/// migrations (the target keeps its own), the senders' coordination state,
+/// which belongs to one deployment and starts afresh on the new one, and the
+/// admin sessions: everyone signs in again on the new database.
+pub const NOT_COPIED: &[&str] = &[
+    "_sqlx_migrations",
+    "senders",
+    "send_pacing",
+    "admin_sessions",
+];
 
 /// Every table with data, parents before children. `tables::tests` checks
 /// this list against a freshly migrated database, so a migration that adds a
@@ -163,6 +169,8 @@ pub const TABLES: &[Table] = &[
             int("created_at"),
             opt_int("last_used_at"),
             opt_int("revoked_at"),
+            opt_int("owner_id"),
+            opt_text("owner_email"),
         ],
     },
     Table {

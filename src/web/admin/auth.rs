@@ -1,7 +1,9 @@
-//! Who is signed in to the admin pages. The session lives in an encrypted,
-//! HttpOnly cookie (actix-session); the server still decides: the account must
-//! exist, be enabled, have the same session epoch (a password change or a
-//! disable ends old sessions), and have been active within the idle timeout.
+//! Who is signed in to the admin pages. The encrypted, HttpOnly cookie
+//! (actix-session) carries a random session key and the CSRF token; the
+//! session itself is a row on the server (`accounts::sessions`), which decides:
+//! the row must exist (sign-out, a password change, a disable, a removal and
+//! "sign out everywhere" delete it), the account must be enabled, and the
+//! session must have been active within the idle timeout.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,12 +15,12 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use crate::accounts::User;
 use crate::audit::Actor;
 use crate::config::random_token as random_csrf_token;
-use crate::store::{millis, now_millis, unavailable_in};
+use crate::store::unavailable_in;
+use crate::web::error::WebError;
 use crate::web::AppState;
 
-pub(super) const USER_ID: &str = "uid";
-const EPOCH: &str = "epoch";
-const LAST_SEEN: &str = "seen";
+/// The random key of the server-side session.
+const SESSION_KEY: &str = "sk";
 pub(super) const CSRF: &str = "csrf";
 
 /// What every admin page shows about the session.
@@ -116,16 +118,47 @@ impl ResponseError for AuthError {
     }
 }
 
-/// Starts a signed-in session for `user`: a new session id (no fixation), a new CSRF token.
-pub fn start_session(
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("cannot record the session: {0}")]
+    Store(#[from] sqlx::Error),
+    #[error("cannot write the session cookie: {0}")]
+    Cookie(#[from] actix_session::SessionInsertError),
+}
+
+impl From<SessionError> for WebError {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::Store(error) => Self::Store(error),
+            SessionError::Cookie(error) => Self::Session(error.to_string()),
+        }
+    }
+}
+
+/// Starts a signed-in session for `user`: a new server-side session with a
+/// new key (no fixation), a new CSRF token.
+pub async fn start_session(
+    state: &AppState,
     session: &Session,
     user: &User,
-) -> Result<(), actix_session::SessionInsertError> {
+) -> Result<(), SessionError> {
+    let key = state
+        .accounts
+        .start_session(user.id, state.config.session_idle_timeout)
+        .await?;
     session.renew();
-    session.insert(USER_ID, user.id)?;
-    session.insert(EPOCH, user.session_epoch)?;
-    session.insert(LAST_SEEN, now_millis())?;
+    session.clear();
+    session.insert(SESSION_KEY, key)?;
     session.insert(CSRF, random_csrf_token())?;
+    Ok(())
+}
+
+/// Signs out: the server-side session ends, so a copy of the cookie is worthless.
+pub async fn end_session(state: &AppState, session: &Session) -> Result<(), sqlx::Error> {
+    if let Ok(Some(key)) = session.get::<String>(SESSION_KEY) {
+        state.accounts.end_session(&key).await?;
+    }
+    session.purge();
     Ok(())
 }
 
@@ -158,30 +191,20 @@ async fn signed_in(req: HttpRequest) -> Result<SignedIn, AuthError> {
     let not_signed_in = || AuthError::NotSignedIn {
         login_url: login_url(&req),
     };
-    let user_id = session
-        .get::<i64>(USER_ID)
+    let key = session
+        .get::<String>(SESSION_KEY)
         .ok()
         .flatten()
         .ok_or_else(not_signed_in)?;
-    let now = now_millis();
-    let last_seen = session.get::<i64>(LAST_SEEN).ok().flatten().unwrap_or(0);
-    if now - last_seen > millis(state.config.session_idle_timeout) {
-        session.purge();
-        return Err(not_signed_in());
-    }
     let user = state
         .accounts
-        .user(user_id)
+        .session_user(&key, state.config.session_idle_timeout)
         .await
         .map_err(|e| AuthError::failure(&e))?;
-    let epoch = session.get::<i64>(EPOCH).ok().flatten();
-    let Some(user) = user.filter(|u| !u.disabled && Some(u.session_epoch) == epoch) else {
+    let Some(user) = user else {
         session.purge();
         return Err(not_signed_in());
     };
-    session
-        .insert(LAST_SEEN, now)
-        .map_err(|e| AuthError::Internal(e.to_string()))?;
     let csrf_token = csrf_token(&session);
     Ok(SignedIn {
         user,

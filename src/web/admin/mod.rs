@@ -19,12 +19,13 @@ use askama::Template;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use self::auth::{csrf_token, start_session, AdminContext, SignedIn};
+use self::auth::{csrf_token, end_session, start_session, AdminContext, SignedIn};
 use super::error::WebError;
 use super::origin::client_ip;
 use super::pages::html;
+use super::rate_limit::client_key;
 use super::AppState;
-use crate::accounts::{AccountError, LoginError, NewPassword};
+use crate::accounts::{AccountError, HashError, LoginError, NewPassword, HASH_QUEUE_WAIT};
 use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::config::SecretKey;
 use crate::subscriptions::stats::{subscriber_stats, SubscriberStats};
@@ -68,6 +69,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(dashboard)
             .service(account_page)
             .service(change_password)
+            .service(sign_out_everywhere)
             .configure(users::routes)
             .configure(audit::routes)
             .configure(subscribers::routes)
@@ -158,15 +160,16 @@ async fn log_in(
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, WebError> {
     let form = form.into_inner();
+    // An IPv6 client holds a whole /64: the lock keys the network, not one address.
     let client = client_ip(&req, &state.config.trusted_proxies)
-        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        .map_or_else(|| "unknown".to_owned(), |ip| client_key(ip).to_string());
     let result = state
         .accounts
         .log_in(&form.email, SecretString::from(form.password), &client)
         .await;
     match result {
         Ok(user) => {
-            start_session(&session, &user).map_err(|e| WebError::Session(e.to_string()))?;
+            start_session(&state, &session, &user).await?;
             tracing::info!(user_id = user.id, "signed in");
             state
                 .record_audit(
@@ -198,6 +201,10 @@ async fn log_in(
                     StatusCode::TOO_MANY_REQUESTS,
                     Some(retry_after.as_secs() + 1),
                 ),
+                LoginError::Busy => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Some(HASH_QUEUE_WAIT.as_secs().max(1)),
+                ),
                 _ => (StatusCode::UNAUTHORIZED, None),
             };
             let mut page = LoginPage::login(&state, &session);
@@ -216,21 +223,43 @@ async fn log_in(
 }
 
 #[post("/logout")]
-async fn log_out(req: HttpRequest, state: web::Data<AppState>, session: Session) -> HttpResponse {
-    if let Ok(Some(user_id)) = session.get::<i64>(auth::USER_ID) {
-        let email = match state.accounts.user(user_id).await {
-            Ok(Some(user)) => user.email,
-            _ => format!("account {user_id}"),
-        };
+async fn log_out(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    me: Option<SignedIn>,
+) -> Result<HttpResponse, WebError> {
+    if let Some(me) = &me {
         state
-            .record_audit(
-                &req,
-                AuditEntry::new(Actor::Account { id: user_id, email }, AuditAction::SignOut),
-            )
+            .record_audit(&req, AuditEntry::new(me.actor(), AuditAction::SignOut))
             .await;
     }
-    session.purge();
-    see_other("/admin/login")
+    end_session(&state, &session).await?;
+    Ok(see_other("/admin/login"))
+}
+
+/// Ends every session of the signed-in account, this one included, and shows
+/// the sign-in form with a note saying so.
+#[post("/account/sessions/end")]
+#[tracing::instrument(name = "sign_out_everywhere", skip_all)]
+async fn sign_out_everywhere(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    me: SignedIn,
+) -> Result<HttpResponse, WebError> {
+    state.accounts.end_all_sessions(me.user.id).await?;
+    state
+        .record_audit(
+            &req,
+            AuditEntry::new(me.actor(), AuditAction::SignOutEverywhere),
+        )
+        .await;
+    // The cookie stays, emptied, to carry the sign-in form's new CSRF token.
+    me.session.renew();
+    me.session.clear();
+    let mut page = LoginPage::login(&state, &me.session);
+    page.notice = Some("You are signed out everywhere.".into());
+    html(StatusCode::OK, &page)
 }
 
 #[derive(Debug, Deserialize)]
@@ -293,7 +322,7 @@ async fn set_up(
         .await
     {
         Ok(user) => {
-            start_session(&session, &user).map_err(|e| WebError::Session(e.to_string()))?;
+            start_session(&state, &session, &user).await?;
             Ok(see_other("/admin"))
         }
         Err(AccountError::SetupLinkInvalid) => setup_link_spent(&state, &session),
@@ -377,10 +406,9 @@ async fn change_password(
     };
     let (status, notice, error) = match outcome {
         Ok(()) => {
-            // The epoch moved on: keep this session, the others end.
-            if let Some(user) = state.accounts.user(me.user.id).await? {
-                start_session(&me.session, &user).map_err(|e| WebError::Session(e.to_string()))?;
-            }
+            // Every session of the account ended with the change; this one
+            // goes on as a new session.
+            start_session(&state, &me.session, &me.user).await?;
             (
                 StatusCode::OK,
                 Some("Your password has been changed.".to_owned()),
@@ -390,6 +418,11 @@ async fn change_password(
         Err(error @ (AccountError::WrongPassword | AccountError::Password(_))) => {
             (StatusCode::BAD_REQUEST, None, Some(error.to_string()))
         }
+        Err(error @ AccountError::Hash(HashError::Busy)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            Some(error.to_string()),
+        ),
         Err(other) => return Err(WebError::Account(other)),
     };
     let me = SignedIn {

@@ -7,7 +7,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::auth::{AdminContext, AdminOnly};
-use crate::accounts::{AccountError, NewPassword, Role, User};
+use crate::accounts::{AccountError, HashError, NewPassword, Role, User};
 use crate::store::timestamps;
 use crate::web::error::WebError;
 use crate::web::pages::html;
@@ -19,6 +19,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(switch_user)
         .service(reset_password)
         .service(remove_user)
+        .service(end_sessions)
         .service(tokens_page)
         .service(create_token)
         .service(revoke_token);
@@ -59,6 +60,16 @@ async fn outcome(
 ) -> Result<HttpResponse, WebError> {
     match result {
         Ok(notice) => render_users(state, me, StatusCode::OK, Some(notice), None).await,
+        Err(error @ AccountError::Hash(HashError::Busy)) => {
+            render_users(
+                state,
+                me,
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                Some(error.to_string()),
+            )
+            .await
+        }
         Err(error @ AccountError::Store(_) | error @ AccountError::Hash(_)) => {
             Err(WebError::Account(error))
         }
@@ -185,10 +196,28 @@ async fn remove_user(
     outcome(&state, &me, result).await
 }
 
+/// `POST /users/{id}/sessions/end`: signs the account out everywhere (an
+/// admin's own account too; the admin then signs in again).
+#[post("/users/{id}/sessions/end")]
+async fn end_sessions(
+    state: web::Data<AppState>,
+    me: AdminOnly,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    let result = state
+        .accounts
+        .end_all_sessions(*id)
+        .await
+        .map(|ended| format!("Signed out everywhere: {ended} sessions ended."));
+    outcome(&state, &me, result).await
+}
+
 struct TokenRow {
     id: i64,
     name: String,
     role: Role,
+    /// Who made it, or why that is not known.
+    owner: String,
     created: String,
     last_used: String,
     revoked: bool,
@@ -200,6 +229,7 @@ struct TokensPage {
     ctx: AdminContext,
     tokens: Vec<TokenRow>,
     new_token: Option<String>,
+    error: Option<String>,
 }
 
 async fn render_tokens(
@@ -207,6 +237,16 @@ async fn render_tokens(
     me: &AdminOnly,
     status: StatusCode,
     new_token: Option<String>,
+) -> Result<HttpResponse, WebError> {
+    render_tokens_page(state, me, status, new_token, None).await
+}
+
+async fn render_tokens_page(
+    state: &AppState,
+    me: &AdminOnly,
+    status: StatusCode,
+    new_token: Option<String>,
+    error: Option<String>,
 ) -> Result<HttpResponse, WebError> {
     let tokens = state
         .accounts
@@ -217,6 +257,11 @@ async fn render_tokens(
             id: t.id,
             name: t.name,
             role: t.role,
+            owner: match (t.owner_email, t.owner_exists) {
+                (Some(email), true) => email,
+                (Some(email), false) => format!("{email} (removed)"),
+                (None, _) => "unknown (made before owners were recorded)".into(),
+            },
             created: timestamps::date_time(t.created_at),
             last_used: t
                 .last_used_at
@@ -230,6 +275,7 @@ async fn render_tokens(
             ctx: me.0.context(state, "tokens"),
             tokens,
             new_token,
+            error,
         },
     )
 }
@@ -260,8 +306,27 @@ async fn create_token(
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return render_tokens(&state, &me, StatusCode::BAD_REQUEST, None).await;
     }
-    let (_, token) = state.accounts.create_api_token(name, role).await?;
-    render_tokens(&state, &me, StatusCode::OK, Some(token)).await
+    // The signed-in admin owns the token: it dies with their account.
+    match state
+        .accounts
+        .create_api_token(name, role, me.0.user.id)
+        .await
+    {
+        Ok((_, token)) => render_tokens(&state, &me, StatusCode::OK, Some(token)).await,
+        Err(error @ (AccountError::Store(_) | AccountError::Hash(_))) => {
+            Err(WebError::Account(error))
+        }
+        Err(error) => {
+            render_tokens_page(
+                &state,
+                &me,
+                StatusCode::CONFLICT,
+                None,
+                Some(error.to_string()),
+            )
+            .await
+        }
+    }
 }
 
 #[post("/tokens/{id}/revoke")]

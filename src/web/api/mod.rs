@@ -23,7 +23,7 @@ pub use error::{ApiError, ErrorBody};
     info(
         title = "Herald API",
         version = "1",
-        description = "Subscribers and issues of a Herald newsletter. Authenticate with `Authorization: Bearer TOKEN`; tokens are made by admins (`herald token create --name NAME`)."
+        description = "Subscribers and issues of a Herald newsletter. Authenticate with `Authorization: Bearer TOKEN`; tokens are made by admins (`herald token create --name NAME --owner EMAIL`)."
     ),
     modifiers(&BearerSecurity),
     security(("bearer" = [])),

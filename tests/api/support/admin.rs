@@ -125,11 +125,23 @@ impl TestApp {
         }
     }
 
-    /// A new API token with `role`, as `herald token create` makes it.
+    /// A new API token with `role`, as `herald token create` makes it, owned
+    /// by a new account of the same role.
     pub async fn api_token(&self, role: Role) -> String {
+        let owner = format!(
+            "token-owner-{}-{:08x}@example.com",
+            role,
+            rand::random::<u32>()
+        );
+        let owner = self.create_user(&owner, role).await;
+        self.api_token_of(&owner, role).await
+    }
+
+    /// A new API token with `role` owned by `owner`.
+    pub async fn api_token_of(&self, owner: &User, role: Role) -> String {
         self.accounts()
             .await
-            .create_api_token("tests", role)
+            .create_api_token("tests", role, owner.id)
             .await
             .expect("create a token")
             .1
