@@ -14,6 +14,7 @@ use secrecy::SecretString;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 use crate::accounts::{AccountError, Accounts, NewPassword, Role};
+use crate::audit::{Actor, AuditAction, AuditEntry, AuditLog};
 use crate::config::{BaseUrl, Config, LogFormat};
 use crate::startup::{Application, Sending, Worker};
 use crate::store::Store;
@@ -319,11 +320,18 @@ async fn add_user(config: Config, email: &str, role: Role) -> ExitCode {
         Ok(store) => store,
         Err(code) => return code,
     };
-    match Accounts::new(store)
+    match Accounts::new(store.clone())
         .create_user(email, role, password)
         .await
     {
         Ok(user) => {
+            AuditLog::new(store)
+                .record(
+                    AuditEntry::new(Actor::CommandLine, AuditAction::UserAdded)
+                        .target(user.email.clone())
+                        .detail(format!("role {}", user.role)),
+                )
+                .await;
             println!("Added {} as {}.", user.email, user.role);
             ExitCode::SUCCESS
         }
@@ -347,7 +355,7 @@ async fn create_token(config: Config, name: &str, role: Role, owner: &str) -> Ex
         Ok(store) => store,
         Err(code) => return code,
     };
-    let accounts = Accounts::new(store);
+    let accounts = Accounts::new(store.clone());
     let owner_account = match accounts.user_by_email(owner).await {
         Ok(Some(account)) if !account.disabled => account,
         Ok(_) => {
@@ -368,7 +376,14 @@ async fn create_token(config: Config, name: &str, role: Role, owner: &str) -> Ex
         .create_api_token(name, role, owner_account.id)
         .await
     {
-        Ok((_, token)) => {
+        Ok((id, token)) => {
+            AuditLog::new(store)
+                .record(
+                    AuditEntry::new(Actor::CommandLine, AuditAction::TokenCreated)
+                        .target(format!("API token #{id} “{name}”"))
+                        .detail(format!("role {role}, owned by {}", owner_account.email)),
+                )
+                .await;
             // The token alone on stdout, so scripts can capture it.
             println!("{token}");
             eprintln!(

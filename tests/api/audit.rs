@@ -251,8 +251,86 @@ async fn test_sends_are_recorded_with_their_recipient(backend: Backend) {
     );
 }
 
+async fn account_and_token_changes_are_recorded(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.sign_in_as(Role::Admin).await;
+    let fields = [
+        ("email", "new.editor@example.com"),
+        ("role", "editor"),
+        ("password", "a long enough password"),
+    ];
+    assert_eq!(admin.post_form("/admin/users", &fields).await.status(), 200);
+    let editor = app
+        .accounts()
+        .await
+        .user_by_email("new.editor@example.com")
+        .await
+        .expect("lookup")
+        .expect("the new editor");
+    let id = editor.id;
+    for step in ["disable", "enable"] {
+        let response = admin
+            .post_form(&format!("/admin/users/{id}/{step}"), &[])
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+    let response = admin
+        .post_form(
+            &format!("/admin/users/{id}/password"),
+            &[("password", "another long password")],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let response = admin
+        .post_form("/admin/tokens", &[("name", "cms"), ("role", "editor")])
+        .await;
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.expect("tokens page");
+    let token_id: i64 = page
+        .split("/admin/tokens/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|id| id.parse().ok())
+        .expect("a revoke form with the token's id");
+    let response = admin
+        .post_form(&format!("/admin/tokens/{token_id}/revoke"), &[])
+        .await;
+    assert_eq!(response.status(), 200);
+    let response = admin
+        .post_form(&format!("/admin/users/{id}/remove"), &[])
+        .await;
+    assert_eq!(response.status(), 200);
+
+    let (_, page) = admin.get_page("/admin/audit").await;
+    let rows: Vec<(String, String, String)> = table_rows(&page)
+        .into_iter()
+        .filter(|row| row[1] == admin.user.email && row[2] != "Signed in")
+        .map(|row| (row[2].clone(), row[3].clone(), row[4].clone()))
+        .collect();
+    let who = "new.editor@example.com".to_owned();
+    let token = format!("API token #{token_id}");
+    assert_eq!(
+        rows,
+        vec![
+            ("Account removed".to_owned(), who.clone(), String::new()),
+            ("API token revoked".to_owned(), token.clone(), String::new()),
+            (
+                "API token created".to_owned(),
+                format!("{token} “cms”"),
+                "role editor".to_owned()
+            ),
+            ("Password changed".to_owned(), who.clone(), String::new()),
+            ("Account enabled".to_owned(), who.clone(), String::new()),
+            ("Account disabled".to_owned(), who.clone(), String::new()),
+            ("Account added".to_owned(), who, "role editor".to_owned()),
+        ],
+        "{page}"
+    );
+}
+
 on_both_databases!(
     sign_ins_and_failures_are_recorded_with_the_address,
+    account_and_token_changes_are_recorded,
     test_sends_are_recorded_with_their_recipient,
     sends_pauses_resumes_and_cancels_are_recorded_by_who_did_them,
     admins_filter_the_log_and_export_it_as_csv,

@@ -390,6 +390,7 @@ struct PasswordForm {
 #[post("/account/password")]
 #[tracing::instrument(name = "change_password", skip_all)]
 async fn change_password(
+    req: HttpRequest,
     state: web::Data<AppState>,
     me: SignedIn,
     form: web::Form<PasswordForm>,
@@ -406,6 +407,13 @@ async fn change_password(
     };
     let (status, notice, error) = match outcome {
         Ok(()) => {
+            state
+                .record_audit(
+                    &req,
+                    AuditEntry::new(me.actor(), AuditAction::PasswordChanged)
+                        .target(me.user.email.clone()),
+                )
+                .await;
             // Every session of the account ended with the change; this one
             // goes on as a new session.
             start_session(&state, &me.session, &me.user).await?;

@@ -1,13 +1,14 @@
 //! Admin pages for accounts and API tokens.
 
 use actix_web::http::StatusCode;
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::auth::{AdminContext, AdminOnly};
 use crate::accounts::{AccountError, HashError, NewPassword, Role, User};
+use crate::audit::{AuditAction, AuditEntry};
 use crate::store::timestamps;
 use crate::web::error::WebError;
 use crate::web::pages::html;
@@ -121,6 +122,7 @@ struct NewUserForm {
 #[post("/users")]
 #[tracing::instrument(name = "add_user", skip_all)]
 async fn add_user(
+    req: HttpRequest,
     state: web::Data<AppState>,
     me: AdminOnly,
     form: web::Form<NewUserForm>,
@@ -135,6 +137,14 @@ async fn add_user(
             .accounts
             .create_user(&form.email, role, password)
             .await?;
+        state
+            .record_audit(
+                &req,
+                AuditEntry::new(me.0.actor(), AuditAction::UserAdded)
+                    .target(user.email.clone())
+                    .detail(format!("role {}", user.role)),
+            )
+            .await;
         Ok(format!("{} can now sign in as {}.", user.email, user.role))
     }
     .await;
@@ -144,13 +154,26 @@ async fn add_user(
 /// `POST /users/{id}/disable` and `/enable`.
 #[post("/users/{id}/{switch:(disable|enable)}")]
 async fn switch_user(
+    req: HttpRequest,
     state: web::Data<AppState>,
     me: AdminOnly,
     path: web::Path<(i64, String)>,
 ) -> Result<HttpResponse, WebError> {
     let (id, switch) = path.into_inner();
     let disable = switch == "disable";
-    let result = state.accounts.set_disabled(id, disable).await.map(|()| {
+    let target = account_label(&state, id).await?;
+    let result = state.accounts.set_disabled(id, disable).await;
+    if result.is_ok() {
+        let action = if disable {
+            AuditAction::UserDisabled
+        } else {
+            AuditAction::UserEnabled
+        };
+        state
+            .record_audit(&req, AuditEntry::new(me.0.actor(), action).target(target))
+            .await;
+    }
+    let result = result.map(|()| {
         if disable {
             "The account is disabled; its sessions have ended.".to_owned()
         } else {
@@ -168,14 +191,22 @@ struct ResetForm {
 #[post("/users/{id}/password")]
 #[tracing::instrument(name = "reset_password", skip_all)]
 async fn reset_password(
+    req: HttpRequest,
     state: web::Data<AppState>,
     me: AdminOnly,
     id: web::Path<i64>,
     form: web::Form<ResetForm>,
 ) -> Result<HttpResponse, WebError> {
+    let target = account_label(&state, *id).await?;
     let result = async {
         let password = NewPassword::parse(SecretString::from(form.into_inner().password))?;
         state.accounts.reset_password(*id, password).await?;
+        state
+            .record_audit(
+                &req,
+                AuditEntry::new(me.0.actor(), AuditAction::PasswordChanged).target(target),
+            )
+            .await;
         Ok("The password is reset; the user's sessions have ended.".to_owned())
     }
     .await;
@@ -184,15 +215,22 @@ async fn reset_password(
 
 #[post("/users/{id}/remove")]
 async fn remove_user(
+    req: HttpRequest,
     state: web::Data<AppState>,
     me: AdminOnly,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
-    let result = state
-        .accounts
-        .remove(*id)
-        .await
-        .map(|()| "The account is removed.".to_owned());
+    let target = account_label(&state, *id).await?;
+    let result = state.accounts.remove(*id).await;
+    if result.is_ok() {
+        state
+            .record_audit(
+                &req,
+                AuditEntry::new(me.0.actor(), AuditAction::UserRemoved).target(target),
+            )
+            .await;
+    }
+    let result = result.map(|()| "The account is removed.".to_owned());
     outcome(&state, &me, result).await
 }
 
@@ -200,16 +238,34 @@ async fn remove_user(
 /// admin's own account too; the admin then signs in again).
 #[post("/users/{id}/sessions/end")]
 async fn end_sessions(
+    req: HttpRequest,
     state: web::Data<AppState>,
     me: AdminOnly,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
-    let result = state
-        .accounts
-        .end_all_sessions(*id)
-        .await
-        .map(|ended| format!("Signed out everywhere: {ended} sessions ended."));
+    let target = account_label(&state, *id).await?;
+    let result = state.accounts.end_all_sessions(*id).await;
+    if let Ok(ended) = &result {
+        state
+            .record_audit(
+                &req,
+                AuditEntry::new(me.0.actor(), AuditAction::SignOutEverywhere)
+                    .target(target)
+                    .detail(format!("{ended} sessions ended")),
+            )
+            .await;
+    }
+    let result = result.map(|ended| format!("Signed out everywhere: {ended} sessions ended."));
     outcome(&state, &me, result).await
+}
+
+/// An account as the audit log names it: its address, while it exists.
+async fn account_label(state: &AppState, id: i64) -> Result<String, WebError> {
+    Ok(state
+        .accounts
+        .user(id)
+        .await?
+        .map_or_else(|| format!("account {id}"), |user| user.email))
 }
 
 struct TokenRow {
@@ -294,6 +350,7 @@ struct TokenForm {
 #[post("/tokens")]
 #[tracing::instrument(name = "create_token", skip_all)]
 async fn create_token(
+    req: HttpRequest,
     state: web::Data<AppState>,
     me: AdminOnly,
     form: web::Form<TokenForm>,
@@ -312,7 +369,17 @@ async fn create_token(
         .create_api_token(name, role, me.0.user.id)
         .await
     {
-        Ok((_, token)) => render_tokens(&state, &me, StatusCode::OK, Some(token)).await,
+        Ok((id, token)) => {
+            state
+                .record_audit(
+                    &req,
+                    AuditEntry::new(me.0.actor(), AuditAction::TokenCreated)
+                        .target(format!("API token #{id} “{name}”"))
+                        .detail(format!("role {role}")),
+                )
+                .await;
+            render_tokens(&state, &me, StatusCode::OK, Some(token)).await
+        }
         Err(error @ (AccountError::Store(_) | AccountError::Hash(_))) => {
             Err(WebError::Account(error))
         }
@@ -331,11 +398,19 @@ async fn create_token(
 
 #[post("/tokens/{id}/revoke")]
 async fn revoke_token(
+    req: HttpRequest,
     state: web::Data<AppState>,
     me: AdminOnly,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
     let status = if state.accounts.revoke_api_token(*id).await? {
+        state
+            .record_audit(
+                &req,
+                AuditEntry::new(me.0.actor(), AuditAction::TokenRevoked)
+                    .target(format!("API token #{id}")),
+            )
+            .await;
         StatusCode::OK
     } else {
         StatusCode::NOT_FOUND
