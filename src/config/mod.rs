@@ -106,6 +106,40 @@ pub struct Config {
     pub smtp_ca_file: Option<PathBuf>,
     pub dkim: Option<DkimSettings>,
     pub session_idle_timeout: Duration,
+    pub require_two_factor: TwoFactorPolicy,
+}
+
+/// Which accounts must sign in with a one-time code as well as a password
+/// (`HERALD_REQUIRE_2FA`). Accounts it covers that have not set it up can
+/// reach only their account page, to set it up, until they do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TwoFactorPolicy {
+    None,
+    Admins,
+    All,
+}
+
+impl TwoFactorPolicy {
+    pub fn requires(self, role: crate::accounts::Role) -> bool {
+        match self {
+            Self::None => false,
+            Self::Admins => role == crate::accounts::Role::Admin,
+            Self::All => true,
+        }
+    }
+}
+
+impl FromStr for TwoFactorPolicy {
+    type Err = &'static str;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "none" => Ok(Self::None),
+            "admins" => Ok(Self::Admins),
+            "all" => Ok(Self::All),
+            _ => Err("use none, admins or all"),
+        }
+    }
 }
 
 /// DKIM signing: all three variables, or none.
@@ -184,6 +218,7 @@ impl Config {
             })?,
             dkim: dkim_settings(&env)?,
             session_idle_timeout: env.duration("HERALD_SESSION_IDLE_TIMEOUT", "8h")?,
+            require_two_factor: env.parse("HERALD_REQUIRE_2FA", "none")?,
         })
     }
 

@@ -388,3 +388,4 @@ mod admins;
 mod login;
 mod sessions;
 mod tokens;
+mod two_factor;
