@@ -79,6 +79,8 @@ pub struct User {
     pub disabled: bool,
     pub session_epoch: i64,
     pub created_at: i64,
+    /// Signs in with a one-time code after the password.
+    pub two_factor: bool,
 }
 
 impl User {

@@ -66,7 +66,7 @@ impl Accounts {
     }
 
     /// Counts one failure under each key, unless a key is at its limit already.
-    async fn reserve_attempt(&self, keys: &[&str]) -> Result<Vec<i64>, LoginError> {
+    pub(super) async fn reserve_attempt(&self, keys: &[&str]) -> Result<Vec<i64>, LoginError> {
         let now = now_millis();
         let since = now - millis(LOGIN_FAILURE_WINDOW);
         let mut tx = self.store.begin_write().await?;
@@ -88,7 +88,7 @@ impl Accounts {
         Ok(reservation)
     }
 
-    async fn take_back(&self, reservation: &[i64]) -> Result<(), LoginError> {
+    pub(super) async fn take_back(&self, reservation: &[i64]) -> Result<(), LoginError> {
         let mut tx = self.store.begin_write().await?;
         for id in reservation {
             queries::delete_login_failure(&mut tx, *id).await?;

@@ -8,6 +8,7 @@ mod password;
 mod queries;
 mod sessions;
 mod tokens;
+mod two_factor;
 
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use crate::subscriptions::SubscriberEmail;
 pub use domain::{NewPassword, PasswordError, Role, User, MIN_PASSWORD_LENGTH};
 pub use password::{HashError, QUEUE_WAIT as HASH_QUEUE_WAIT};
 pub use queries::ApiTokenRecord;
+pub use two_factor::{Enrolment, TwoFactorError, RECOVERY_CODE_COUNT};
 
 /// How long the first-run setup link works.
 pub const SETUP_LINK_TTL: Duration = Duration::from_secs(60 * 60);

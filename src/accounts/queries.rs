@@ -8,11 +8,14 @@ use crate::store::Dialect;
 
 mod sessions;
 mod tokens;
+mod two_factor;
 
 pub use sessions::*;
 pub use tokens::*;
+pub use two_factor::*;
 
-const USER_COLUMNS: &str = "id, email, role, disabled_at, session_epoch, created_at";
+const USER_COLUMNS: &str =
+    "id, email, role, disabled_at, session_epoch, created_at, totp_enabled_at";
 
 fn user_of(row: &AnyRow) -> Result<User, sqlx::Error> {
     let role: String = row.try_get("role")?;
@@ -25,6 +28,7 @@ fn user_of(row: &AnyRow) -> Result<User, sqlx::Error> {
         disabled: row.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
         session_epoch: row.try_get("session_epoch")?,
         created_at: row.try_get("created_at")?,
+        two_factor: row.try_get::<Option<i64>, _>("totp_enabled_at")?.is_some(),
     })
 }
 

@@ -25,6 +25,9 @@ pub enum AuditAction {
     UserEnabled,
     UserRemoved,
     PasswordChanged,
+    TwoFactorOn,
+    TwoFactorOff,
+    RecoveryCodesRenewed,
     TokenCreated,
     TokenRevoked,
     SubscribersImported,
@@ -39,7 +42,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 20] = [
+    pub const ALL: [AuditAction; 23] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -49,6 +52,9 @@ impl AuditAction {
         Self::UserEnabled,
         Self::UserRemoved,
         Self::PasswordChanged,
+        Self::TwoFactorOn,
+        Self::TwoFactorOff,
+        Self::RecoveryCodesRenewed,
         Self::TokenCreated,
         Self::TokenRevoked,
         Self::SubscribersImported,
@@ -73,6 +79,9 @@ impl AuditAction {
             Self::UserEnabled => "user_enabled",
             Self::UserRemoved => "user_removed",
             Self::PasswordChanged => "password_changed",
+            Self::TwoFactorOn => "two_factor_on",
+            Self::TwoFactorOff => "two_factor_off",
+            Self::RecoveryCodesRenewed => "recovery_codes_renewed",
             Self::TokenCreated => "token_created",
             Self::TokenRevoked => "token_revoked",
             Self::SubscribersImported => "subscribers_imported",
@@ -99,6 +108,9 @@ impl AuditAction {
             Self::UserEnabled => "Account enabled",
             Self::UserRemoved => "Account removed",
             Self::PasswordChanged => "Password changed",
+            Self::TwoFactorOn => "Two-factor sign-in on",
+            Self::TwoFactorOff => "Two-factor sign-in off",
+            Self::RecoveryCodesRenewed => "Recovery codes renewed",
             Self::TokenCreated => "API token created",
             Self::TokenRevoked => "API token revoked",
             Self::SubscribersImported => "Subscribers imported",

@@ -112,6 +112,7 @@ pub struct Config {
     pub dkim: Option<DkimSettings>,
     pub session_idle_timeout: Duration,
     pub log_format: LogFormat,
+    pub require_two_factor: TwoFactorPolicy,
 }
 
 /// How log lines are written: for a person at a terminal, or one JSON object
@@ -130,6 +131,39 @@ impl FromStr for LogFormat {
             "text" => Ok(Self::Text),
             "json" => Ok(Self::Json),
             _ => Err("the log format is `text` or `json`"),
+        }
+    }
+}
+
+/// Which accounts must sign in with a one-time code as well as a password
+/// (`HERALD_REQUIRE_2FA`). Accounts it covers that have not set it up can
+/// reach only their account page, to set it up, until they do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TwoFactorPolicy {
+    None,
+    Admins,
+    All,
+}
+
+impl TwoFactorPolicy {
+    pub fn requires(self, role: crate::accounts::Role) -> bool {
+        match self {
+            Self::None => false,
+            Self::Admins => role == crate::accounts::Role::Admin,
+            Self::All => true,
+        }
+    }
+}
+
+impl FromStr for TwoFactorPolicy {
+    type Err = &'static str;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "none" => Ok(Self::None),
+            "admins" => Ok(Self::Admins),
+            "all" => Ok(Self::All),
+            _ => Err("use none, admins or all"),
         }
     }
 }
@@ -212,6 +246,7 @@ impl Config {
             dkim: dkim_settings(&env)?,
             session_idle_timeout: env.duration("HERALD_SESSION_IDLE_TIMEOUT", "8h")?,
             log_format: env.parse("HERALD_LOG_FORMAT", "text")?,
+            require_two_factor: env.parse("HERALD_REQUIRE_2FA", "none")?,
         })
     }
 

@@ -388,4 +388,5 @@ mod admins;
 mod login;
 mod sessions;
 mod tokens;
+mod two_factor;
 mod upgrade;

@@ -144,6 +144,19 @@ pub const TABLES: &[Table] = &[
             int("session_epoch"),
             int("created_at"),
             int("updated_at"),
+            opt_text("totp_secret"),
+            opt_int("totp_enabled_at"),
+            opt_int("totp_last_step"),
+        ],
+    },
+    Table {
+        name: "recovery_codes",
+        columns: &[
+            int("id"),
+            int("user_id"),
+            text("code_hash"),
+            int("created_at"),
+            opt_int("used_at"),
         ],
     },
     Table {

@@ -15,12 +15,19 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use crate::accounts::User;
 use crate::audit::Actor;
 use crate::config::random_token as random_csrf_token;
-use crate::store::unavailable_in;
+use crate::store::{now_millis, unavailable_in};
 use crate::web::error::WebError;
 use crate::web::AppState;
 
 /// The random key of the server-side session.
 const SESSION_KEY: &str = "sk";
+/// Between the password and the one-time code: (account id, when the password
+/// was right). Only the encrypted cookie holds it; it signs nobody in.
+const PENDING_SECOND_FACTOR: &str = "2fa";
+/// How long the code may take to type after the password.
+const SECOND_FACTOR_WAIT: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+/// Where an account that must set up two-factor sign-in is sent.
+pub const TWO_FACTOR_SETUP_PAGE: &str = "/admin/account#two-factor";
 pub(super) const CSRF: &str = "csrf";
 
 /// What every admin page shows about the session.
@@ -76,6 +83,8 @@ pub enum AuthError {
     Internal(String),
     #[error("the database is unavailable")]
     Unavailable,
+    #[error("set up two-factor sign-in first")]
+    TwoFactorRequired,
 }
 
 impl AuthError {
@@ -91,7 +100,7 @@ impl AuthError {
 impl ResponseError for AuthError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::NotSignedIn { .. } => StatusCode::SEE_OTHER,
+            Self::NotSignedIn { .. } | Self::TwoFactorRequired => StatusCode::SEE_OTHER,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -102,6 +111,9 @@ impl ResponseError for AuthError {
         match self {
             Self::NotSignedIn { login_url } => HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, login_url.as_str()))
+                .finish(),
+            Self::TwoFactorRequired => HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, TWO_FACTOR_SETUP_PAGE))
                 .finish(),
             Self::Forbidden => HttpResponse::Forbidden()
                 .content_type("text/html; charset=utf-8")
@@ -151,6 +163,26 @@ pub async fn start_session(
     session.insert(SESSION_KEY, key)?;
     session.insert(CSRF, random_csrf_token())?;
     Ok(())
+}
+
+/// The password was right for an account that signs in with a code too: the
+/// cookie remembers whose code to ask for, and nothing else.
+pub fn await_second_factor(session: &Session, user: &User) -> Result<(), SessionError> {
+    session.renew();
+    session.clear();
+    session.insert(PENDING_SECOND_FACTOR, (user.id, now_millis()))?;
+    session.insert(CSRF, random_csrf_token())?;
+    Ok(())
+}
+
+/// The account whose password was right in this browser within the last few
+/// minutes and whose code is awaited.
+pub fn pending_second_factor(session: &Session) -> Option<i64> {
+    let (user_id, since) = session
+        .get::<(i64, i64)>(PENDING_SECOND_FACTOR)
+        .ok()
+        .flatten()?;
+    (now_millis() - since <= crate::store::millis(SECOND_FACTOR_WAIT)).then_some(user_id)
 }
 
 /// Signs out: the server-side session ends, so a copy of the cookie is worthless.
@@ -205,6 +237,14 @@ async fn signed_in(req: HttpRequest) -> Result<SignedIn, AuthError> {
         session.purge();
         return Err(not_signed_in());
     };
+    // An account that must use two-factor sign-in and has not set it up yet
+    // reaches only its account page, where it sets it up.
+    if state.config.require_two_factor.requires(user.role)
+        && !user.two_factor
+        && !req.path().starts_with("/admin/account")
+    {
+        return Err(AuthError::TwoFactorRequired);
+    }
     let csrf_token = csrf_token(&session);
     Ok(SignedIn {
         user,

@@ -6,6 +6,7 @@ pub mod auth;
 mod csrf;
 mod issues;
 mod subscribers;
+mod two_factor;
 mod users;
 
 use actix_session::config::{CookieContentSecurity, PersistentSession, TtlExtensionPolicy};
@@ -19,7 +20,9 @@ use askama::Template;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use self::auth::{csrf_token, end_session, start_session, AdminContext, SignedIn};
+use self::auth::{
+    await_second_factor, csrf_token, end_session, start_session, AdminContext, SignedIn,
+};
 use super::error::WebError;
 use super::origin::client_ip;
 use super::pages::html;
@@ -70,6 +73,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(account_page)
             .service(change_password)
             .service(sign_out_everywhere)
+            .configure(two_factor::routes)
             .configure(users::routes)
             .configure(audit::routes)
             .configure(subscribers::routes)
@@ -168,6 +172,18 @@ async fn log_in(
         .log_in(&form.email, SecretString::from(form.password), &client)
         .await;
     match result {
+        Ok(user) if user.two_factor => {
+            await_second_factor(&session, &user)?;
+            let next = safe_next(form.next.as_deref())
+                .map(|next| {
+                    format!(
+                        "?next={}",
+                        url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+                    )
+                })
+                .unwrap_or_default();
+            Ok(see_other(&format!("/admin/login/code{next}")))
+        }
         Ok(user) => {
             start_session(&state, &session, &user).await?;
             tracing::info!(user_id = user.id, "signed in");
@@ -367,18 +383,60 @@ struct AccountPage {
     ctx: AdminContext,
     notice: Option<String>,
     error: Option<String>,
+    two_factor: TwoFactorStatus,
+}
+
+/// The two-factor part of the account page.
+pub(super) struct TwoFactorStatus {
+    on: bool,
+    /// `HERALD_REQUIRE_2FA` covers this account.
+    required: bool,
+    recovery_codes_left: i64,
+    error: Option<String>,
+}
+
+impl TwoFactorStatus {
+    pub(super) async fn of(
+        state: &AppState,
+        me: &SignedIn,
+        error: Option<String>,
+    ) -> Result<Self, WebError> {
+        let recovery_codes_left = if me.user.two_factor {
+            state.accounts.recovery_codes_left(me.user.id).await?
+        } else {
+            0
+        };
+        Ok(Self {
+            on: me.user.two_factor,
+            required: state.config.require_two_factor.requires(me.user.role),
+            recovery_codes_left,
+            error,
+        })
+    }
+}
+
+/// The account page with an outcome: a notice, or an error in one of its parts.
+pub(super) async fn render_account(
+    state: &AppState,
+    me: &SignedIn,
+    status: StatusCode,
+    notice: Option<String>,
+    two_factor_error: Option<String>,
+) -> Result<HttpResponse, WebError> {
+    html(
+        status,
+        &AccountPage {
+            ctx: me.context(state, "account"),
+            notice,
+            error: None,
+            two_factor: TwoFactorStatus::of(state, me, two_factor_error).await?,
+        },
+    )
 }
 
 #[get("/account")]
 async fn account_page(state: web::Data<AppState>, me: SignedIn) -> Result<HttpResponse, WebError> {
-    html(
-        StatusCode::OK,
-        &AccountPage {
-            ctx: me.context(&state, "account"),
-            notice: None,
-            error: None,
-        },
-    )
+    render_account(&state, &me, StatusCode::OK, None, None).await
 }
 
 #[derive(Deserialize)]
@@ -443,6 +501,7 @@ async fn change_password(
             ctx: me.context(&state, "account"),
             notice,
             error,
+            two_factor: TwoFactorStatus::of(&state, &me, None).await?,
         },
     )
 }

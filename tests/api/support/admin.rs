@@ -108,15 +108,17 @@ impl TestApp {
             .await
             .expect("POST login");
         assert_eq!(response.status(), 303, "sign-in of {} failed", user.email);
-        let dashboard = client
-            .get(self.url("/admin"))
+        // The account page, which every signed-in account reaches (also one
+        // that must still set up two-factor sign-in), carries the CSRF token.
+        let account = client
+            .get(self.url("/admin/account"))
             .send()
             .await
-            .expect("GET dashboard")
+            .expect("GET account page")
             .text()
             .await
-            .expect("dashboard");
-        let csrf_token = csrf_token_in(&dashboard).expect("the dashboard has a CSRF token");
+            .expect("account page");
+        let csrf_token = csrf_token_in(&account).expect("the account page has a CSRF token");
         AdminBrowser {
             client,
             csrf_token,
