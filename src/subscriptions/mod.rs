@@ -19,7 +19,7 @@ use crate::telemetry;
 
 pub use domain::{SubscriberEmail, SubscriberName, SubscriberStatus};
 pub use queries::SubscriberRecord;
-pub use tokens::{ConfirmationToken, TokenSeed, UnsubscribeToken};
+pub use tokens::{ConfirmationToken, LinkKey, TokenSeed, UnsubscribeTarget, UnsubscribeToken};
 
 /// A welcome mail that could not go out within a week is no longer welcome.
 const WELCOME_MAIL_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
@@ -323,8 +323,26 @@ impl Subscriptions {
         }
     }
 
-    pub fn unsubscribe_token(&self, subscriber_id: i64) -> UnsubscribeToken {
-        UnsubscribeToken::for_subscriber(&self.key, subscriber_id)
+    /// The token of a subscriber's unsubscribe link, from their row's link key.
+    pub fn unsubscribe_token(&self, link_key: &LinkKey) -> UnsubscribeToken {
+        UnsubscribeToken::for_link_key(&self.key, link_key)
+    }
+
+    /// The subscriber a genuine unsubscribe token names: by link key, or for
+    /// an old-format link by id, only among the subscribers it was made for.
+    async fn unsubscribe_subscriber(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        raw_token: &str,
+    ) -> Result<Option<SubscriberRecord>, SubscriptionError> {
+        let target = UnsubscribeToken::verify(&self.key, raw_token)
+            .ok_or(SubscriptionError::InvalidUnsubscribeLink)?;
+        Ok(match target {
+            UnsubscribeTarget::LinkKey(link_key) => {
+                queries::find_by_link_key(conn, &link_key).await?
+            }
+            UnsubscribeTarget::LegacyId(id) => queries::find_legacy_by_id(conn, id).await?,
+        })
     }
 
     /// The subscriber an unsubscribe link is for; `None` when they are no longer on the list at all.
@@ -333,10 +351,8 @@ impl Subscriptions {
         &self,
         raw_token: &str,
     ) -> Result<Option<SubscriberRecord>, SubscriptionError> {
-        let id = UnsubscribeToken::verify(&self.key, raw_token)
-            .ok_or(SubscriptionError::InvalidUnsubscribeLink)?;
         let mut conn = self.store.pool().acquire().await?;
-        Ok(queries::find_by_id(&mut conn, id).await?)
+        self.unsubscribe_subscriber(&mut conn, raw_token).await
     }
 
     /// Takes the subscriber off the list at once; unsent mail to them is dropped
@@ -347,13 +363,15 @@ impl Subscriptions {
         raw_token: &str,
         origin: &RequestOrigin,
     ) -> Result<(), SubscriptionError> {
-        let id = UnsubscribeToken::verify(&self.key, raw_token)
+        // Checked before the transaction: a forged link takes no write lock.
+        UnsubscribeToken::verify(&self.key, raw_token)
             .ok_or(SubscriptionError::InvalidUnsubscribeLink)?;
         let now = now_millis();
         let mut tx = self.store.begin_write().await?;
-        let Some(subscriber) = queries::find_by_id(&mut tx, id).await? else {
+        let Some(subscriber) = self.unsubscribe_subscriber(&mut tx, raw_token).await? else {
             return Ok(());
         };
+        let id = subscriber.id;
         let left = Self::take_off_list(&mut tx, &subscriber, now).await?;
         if left {
             queries::record_event(&mut tx, id, "unsubscribed", origin, now).await?;

@@ -3,6 +3,7 @@
 use sqlx::{AnyConnection, Row};
 
 use super::domain::{SubscriberEmail, SubscriberName, SubscriberStatus};
+use super::tokens::LinkKey;
 use super::RequestOrigin;
 
 /// A subscriber as the subscriber side needs it.
@@ -12,6 +13,8 @@ pub struct SubscriberRecord {
     pub email: String,
     pub name: Option<String>,
     pub status: SubscriberStatus,
+    /// What their links are made from; None only for a row written past Herald.
+    pub link_key: Option<LinkKey>,
 }
 
 fn status_of(raw: &str) -> Result<SubscriberStatus, sqlx::Error> {
@@ -25,6 +28,9 @@ fn record_of(row: &sqlx::any::AnyRow) -> Result<SubscriberRecord, sqlx::Error> {
         email: row.try_get("email")?,
         name: row.try_get("name")?,
         status: status_of(row.try_get("status")?)?,
+        link_key: row
+            .try_get::<Option<String>, _>("link_key")?
+            .map(LinkKey::from_stored),
     })
 }
 
@@ -32,8 +38,24 @@ pub async fn find_by_email(
     conn: &mut AnyConnection,
     email: &SubscriberEmail,
 ) -> Result<Option<SubscriberRecord>, sqlx::Error> {
-    sqlx::query("SELECT id, email, name, status FROM subscribers WHERE lower(email) = lower($1)")
-        .bind(email.as_str())
+    sqlx::query(
+        "SELECT id, email, name, status, link_key FROM subscribers WHERE lower(email) = lower($1)",
+    )
+    .bind(email.as_str())
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(record_of)
+    .transpose()
+}
+
+/// The subscriber whose row holds `link_key` (today's unsubscribe links).
+pub async fn find_by_link_key(
+    conn: &mut AnyConnection,
+    link_key: &LinkKey,
+) -> Result<Option<SubscriberRecord>, sqlx::Error> {
+    sqlx::query("SELECT id, email, name, status, link_key FROM subscribers WHERE link_key = $1")
+        .bind(link_key.as_str())
         .fetch_optional(conn)
         .await?
         .as_ref()
@@ -41,11 +63,28 @@ pub async fn find_by_email(
         .transpose()
 }
 
+/// The subscriber an old-format link names, if they existed before link keys:
+/// a row created since is never reached through its id alone.
+pub async fn find_legacy_by_id(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<Option<SubscriberRecord>, sqlx::Error> {
+    sqlx::query(
+        "SELECT id, email, name, status, link_key FROM subscribers WHERE id = $1 AND legacy_links = 1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(record_of)
+    .transpose()
+}
+
 pub async fn find_by_id(
     conn: &mut AnyConnection,
     id: i64,
 ) -> Result<Option<SubscriberRecord>, sqlx::Error> {
-    sqlx::query("SELECT id, email, name, status FROM subscribers WHERE id = $1")
+    sqlx::query("SELECT id, email, name, status, link_key FROM subscribers WHERE id = $1")
         .bind(id)
         .fetch_optional(conn)
         .await?
@@ -63,12 +102,13 @@ pub async fn insert_pending(
     now: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query(
-        "INSERT INTO subscribers (email, name, status, created_at, updated_at) \
-         VALUES ($1, $2, 'pending', $3, $3) ON CONFLICT DO NOTHING RETURNING id",
+        "INSERT INTO subscribers (email, name, status, created_at, updated_at, link_key) \
+         VALUES ($1, $2, 'pending', $3, $3, $4) ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(email.as_str())
     .bind(name.map(SubscriberName::as_str))
     .bind(now)
+    .bind(LinkKey::generate().as_str().to_owned())
     .fetch_optional(conn)
     .await?
     .map(|row| row.try_get("id"))

@@ -72,9 +72,7 @@ fn test_config(db: &TestDatabase, smtp: &TestSmtpServer) -> Config {
     config.database_max_connections = 5;
     config.smtp_url = Some(SecretString::from(smtp.url()));
     config.outbox_dir = db.dir.path().join("outbox");
-    config.secret = Some(SecretString::from(
-        "test-secret-that-is-long-enough-0123456789",
-    ));
+    config.secret = Some(SecretString::from(TEST_SECRET));
     config.secret_file = db.dir.path().join("herald.secret");
     config.newsletter_name = "The Daily Herald".into();
     config.postal_address = "1 Test Street, Testville".into();
@@ -89,6 +87,13 @@ fn test_config(db: &TestDatabase, smtp: &TestSmtpServer) -> Config {
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts the app on a database prepared by the test (e.g. an older release's schema).
+    pub async fn spawn_on(db: TestDatabase) -> Self {
+        let smtp = TestSmtpServer::start().await;
+        let config = test_config(&db, &smtp);
+        Self::start(db, smtp, config, None).await
     }
 
     /// Starts the app after `configure` has adjusted the test configuration.
@@ -292,6 +297,22 @@ fn bind(port: Option<u16>) -> TcpListener {
         }
     }
     TcpListener::bind("127.0.0.1:0").expect("a free port")
+}
+
+/// The secret every test app signs with.
+pub const TEST_SECRET: &str = "test-secret-that-is-long-enough-0123456789";
+
+/// An unsubscribe token as releases before issue 10 made it, and mailed:
+/// `base64url(id ‖ HMAC(key, id)[..16])`, the id in clear.
+pub fn legacy_unsubscribe_token(id: i64) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let key = herald::config::SecretKey::from_secret(&SecretString::from(TEST_SECRET));
+    let id = id.to_be_bytes();
+    let tag = key.sign("herald unsubscribe token v1", &id);
+    let mut bytes = id.to_vec();
+    bytes.extend_from_slice(&tag[..16]);
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// The `token` query parameter of a link.
