@@ -7,6 +7,7 @@ pub mod domain;
 mod queries;
 pub mod stats;
 mod tokens;
+pub mod upgrade;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,6 +5,7 @@ use sqlx::{AnyConnection, Row};
 use super::domain::{SubscriberEmail, SubscriberName, SubscriberStatus};
 use super::tokens::LinkKey;
 use super::RequestOrigin;
+use crate::store::Dialect;
 
 /// A subscriber as the subscriber side needs it.
 #[derive(Debug, Clone)]
@@ -246,6 +247,79 @@ pub async fn withdraw_confirmation_tokens(
         "UPDATE confirmation_tokens SET used_at = $2 WHERE subscriber_id = $1 AND used_at IS NULL",
     )
     .bind(subscriber_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Addresses with any character outside ASCII: the only ones the address
+/// normalisation of issue 10 can change (the domains of the rest were
+/// already lower-cased). Id order, so the oldest look-alike keeps its address.
+pub async fn non_ascii_addresses(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    let non_ascii = match dialect {
+        Dialect::Sqlite => "length(CAST(email AS BLOB)) <> length(email)",
+        Dialect::Postgres => "octet_length(email) <> char_length(email)",
+    };
+    sqlx::query(&format!(
+        "SELECT id, email FROM subscribers WHERE {non_ascii} ORDER BY id"
+    ))
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(|row| Ok((row.try_get("id")?, row.try_get("email")?)))
+    .collect()
+}
+
+/// Another subscriber whose address is `email` as the unique index sees it.
+pub async fn other_holder_of(
+    conn: &mut AnyConnection,
+    email: &SubscriberEmail,
+    except_id: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query("SELECT id FROM subscribers WHERE lower(email) = lower($1) AND id <> $2")
+        .bind(email.as_str())
+        .bind(except_id)
+        .fetch_optional(conn)
+        .await?
+        .map(|row| row.try_get("id"))
+        .transpose()
+}
+
+pub async fn set_email(
+    conn: &mut AnyConnection,
+    id: i64,
+    email: &SubscriberEmail,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE subscribers SET email = $2 WHERE id = $1")
+        .bind(id)
+        .bind(email.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A row the normalisation left as it was, for an admin to settle.
+pub async fn report_address(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+    other_subscriber_id: Option<i64>,
+    email: &str,
+    problem: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO subscriber_address_reports \
+         (subscriber_id, other_subscriber_id, email, problem, found_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(subscriber_id)
+    .bind(other_subscriber_id)
+    .bind(email)
+    .bind(problem)
     .bind(now)
     .execute(conn)
     .await?;
