@@ -268,7 +268,10 @@ impl Services {
         })
     }
 
+    /// The delivery engine, and the signup desk next to it: the processes that
+    /// send also handle the signups the web answered (`subscriptions::signup_desk`).
     fn start_engine(&self, config: &Config, stop: watch::Receiver<bool>) -> EngineHandle {
+        tokio::spawn(self.subscriptions.clone().run_signup_desk(stop.clone()));
         Engine::start(
             self.store.clone(),
             self.subscriptions.clone(),

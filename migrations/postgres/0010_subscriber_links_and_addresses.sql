@@ -35,3 +35,15 @@ CREATE TABLE upgrade_steps (
     name TEXT PRIMARY KEY
 );
 INSERT INTO upgrade_steps (name) VALUES ('normalise_subscriber_addresses');
+
+-- Item 12: signups waiting for the background. The answer to a signup writes
+-- one row here whatever the address's state; the signup desk does the rest
+-- and deletes the row in the same transaction.
+CREATE TABLE signup_requests (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    email TEXT NOT NULL,
+    name TEXT,
+    ip TEXT,
+    user_agent TEXT,
+    received_at BIGINT NOT NULL
+);

@@ -41,3 +41,15 @@ CREATE TABLE upgrade_steps (
     name TEXT PRIMARY KEY
 );
 INSERT INTO upgrade_steps (name) VALUES ('normalise_subscriber_addresses');
+
+-- Item 12: signups waiting for the background. The answer to a signup writes
+-- one row here whatever the address's state; the signup desk does the rest
+-- and deletes the row in the same transaction.
+CREATE TABLE signup_requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    email TEXT NOT NULL,
+    name TEXT,
+    ip TEXT,
+    user_agent TEXT,
+    received_at INTEGER NOT NULL
+);

@@ -5,6 +5,7 @@ pub mod admin;
 mod admin_queries;
 pub mod domain;
 mod queries;
+mod signup_desk;
 pub mod stats;
 mod tokens;
 pub mod upgrade;
@@ -106,6 +107,8 @@ pub struct Subscriptions {
     key: Arc<SecretKey>,
     policy: SignupPolicy,
     signals: Arc<DeliverySignals>,
+    /// Wakes the signup desk of this process when a request is queued.
+    signup_queued: Arc<tokio::sync::Notify>,
 }
 
 impl Subscriptions {
@@ -120,44 +123,40 @@ impl Subscriptions {
             key,
             policy,
             signals,
+            signup_queued: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
     /// Signs an address up, or up again, following the lifecycle: new or left →
     /// pending with a confirmation mail; pending → the mail again; confirmed →
-    /// nothing. The mail is queued in the same transaction, never sent inline.
-    #[tracing::instrument(skip_all)]
-    pub async fn sign_up(
+    /// nothing. Part of the caller's transaction; the mail is queued, never
+    /// sent inline. The signup desk (`signup_desk`) calls it in the background.
+    async fn sign_up_in(
         &self,
+        conn: &mut sqlx::AnyConnection,
         email: &SubscriberEmail,
         name: Option<&SubscriberName>,
         origin: &RequestOrigin,
-    ) -> Result<SignupOutcome, SubscriptionError> {
-        let now = now_millis();
-        let mut tx = self.store.begin_write().await?;
-        let subscriber_id = match queries::find_by_email(&mut tx, email).await? {
+        now: i64,
+    ) -> Result<SignupOutcome, sqlx::Error> {
+        let subscriber_id = match queries::find_by_email(conn, email).await? {
             Some(existing) => match existing.status {
                 SubscriberStatus::Confirmed => return Ok(SignupOutcome::AlreadyConfirmed),
                 SubscriberStatus::Pending => existing.id,
                 SubscriberStatus::Unsubscribed | SubscriberStatus::Bounced => {
-                    queries::make_pending_again(&mut tx, existing.id, name, now).await?;
+                    queries::make_pending_again(conn, existing.id, name, now).await?;
                     existing.id
                 }
             },
-            None => match queries::insert_pending(&mut tx, email, name, now).await? {
+            None => match queries::insert_pending(conn, email, name, now).await? {
                 Some(id) => id,
                 // Inserted by a concurrent request between our read and write:
                 // answer as if we had come second.
                 None => return Ok(SignupOutcome::ConfirmationWithheld),
             },
         };
-        queries::record_event(&mut tx, subscriber_id, "signed_up", origin, now).await?;
-        let outcome = self.queue_confirmation(&mut tx, subscriber_id, now).await?;
-        tx.commit().await?;
-        if outcome == SignupOutcome::ConfirmationQueued {
-            self.signals.mail_queued();
-        }
-        Ok(outcome)
+        queries::record_event(conn, subscriber_id, "signed_up", origin, now).await?;
+        self.queue_confirmation(conn, subscriber_id, now).await
     }
 
     /// Queues a confirmation mail for a pending subscriber unless the

@@ -325,3 +325,64 @@ pub async fn report_address(
     .await?;
     Ok(())
 }
+
+/// A signup waiting for the desk (`signup_desk`).
+#[derive(Debug)]
+pub struct SignupRequest {
+    pub id: i64,
+    pub email: String,
+    pub name: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+pub async fn insert_signup_request(
+    conn: &mut AnyConnection,
+    email: &SubscriberEmail,
+    name: Option<&SubscriberName>,
+    origin: &RequestOrigin,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO signup_requests (email, name, ip, user_agent, received_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(email.as_str())
+    .bind(name.map(SubscriberName::as_str))
+    .bind(origin.ip.as_deref())
+    .bind(origin.user_agent.as_deref())
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Takes the oldest `limit` requests out of the queue, in the caller's
+/// transaction: handled and gone together, or neither.
+pub async fn take_signup_requests(
+    conn: &mut AnyConnection,
+    limit: i64,
+) -> Result<Vec<SignupRequest>, sqlx::Error> {
+    let mut requests = sqlx::query(
+        "DELETE FROM signup_requests WHERE id IN \
+             (SELECT id FROM signup_requests ORDER BY id LIMIT $1) \
+         RETURNING id, email, name, ip, user_agent",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(SignupRequest {
+            id: row.try_get("id")?,
+            email: row.try_get("email")?,
+            name: row.try_get("name")?,
+            ip: row.try_get("ip")?,
+            user_agent: row.try_get("user_agent")?,
+        })
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    // RETURNING follows no ORDER BY; requests are handled in the order they came.
+    requests.sort_unstable_by_key(|request| request.id);
+    Ok(requests)
+}

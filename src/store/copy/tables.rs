@@ -109,6 +109,18 @@ pub const TABLES: &[Table] = &[
         ],
     },
     Table {
+        // Signups answered but not yet handled: copied, so none is lost.
+        name: "signup_requests",
+        columns: &[
+            int("id"),
+            text("email"),
+            opt_text("name"),
+            opt_text("ip"),
+            opt_text("user_agent"),
+            int("received_at"),
+        ],
+    },
+    Table {
         name: "subscriber_events",
         columns: &[
             int("id"),

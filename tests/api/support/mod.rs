@@ -96,6 +96,36 @@ impl TestApp {
         Self::start(db, smtp, config, None).await
     }
 
+    /// Starts the web side only (`herald serve --no-worker`): nothing in this
+    /// process sends mail or handles queued signups; a [`herald::startup::Worker`]
+    /// on the same database does.
+    pub async fn spawn_web_only(backend: Backend) -> Self {
+        let db = TestDatabase::create(backend).await;
+        let smtp = TestSmtpServer::start().await;
+        let mut config = test_config(&db, &smtp);
+        config.bind = "127.0.0.1:0".parse().expect("an address");
+        let app = Application::build(config.clone(), herald::startup::Sending::Elsewhere)
+            .await
+            .expect("the web side starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        config.base_url = BaseUrl::parse(&address).expect("valid base URL");
+        let handle = app.handle();
+        let task = tokio::spawn(app.run_until_stopped());
+        Self {
+            address,
+            smtp,
+            config,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("HTTP client"),
+            handle,
+            task: Some(task),
+            db,
+        }
+    }
+
     /// Starts the app after `configure` has adjusted the test configuration.
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Self {
         let db = TestDatabase::create(backend).await;
@@ -191,13 +221,29 @@ impl TestApp {
             .expect("POST request")
     }
 
-    /// Submits the signup form as a browser would.
+    /// Submits the signup form as a browser would, then waits until the
+    /// background has handled it (the answer comes first: issue 10, item 12).
     pub async fn sign_up(&self, email: &str, name: &str) -> reqwest::Response {
-        self.post_form(
-            "/subscriptions",
-            &[("email", email), ("name", name), ("website", "")],
-        )
-        .await
+        let response = self
+            .post_form(
+                "/subscriptions",
+                &[("email", email), ("name", name), ("website", "")],
+            )
+            .await;
+        self.signups_handled().await;
+        response
+    }
+
+    /// Waits until no signup waits in the queue.
+    pub async fn signups_handled(&self) {
+        let deadline = tokio::time::Instant::now() + MAIL_WAIT;
+        while self.db.count("signup_requests").await > 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "signups still queued after {MAIL_WAIT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Waits until the SMTP server holds at least `count` messages; returns them all.
