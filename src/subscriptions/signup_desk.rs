@@ -110,7 +110,13 @@ impl Subscriptions {
                     tokio::time::sleep(GATHER).await;
                 }
                 () = tokio::time::sleep(POLL) => {}
-                () = stop_asked(&mut stop) => return,
+                () = stop_asked(&mut stop) => {
+                    // What was answered before the stop is handled before the process goes.
+                    if let Err(error) = self.handle_signup_requests().await {
+                        tracing::warn!(%error, "queued signups stay queued for the next start");
+                    }
+                    return;
+                }
             }
         }
     }

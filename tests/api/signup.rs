@@ -397,6 +397,22 @@ async fn the_answer_is_given_before_the_addresses_state_is_looked_at(backend: Ba
     worker.stop().await;
 }
 
+/// Item 12: an answered signup is not lost when the process stops at once;
+/// the desk handles the queue before the process goes.
+async fn signups_answered_before_a_stop_are_handled_before_it(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    for n in 0..20 {
+        let email = format!("last{n:02}@example.com");
+        let response = app
+            .post_form("/subscriptions", &[("email", &email), ("website", "")])
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+    app.stop().await;
+    assert_eq!(app.db.count("signup_requests").await, 0);
+    assert_eq!(app.db.count("subscribers").await, 20);
+}
+
 fn median(times: &mut [Duration]) -> Duration {
     times.sort_unstable();
     times[times.len() / 2]
@@ -547,6 +563,7 @@ on_both_databases!(
     addresses_are_normalised_and_unique,
     look_alike_addresses_reach_one_subscriber_and_one_mail,
     the_answer_is_given_before_the_addresses_state_is_looked_at,
+    signups_answered_before_a_stop_are_handled_before_it,
     an_international_domain_is_sent_as_ascii_and_shown_in_unicode,
     consent_evidence_is_kept_for_signup_and_confirmation,
 );
