@@ -334,6 +334,7 @@ pub struct SignupRequest {
     pub name: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    pub received_at: i64,
 }
 
 pub async fn insert_signup_request(
@@ -366,7 +367,7 @@ pub async fn take_signup_requests(
     let mut requests = sqlx::query(
         "DELETE FROM signup_requests WHERE id IN \
              (SELECT id FROM signup_requests ORDER BY id LIMIT $1) \
-         RETURNING id, email, name, ip, user_agent",
+         RETURNING id, email, name, ip, user_agent, received_at",
     )
     .bind(limit)
     .fetch_all(conn)
@@ -379,6 +380,7 @@ pub async fn take_signup_requests(
             name: row.try_get("name")?,
             ip: row.try_get("ip")?,
             user_agent: row.try_get("user_agent")?,
+            received_at: row.try_get("received_at")?,
         })
     })
     .collect::<Result<Vec<_>, sqlx::Error>>()?;

@@ -57,7 +57,6 @@ impl Subscriptions {
             if requests.is_empty() {
                 return Ok(handled);
             }
-            let now = now_millis();
             let mut outcomes = Vec::with_capacity(requests.len());
             for request in &requests {
                 // Parsed before it was queued; a row that no longer parses was
@@ -77,8 +76,10 @@ impl Subscriptions {
                     ip: request.ip.clone(),
                     user_agent: request.user_agent.clone(),
                 };
+                // The consent evidence is dated when the visitor signed up.
+                let at = request.received_at;
                 outcomes.push(
-                    self.sign_up_in(&mut tx, &email, name.as_ref(), &origin, now)
+                    self.sign_up_in(&mut tx, &email, name.as_ref(), &origin, at)
                         .await?,
                 );
             }

@@ -95,11 +95,15 @@ pub async fn normalise_stored_addresses(
         }
     }
     tx.commit().await?;
-    tracing::info!(
-        normalised = report.normalised,
-        look_alikes = report.look_alikes,
-        unreadable = report.unreadable,
-        "stored subscriber addresses normalised"
-    );
+    // Said only when there was something to do: a fresh database (and every
+    // one-off command's stdout) stays quiet.
+    if report != NormalisationReport::default() {
+        tracing::info!(
+            normalised = report.normalised,
+            look_alikes = report.look_alikes,
+            unreadable = report.unreadable,
+            "stored subscriber addresses normalised"
+        );
+    }
     Ok(Some(report))
 }
