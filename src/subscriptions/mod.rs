@@ -328,21 +328,22 @@ impl Subscriptions {
         UnsubscribeToken::for_link_key(&self.key, link_key)
     }
 
-    /// The subscriber a genuine unsubscribe token names: by link key, or for
-    /// an old-format link by id, only among the subscribers it was made for.
-    async fn unsubscribe_subscriber(
-        &self,
+    /// Whom a genuine unsubscribe token names.
+    fn verify_unsubscribe(&self, raw_token: &str) -> Result<UnsubscribeTarget, SubscriptionError> {
+        UnsubscribeToken::verify(&self.key, raw_token)
+            .ok_or(SubscriptionError::InvalidUnsubscribeLink)
+    }
+
+    /// The subscriber a token names: by link key, or for an old-format link by
+    /// id, only among the subscribers it can have been made for.
+    async fn find_unsubscribe_target(
         conn: &mut sqlx::AnyConnection,
-        raw_token: &str,
-    ) -> Result<Option<SubscriberRecord>, SubscriptionError> {
-        let target = UnsubscribeToken::verify(&self.key, raw_token)
-            .ok_or(SubscriptionError::InvalidUnsubscribeLink)?;
-        Ok(match target {
-            UnsubscribeTarget::LinkKey(link_key) => {
-                queries::find_by_link_key(conn, &link_key).await?
-            }
-            UnsubscribeTarget::LegacyId(id) => queries::find_legacy_by_id(conn, id).await?,
-        })
+        target: &UnsubscribeTarget,
+    ) -> Result<Option<SubscriberRecord>, sqlx::Error> {
+        match target {
+            UnsubscribeTarget::LinkKey(link_key) => queries::find_by_link_key(conn, link_key).await,
+            UnsubscribeTarget::LegacyId(id) => queries::find_legacy_by_id(conn, *id).await,
+        }
     }
 
     /// The subscriber an unsubscribe link is for; `None` when they are no longer on the list at all.
@@ -351,8 +352,9 @@ impl Subscriptions {
         &self,
         raw_token: &str,
     ) -> Result<Option<SubscriberRecord>, SubscriptionError> {
+        let target = self.verify_unsubscribe(raw_token)?;
         let mut conn = self.store.pool().acquire().await?;
-        self.unsubscribe_subscriber(&mut conn, raw_token).await
+        Ok(Self::find_unsubscribe_target(&mut conn, &target).await?)
     }
 
     /// Takes the subscriber off the list at once; unsent mail to them is dropped
@@ -364,11 +366,10 @@ impl Subscriptions {
         origin: &RequestOrigin,
     ) -> Result<(), SubscriptionError> {
         // Checked before the transaction: a forged link takes no write lock.
-        UnsubscribeToken::verify(&self.key, raw_token)
-            .ok_or(SubscriptionError::InvalidUnsubscribeLink)?;
+        let target = self.verify_unsubscribe(raw_token)?;
         let now = now_millis();
         let mut tx = self.store.begin_write().await?;
-        let Some(subscriber) = self.unsubscribe_subscriber(&mut tx, raw_token).await? else {
+        let Some(subscriber) = Self::find_unsubscribe_target(&mut tx, &target).await? else {
             return Ok(());
         };
         let id = subscriber.id;
