@@ -57,6 +57,8 @@ pub struct Application {
     store: Store,
     /// None for `serve --no-worker`: other processes send.
     engine: Option<EngineHandle>,
+    /// Handles queued signups where the engine runs; None with `--no-worker`.
+    signup_desk: Option<JoinHandle<()>>,
     stop_sender: watch::Sender<bool>,
     limiter_sweeper: JoinHandle<()>,
     mailer_description: String,
@@ -92,9 +94,12 @@ impl Application {
             tracing::warn!("{deprecation}");
         }
         let (stop_sender, stop_signal) = watch::channel(false);
-        let engine = match sending {
-            Sending::InThisProcess => Some(services.start_engine(&config, stop_signal)),
-            Sending::Elsewhere => None,
+        let (engine, signup_desk) = match sending {
+            Sending::InThisProcess => (
+                Some(services.start_engine(&config, stop_signal.clone())),
+                Some(services.start_signup_desk(stop_signal)),
+            ),
+            Sending::Elsewhere => (None, None),
         };
         let Services {
             store,
@@ -170,6 +175,7 @@ impl Application {
             server,
             store,
             engine,
+            signup_desk,
             stop_sender,
             limiter_sweeper,
             mailer_description: mailer.describe(),
@@ -199,6 +205,9 @@ impl Application {
         let served = self.server.await;
         let _ = self.stop_sender.send(true);
         self.limiter_sweeper.abort();
+        if let Some(desk) = self.signup_desk {
+            stop_signup_desk(desk).await;
+        }
         if let Some(engine) = self.engine {
             if tokio::time::timeout(SENDER_STOP_GRACE, engine.finished())
                 .await
@@ -273,6 +282,12 @@ impl Services {
         })
     }
 
+    /// Next to the engine: the processes that send also handle the signups the
+    /// web answered (`subscriptions::signup_desk`).
+    fn start_signup_desk(&self, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+        tokio::spawn(self.subscriptions.clone().run_signup_desk(stop))
+    }
+
     fn start_engine(&self, config: &Config, stop: watch::Receiver<bool>) -> EngineHandle {
         Engine::start(
             self.store.clone(),
@@ -303,6 +318,7 @@ impl Services {
 pub struct Worker {
     store: Store,
     engine: EngineHandle,
+    signup_desk: JoinHandle<()>,
     stop_sender: watch::Sender<bool>,
     mailer_description: String,
 }
@@ -311,10 +327,12 @@ impl Worker {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let services = Services::open(&config).await?;
         let (stop_sender, stop_signal) = watch::channel(false);
-        let engine = services.start_engine(&config, stop_signal);
+        let engine = services.start_engine(&config, stop_signal.clone());
+        let signup_desk = services.start_signup_desk(stop_signal);
         Ok(Self {
             store: services.store,
             engine,
+            signup_desk,
             stop_sender,
             mailer_description: services.mailer.describe(),
         })
@@ -327,6 +345,7 @@ impl Worker {
     /// Stops taking new work, lets the messages in flight finish, closes the database.
     pub async fn stop(self) {
         let _ = self.stop_sender.send(true);
+        stop_signup_desk(self.signup_desk).await;
         if tokio::time::timeout(SENDER_STOP_GRACE, self.engine.finished())
             .await
             .is_err()
@@ -334,5 +353,13 @@ impl Worker {
             tracing::warn!("the delivery engine did not stop in time; unsent mail stays queued");
         }
         self.store.close().await;
+    }
+}
+
+/// Waits for the signup desk to handle what was answered before the stop;
+/// whatever it cannot finish in time stays queued for the next start.
+async fn stop_signup_desk(desk: JoinHandle<()>) {
+    if tokio::time::timeout(SENDER_STOP_GRACE, desk).await.is_err() {
+        tracing::warn!("the signup desk did not stop in time; queued signups stay queued");
     }
 }

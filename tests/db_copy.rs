@@ -19,14 +19,20 @@ mod smtp_server;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use herald::accounts::Accounts;
+use herald::config::SecretKey;
+use herald::delivery::DeliverySignals;
 use herald::issues::{HeaderInput, IssueContent, Issues, ItemInput};
 use herald::store::copy::TABLES;
 use herald::store::{now_millis, Store};
 use herald::subscriptions::admin::{insert_samples, SampleSubscriber};
-use herald::subscriptions::{SubscriberEmail, SubscriberName, SubscriberStatus};
+use herald::subscriptions::{
+    upgrade, RequestOrigin, SignupPolicy, SubscriberEmail, SubscriberName, SubscriberStatus,
+    Subscriptions,
+};
 use secrecy::SecretString;
 use sqlx::Row;
 use tokio::time::Instant;
@@ -333,6 +339,76 @@ async fn populate(db: &TestDatabase) -> (String, i64, i64) {
         text(&send.stderr)
     );
     assert!(server.stop().await.success(), "herald serve on SQLite");
+
+    // Rows only some databases hold, made the way Herald makes them: an older
+    // release's look-alike of another reader's address, reported by the
+    // upgrade step (issue 10, item 11), and a signup answered while no process
+    // handled signups (item 12; reader001 is confirmed, so handling it later
+    // changes nothing on either side).
+    let store = Store::connect(&db.url, 2).await.expect("open the database");
+    sqlx::query("UPDATE subscribers SET email = 'reader002@ｅｘａｍｐｌｅ.com' WHERE id = 3")
+        .execute(store.pool())
+        .await
+        .expect("store a look-alike as an older release did");
+    sqlx::query("INSERT INTO upgrade_steps (name) VALUES ($1)")
+        .bind(upgrade::NORMALISE_ADDRESSES)
+        .execute(store.pool())
+        .await
+        .expect("queue the upgrade step");
+    // Two-factor sign-in for the admin: a secret and its recovery codes.
+    let accounts = Accounts::new(store.clone());
+    let admin = accounts
+        .user_by_email("admin@example.com")
+        .await
+        .expect("lookup")
+        .expect("the admin");
+    let enrolment = accounts
+        .begin_two_factor(&admin, "Copy test")
+        .await
+        .expect("begin two-factor");
+    let secret = totp_rs::Secret::Encoded(enrolment.secret_text.replace(' ', ""))
+        .to_bytes()
+        .expect("base32");
+    let code = totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        0,
+        30,
+        secret,
+        None,
+        String::new(),
+    )
+    .expect("TOTP")
+    .generate_current()
+    .expect("clock");
+    accounts
+        .confirm_two_factor(admin.id, "Copy test", &code)
+        .await
+        .expect("two-factor on");
+    let report = upgrade::normalise_stored_addresses(&store)
+        .await
+        .expect("the upgrade step")
+        .expect("it was queued");
+    assert_eq!(report.look_alikes, 1);
+    let subscriptions = Subscriptions::new(
+        store.clone(),
+        Arc::new(SecretKey::from_secret(&SecretString::from(SECRET))),
+        SignupPolicy {
+            confirmation_ttl: Duration::from_secs(3600),
+            confirmations_per_day: 3,
+            confirmation_min_interval: Duration::ZERO,
+        },
+        Arc::new(DeliverySignals::new()),
+    );
+    subscriptions
+        .request_signup(
+            &SubscriberEmail::parse("reader001@example.com").expect("valid"),
+            None,
+            &RequestOrigin::new(Some("192.0.2.8".into()), Some("db copy test")),
+        )
+        .await
+        .expect("queue a signup");
+    store.close().await;
     (token, sent, draft)
 }
 

@@ -19,7 +19,7 @@ mod herald_process;
 use std::time::Duration;
 
 use herald::config::SecretKey;
-use herald::subscriptions::UnsubscribeToken;
+use herald::subscriptions::{LinkKey, UnsubscribeToken};
 use secrecy::SecretString;
 use sqlx::Row;
 
@@ -162,16 +162,16 @@ async fn a_reader_who_unsubscribes_mid_send_gets_nothing_after(backend: Backend)
     let mut conn = setup.db.connect().await;
     let client = reqwest::Client::new();
     for reader in leaving {
-        let id: i64 = sqlx::query("SELECT id FROM subscribers WHERE email = $1")
+        let link_key: String = sqlx::query("SELECT link_key FROM subscribers WHERE email = $1")
             .bind(reader)
             .fetch_one(&mut conn)
             .await
-            .expect("the reader's id")
-            .get("id");
+            .expect("the reader's link key")
+            .get("link_key");
         let link = format!(
             "{}/unsubscribe?token={}",
             setup.base_url(),
-            UnsubscribeToken::for_subscriber(&key, id).as_str()
+            UnsubscribeToken::for_link_key(&key, &LinkKey::from_stored(link_key)).as_str()
         );
         let before = setup.copies().await.contains_key(reader);
         let response = client

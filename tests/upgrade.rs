@@ -379,6 +379,17 @@ async fn every_row_and_every_mailed_link_survive_the_upgrade(backend: Backend) {
             .post_form("/subscriptions", &[("email", newcomer), ("name", "")])
             .await;
         assert_eq!(status, 200, "{context}: a new signup works");
+        // The answer comes first; the signup is recorded right after.
+        let mut waited = 0;
+        while !herald
+            .statuses(&written.api_token)
+            .await
+            .contains_key(newcomer)
+        {
+            assert!(waited < 100, "{context}: the newcomer was never recorded");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            waited += 1;
+        }
         let erased_link = &written.unsubscribe_links[&written.erased];
         let (_, page) = herald.get(erased_link).await;
         assert!(

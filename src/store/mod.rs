@@ -150,7 +150,13 @@ impl Store {
             Dialect::Sqlite => &SQLITE_MIGRATIONS,
             Dialect::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&self.pool).await.map_err(StoreError::Migrate)
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(StoreError::Migrate)?;
+        // The steps SQL cannot do, queued by the migrations in `upgrade_steps`.
+        crate::subscriptions::upgrade::normalise_stored_addresses(self).await?;
+        Ok(())
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -193,6 +199,22 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Takes a step a migration queued in `upgrade_steps` for Rust to do; false when
+/// it is done already (or being done by another process, whose transaction
+/// this one waits for). Deleted in the caller's transaction, so a step that
+/// fails stays queued for the next start.
+pub async fn take_upgrade_step(
+    conn: &mut sqlx::AnyConnection,
+    name: &str,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM upgrade_steps WHERE name = $1")
+        .bind(name)
+        .execute(conn)
+        .await?
+        .rows_affected()
+        == 1)
 }
 
 /// SQLite must create the file on the first start; keep any mode the user chose.

@@ -5,8 +5,10 @@ pub mod admin;
 mod admin_queries;
 pub mod domain;
 mod queries;
+mod signup_desk;
 pub mod stats;
 mod tokens;
+pub mod upgrade;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +21,7 @@ use crate::telemetry;
 
 pub use domain::{SubscriberEmail, SubscriberName, SubscriberStatus};
 pub use queries::SubscriberRecord;
-pub use tokens::{ConfirmationToken, TokenSeed, UnsubscribeToken};
+pub use tokens::{ConfirmationToken, LinkKey, TokenSeed, UnsubscribeTarget, UnsubscribeToken};
 
 /// A welcome mail that could not go out within a week is no longer welcome.
 const WELCOME_MAIL_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
@@ -105,6 +107,8 @@ pub struct Subscriptions {
     key: Arc<SecretKey>,
     policy: SignupPolicy,
     signals: Arc<DeliverySignals>,
+    /// Wakes the signup desk of this process when a request is queued.
+    signup_queued: Arc<tokio::sync::Notify>,
 }
 
 impl Subscriptions {
@@ -119,44 +123,40 @@ impl Subscriptions {
             key,
             policy,
             signals,
+            signup_queued: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
     /// Signs an address up, or up again, following the lifecycle: new or left →
     /// pending with a confirmation mail; pending → the mail again; confirmed →
-    /// nothing. The mail is queued in the same transaction, never sent inline.
-    #[tracing::instrument(skip_all)]
-    pub async fn sign_up(
+    /// nothing. Part of the caller's transaction; the mail is queued, never
+    /// sent inline. The signup desk (`signup_desk`) calls it in the background.
+    async fn sign_up_in(
         &self,
+        conn: &mut sqlx::AnyConnection,
         email: &SubscriberEmail,
         name: Option<&SubscriberName>,
         origin: &RequestOrigin,
-    ) -> Result<SignupOutcome, SubscriptionError> {
-        let now = now_millis();
-        let mut tx = self.store.begin_write().await?;
-        let subscriber_id = match queries::find_by_email(&mut tx, email).await? {
+        now: i64,
+    ) -> Result<SignupOutcome, sqlx::Error> {
+        let subscriber_id = match queries::find_by_email(conn, email).await? {
             Some(existing) => match existing.status {
                 SubscriberStatus::Confirmed => return Ok(SignupOutcome::AlreadyConfirmed),
                 SubscriberStatus::Pending => existing.id,
                 SubscriberStatus::Unsubscribed | SubscriberStatus::Bounced => {
-                    queries::make_pending_again(&mut tx, existing.id, name, now).await?;
+                    queries::make_pending_again(conn, existing.id, name, now).await?;
                     existing.id
                 }
             },
-            None => match queries::insert_pending(&mut tx, email, name, now).await? {
+            None => match queries::insert_pending(conn, email, name, now).await? {
                 Some(id) => id,
                 // Inserted by a concurrent request between our read and write:
                 // answer as if we had come second.
                 None => return Ok(SignupOutcome::ConfirmationWithheld),
             },
         };
-        queries::record_event(&mut tx, subscriber_id, "signed_up", origin, now).await?;
-        let outcome = self.queue_confirmation(&mut tx, subscriber_id, now).await?;
-        tx.commit().await?;
-        if outcome == SignupOutcome::ConfirmationQueued {
-            self.signals.mail_queued();
-        }
-        Ok(outcome)
+        queries::record_event(conn, subscriber_id, "signed_up", origin, now).await?;
+        self.queue_confirmation(conn, subscriber_id, now).await
     }
 
     /// Queues a confirmation mail for a pending subscriber unless the
@@ -323,8 +323,27 @@ impl Subscriptions {
         }
     }
 
-    pub fn unsubscribe_token(&self, subscriber_id: i64) -> UnsubscribeToken {
-        UnsubscribeToken::for_subscriber(&self.key, subscriber_id)
+    /// The token of a subscriber's unsubscribe link, from their row's link key.
+    pub fn unsubscribe_token(&self, link_key: &LinkKey) -> UnsubscribeToken {
+        UnsubscribeToken::for_link_key(&self.key, link_key)
+    }
+
+    /// Whom a genuine unsubscribe token names.
+    fn verify_unsubscribe(&self, raw_token: &str) -> Result<UnsubscribeTarget, SubscriptionError> {
+        UnsubscribeToken::verify(&self.key, raw_token)
+            .ok_or(SubscriptionError::InvalidUnsubscribeLink)
+    }
+
+    /// The subscriber a token names: by link key, or for an old-format link by
+    /// id, only among the subscribers it can have been made for.
+    async fn find_unsubscribe_target(
+        conn: &mut sqlx::AnyConnection,
+        target: &UnsubscribeTarget,
+    ) -> Result<Option<SubscriberRecord>, sqlx::Error> {
+        match target {
+            UnsubscribeTarget::LinkKey(link_key) => queries::find_by_link_key(conn, link_key).await,
+            UnsubscribeTarget::LegacyId(id) => queries::find_legacy_by_id(conn, *id).await,
+        }
     }
 
     /// The subscriber an unsubscribe link is for; `None` when they are no longer on the list at all.
@@ -333,10 +352,9 @@ impl Subscriptions {
         &self,
         raw_token: &str,
     ) -> Result<Option<SubscriberRecord>, SubscriptionError> {
-        let id = UnsubscribeToken::verify(&self.key, raw_token)
-            .ok_or(SubscriptionError::InvalidUnsubscribeLink)?;
+        let target = self.verify_unsubscribe(raw_token)?;
         let mut conn = self.store.pool().acquire().await?;
-        Ok(queries::find_by_id(&mut conn, id).await?)
+        Ok(Self::find_unsubscribe_target(&mut conn, &target).await?)
     }
 
     /// Takes the subscriber off the list at once; unsent mail to them is dropped
@@ -347,13 +365,14 @@ impl Subscriptions {
         raw_token: &str,
         origin: &RequestOrigin,
     ) -> Result<(), SubscriptionError> {
-        let id = UnsubscribeToken::verify(&self.key, raw_token)
-            .ok_or(SubscriptionError::InvalidUnsubscribeLink)?;
+        // Checked before the transaction: a forged link takes no write lock.
+        let target = self.verify_unsubscribe(raw_token)?;
         let now = now_millis();
         let mut tx = self.store.begin_write().await?;
-        let Some(subscriber) = queries::find_by_id(&mut tx, id).await? else {
+        let Some(subscriber) = Self::find_unsubscribe_target(&mut tx, &target).await? else {
             return Ok(());
         };
+        let id = subscriber.id;
         let left = Self::take_off_list(&mut tx, &subscriber, now).await?;
         if left {
             queries::record_event(&mut tx, id, "unsubscribed", origin, now).await?;

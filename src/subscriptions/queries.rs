@@ -3,7 +3,9 @@
 use sqlx::{AnyConnection, Row};
 
 use super::domain::{SubscriberEmail, SubscriberName, SubscriberStatus};
+use super::tokens::LinkKey;
 use super::RequestOrigin;
+use crate::store::Dialect;
 
 /// A subscriber as the subscriber side needs it.
 #[derive(Debug, Clone)]
@@ -12,6 +14,8 @@ pub struct SubscriberRecord {
     pub email: String,
     pub name: Option<String>,
     pub status: SubscriberStatus,
+    /// What their links are made from; None only for a row written past Herald.
+    pub link_key: Option<LinkKey>,
 }
 
 fn status_of(raw: &str) -> Result<SubscriberStatus, sqlx::Error> {
@@ -25,6 +29,9 @@ fn record_of(row: &sqlx::any::AnyRow) -> Result<SubscriberRecord, sqlx::Error> {
         email: row.try_get("email")?,
         name: row.try_get("name")?,
         status: status_of(row.try_get("status")?)?,
+        link_key: row
+            .try_get::<Option<String>, _>("link_key")?
+            .map(LinkKey::from_stored),
     })
 }
 
@@ -32,8 +39,24 @@ pub async fn find_by_email(
     conn: &mut AnyConnection,
     email: &SubscriberEmail,
 ) -> Result<Option<SubscriberRecord>, sqlx::Error> {
-    sqlx::query("SELECT id, email, name, status FROM subscribers WHERE lower(email) = lower($1)")
-        .bind(email.as_str())
+    sqlx::query(
+        "SELECT id, email, name, status, link_key FROM subscribers WHERE lower(email) = lower($1)",
+    )
+    .bind(email.as_str())
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(record_of)
+    .transpose()
+}
+
+/// The subscriber whose row holds `link_key` (today's unsubscribe links).
+pub async fn find_by_link_key(
+    conn: &mut AnyConnection,
+    link_key: &LinkKey,
+) -> Result<Option<SubscriberRecord>, sqlx::Error> {
+    sqlx::query("SELECT id, email, name, status, link_key FROM subscribers WHERE link_key = $1")
+        .bind(link_key.as_str())
         .fetch_optional(conn)
         .await?
         .as_ref()
@@ -41,11 +64,28 @@ pub async fn find_by_email(
         .transpose()
 }
 
+/// The subscriber an old-format link names, if they existed before link keys:
+/// a row created since is never reached through its id alone.
+pub async fn find_legacy_by_id(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<Option<SubscriberRecord>, sqlx::Error> {
+    sqlx::query(
+        "SELECT id, email, name, status, link_key FROM subscribers WHERE id = $1 AND legacy_links = 1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(record_of)
+    .transpose()
+}
+
 pub async fn find_by_id(
     conn: &mut AnyConnection,
     id: i64,
 ) -> Result<Option<SubscriberRecord>, sqlx::Error> {
-    sqlx::query("SELECT id, email, name, status FROM subscribers WHERE id = $1")
+    sqlx::query("SELECT id, email, name, status, link_key FROM subscribers WHERE id = $1")
         .bind(id)
         .fetch_optional(conn)
         .await?
@@ -63,12 +103,13 @@ pub async fn insert_pending(
     now: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query(
-        "INSERT INTO subscribers (email, name, status, created_at, updated_at) \
-         VALUES ($1, $2, 'pending', $3, $3) ON CONFLICT DO NOTHING RETURNING id",
+        "INSERT INTO subscribers (email, name, status, created_at, updated_at, link_key) \
+         VALUES ($1, $2, 'pending', $3, $3, $4) ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(email.as_str())
     .bind(name.map(SubscriberName::as_str))
     .bind(now)
+    .bind(LinkKey::generate().as_str().to_owned())
     .fetch_optional(conn)
     .await?
     .map(|row| row.try_get("id"))
@@ -210,4 +251,140 @@ pub async fn withdraw_confirmation_tokens(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Addresses with any character outside ASCII: the only ones the address
+/// normalisation of issue 10 can change (the domains of the rest were
+/// already lower-cased). Id order, so the oldest look-alike keeps its address.
+pub async fn non_ascii_addresses(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    let non_ascii = match dialect {
+        Dialect::Sqlite => "length(CAST(email AS BLOB)) <> length(email)",
+        Dialect::Postgres => "octet_length(email) <> char_length(email)",
+    };
+    sqlx::query(&format!(
+        "SELECT id, email FROM subscribers WHERE {non_ascii} ORDER BY id"
+    ))
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(|row| Ok((row.try_get("id")?, row.try_get("email")?)))
+    .collect()
+}
+
+/// Another subscriber whose address is `email` as the unique index sees it.
+pub async fn other_holder_of(
+    conn: &mut AnyConnection,
+    email: &SubscriberEmail,
+    except_id: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query("SELECT id FROM subscribers WHERE lower(email) = lower($1) AND id <> $2")
+        .bind(email.as_str())
+        .bind(except_id)
+        .fetch_optional(conn)
+        .await?
+        .map(|row| row.try_get("id"))
+        .transpose()
+}
+
+pub async fn set_email(
+    conn: &mut AnyConnection,
+    id: i64,
+    email: &SubscriberEmail,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE subscribers SET email = $2 WHERE id = $1")
+        .bind(id)
+        .bind(email.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A row the normalisation left as it was, for an admin to settle.
+pub async fn report_address(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+    other_subscriber_id: Option<i64>,
+    email: &str,
+    problem: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO subscriber_address_reports \
+         (subscriber_id, other_subscriber_id, email, problem, found_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(subscriber_id)
+    .bind(other_subscriber_id)
+    .bind(email)
+    .bind(problem)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A signup waiting for the desk (`signup_desk`).
+#[derive(Debug)]
+pub struct SignupRequest {
+    pub id: i64,
+    pub email: String,
+    pub name: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub received_at: i64,
+}
+
+pub async fn insert_signup_request(
+    conn: &mut AnyConnection,
+    email: &SubscriberEmail,
+    name: Option<&SubscriberName>,
+    origin: &RequestOrigin,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO signup_requests (email, name, ip, user_agent, received_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(email.as_str())
+    .bind(name.map(SubscriberName::as_str))
+    .bind(origin.ip.as_deref())
+    .bind(origin.user_agent.as_deref())
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Takes the oldest `limit` requests out of the queue, in the caller's
+/// transaction: handled and gone together, or neither.
+pub async fn take_signup_requests(
+    conn: &mut AnyConnection,
+    limit: i64,
+) -> Result<Vec<SignupRequest>, sqlx::Error> {
+    let mut requests = sqlx::query(
+        "DELETE FROM signup_requests WHERE id IN \
+             (SELECT id FROM signup_requests ORDER BY id LIMIT $1) \
+         RETURNING id, email, name, ip, user_agent, received_at",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(SignupRequest {
+            id: row.try_get("id")?,
+            email: row.try_get("email")?,
+            name: row.try_get("name")?,
+            ip: row.try_get("ip")?,
+            user_agent: row.try_get("user_agent")?,
+            received_at: row.try_get("received_at")?,
+        })
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    // RETURNING follows no ORDER BY; requests are handled in the order they came.
+    requests.sort_unstable_by_key(|request| request.id);
+    Ok(requests)
 }

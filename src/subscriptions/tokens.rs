@@ -5,8 +5,10 @@
 //! waits in the outbox until the mail is sent, then is erased. A copy of the
 //! database alone therefore never holds a working link.
 //!
-//! An unsubscribe token is the subscriber id and an HMAC of it: nothing to
-//! store, nothing to leak, valid as long as the secret key.
+//! An unsubscribe token is the subscriber's link key (a random value on their
+//! row) and an HMAC of it: valid as long as the secret key and the row, and
+//! for that row only. Tokens mailed before link keys existed (the id and an
+//! HMAC of it) are still read, for the subscribers of that time only.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -16,7 +18,12 @@ use sha2::{Digest, Sha256};
 use crate::config::SecretKey;
 
 const CONFIRMATION_PURPOSE: &str = "herald confirmation token v1";
-const UNSUBSCRIBE_PURPOSE: &str = "herald unsubscribe token v1";
+/// Links made from the subscriber's link key.
+const UNSUBSCRIBE_PURPOSE: &str = "herald unsubscribe token v2";
+/// Links made from the subscriber id, mailed before the link keys.
+const LEGACY_UNSUBSCRIBE_PURPOSE: &str = "herald unsubscribe token v1";
+const LEGACY_ID_BYTES: usize = 8;
+const LINK_KEY_BYTES: usize = 16;
 const CONFIRMATION_TOKEN_LENGTH: usize = 43;
 const UNSUBSCRIBE_TAG_BYTES: usize = 16;
 
@@ -73,7 +80,42 @@ impl ConfirmationToken {
     }
 }
 
-/// The secret in an unsubscribe link: `base64url(id ‖ tag)`.
+/// The random value on a subscriber's row that their links are made from
+/// (`subscribers.link_key`, 32 hex digits). Unlike the id it is never given to
+/// anyone else, so a link made from it reaches its subscriber or nobody.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkKey(String);
+
+impl LinkKey {
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; LINK_KEY_BYTES];
+        rand::rng().fill_bytes(&mut bytes);
+        Self(crate::config::secret_hex(&bytes))
+    }
+
+    /// The stored value, as read with the subscriber's row.
+    pub fn from_stored(stored: String) -> Self {
+        Self(stored)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Whom an unsubscribe link is for, once its signature checks out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnsubscribeTarget {
+    /// A link of today's format: the subscriber whose row holds this key.
+    LinkKey(LinkKey),
+    /// A link mailed before the link keys (`base64url(id ‖ tag)`): valid only
+    /// for a subscriber who existed when they were introduced.
+    LegacyId(i64),
+}
+
+/// The secret in an unsubscribe link: `base64url(link key ‖ tag)`, the tag an
+/// HMAC of the key under the secret key. A copy of the database alone holds no
+/// working link, and the link says nothing about the subscriber's id.
 #[derive(Clone, PartialEq, Eq)]
 pub struct UnsubscribeToken(String);
 
@@ -84,30 +126,59 @@ impl std::fmt::Debug for UnsubscribeToken {
 }
 
 impl UnsubscribeToken {
-    pub fn for_subscriber(key: &SecretKey, subscriber_id: i64) -> Self {
-        let id = subscriber_id.to_be_bytes();
-        let tag = key.sign(UNSUBSCRIBE_PURPOSE, &id);
-        let mut bytes = id.to_vec();
+    /// The link for the subscriber whose row holds `link_key`. A stored value
+    /// not of the key's shape (never written by Herald) is used as text, so
+    /// every subscriber still gets a working link.
+    pub fn for_link_key(key: &SecretKey, link_key: &LinkKey) -> Self {
+        let material =
+            decode_hex(link_key.as_str()).unwrap_or_else(|| link_key.as_str().as_bytes().to_vec());
+        let tag = key.sign(UNSUBSCRIBE_PURPOSE, &material);
+        let mut bytes = material;
         bytes.extend_from_slice(&tag[..UNSUBSCRIBE_TAG_BYTES]);
         Self(URL_SAFE_NO_PAD.encode(bytes))
     }
 
-    /// The subscriber id the token was made for, when the token is genuine.
-    pub fn verify(key: &SecretKey, raw: &str) -> Option<i64> {
+    /// Whom the token was made for, when the token is genuine.
+    pub fn verify(key: &SecretKey, raw: &str) -> Option<UnsubscribeTarget> {
         let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).ok()?;
-        if bytes.len() != 8 + UNSUBSCRIBE_TAG_BYTES {
+        let split = bytes.len().checked_sub(UNSUBSCRIBE_TAG_BYTES)?;
+        let (material, tag) = bytes.split_at(split);
+        if material.len() == LEGACY_ID_BYTES {
+            if !key.verify(LEGACY_UNSUBSCRIBE_PURPOSE, material, tag) {
+                return None;
+            }
+            return Some(UnsubscribeTarget::LegacyId(i64::from_be_bytes(
+                material.try_into().ok()?,
+            )));
+        }
+        if material.is_empty() || !key.verify(UNSUBSCRIBE_PURPOSE, material, tag) {
             return None;
         }
-        let (id, tag) = bytes.split_at(8);
-        if !key.verify(UNSUBSCRIBE_PURPOSE, id, tag) {
-            return None;
-        }
-        Some(i64::from_be_bytes(id.try_into().ok()?))
+        let link_key = if material.len() == LINK_KEY_BYTES {
+            crate::config::secret_hex(material)
+        } else {
+            String::from_utf8(material.to_vec()).ok()?
+        };
+        Some(UnsubscribeTarget::LinkKey(LinkKey(link_key)))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Lower-case hex of exactly [`LINK_KEY_BYTES`] bytes, as Herald and the
+/// migration write link keys.
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() != LINK_KEY_BYTES * 2
+        || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
 }
 
 #[cfg(test)]
@@ -136,18 +207,56 @@ mod tests {
 
     #[test]
     fn unsubscribe_tokens_verify_only_under_their_key() {
-        let token = UnsubscribeToken::for_subscriber(&key('a'), 42);
+        let link_key = LinkKey::generate();
+        assert_ne!(link_key, LinkKey::generate());
+        let token = UnsubscribeToken::for_link_key(&key('a'), &link_key);
         assert_eq!(
             UnsubscribeToken::verify(&key('a'), token.as_str()),
-            Some(42)
+            Some(UnsubscribeTarget::LinkKey(link_key.clone()))
         );
         assert_eq!(UnsubscribeToken::verify(&key('b'), token.as_str()), None);
         let mut forged = URL_SAFE_NO_PAD.decode(token.as_str()).expect("base64");
-        forged[7] = 43;
+        forged[3] ^= 1;
         assert_eq!(
             UnsubscribeToken::verify(&key('a'), &URL_SAFE_NO_PAD.encode(forged)),
             None
         );
         assert_eq!(UnsubscribeToken::verify(&key('a'), "garbage"), None);
+        assert_eq!(UnsubscribeToken::verify(&key('a'), ""), None);
+    }
+
+    /// Built the way releases before link keys built it.
+    fn legacy_token(key: &SecretKey, id: i64) -> String {
+        let id = id.to_be_bytes();
+        let mut bytes = id.to_vec();
+        bytes.extend_from_slice(&key.sign(LEGACY_UNSUBSCRIBE_PURPOSE, &id)[..16]);
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    #[test]
+    fn old_tokens_still_name_their_id_and_new_ones_do_not() {
+        let old = legacy_token(&key('a'), 42);
+        assert_eq!(
+            UnsubscribeToken::verify(&key('a'), &old),
+            Some(UnsubscribeTarget::LegacyId(42))
+        );
+        assert_eq!(UnsubscribeToken::verify(&key('b'), &old), None);
+        // An id signed under the new purpose, or a key under the old one, is no token.
+        let mut cross = 42i64.to_be_bytes().to_vec();
+        cross.extend_from_slice(&key('a').sign(UNSUBSCRIBE_PURPOSE, &42i64.to_be_bytes())[..16]);
+        assert_eq!(
+            UnsubscribeToken::verify(&key('a'), &URL_SAFE_NO_PAD.encode(cross)),
+            None
+        );
+    }
+
+    #[test]
+    fn a_stored_key_of_another_shape_still_gives_a_working_link() {
+        let odd = LinkKey::from_stored("Hand-Written".to_owned());
+        let token = UnsubscribeToken::for_link_key(&key('a'), &odd);
+        assert_eq!(
+            UnsubscribeToken::verify(&key('a'), token.as_str()),
+            Some(UnsubscribeTarget::LinkKey(odd))
+        );
     }
 }

@@ -10,7 +10,7 @@ use super::error::WebError;
 use super::origin::{client_ip, request_origin, wants_json};
 use super::pages::{html, MessagePage, SignupPage};
 use super::AppState;
-use crate::subscriptions::{SignupOutcome, SubscriberEmail, SubscriberName};
+use crate::subscriptions::{SubscriberEmail, SubscriberName, SubscriptionError};
 use crate::telemetry;
 
 #[get("/")]
@@ -133,18 +133,14 @@ pub async fn subscribe(
         }
     };
 
+    // The same work whatever the address's state (issue 10, item 12): one
+    // row queued; the state-dependent rest happens after the answer.
     let origin = request_origin(&req, &state.config.trusted_proxies);
-    let outcome = state
+    state
         .subscriptions
-        .sign_up(&email, name.as_ref(), &origin)
-        .await?;
-    tracing::info!(?outcome, "signup handled");
-    let outcome_label = match outcome {
-        SignupOutcome::ConfirmationQueued => "confirmation_queued",
-        SignupOutcome::ConfirmationWithheld => "confirmation_withheld",
-        SignupOutcome::AlreadyConfirmed => "already_confirmed",
-    };
-    metrics::counter!(telemetry::SIGNUPS, "outcome" => outcome_label).increment(1);
+        .request_signup(&email, name.as_ref(), &origin)
+        .await
+        .map_err(SubscriptionError::from)?;
     accepted(&state, json)
 }
 

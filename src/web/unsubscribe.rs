@@ -10,6 +10,7 @@ use super::error::WebError;
 use super::origin::request_origin;
 use super::pages::{html, MessagePage, UnsubscribePage};
 use super::AppState;
+use crate::subscriptions::domain::display_address;
 use crate::subscriptions::{SubscriberStatus, SubscriptionError};
 
 #[get("/unsubscribe")]
@@ -30,7 +31,8 @@ pub async fn unsubscribe_page(
                 StatusCode::OK,
                 &UnsubscribePage {
                     site: &state.site,
-                    email: &subscriber.email,
+                    // Stored as ASCII (punycode), shown as the reader wrote it.
+                    email: &display_address(&subscriber.email),
                     token: raw.trim(),
                 },
             )

@@ -8,7 +8,7 @@ use std::time::Duration;
 use herald::accounts::Role;
 use herald::config::SecretKey;
 use herald::store::Store;
-use herald::subscriptions::{SubscriberStatus, UnsubscribeToken};
+use herald::subscriptions::{LinkKey, SubscriberStatus, UnsubscribeToken};
 use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -378,18 +378,19 @@ async fn a_reader_who_leaves_mid_send_gets_nothing_more(backend: Backend) {
     let store = Store::connect(&app.db.url, 1)
         .await
         .expect("open the test database");
-    let id: i64 = sqlx::query_scalar::<_, i64>("SELECT id FROM subscribers WHERE email = $1")
-        .bind(&leaving)
-        .fetch_one(store.pool())
-        .await
-        .expect("the leaving reader's id");
+    let link_key: String =
+        sqlx::query_scalar::<_, String>("SELECT link_key FROM subscribers WHERE email = $1")
+            .bind(&leaving)
+            .fetch_one(store.pool())
+            .await
+            .expect("the leaving reader's link key");
     store.close().await;
     let key = SecretKey::from_secret(&SecretString::from(
         "test-secret-that-is-long-enough-0123456789",
     ));
     let link = app.url(&format!(
         "/unsubscribe?token={}",
-        UnsubscribeToken::for_subscriber(&key, id).as_str()
+        UnsubscribeToken::for_link_key(&key, &LinkKey::from_stored(link_key)).as_str()
     ));
     let arrived: Vec<String> = app
         .smtp
@@ -400,7 +401,7 @@ async fn a_reader_who_leaves_mid_send_gets_nothing_more(backend: Backend) {
         .collect();
     assert!(
         !copies_by_reader(&app).await.contains_key(&leaving),
-        "the test reader (id {id}) got the issue before leaving: {arrived:?}"
+        "the test reader {leaving} got the issue before leaving: {arrived:?}"
     );
     let response = reqwest::Client::new()
         .post(&link)

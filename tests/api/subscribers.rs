@@ -4,6 +4,7 @@
 
 mod api;
 mod import_export;
+mod upgrade;
 
 use herald::accounts::Role;
 use herald::store::{now_millis, Store};

@@ -14,7 +14,9 @@ use herald::issues::{
 use herald::mail::{recipient, MailIdentity};
 use herald::store::{now_millis, Store};
 use herald::subscriptions::admin::{insert_samples, SampleSubscriber};
-use herald::subscriptions::{SubscriberEmail, SubscriberName, SubscriberStatus, UnsubscribeToken};
+use herald::subscriptions::{
+    LinkKey, SubscriberEmail, SubscriberName, SubscriberStatus, UnsubscribeToken,
+};
 use indicatif::ProgressBar;
 use secrecy::SecretString;
 
@@ -267,7 +269,7 @@ fn unsaved(content: &IssueContent) -> Issue {
 /// The size of one reader's message, headers included, as it goes over SMTP.
 fn one_message_bytes(rendered: &RenderedIssue, identity: &MailIdentity) -> anyhow::Result<u64> {
     let key = SecretKey::from_secret(&SecretString::from("herald-bench".repeat(4)));
-    let token = UnsubscribeToken::for_subscriber(&key, 123_456);
+    let token = UnsubscribeToken::for_link_key(&key, &LinkKey::generate());
     let unsubscribe_url = identity
         .site_url
         .join(&format!("/unsubscribe?token={}", token.as_str()));

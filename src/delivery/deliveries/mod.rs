@@ -43,6 +43,9 @@ pub struct ClaimedDelivery {
     pub email: Option<String>,
     pub name: Option<String>,
     pub subscriber_status: Option<String>,
+    /// What the reader's unsubscribe link is made from, read with the claim
+    /// so that no copy costs a query of its own.
+    pub link_key: Option<String>,
 }
 
 /// Claims up to `limit` due deliveries of `issue_id` until `lease_until`: the
@@ -69,7 +72,8 @@ pub async fn claim(
          RETURNING id, subscriber_id, attempts, queued_at, \
              (SELECT email FROM subscribers s WHERE s.id = deliveries.subscriber_id) AS email, \
              (SELECT name FROM subscribers s WHERE s.id = deliveries.subscriber_id) AS name, \
-             (SELECT status FROM subscribers s WHERE s.id = deliveries.subscriber_id) AS subscriber_status"
+             (SELECT status FROM subscribers s WHERE s.id = deliveries.subscriber_id) AS subscriber_status, \
+             (SELECT link_key FROM subscribers s WHERE s.id = deliveries.subscriber_id) AS link_key"
     );
     let rows = sqlx::query(&sql)
         .bind(issue_id)
@@ -90,6 +94,7 @@ pub async fn claim(
                 email: row.try_get("email")?,
                 name: row.try_get("name")?,
                 subscriber_status: row.try_get("subscriber_status")?,
+                link_key: row.try_get("link_key")?,
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;

@@ -12,7 +12,7 @@ use crate::delivery::deliveries::{ClaimedDelivery, Failure, Outcome};
 use crate::delivery::message::{Copy, PreparedIssue};
 use crate::mail::SendError;
 use crate::store::{millis, now_millis};
-use crate::subscriptions::{SubscriberEmail, SubscriberName};
+use crate::subscriptions::{LinkKey, SubscriberEmail, SubscriberName};
 use crate::telemetry;
 
 const KIND: &str = "issue";
@@ -90,7 +90,14 @@ impl Engine {
                 })
             }
         };
-        let unsubscribe_url = self.unsubscribe_url(delivery.subscriber_id);
+        let Some(link_key) = delivery.link_key.clone().map(LinkKey::from_stored) else {
+            // Only a row without a key (written by hand, past the trigger) gets here.
+            return Some(Outcome::Failed {
+                failure: Failure::Undeliverable,
+                error: "the subscriber has no link key for an unsubscribe link".to_owned(),
+            });
+        };
+        let unsubscribe_url = self.unsubscribe_url(&link_key);
         let message = job.issue.message(
             &self.settings.identity,
             &self.key,

@@ -125,7 +125,12 @@ impl Engine {
                 .build(identity)
             }
             MailKind::Welcome => {
-                let unsubscribe_url = self.unsubscribe_url(subscriber.id);
+                let link_key = subscriber.link_key.as_ref().ok_or_else(|| {
+                    AttemptError::Undeliverable(
+                        "the subscriber has no link key for an unsubscribe link".into(),
+                    )
+                })?;
+                let unsubscribe_url = self.unsubscribe_url(link_key);
                 WelcomeEmail {
                     to: &email,
                     name: name.as_ref(),

@@ -33,7 +33,7 @@ use crate::config::SecretKey;
 use crate::issues::{queries as issue_queries, RenderedIssue};
 use crate::mail::{MailIdentity, Mailer};
 use crate::store::{millis, now_millis, Dialect, Store};
-use crate::subscriptions::Subscriptions;
+use crate::subscriptions::{LinkKey, Subscriptions};
 
 const OUTBOX_BATCH: i64 = 64;
 const COPY_BATCH: i64 = 256;
@@ -411,8 +411,8 @@ impl Engine {
         }
     }
 
-    fn unsubscribe_url(&self, subscriber_id: i64) -> String {
-        let token = self.subscriptions.unsubscribe_token(subscriber_id);
+    fn unsubscribe_url(&self, link_key: &LinkKey) -> String {
+        let token = self.subscriptions.unsubscribe_token(link_key);
         self.settings
             .identity
             .site_url

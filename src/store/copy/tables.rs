@@ -72,11 +72,13 @@ const fn opt_text(name: &'static str) -> Column {
 /// migrations (the target keeps its own), the senders' coordination state,
 /// which belongs to one deployment and starts afresh on the new one, and the
 /// admin sessions: everyone signs in again on the new database.
+/// `upgrade_steps` lists what the target's own migrations leave to do.
 pub const NOT_COPIED: &[&str] = &[
     "_sqlx_migrations",
     "senders",
     "send_pacing",
     "admin_sessions",
+    "upgrade_steps",
 ];
 
 /// Every table with data, parents before children. `tables::tests` checks
@@ -92,6 +94,32 @@ pub const TABLES: &[Table] = &[
             text("status"),
             int("created_at"),
             int("updated_at"),
+            // Copied, so links already mailed keep working on the new database.
+            opt_text("link_key"),
+            int("legacy_links"),
+        ],
+    },
+    Table {
+        name: "subscriber_address_reports",
+        columns: &[
+            int("id"),
+            int("subscriber_id"),
+            opt_int("other_subscriber_id"),
+            text("email"),
+            text("problem"),
+            int("found_at"),
+        ],
+    },
+    Table {
+        // Signups answered but not yet handled: copied, so none is lost.
+        name: "signup_requests",
+        columns: &[
+            int("id"),
+            text("email"),
+            opt_text("name"),
+            opt_text("ip"),
+            opt_text("user_agent"),
+            int("received_at"),
         ],
     },
     Table {

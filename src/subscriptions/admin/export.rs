@@ -1,9 +1,11 @@
 //! CSV export of the whole list: `email,name,status,created_at` (RFC 3339),
 //! oldest first. It pages through the table with a keyset cursor and hands out
 //! one chunk of CSV per page, so memory stays flat whatever the list's size.
+//! Cells a spreadsheet would run as formulas are neutralised (`csv_cell`).
 
 use super::super::admin_queries;
 use super::super::Subscriptions;
+use super::csv_cell::neutralise;
 use crate::store::{timestamps, Store};
 
 pub const EXPORT_HEADER: &str = "email,name,status,created_at\n";
@@ -50,8 +52,8 @@ impl CsvExport {
         for row in &rows {
             let created_at = timestamps::rfc3339(row.created_at);
             writer.write_record([
-                row.email.as_str(),
-                row.name.as_deref().unwrap_or(""),
+                neutralise(row.email.as_str()).as_ref(),
+                neutralise(row.name.as_deref().unwrap_or("")).as_ref(),
                 row.status.as_str(),
                 created_at.as_str(),
             ])?;

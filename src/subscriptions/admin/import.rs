@@ -13,6 +13,7 @@ use std::io::Read;
 use super::super::admin_queries::{self, NewSubscriberRow, MAX_ROWS_PER_INSERT};
 use super::super::domain::EmailError;
 use super::super::{SubscriberEmail, SubscriberName, Subscriptions};
+use super::csv_cell::restore;
 use super::{Actor, Admission};
 use crate::store::now_millis;
 
@@ -192,8 +193,10 @@ fn parse_row(
     email_column: usize,
     name_column: Option<usize>,
 ) -> Result<ParsedRow, String> {
+    // A cell our export protected from spreadsheets reads back as it was.
     let text = |column: usize| -> Result<&str, String> {
         std::str::from_utf8(record.get(column).unwrap_or_default())
+            .map(restore)
             .map_err(|_| "not UTF-8 text; save the file as CSV UTF-8".to_owned())
     };
     let raw_email = text(email_column)?;

@@ -4,6 +4,7 @@
 //! steps reuse the signup side's own functions, so the rules stay in one place.
 
 mod actions;
+mod csv_cell;
 mod detail;
 mod erase;
 mod export;

@@ -5,6 +5,8 @@ mod email;
 mod name;
 mod status;
 
-pub use email::{EmailError, SubscriberEmail, MAX_EMAIL_LENGTH};
+pub use email::{
+    display_address, is_default_ignorable, EmailError, SubscriberEmail, MAX_EMAIL_LENGTH,
+};
 pub use name::{NameError, SubscriberName, MAX_NAME_LENGTH};
 pub use status::SubscriberStatus;

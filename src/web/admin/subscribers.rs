@@ -18,6 +18,7 @@ use crate::store::timestamps;
 use crate::subscriptions::admin::{
     Actor, AdminError, ListQuery, SearchTerm, SubscriberDetail, SubscriberRow,
 };
+use crate::subscriptions::domain::display_address;
 use crate::subscriptions::{SignupOutcome, SubscriberStatus};
 use crate::web::error::WebError;
 use crate::web::origin::request_origin;
@@ -58,7 +59,8 @@ impl From<SubscriberRow> for ListedRow {
     fn from(row: SubscriberRow) -> Self {
         Self {
             id: row.id,
-            email: row.email,
+            // Stored as ASCII (punycode), shown as the subscriber wrote it.
+            email: display_address(&row.email).into_owned(),
             name: row.name.unwrap_or_default(),
             status: row.status,
             since: timestamps::date(row.created_at),
@@ -222,7 +224,7 @@ impl DetailPage {
         Self {
             ctx,
             id: s.id,
-            email: s.email,
+            email: display_address(&s.email).into_owned(),
             name: s.name.unwrap_or_default(),
             status: s.status,
             since: timestamps::date_time(s.created_at),

@@ -240,7 +240,8 @@ async fn an_export_gives_back_what_was_imported(backend: Backend) {
     assert_eq!(rows.len(), 12_347);
     assert_eq!(&rows[0][0], "zoe@example.com");
     assert_eq!(&rows[0][1], "Zoë \"Z\" Müller, PhD");
-    assert_eq!(&rows[1][1], "=HYPERLINK(\"x\")");
+    // Neutralised for spreadsheets, and read back as it was by the import below.
+    assert_eq!(&rows[1][1], "'=HYPERLINK(\"x\")");
     assert_eq!(&rows[12_346][0], "reader12344@example.com");
     assert!(rows.iter().all(|r| &r[2] == "confirmed"));
     assert!(rows.iter().all(|r| r[3].len() >= 20 && r[3].ends_with('Z')));
@@ -272,7 +273,43 @@ async fn an_export_gives_back_what_was_imported(backend: Backend) {
     assert_eq!(first_two_columns(&again), first_two_columns(&exported));
 }
 
+/// Issue 10, item 10: an anonymous signup must not put a live formula into
+/// the spreadsheet an admin opens.
+async fn an_export_neutralises_cells_a_spreadsheet_would_run(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app
+        .sign_up("=1+1@example.com", "@SUM(1+1)*cmd|' /C calc'!A0")
+        .await;
+    assert_eq!(response.status(), 200);
+    let response = app.sign_up("plain@example.com", "-2+3").await;
+    assert_eq!(response.status(), 200);
+    app.mails(2).await;
+
+    let admin = app.sign_in_as(Role::Admin).await;
+    let response = admin.get("/admin/subscribers/export.csv").await;
+    assert_eq!(response.status(), 200);
+    let exported = response.bytes().await.expect("body");
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(exported.as_ref())
+        .records()
+        .map(|r| r.expect("a row"))
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(&rows[0][0], "'=1+1@example.com");
+    assert_eq!(&rows[0][1], "'@SUM(1+1)*cmd|' /C calc'!A0");
+    assert_eq!(&rows[1][0], "plain@example.com");
+    assert_eq!(&rows[1][1], "'-2+3");
+    for row in &rows {
+        for cell in row.iter() {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a spreadsheet would run {cell:?}"
+            );
+        }
+    }
+}
+
 on_both_databases!(
+    an_export_neutralises_cells_a_spreadsheet_would_run,
     an_uploaded_file_is_imported_as_pending_with_bad_rows_reported,
     a_confirmed_import_needs_a_consent_note_and_keeps_it,
     an_upload_without_the_csrf_token_imports_nothing,

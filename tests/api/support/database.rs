@@ -80,6 +80,50 @@ impl TestDatabase {
         }
     }
 
+    /// Runs the repository's migrations up to `version` only: the database as
+    /// an older release left it, for upgrade tests.
+    pub async fn migrate_to(&self, version: i64) {
+        let dialect = match self.backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        };
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(dialect);
+        let mut migrator = sqlx::migrate::Migrator::new(folder)
+            .await
+            .expect("read the migrations");
+        let older: Vec<sqlx::migrate::Migration> = migrator
+            .migrations
+            .iter()
+            .filter(|m| m.version <= version)
+            .cloned()
+            .collect();
+        migrator.migrations = older.into();
+        let url = match self.backend {
+            Backend::Sqlite => format!("{}?mode=rwc", self.url),
+            Backend::Postgres => self.url.clone(),
+        };
+        let mut conn = AnyConnection::connect(&url)
+            .await
+            .expect("create the test database");
+        migrator
+            .run(&mut conn)
+            .await
+            .expect("migrate to the older release");
+    }
+
+    /// A subscriber's id, by address as stored.
+    pub async fn subscriber_id(&self, email: &str) -> i64 {
+        let mut conn = self.connect().await;
+        sqlx::query("SELECT id FROM subscribers WHERE lower(email) = lower($1)")
+            .bind(email)
+            .fetch_one(&mut conn)
+            .await
+            .expect("the subscriber exists")
+            .get("id")
+    }
+
     pub async fn connect(&self) -> AnyConnection {
         AnyConnection::connect(&self.url)
             .await

@@ -74,9 +74,7 @@ fn test_config(db: &TestDatabase, smtp: &TestSmtpServer) -> Config {
     config.database_max_connections = 5;
     config.smtp_url = Some(SecretString::from(smtp.url()));
     config.outbox_dir = db.dir.path().join("outbox");
-    config.secret = Some(SecretString::from(
-        "test-secret-that-is-long-enough-0123456789",
-    ));
+    config.secret = Some(SecretString::from(TEST_SECRET));
     config.secret_file = db.dir.path().join("herald.secret");
     config.newsletter_name = "The Daily Herald".into();
     config.postal_address = "1 Test Street, Testville".into();
@@ -91,6 +89,43 @@ fn test_config(db: &TestDatabase, smtp: &TestSmtpServer) -> Config {
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts the app on a database prepared by the test (e.g. an older release's schema).
+    pub async fn spawn_on(db: TestDatabase) -> Self {
+        let smtp = TestSmtpServer::start().await;
+        let config = test_config(&db, &smtp);
+        Self::start(db, smtp, config, None).await
+    }
+
+    /// Starts the web side only (`herald serve --no-worker`): nothing in this
+    /// process sends mail or handles queued signups; a [`herald::startup::Worker`]
+    /// on the same database does.
+    pub async fn spawn_web_only(backend: Backend) -> Self {
+        let db = TestDatabase::create(backend).await;
+        let smtp = TestSmtpServer::start().await;
+        let mut config = test_config(&db, &smtp);
+        config.bind = "127.0.0.1:0".parse().expect("an address");
+        let app = Application::build(config.clone(), herald::startup::Sending::Elsewhere)
+            .await
+            .expect("the web side starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        config.base_url = BaseUrl::parse(&address).expect("valid base URL");
+        let handle = app.handle();
+        let task = tokio::spawn(app.run_until_stopped());
+        Self {
+            address,
+            smtp,
+            config,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("HTTP client"),
+            handle,
+            task: Some(task),
+            db,
+        }
     }
 
     /// Starts the app after `configure` has adjusted the test configuration.
@@ -192,13 +227,29 @@ impl TestApp {
             .expect("POST request")
     }
 
-    /// Submits the signup form as a browser would.
+    /// Submits the signup form as a browser would, then waits until the
+    /// background has handled it (the answer comes first: issue 10, item 12).
     pub async fn sign_up(&self, email: &str, name: &str) -> reqwest::Response {
-        self.post_form(
-            "/subscriptions",
-            &[("email", email), ("name", name), ("website", "")],
-        )
-        .await
+        let response = self
+            .post_form(
+                "/subscriptions",
+                &[("email", email), ("name", name), ("website", "")],
+            )
+            .await;
+        self.signups_handled().await;
+        response
+    }
+
+    /// Waits until no signup waits in the queue.
+    pub async fn signups_handled(&self) {
+        let deadline = tokio::time::Instant::now() + MAIL_WAIT;
+        while self.db.count("signup_requests").await > 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "signups still queued after {MAIL_WAIT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Waits until the SMTP server holds at least `count` messages; returns them all.
@@ -298,6 +349,22 @@ fn bind(port: Option<u16>) -> TcpListener {
         }
     }
     TcpListener::bind("127.0.0.1:0").expect("a free port")
+}
+
+/// The secret every test app signs with.
+pub const TEST_SECRET: &str = "test-secret-that-is-long-enough-0123456789";
+
+/// An unsubscribe token as releases before issue 10 made it, and mailed:
+/// `base64url(id ‖ HMAC(key, id)[..16])`, the id in clear.
+pub fn legacy_unsubscribe_token(id: i64) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let key = herald::config::SecretKey::from_secret(&SecretString::from(TEST_SECRET));
+    let id = id.to_be_bytes();
+    let tag = key.sign("herald unsubscribe token v1", &id);
+    let mut bytes = id.to_vec();
+    bytes.extend_from_slice(&tag[..16]);
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// The `token` query parameter of a link.

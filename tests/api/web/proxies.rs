@@ -14,6 +14,8 @@ use crate::support::{Backend, TestApp};
 const REAL_CLIENT: &str = "203.0.113.7";
 
 async fn signed_up_addresses(app: &TestApp) -> Vec<Option<String>> {
+    // Signups are answered first and recorded by the signup desk after.
+    app.signups_handled().await;
     let mut conn = app.db.connect().await;
     sqlx::query("SELECT ip FROM subscriber_events WHERE kind = 'signed_up' ORDER BY id")
         .fetch_all(&mut conn)

@@ -1,0 +1,129 @@
+//! Signups answered without looking at the address (issue 10, item 12).
+//!
+//! The answer to `POST /subscriptions` must not tell a confirmed address from
+//! a new one, in its words or in its timing. So the handler does the same work
+//! for every address — validate, write one row to `signup_requests`, answer —
+//! and everything that depends on the address's state (look it up, insert or
+//! update the subscriber, queue the confirmation within the per-address
+//! limits) happens here, in the background, after the answer is gone. The desk
+//! runs wherever the delivery engine runs (`serve`, `worker`), takes requests
+//! in batches, and deletes them in the transaction that handles them, so a
+//! request is handled once even with several processes, and a crash leaves it
+//! queued, not lost.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::{
+    queries, RequestOrigin, SignupOutcome, SubscriberEmail, SubscriberName, Subscriptions,
+};
+use crate::store::now_millis;
+use crate::telemetry;
+
+/// Requests handled per transaction.
+const BATCH: i64 = 200;
+/// How often the desk looks without being woken: for requests another process
+/// took in, or left behind by a crash.
+const POLL: Duration = Duration::from_secs(1);
+/// A pause after a wake-up, so that requests arriving together are handled
+/// together: the write lock the desk takes then does not follow each signup
+/// on its own, which would let the next request's timing hint at the last
+/// one's address.
+const GATHER: Duration = Duration::from_millis(25);
+
+impl Subscriptions {
+    /// What the signup handler does for every valid signup, whatever the
+    /// address's state: one row written, the desk woken.
+    #[tracing::instrument(skip_all)]
+    pub async fn request_signup(
+        &self,
+        email: &SubscriberEmail,
+        name: Option<&SubscriberName>,
+        origin: &RequestOrigin,
+    ) -> Result<(), sqlx::Error> {
+        let mut conn = self.store.pool().acquire().await?;
+        queries::insert_signup_request(&mut conn, email, name, origin, now_millis()).await?;
+        self.signup_queued.notify_one();
+        Ok(())
+    }
+
+    /// Handles queued signup requests until none is left; returns how many.
+    pub async fn handle_signup_requests(&self) -> Result<u64, sqlx::Error> {
+        let mut handled = 0;
+        loop {
+            let mut tx = self.store.begin_write().await?;
+            let requests = queries::take_signup_requests(&mut tx, BATCH).await?;
+            if requests.is_empty() {
+                return Ok(handled);
+            }
+            let mut outcomes = Vec::with_capacity(requests.len());
+            for request in &requests {
+                // Parsed before it was queued; a row that no longer parses was
+                // not written by this release and is dropped with a note.
+                let Ok(email) = SubscriberEmail::parse(&request.email) else {
+                    tracing::warn!(
+                        request_id = request.id,
+                        "queued signup with an invalid address dropped"
+                    );
+                    continue;
+                };
+                let name = request
+                    .name
+                    .as_deref()
+                    .and_then(|name| SubscriberName::parse(name).ok().flatten());
+                let origin = RequestOrigin {
+                    ip: request.ip.clone(),
+                    user_agent: request.user_agent.clone(),
+                };
+                // The consent evidence is dated when the visitor signed up.
+                let at = request.received_at;
+                outcomes.push(
+                    self.sign_up_in(&mut tx, &email, name.as_ref(), &origin, at)
+                        .await?,
+                );
+            }
+            tx.commit().await?;
+            handled += requests.len() as u64;
+            if outcomes.contains(&SignupOutcome::ConfirmationQueued) {
+                self.signals.mail_queued();
+            }
+            for outcome in outcomes {
+                tracing::info!(?outcome, "signup handled");
+                let label = match outcome {
+                    SignupOutcome::ConfirmationQueued => "confirmation_queued",
+                    SignupOutcome::ConfirmationWithheld => "confirmation_withheld",
+                    SignupOutcome::AlreadyConfirmed => "already_confirmed",
+                };
+                metrics::counter!(telemetry::SIGNUPS, "outcome" => label).increment(1);
+            }
+        }
+    }
+
+    /// The desk's loop: handles requests when woken or every [`POLL`], until `stop`.
+    pub async fn run_signup_desk(self, mut stop: watch::Receiver<bool>) {
+        loop {
+            if let Err(error) = self.handle_signup_requests().await {
+                tracing::warn!(%error, "cannot handle queued signups; will try again");
+            }
+            tokio::select! {
+                () = self.signup_queued.notified() => {
+                    tokio::time::sleep(GATHER).await;
+                }
+                () = tokio::time::sleep(POLL) => {}
+                () = stop_asked(&mut stop) => {
+                    // What was answered before the stop is handled before the process goes.
+                    if let Err(error) = self.handle_signup_requests().await {
+                        tracing::warn!(%error, "queued signups stay queued for the next start");
+                    }
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Done once `stop` is true, or whoever could set it is gone.
+async fn stop_asked(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
