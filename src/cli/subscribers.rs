@@ -11,6 +11,7 @@ use crate::delivery::DeliverySignals;
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::audit::{Actor as AuditActor, AuditAction, AuditEntry, AuditLog};
 use crate::config::{Config, SecretKey, SecretKeyError};
 use crate::store::{Store, StoreError};
 use crate::subscriptions::admin::{
@@ -126,6 +127,15 @@ pub async fn import_file(
         .import_csv(progress.wrap_read(file), admission, &actor)
         .await;
     progress.finish_and_clear();
+    if let Ok(report) = &report {
+        AuditLog::new(store.clone())
+            .record(
+                AuditEntry::new(AuditActor::CommandLine, AuditAction::SubscribersImported)
+                    .target(path.display().to_string())
+                    .detail(report.summary(admission)),
+            )
+            .await;
+    }
     store.close().await;
     Ok(report?)
 }
@@ -187,13 +197,19 @@ async fn import(
 }
 
 async fn export(config: &Config) -> ExitCode {
-    let (_store, subscriptions) = match subscriptions(config).await {
+    let (store, subscriptions) = match subscriptions(config).await {
         Ok(opened) => opened,
         Err(error) => {
             eprintln!("herald: {error}");
             return ExitCode::from(2);
         }
     };
+    AuditLog::new(store)
+        .record(AuditEntry::new(
+            AuditActor::CommandLine,
+            AuditAction::SubscribersExported,
+        ))
+        .await;
     let mut export = subscriptions.export_csv();
     let mut stdout = std::io::stdout().lock();
     loop {

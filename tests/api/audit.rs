@@ -328,8 +328,81 @@ async fn account_and_token_changes_are_recorded(backend: Backend) {
     );
 }
 
+async fn imports_exports_and_erasures_are_recorded_without_the_erased_address(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.sign_in_as(Role::Admin).await;
+    let file = reqwest::multipart::Part::bytes(
+        b"email,name\nann@example.com,Ann\nbob@example.com,Bob\nnot-an-address,X\n".to_vec(),
+    )
+    .file_name("people.csv")
+    .mime_str("text/csv")
+    .expect("mime type");
+    let form = reqwest::multipart::Form::new()
+        .part("file", file)
+        .text("confirmed", "yes")
+        .text("consent_note", "paper forms, book fair");
+    let response = admin
+        .client
+        .post(app.url(&format!(
+            "/admin/subscribers/import?csrf_token={}",
+            admin.csrf_token
+        )))
+        .multipart(form)
+        .send()
+        .await
+        .expect("import");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        admin.get("/admin/subscribers/export.csv").await.status(),
+        200
+    );
+    let token = app.api_token(Role::Admin).await;
+    let listed = app
+        .api(Method::GET, "/api/v1/subscribers?q=ann@", &token)
+        .send()
+        .await
+        .expect("list")
+        .json::<serde_json::Value>()
+        .await
+        .expect("JSON");
+    let ann = listed["items"][0]["id"].as_i64().expect("Ann's id");
+    let erased = app
+        .api(
+            Method::DELETE,
+            &format!("/api/v1/subscribers/{ann}"),
+            &token,
+        )
+        .send()
+        .await
+        .expect("erase");
+    assert_eq!(erased.status(), 204);
+
+    let (_, page) = admin.get_page("/admin/audit").await;
+    let rows = table_rows(&page);
+    let find = |label: &str| {
+        rows.iter()
+            .find(|row| row[2] == label)
+            .unwrap_or_else(|| panic!("no {label} in {page}"))
+            .clone()
+    };
+    let import = find("Subscribers imported");
+    assert_eq!(import[1], admin.user.email);
+    assert_eq!(
+        import[4],
+        "3 rows: 2 added, 0 already listed, 1 not imported (confirmed, consent: paper forms, book fair)"
+    );
+    assert_eq!(find("Subscribers exported")[1], admin.user.email);
+    let erasure = find("Subscriber erased");
+    assert_eq!(erasure[3], format!("subscriber #{ann}"));
+    assert!(
+        !page.contains("ann@example.com"),
+        "the erased address lives on in the audit log"
+    );
+}
+
 on_both_databases!(
     sign_ins_and_failures_are_recorded_with_the_address,
+    imports_exports_and_erasures_are_recorded_without_the_erased_address,
     account_and_token_changes_are_recorded,
     test_sends_are_recorded_with_their_recipient,
     sends_pauses_resumes_and_cancels_are_recorded_by_who_did_them,

@@ -43,6 +43,18 @@ pub struct ImportReport {
 }
 
 impl ImportReport {
+    /// What the import did, in one line, for the audit log.
+    pub fn summary(&self, admission: &Admission) -> String {
+        let consent = match admission {
+            Admission::Pending => "pending, confirmation mailed".to_owned(),
+            Admission::Confirmed(note) => format!("confirmed, consent: {}", note.as_str()),
+        };
+        format!(
+            "{} rows: {} added, {} already listed, {} not imported ({consent})",
+            self.rows, self.added, self.already_listed, self.rejected
+        )
+    }
+
     fn reject(&mut self, line: u64, reason: String) {
         self.rejected += 1;
         if self.problems.len() < MAX_PROBLEMS_KEPT {

@@ -13,6 +13,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::auth::{AdminContext, AdminOnly, SignedIn};
+use crate::audit::{AuditAction, AuditEntry};
 use crate::delivery::deliveries::ReceivedIssue;
 use crate::store::timestamps;
 use crate::subscriptions::admin::{
@@ -387,6 +388,7 @@ struct EraseForm {
 #[post("/subscribers/{id:\\d+}/erase")]
 #[tracing::instrument(name = "admin_erase", skip_all)]
 async fn erase(
+    req: HttpRequest,
     state: web::Data<AppState>,
     me: AdminOnly,
     id: web::Path<i64>,
@@ -399,6 +401,14 @@ async fn erase(
     }
     match state.subscriptions.erase(*id).await {
         Ok(()) => {
+            // By number only: the erased address must not live on here.
+            state
+                .record_audit(
+                    &req,
+                    AuditEntry::new(me.actor(), AuditAction::SubscriberErased)
+                        .target(format!("subscriber #{id}")),
+                )
+                .await;
             let notice =
                 "The subscriber and their history are erased; only the count of erasures is kept.";
             render_list(&state, &me, ListParams::default(), Some(notice.to_owned())).await

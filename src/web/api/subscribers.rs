@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::{json_body, ApiCaller, ApiError, ErrorBody};
+use crate::audit::{AuditAction, AuditEntry};
 use crate::store::timestamps;
 use crate::subscriptions::admin::{
     Actor, AdminError, Admission, ConsentNote, HistoryEntry, ListQuery, SearchTerm,
@@ -316,6 +317,7 @@ async fn get_subscriber(
 #[delete("/subscribers/{id}")]
 #[tracing::instrument(name = "api_erase_subscriber", skip_all)]
 async fn erase_subscriber(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: ApiCaller,
     id: web::Path<String>,
@@ -327,5 +329,13 @@ async fn erase_subscriber(
         .erase(id)
         .await
         .map_err(from_admin_error)?;
+    // By number only: the erased address must not live on here.
+    state
+        .record_audit(
+            &req,
+            AuditEntry::new(caller.actor(), AuditAction::SubscriberErased)
+                .target(format!("subscriber #{id}")),
+        )
+        .await;
     Ok(HttpResponse::NoContent().finish())
 }

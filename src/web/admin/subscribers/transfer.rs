@@ -8,6 +8,7 @@ use askama::Template;
 use futures_util::TryStreamExt;
 
 use super::actor;
+use crate::audit::{AuditAction, AuditEntry};
 use crate::store::{now_millis, timestamps};
 use crate::subscriptions::admin::{Admission, ConsentNote, ImportError, ImportReport};
 use crate::web::admin::auth::{AdminContext, AdminOnly};
@@ -148,6 +149,13 @@ async fn import_upload(
         .await;
     match result {
         Ok(report) => {
+            state
+                .record_audit(
+                    &req,
+                    AuditEntry::new(me.actor(), AuditAction::SubscribersImported)
+                        .detail(report.summary(&admission)),
+                )
+                .await;
             page.report = Some(report);
             html(StatusCode::OK, &page)
         }
@@ -162,7 +170,13 @@ async fn import_upload(
 /// The whole list as CSV, streamed page by page.
 #[get("/subscribers/export.csv")]
 #[tracing::instrument(name = "admin_export", skip_all)]
-async fn export_csv(state: web::Data<AppState>, _me: AdminOnly) -> HttpResponse {
+async fn export_csv(req: HttpRequest, state: web::Data<AppState>, me: AdminOnly) -> HttpResponse {
+    state
+        .record_audit(
+            &req,
+            AuditEntry::new(me.0.actor(), AuditAction::SubscribersExported),
+        )
+        .await;
     let export = state.subscriptions.export_csv();
     let chunks = futures_util::stream::try_unfold(export, |mut export| async move {
         match export.next_chunk().await {
