@@ -16,6 +16,9 @@ mod driver;
 #[path = "browser/sending.rs"]
 mod sending;
 
+#[path = "browser/two_factor.rs"]
+mod two_factor;
+
 use driver::{xpath_literal, Browser};
 use herald::accounts::Role;
 use support::admin::TEST_PASSWORD;
