@@ -132,7 +132,7 @@ pub fn main() -> ExitCode {
                 command: TokenCommand::Create { name, role },
             } => create_token(config, &name, role).await,
             Command::Subscribers { command } => subscribers::run(config, command).await,
-            Command::Db { command } => db::run(command).await,
+            Command::Db { command } => db::run(&config.database_url, command).await,
         }
     })
 }

@@ -12,6 +12,9 @@ use crate::telemetry;
 
 enum MailOutcome {
     Sent,
+    /// Not tried (the relay cannot be reached): back in the queue, due at once,
+    /// the attempt not counted.
+    Released,
     Retry(String),
     Failed(String),
 }
@@ -26,6 +29,8 @@ enum AttemptError {
     Store(#[from] sqlx::Error),
     #[error("the process stopped before it could send")]
     Stopping,
+    #[error("the mail relay cannot be reached")]
+    RelayUnreachable,
 }
 
 impl Engine {
@@ -33,6 +38,12 @@ impl Engine {
     pub(super) async fn deliver_mail(&self, mail: ClaimedMail) {
         let outcome = match self.attempt_mail(&mail).await {
             Ok(()) => MailOutcome::Sent,
+            Err(AttemptError::RelayUnreachable) => MailOutcome::Released,
+            Err(AttemptError::Send(SendError::Transient(_)))
+                if self.mailer.relay_is_unreachable() =>
+            {
+                MailOutcome::Released
+            }
             Err(AttemptError::Send(SendError::Transient(why))) => MailOutcome::Retry(why),
             Err(AttemptError::Send(SendError::Permanent(why))) => MailOutcome::Failed(why),
             Err(AttemptError::Undeliverable(why)) => MailOutcome::Failed(why),
@@ -50,6 +61,7 @@ impl Engine {
                 tracing::info!("mail sent");
                 outbox::mark_sent(pool, mail.id, now).await
             }
+            MailOutcome::Released => outbox::release(pool, mail.id, now).await,
             MailOutcome::Retry(why) if now < mail.expires_at => {
                 metrics::counter!(telemetry::MESSAGES_RETRIED, "kind" => kind).increment(1);
                 let delay = self.settings.retry.delay_after(mail.attempts);
@@ -137,6 +149,9 @@ impl Engine {
         .map_err(|e| AttemptError::Undeliverable(e.to_string()))?;
         if !self.wait_for_rate().await {
             return Err(AttemptError::Stopping);
+        }
+        if self.mailer.relay_is_unreachable() {
+            return Err(AttemptError::RelayUnreachable);
         }
         let started = std::time::Instant::now();
         self.mailer.send(&message).await?;
