@@ -183,11 +183,13 @@ impl Store {
             Dialect::Sqlite => Some("BEGIN IMMEDIATE".into()),
             Dialect::Postgres => None,
         };
-        let transaction = Transaction::begin(conn, statement).await.inspect_err(|error| {
-            if is_storage_failure(error) {
-                self.writes.failed(error);
-            }
-        })?;
+        let transaction = Transaction::begin(conn, statement)
+            .await
+            .inspect_err(|error| {
+                if is_storage_failure(error) {
+                    self.writes.failed(error);
+                }
+            })?;
         Ok(WriteTransaction::new(transaction, self.writes.clone()))
     }
 
@@ -306,7 +308,9 @@ pub fn is_storage_failure(error: &sqlx::Error) -> bool {
     };
     if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
         // Extended result codes: the primary code is the low byte.
-        return code.parse::<i64>().is_ok_and(|code| matches!(code & 0xff, 10 | 13));
+        return code
+            .parse::<i64>()
+            .is_ok_and(|code| matches!(code & 0xff, 10 | 13));
     }
     matches!(code.as_ref(), "53100" | "58030" | "53200")
 }

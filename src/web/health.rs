@@ -19,7 +19,9 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let relay = relay_state(&state);
     match state.store.ping(HEALTH_TIMEOUT).await {
-        Ok(()) => HttpResponse::Ok().json(json!({ "status": "ok", "database": "ok", "relay": relay })),
+        Ok(()) => {
+            HttpResponse::Ok().json(json!({ "status": "ok", "database": "ok", "relay": relay }))
+        }
         Err(error) => {
             tracing::error!(error = %error_chain(&error), "health check: database unavailable");
             HttpResponse::ServiceUnavailable()

@@ -142,9 +142,7 @@ impl Engine {
                 error,
             },
             // The relay cannot be reached: not this copy's failure, and no attempt.
-            Err(SendError::Transient(_)) if self.mailer.relay_is_unreachable() => {
-                Outcome::Released
-            }
+            Err(SendError::Transient(_)) if self.mailer.relay_is_unreachable() => Outcome::Released,
             Err(SendError::Transient(error)) => {
                 let now = now_millis();
                 let retry = &self.settings.retry;
