@@ -17,7 +17,7 @@ pub(crate) use sqlite_file::create_new_private;
 
 use sqlite_file::{create_private, DatabaseFile, SchemaLock};
 pub use writes::WriteTransaction;
-use writes::{release_if_clean, WriteHealth};
+use writes::{release_if_clean, WriteHealth, WriteState};
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -57,6 +57,8 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
     #[error("database writes fail: {0}")]
     WritesFail(#[source] sqlx::Error),
+    #[error("database writes failed moments ago (is the disk full?)")]
+    WritesFailing,
 }
 
 #[derive(Debug, Clone)]
@@ -193,7 +195,7 @@ impl Store {
         Ok(WriteTransaction::new(transaction, self.writes.clone()))
     }
 
-    /// After a write failed for a storage reason: whether one succeeds now.
+    /// A while after a write failed for a storage reason: whether one succeeds now.
     /// The probe writes the database header's user version (SQLite) or takes
     /// a transaction id (PostgreSQL), so it needs the space a write needs.
     async fn probe_writes(&self) -> Result<(), sqlx::Error> {
@@ -221,8 +223,12 @@ impl Store {
             }
         }
         let query = async {
-            if self.writes.is_failing() {
-                return self.probe_writes().await.map_err(StoreError::WritesFail);
+            match self.writes.state() {
+                WriteState::Succeeding => {}
+                WriteState::Failing => return Err(StoreError::WritesFailing),
+                WriteState::Unknown => {
+                    return self.probe_writes().await.map_err(StoreError::WritesFail)
+                }
             }
             let mut conn = self.pool.acquire().await?;
             conn.ping().await.map_err(StoreError::Query)

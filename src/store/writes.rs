@@ -8,30 +8,54 @@
 //! a write succeeds again.
 
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use sqlx::{Any, AnyConnection, Connection, Transaction};
 
-/// Whether the last write transaction failed for a storage reason.
+/// How long a failed write alone keeps `/health` at 503. Past it, and
+/// while no write succeeds, `/health` tries a small write itself: with the
+/// service out of a load balancer's rotation nothing else would.
+const FAILURE_MEMORY: Duration = Duration::from_secs(10);
+
+/// When a write last failed for a storage reason, until one succeeds.
 #[derive(Debug, Default)]
 pub(super) struct WriteHealth {
-    failing: AtomicBool,
+    last_failure: Mutex<Option<Instant>>,
+}
+
+/// What `/health` makes of the writes.
+pub(super) enum WriteState {
+    Succeeding,
+    /// A write failed moments ago.
+    Failing,
+    /// A write failed a while ago and none was tried since: worth a probe.
+    Unknown,
 }
 
 impl WriteHealth {
-    pub(super) fn is_failing(&self) -> bool {
-        self.failing.load(Ordering::SeqCst)
+    pub(super) fn state(&self) -> WriteState {
+        match *self.last_failure() {
+            None => WriteState::Succeeding,
+            Some(at) if at.elapsed() < FAILURE_MEMORY => WriteState::Failing,
+            Some(_) => WriteState::Unknown,
+        }
     }
 
-    fn succeeded(&self) {
-        if self.failing.swap(false, Ordering::SeqCst) {
+    fn last_failure(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.last_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn succeeded(&self) {
+        if self.last_failure().take().is_some() {
             tracing::info!("database writes succeed again");
         }
     }
 
-    pub(super) fn failed(&self, error: &sqlx::Error) {
-        if !self.failing.swap(true, Ordering::SeqCst) {
+    pub(super) fn failed(&self, error: &dyn std::fmt::Display) {
+        if self.last_failure().replace(Instant::now()).is_none() {
             tracing::error!(%error, "database writes fail (is the disk full?); /health answers 503 until one succeeds");
         }
     }
@@ -99,9 +123,7 @@ pub(super) async fn release_if_clean(
     conn.ping().await?;
     if conn.is_in_transaction() {
         tracing::warn!("closing a database connection left inside a failed transaction");
-        if !health.is_failing() {
-            health.failing.store(true, Ordering::SeqCst);
-        }
+        health.failed(&"a COMMIT or ROLLBACK failed");
         return Ok(false);
     }
     Ok(true)
