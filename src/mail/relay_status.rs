@@ -73,3 +73,41 @@ impl RelayStatus {
         let _ = receiver.wait_for(Option::is_none).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_outage_starts_once_and_ends_when_the_relay_answers() {
+        let status = Arc::new(RelayStatus::new());
+        assert!(!status.is_unreachable());
+        status.until_reachable().await;
+
+        status.mark_unreachable("smtp://relay:25", "connection refused");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let since = status.unreachable_for().expect("an outage");
+        status.mark_unreachable("smtp://relay:25", "connection refused");
+        assert!(
+            status.unreachable_for().expect("still down") >= since,
+            "a second failure does not restart the outage"
+        );
+        status.until_unreachable().await;
+
+        let waiter = tokio::spawn({
+            let status = status.clone();
+            async move { status.until_reachable().await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished(), "the relay is still down");
+        status.mark_reachable("smtp://relay:25");
+        tokio::time::timeout(Duration::from_secs(1), waiter)
+            .await
+            .expect("the wait ends when the relay answers")
+            .expect("the waiting task");
+        assert!(!status.is_unreachable());
+        assert!(status.unreachable_for().is_none());
+    }
+}

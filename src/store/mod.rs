@@ -334,3 +334,39 @@ pub fn unavailable_in(error: &(dyn std::error::Error + 'static)) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_database_is_a_storage_failure_and_a_conflict_is_not() {
+        let store = Store::connect("sqlite::memory:", 1)
+            .await
+            .expect("an in-memory database");
+        let mut conn = store.pool().acquire().await.expect("a connection");
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)")
+            .await
+            .expect("create a table");
+        conn.execute("INSERT INTO t (id) VALUES (1)")
+            .await
+            .expect("a first row");
+        let conflict = conn
+            .execute("INSERT INTO t (id) VALUES (1)")
+            .await
+            .expect_err("the same id twice");
+        assert!(!is_storage_failure(&conflict), "{conflict}");
+        assert!(!is_unavailable(&conflict), "{conflict}");
+
+        // The database may not grow: as full as a full disk makes it.
+        conn.execute("PRAGMA max_page_count = 1")
+            .await
+            .expect("limit the pages");
+        let full = conn
+            .execute("INSERT INTO t (b) VALUES (randomblob(100000))")
+            .await
+            .expect_err("a row larger than the database may grow");
+        assert!(is_storage_failure(&full), "{full}");
+        assert!(is_unavailable(&full), "a full disk is waited out: {full}");
+    }
+}
