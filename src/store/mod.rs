@@ -97,7 +97,10 @@ impl Store {
         }
         if let (Dialect::Sqlite, Some(file)) = (dialect, &sqlite_file) {
             if !url.contains("mode=ro") {
-                create_private(file).map_err(|source| file_error(file, source))?;
+                // Only where SQLite itself would create the file (not `mode=rw`).
+                if url.contains("mode=rwc") {
+                    create_private(file).map_err(|source| file_error(file, source))?;
+                }
                 // WAL is a property of the file; switching needs an exclusive
                 // lock that SQLite's busy timeout does not wait for, so one
                 // process at a time does it, on a lone connection, before the
