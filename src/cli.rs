@@ -142,7 +142,7 @@ pub fn main() -> ExitCode {
                 command: TokenCommand::Create { name, role, owner },
             } => create_token(config, &name, role, &owner).await,
             Command::Subscribers { command } => subscribers::run(config, command).await,
-            Command::Db { command } => db::run(command).await,
+            Command::Db { command } => db::run(&config.database_url, command).await,
         }
     })
 }

@@ -45,7 +45,7 @@ impl StartupError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::SecretKey(_) | Self::Mailer(_) | Self::Bind { .. } => 2,
-            Self::Store(StoreError::Connect(_)) => 2,
+            Self::Store(StoreError::Connect(_) | StoreError::File { .. }) => 2,
             Self::Store(_) => 1,
         }
     }

@@ -23,6 +23,7 @@ pub const MESSAGES_FAILED: &str = "herald_messages_failed_total";
 pub const SEND_DURATION: &str = "herald_send_duration_seconds";
 pub const QUEUE_DEPTH: &str = "herald_outbox_queue_depth";
 pub const DELIVERY_QUEUE_DEPTH: &str = "herald_delivery_queue_depth";
+pub const RELAY_UP: &str = "herald_relay_up";
 
 /// Seconds from handing a message to the transport until it is accepted.
 const SEND_BUCKETS: &[f64] = &[
@@ -69,6 +70,10 @@ fn describe() {
         "Time for the mail server to accept a message, by kind"
     );
     metrics::describe_gauge!(QUEUE_DEPTH, "Messages waiting in the outbox");
+    metrics::describe_gauge!(
+        RELAY_UP,
+        "1 while the SMTP relay can be reached, 0 while it cannot (mail waits)"
+    );
     metrics::describe_gauge!(
         DELIVERY_QUEUE_DEPTH,
         "Copies of issues queued or waiting to retry, paused sends included"

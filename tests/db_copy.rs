@@ -210,15 +210,15 @@ async fn populate(db: &TestDatabase) -> (String, i64, i64) {
     let readers: Vec<SampleSubscriber> = (1..=READERS)
         .map(|n| SampleSubscriber {
             email: SubscriberEmail::parse(&format!("reader{n:03}@example.com")).expect("valid"),
-            name: if n % 7 == 0 {
+            name: if n.is_multiple_of(7) {
                 None
             } else {
                 SubscriberName::parse(NAMES[n % NAMES.len()]).expect("valid")
             },
             status: match n {
-                n if n % 25 == 0 => SubscriberStatus::Bounced,
-                n if n % 10 == 0 => SubscriberStatus::Unsubscribed,
-                n if n % 13 == 0 => SubscriberStatus::Pending,
+                n if n.is_multiple_of(25) => SubscriberStatus::Bounced,
+                n if n.is_multiple_of(10) => SubscriberStatus::Unsubscribed,
+                n if n.is_multiple_of(13) => SubscriberStatus::Pending,
                 _ => SubscriberStatus::Confirmed,
             },
             created_at: start + i64::try_from(n).expect("small") * 60_000,

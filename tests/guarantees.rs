@@ -97,6 +97,21 @@ async fn an_smtp_outage_delays_but_loses_and_doubles_nothing(backend: Backend) {
     setup.smtp.stop().await;
     tokio::time::sleep(Duration::from_secs(30)).await;
     assert_ne!(setup.issue_status().await, "sent");
+    // The relay could not be reached: the copies waited untried, none had
+    // an attempt counted against it (nor a retry delay grown).
+    let mut conn = setup.db.connect().await;
+    let attempted: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM deliveries WHERE status = 'queued' AND attempts > 0",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("read the deliveries")
+    .get("n");
+    assert_eq!(
+        attempted, 0,
+        "copies with attempts counted during the outage"
+    );
+    drop(conn);
     setup.smtp.restart().await;
     setup.wait_until_sent().await;
     setup.assert_each_reader_got_one_copy().await;

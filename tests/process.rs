@@ -51,8 +51,29 @@ impl Process {
     /// the environment running the tests.
     fn spawn(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Process {
         let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+        command.args(args);
+        Self::spawn_command(command, dir, args, envs)
+    }
+
+    /// `spawn`, but through `sh -c 'umask UMASK; exec herald ARGS'`: files
+    /// are created as an operator's shell with that umask would create them.
+    fn spawn_under_umask(umask: &str, dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Process {
+        let mut command = Command::new("sh");
         command
-            .args(args)
+            .arg("-c")
+            .arg(format!("umask {umask}; exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_herald"))
+            .args(args);
+        Self::spawn_command(command, dir, args, envs)
+    }
+
+    fn spawn_command(
+        mut command: Command,
+        dir: &Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Process {
+        command
             .current_dir(dir)
             .env_clear()
             .stdin(Stdio::null())
@@ -190,6 +211,16 @@ impl Herald {
 
     /// Starts `herald serve` on `port` and waits until `/health` answers 200.
     async fn start_on(dir: &Path, port: u16, envs: &[(&str, &str)]) -> Herald {
+        Self::start_under(None, dir, port, envs).await
+    }
+
+    /// `start_on`, with the process's umask set to `umask` when given.
+    async fn start_under(
+        umask: Option<&str>,
+        dir: &Path,
+        port: u16,
+        envs: &[(&str, &str)],
+    ) -> Herald {
         let bind = format!("127.0.0.1:{port}");
         let base_url = format!("http://127.0.0.1:{port}");
         let mut all_envs = vec![
@@ -205,8 +236,12 @@ impl Herald {
             .pool_max_idle_per_host(0)
             .build()
             .expect("an HTTP client");
+        let process = match umask {
+            Some(umask) => Process::spawn_under_umask(umask, dir, &["serve"], &all_envs),
+            None => Process::spawn(dir, &["serve"], &all_envs),
+        };
         let mut herald = Herald {
-            process: Process::spawn(dir, &["serve"], &all_envs),
+            process,
             port,
             client,
             health_requests: 0,
@@ -683,6 +718,85 @@ async fn no_token_password_or_secret_reaches_the_logs() {
             "{what} ({secret}) reached the logs:\n{logs}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_and_user_add_started_together_on_a_fresh_database_both_succeed() {
+    // Before the schema lock, 9 starts in 10 failed: both processes created
+    // the tables ("table users already exists"), or one found the file
+    // locked while the other switched it to WAL.
+    for round in 1..=20 {
+        let dir = temp_dir();
+        let user_add = Process::spawn(
+            dir.path(),
+            &["user", "add", "admin@example.com", "--role", "admin"],
+            &[("HERALD_PASSWORD", "a long enough password")],
+        );
+        let mut herald = Herald::start(dir.path(), &[]).await;
+        let mut user_add = user_add;
+        let status = user_add.wait_for_exit(EXIT_WAIT).await;
+        assert!(
+            status.is_some_and(|status| status.success()),
+            "round {round}: herald user add ended with {status:?}; output:\n{}",
+            user_add.output()
+        );
+        assert!(
+            user_add
+                .stdout()
+                .contains("Added admin@example.com as admin"),
+            "round {round}: {}",
+            user_add.output()
+        );
+        let status = herald.stop().await;
+        assert!(status.success(), "round {round}: {}", herald.logs());
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_and_outbox_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let dir = temp_dir();
+    let mut herald = Herald::start_under(Some("022"), dir.path(), free_port(), &[]).await;
+    let response = herald
+        .post_form("/subscriptions", &[("email", "private@example.com")])
+        .await;
+    assert_eq!(response.status(), 200);
+    let outbox = dir.path().join("outbox");
+    wait_for_eml(&outbox, |mail| mail.to == "private@example.com").await;
+
+    for file in [
+        "herald.db",
+        "herald.db-wal",
+        "herald.db-shm",
+        "herald.db.lock",
+    ] {
+        let path = dir.path().join(file);
+        assert_eq!(mode(&path), 0o600, "{file} has mode {:o}", mode(&path));
+    }
+    assert_eq!(mode(&outbox), 0o700, "outbox/ has mode {:o}", mode(&outbox));
+    let mails: Vec<_> = std::fs::read_dir(&outbox)
+        .expect("read outbox/")
+        .map(|entry| entry.expect("an outbox entry").path())
+        .collect();
+    assert!(!mails.is_empty());
+    for mail in mails {
+        assert_eq!(
+            mode(&mail),
+            0o600,
+            "{} has mode {:o}",
+            mail.display(),
+            mode(&mail)
+        );
+    }
+    herald.stop().await;
 }
 
 #[tokio::test]

@@ -1,12 +1,14 @@
 //! `herald db copy --from URL --to URL`: the move from SQLite up to
 //! PostgreSQL, or between any two databases Herald runs on.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
 use url::Url;
 
 use crate::format::thousands;
+use crate::store::backup_sqlite;
 use crate::store::copy::{copy_database, TableCopied};
 
 #[derive(Debug, Subcommand)]
@@ -29,11 +31,42 @@ pub enum DbCommand {
         #[arg(long, value_name = "URL")]
         to: String,
     },
+    /// Write a consistent copy of the SQLite database (DATABASE_URL) to FILE
+    /// while Herald runs: every row committed before the backup started.
+    ///
+    /// FILE must not exist; it is created readable by its owner only. To
+    /// restore: stop Herald, replace the database file with the backup,
+    /// delete the old file's -wal and -shm files, start Herald. PostgreSQL
+    /// is refused: use pg_dump and pg_restore. Exit code 2: the command
+    /// cannot work as given; 1: the backup failed (no file is left).
+    Backup {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
-pub async fn run(command: DbCommand) -> ExitCode {
+pub async fn run(database_url: &str, command: DbCommand) -> ExitCode {
     match command {
         DbCommand::Copy { from, to } => copy(&from, &to).await,
+        DbCommand::Backup { file } => backup(database_url, &file).await,
+    }
+}
+
+async fn backup(database_url: &str, file: &std::path::Path) -> ExitCode {
+    match backup_sqlite(database_url, file).await {
+        Ok(backup) => {
+            println!(
+                "Backed up {} into {} ({} bytes).",
+                shown(database_url),
+                backup.file.display(),
+                thousands(backup.bytes)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("herald: {error}");
+            ExitCode::from(error.exit_code())
+        }
     }
 }
 

@@ -186,6 +186,20 @@ pub async fn mark_retry(
     Ok(())
 }
 
+/// Gives a claimed mail back untried (the relay cannot be reached): due
+/// again at once, and the claim's attempt does not count.
+pub async fn release(pool: &AnyPool, id: i64, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE outbox SET next_attempt_at = $2, claimed_until = NULL, attempts = attempts - 1 \
+         WHERE id = $1 AND sent_at IS NULL AND failed_at IS NULL",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 pub async fn mark_failed(
     pool: &AnyPool,
     id: i64,

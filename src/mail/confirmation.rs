@@ -58,7 +58,7 @@ impl ConfirmationEmail<'_> {
 /// "48 hours", "10 minutes": how long a link stays valid, in words.
 fn describe_duration(duration: Duration) -> String {
     let minutes = (duration.as_secs() + 30) / 60;
-    let (count, unit) = if minutes >= 120 || (minutes >= 60 && minutes % 60 == 0) {
+    let (count, unit) = if minutes >= 120 || (minutes >= 60 && minutes.is_multiple_of(60)) {
         ((minutes + 30) / 60, "hour")
     } else if minutes >= 1 {
         (minutes, "minute")

@@ -3,29 +3,32 @@
 
 mod confirmation;
 mod dkim;
+mod files;
 mod headers;
 mod pool;
 mod relay;
+mod relay_status;
 mod tls;
 mod transaction;
 mod welcome;
 
 use std::borrow::Cow;
 use std::future::Future;
-use std::path::PathBuf;
 
 use lettre::address::Envelope;
 use lettre::message::{Mailbox, MessageBuilder, MultiPart};
-use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::Message;
 use secrecy::ExposeSecret;
 
 pub use confirmation::ConfirmationEmail;
 pub use dkim::{DkimKeyError, DkimSigner};
 pub use headers::{ListUnsubscribe, ListUnsubscribePost};
+pub use relay_status::RelayStatus;
 pub use welcome::WelcomeEmail;
 
 use crate::config::{BaseUrl, Config};
 use crate::subscriptions::{SubscriberEmail, SubscriberName};
+use files::OutboxDir;
 use pool::SmtpPool;
 use relay::Relay;
 use tls::ExtraRoots;
@@ -121,10 +124,7 @@ pub struct Mailer {
 
 enum Transport {
     Smtp(SmtpPool),
-    Files {
-        transport: AsyncFileTransport<Tokio1Executor>,
-        dir: PathBuf,
-    },
+    Files(OutboxDir),
 }
 
 impl std::fmt::Debug for Mailer {
@@ -160,14 +160,12 @@ impl Mailer {
             }
             None => {
                 let dir = &config.outbox_dir;
-                std::fs::create_dir_all(dir).map_err(|source| MailerError::OutboxDir {
-                    path: dir.display().to_string(),
-                    source,
-                })?;
-                Transport::Files {
-                    transport: AsyncFileTransport::new(dir),
-                    dir: dir.clone(),
-                }
+                Transport::Files(OutboxDir::create(dir).map_err(|source| {
+                    MailerError::OutboxDir {
+                        path: dir.display().to_string(),
+                        source,
+                    }
+                })?)
             }
         };
         Ok(Self { transport, dkim })
@@ -177,7 +175,29 @@ impl Mailer {
     pub fn describe(&self) -> String {
         match &self.transport {
             Transport::Smtp(pool) => format!("SMTP server {}", pool.relay_name()),
-            Transport::Files { dir, .. } => format!(".eml files in {}", dir.display()),
+            Transport::Files(outbox) => format!(".eml files in {}", outbox.path().display()),
+        }
+    }
+
+    /// The SMTP relay's reachability; `None` when mail goes to files.
+    pub fn relay_status(&self) -> Option<&RelayStatus> {
+        match &self.transport {
+            Transport::Smtp(pool) => Some(pool.relay_status()),
+            Transport::Files(_) => None,
+        }
+    }
+
+    /// Whether the relay is known to be unreachable right now.
+    pub fn relay_is_unreachable(&self) -> bool {
+        self.relay_status().is_some_and(RelayStatus::is_unreachable)
+    }
+
+    /// Tries to open a session with the relay (kept for the next message);
+    /// the relay's status follows. Files are always reachable.
+    pub async fn probe_relay(&self) -> Result<(), SendError> {
+        match &self.transport {
+            Transport::Smtp(pool) => pool.probe().await,
+            Transport::Files(_) => Ok(()),
         }
     }
 
@@ -224,13 +244,12 @@ impl Mailer {
     ) -> Result<String, SendError> {
         match &self.transport {
             Transport::Smtp(pool) => pool.send(envelope, message, ready).await,
-            Transport::Files { transport, .. } => {
+            Transport::Files(outbox) => {
                 ready.await;
-                transport
-                    .send_raw(envelope, message)
+                outbox
+                    .write(message)
                     .await
                     .map(|id| format!("written as {id}.eml"))
-                    .map_err(|e| SendError::Transient(e.to_string()))
             }
         }
     }

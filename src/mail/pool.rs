@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 use tokio::time::{timeout, Instant};
 
 use super::relay::Relay;
+use super::relay_status::RelayStatus;
 use super::transaction::{reset, transaction, After};
 use super::SendError;
 
@@ -36,6 +37,7 @@ pub struct SmtpPool {
 
 struct Shared {
     relay: Relay,
+    status: RelayStatus,
     /// One permit per session that may be open. A session is opened, used
     /// and closed only under a permit; an idle one holds none, but one is
     /// opened only when none is idle, so the total never exceeds the permits.
@@ -65,6 +67,7 @@ impl SmtpPool {
         Self {
             shared: Arc::new(Shared {
                 relay,
+                status: RelayStatus::new(),
                 permits: Semaphore::new(max_connections.clamp(1, Semaphore::MAX_PERMITS)),
                 idle: Mutex::new(Idle::default()),
                 messages_per_connection: messages_per_connection.get(),
@@ -74,6 +77,24 @@ impl SmtpPool {
 
     pub fn relay_name(&self) -> &str {
         self.shared.relay.name()
+    }
+
+    pub fn relay_status(&self) -> &RelayStatus {
+        &self.shared.status
+    }
+
+    /// Opens a session and keeps it idle for the next message: whether the
+    /// relay can be reached now. The relay's status follows.
+    pub async fn probe(&self) -> Result<(), SendError> {
+        let shared = &self.shared;
+        let _permit = shared
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| SendError::Transient("the SMTP pool is closed".into()))?;
+        let session = shared.open().await?;
+        shared.put_back(session).await;
+        Ok(())
     }
 
     /// Sends one message, its content once `ready` is done; on success, the relay's reply.
@@ -139,17 +160,31 @@ impl SmtpPool {
 }
 
 impl Shared {
+    /// A new session; a temporary failure to open one (refused, no answer,
+    /// TLS, a 4xx greeting) marks the relay unreachable, a session opened
+    /// marks it reachable.
     async fn open(&self) -> Result<Session, SendError> {
-        let (connection, pipelining) =
-            timeout(CONNECT_TIMEOUT, self.relay.open())
-                .await
-                .map_err(|_| {
-                    SendError::Transient(format!(
-                        "{}: no session within {}s",
-                        self.relay.name(),
-                        CONNECT_TIMEOUT.as_secs()
-                    ))
-                })??;
+        let opened = timeout(CONNECT_TIMEOUT, self.relay.open())
+            .await
+            .unwrap_or_else(|_| {
+                Err(SendError::Transient(format!(
+                    "{}: no session within {}s",
+                    self.relay.name(),
+                    CONNECT_TIMEOUT.as_secs()
+                )))
+            });
+        let (connection, pipelining) = match opened {
+            Ok(opened) => {
+                self.status.mark_reachable(self.relay.name());
+                opened
+            }
+            Err(error) => {
+                if let SendError::Transient(text) = &error {
+                    self.status.mark_unreachable(self.relay.name(), text);
+                }
+                return Err(error);
+            }
+        };
         Ok(Session {
             connection,
             pipelining,

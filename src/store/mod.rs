@@ -4,14 +4,23 @@
 //! each is written once, next to the capability that owns it; `Dialect` marks
 //! the few places where the engines really differ.
 
+mod backup;
 pub mod copy;
 mod placeholders;
+mod sqlite_file;
 pub mod timestamps;
+mod writes;
 
+pub use backup::{backup_sqlite, Backup, BackupError};
 pub use placeholders::Placeholders;
+pub(crate) use sqlite_file::create_new_private;
 
-use std::path::PathBuf;
+use sqlite_file::{create_private, DatabaseFile, SchemaLock};
+pub use writes::WriteTransaction;
+use writes::{release_if_clean, WriteHealth, WriteState};
+
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -32,6 +41,12 @@ pub enum Dialect {
 pub enum StoreError {
     #[error("cannot open the database: {0}")]
     Connect(#[source] sqlx::Error),
+    #[error("cannot create or lock the database file {path}: {source}")]
+    File {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot migrate the database: {0}")]
     Migrate(#[source] MigrateError),
     #[error("the database file {0} was deleted or replaced")]
@@ -40,6 +55,10 @@ pub enum StoreError {
     Timeout(Duration),
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),
+    #[error("database writes fail: {0}")]
+    WritesFail(#[source] sqlx::Error),
+    #[error("database writes failed moments ago (is the disk full?)")]
+    WritesFailing,
 }
 
 #[derive(Debug, Clone)]
@@ -49,35 +68,7 @@ pub struct Store {
     /// The SQLite file, watched by the health check: a deleted file keeps
     /// working through open handles while every write is lost at restart.
     sqlite_file: Option<DatabaseFile>,
-}
-
-/// A database file and the identity it had when opened; a file deleted or
-/// replaced under the running process is no longer the database it writes to.
-#[derive(Debug, Clone)]
-struct DatabaseFile {
-    path: PathBuf,
-    identity: Option<(u64, u64)>,
-}
-
-impl DatabaseFile {
-    fn identity_of(path: &std::path::Path) -> Option<(u64, u64)> {
-        let metadata = std::fs::metadata(path).ok()?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            Some((metadata.dev(), metadata.ino()))
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = metadata;
-            Some((0, 0))
-        }
-    }
-
-    fn is_intact(&self) -> bool {
-        let now = Self::identity_of(&self.path);
-        now.is_some() && now == self.identity
-    }
+    writes: Arc<WriteHealth>,
 }
 
 impl Store {
@@ -104,16 +95,29 @@ impl Store {
             let conn = options.connect().await.map_err(StoreError::Connect)?;
             conn.close().await.map_err(StoreError::Connect)?;
         }
-        if dialect == Dialect::Sqlite {
-            // WAL is a property of the file; switching needs an exclusive lock, so
-            // do it once on a lone connection before the pool opens more.
-            let mut conn = options.connect().await.map_err(StoreError::Connect)?;
-            conn.execute("PRAGMA journal_mode = WAL")
-                .await
-                .map_err(StoreError::Connect)?;
-            conn.close().await.map_err(StoreError::Connect)?;
+        if let (Dialect::Sqlite, Some(file)) = (dialect, &sqlite_file) {
+            if !url.contains("mode=ro") {
+                // Only where SQLite itself would create the file (not `mode=rw`).
+                if url.contains("mode=rwc") {
+                    create_private(file).map_err(|source| file_error(file, source))?;
+                }
+                // WAL is a property of the file; switching needs an exclusive
+                // lock that SQLite's busy timeout does not wait for, so one
+                // process at a time does it, on a lone connection, before the
+                // pool opens more.
+                let _lock = SchemaLock::acquire(file)
+                    .await
+                    .map_err(|source| file_error(file, source))?;
+                let mut conn = options.connect().await.map_err(StoreError::Connect)?;
+                conn.execute("PRAGMA journal_mode = WAL")
+                    .await
+                    .map_err(StoreError::Connect)?;
+                conn.close().await.map_err(StoreError::Connect)?;
+            }
         }
 
+        let writes = Arc::new(WriteHealth::default());
+        let released = writes.clone();
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             // A PostgreSQL connection can die with the server; an SQLite one
@@ -130,17 +134,19 @@ impl Store {
                     Ok(())
                 })
             })
+            .after_release(move |conn, _meta| {
+                let writes = released.clone();
+                Box::pin(async move { release_if_clean(conn, &writes).await })
+            })
             .connect_with(options)
             .await
             .map_err(StoreError::Connect)?;
-        let sqlite_file = sqlite_file.map(|path| DatabaseFile {
-            identity: DatabaseFile::identity_of(&path),
-            path,
-        });
+        let sqlite_file = sqlite_file.map(DatabaseFile::opened);
         Ok(Self {
             pool,
             dialect,
             sqlite_file,
+            writes,
         })
     }
 
@@ -149,6 +155,19 @@ impl Store {
         let migrator = match self.dialect {
             Dialect::Sqlite => &SQLITE_MIGRATIONS,
             Dialect::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        // Two processes migrating a fresh SQLite file at once would both
+        // create the tables; on SQLite they take turns under the lock file
+        // (which spans the whole run, `-- no-transaction` migrations too, and
+        // the upgrade steps after them). PostgreSQL's migrator takes an
+        // advisory lock of its own.
+        let _lock = match &self.sqlite_file {
+            Some(file) => Some(
+                SchemaLock::acquire(&file.path)
+                    .await
+                    .map_err(|source| file_error(&file.path, source))?,
+            ),
+            None => None,
         };
         migrator
             .run(&self.pool)
@@ -170,13 +189,40 @@ impl Store {
     /// A transaction that will write. On SQLite it takes the write lock at
     /// `BEGIN`, so it waits its turn instead of failing with SQLITE_BUSY when it
     /// upgrades from reading to writing.
-    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    pub async fn begin_write(&self) -> Result<WriteTransaction, sqlx::Error> {
         let conn: PoolConnection<Any> = self.pool.acquire().await?;
         let statement = match self.dialect {
             Dialect::Sqlite => Some("BEGIN IMMEDIATE".into()),
             Dialect::Postgres => None,
         };
-        Transaction::begin(conn, statement).await
+        let transaction = Transaction::begin(conn, statement)
+            .await
+            .inspect_err(|error| {
+                if is_storage_failure(error) {
+                    self.writes.failed(error);
+                }
+            })?;
+        Ok(WriteTransaction::new(transaction, self.writes.clone()))
+    }
+
+    /// A while after a write failed for a storage reason: whether one succeeds now.
+    /// The probe writes the database header's user version (SQLite) or takes
+    /// a transaction id (PostgreSQL), so it needs the space a write needs.
+    async fn probe_writes(&self) -> Result<(), sqlx::Error> {
+        let mut tx = self.begin_write().await?;
+        match self.dialect {
+            Dialect::Sqlite => {
+                let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.execute(format!("PRAGMA user_version = {version}").as_str())
+                    .await?;
+            }
+            Dialect::Postgres => {
+                tx.execute("SELECT txid_current()").await?;
+            }
+        }
+        tx.commit().await
     }
 
     /// Whether the database answers, for `/health`.
@@ -187,11 +233,18 @@ impl Store {
             }
         }
         let query = async {
+            match self.writes.state() {
+                WriteState::Succeeding => {}
+                WriteState::Failing => return Err(StoreError::WritesFailing),
+                WriteState::Unknown => {
+                    return self.probe_writes().await.map_err(StoreError::WritesFail)
+                }
+            }
             let mut conn = self.pool.acquire().await?;
-            conn.ping().await
+            conn.ping().await.map_err(StoreError::Query)
         };
         match tokio::time::timeout(within, query).await {
-            Ok(result) => result.map_err(StoreError::Query),
+            Ok(result) => result,
             Err(_) => Err(StoreError::Timeout(within)),
         }
     }
@@ -215,6 +268,13 @@ pub async fn take_upgrade_step(
         .await?
         .rows_affected()
         == 1)
+}
+
+fn file_error(path: &std::path::Path, source: std::io::Error) -> StoreError {
+    StoreError::File {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// SQLite must create the file on the first start; keep any mode the user chose.
@@ -256,6 +316,8 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
+        // Out of space: waiting out too (writes resume once space returns).
+        sqlx::Error::Database(_) if is_storage_failure(error) => true,
         // SQLSTATE classes 08 (connection exception) and 57P (operator
         // intervention: shutdown, crash, still starting up), and 53300 (too many connections).
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
@@ -263,6 +325,26 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
         }),
         _ => false,
     }
+}
+
+/// True when `error` says the database could not store a write: the disk
+/// (or SQLite's page limit) is full, or the storage failed (SQLite's
+/// `SQLITE_FULL` and `SQLITE_IOERR` families; PostgreSQL's `disk_full`,
+/// `io_error` and `out_of_memory`).
+pub fn is_storage_failure(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = error else {
+        return false;
+    };
+    let Some(code) = db.code() else {
+        return false;
+    };
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // Extended result codes: the primary code is the low byte.
+        return code
+            .parse::<i64>()
+            .is_ok_and(|code| matches!(code & 0xff, 10 | 13));
+    }
+    matches!(code.as_ref(), "53100" | "58030" | "53200")
 }
 
 /// Whether anything in `error`'s chain of causes is the database being unreachable.
@@ -277,4 +359,40 @@ pub fn unavailable_in(error: &(dyn std::error::Error + 'static)) -> bool {
         cause = error.source();
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_database_is_a_storage_failure_and_a_conflict_is_not() {
+        let store = Store::connect("sqlite::memory:", 1)
+            .await
+            .expect("an in-memory database");
+        let mut conn = store.pool().acquire().await.expect("a connection");
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)")
+            .await
+            .expect("create a table");
+        conn.execute("INSERT INTO t (id) VALUES (1)")
+            .await
+            .expect("a first row");
+        let conflict = conn
+            .execute("INSERT INTO t (id) VALUES (1)")
+            .await
+            .expect_err("the same id twice");
+        assert!(!is_storage_failure(&conflict), "{conflict}");
+        assert!(!is_unavailable(&conflict), "{conflict}");
+
+        // The database may not grow: as full as a full disk makes it.
+        conn.execute("PRAGMA max_page_count = 1")
+            .await
+            .expect("limit the pages");
+        let full = conn
+            .execute("INSERT INTO t (b) VALUES (randomblob(100000))")
+            .await
+            .expect_err("a row larger than the database may grow");
+        assert!(is_storage_failure(&full), "{full}");
+        assert!(is_unavailable(&full), "a full disk is waited out: {full}");
+    }
 }

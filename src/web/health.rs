@@ -1,4 +1,7 @@
-//! `GET /health`: 200 when the database answers, 503 otherwise.
+//! `GET /health`: 200 when the database answers and takes writes, 503
+//! otherwise. The relay's state is reported beside it but does not change
+//! the status: with the relay down Herald still takes signups and queues
+//! the mail, so a load balancer or service manager must not act on it.
 
 use std::time::Duration;
 
@@ -14,14 +17,26 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[get("/health")]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
+    let relay = relay_state(&state);
     match state.store.ping(HEALTH_TIMEOUT).await {
-        Ok(()) => HttpResponse::Ok().json(json!({ "status": "ok", "database": "ok" })),
+        Ok(()) => {
+            HttpResponse::Ok().json(json!({ "status": "ok", "database": "ok", "relay": relay }))
+        }
         Err(error) => {
             tracing::error!(error = %error_chain(&error), "health check: database unavailable");
             HttpResponse::ServiceUnavailable()
                 .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS))
-                .json(json!({ "status": "unavailable", "database": "unavailable" }))
+                .json(json!({ "status": "unavailable", "database": "unavailable", "relay": relay }))
         }
+    }
+}
+
+/// `reachable`, `unreachable`, or `files` when mail goes to the outbox folder.
+fn relay_state(state: &AppState) -> &'static str {
+    match state.mailer.relay_status() {
+        None => "files",
+        Some(status) if status.is_unreachable() => "unreachable",
+        Some(_) => "reachable",
     }
 }
 
@@ -42,6 +57,10 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         Err(error) => {
             tracing::warn!(error = %error_chain(&error), "cannot read the delivery queue depth");
         }
+    }
+    if let Some(status) = state.mailer.relay_status() {
+        let up = if status.is_unreachable() { 0.0 } else { 1.0 };
+        ::metrics::gauge!(crate::telemetry::RELAY_UP).set(up);
     }
     prometheus.run_upkeep();
     HttpResponse::Ok()

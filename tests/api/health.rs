@@ -69,6 +69,41 @@ async fn health_is_503_when_the_database_is_gone(backend: Backend) {
     }
 }
 
+/// The relay's state is reported, and does not make /health fail: Herald
+/// still takes signups and queues the mail while the relay is down.
+async fn health_reports_the_relay_and_stays_200_while_it_is_down(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let relay = |body: serde_json::Value| body["relay"].as_str().map(str::to_owned);
+    let response = app.get("/health").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        relay(response.json().await.expect("JSON")).as_deref(),
+        Some("reachable")
+    );
+
+    app.smtp.stop().await;
+    assert_eq!(app.sign_up("waiting@example.com", "").await.status(), 200);
+    let mut seen = None;
+    for _ in 0..100 {
+        let response = app.get("/health").await;
+        assert_eq!(response.status(), 200, "/health with the relay down");
+        seen = relay(response.json().await.expect("JSON"));
+        if seen.as_deref() == Some("unreachable") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen.as_deref(), Some("unreachable"));
+
+    app.smtp.restart().await;
+    app.next_mail_to("waiting@example.com", 0).await;
+    let response = app.get("/health").await;
+    assert_eq!(
+        relay(response.json().await.expect("JSON")).as_deref(),
+        Some("reachable")
+    );
+}
+
 async fn security_headers_and_a_request_id_come_with_every_page(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     for path in [
@@ -90,5 +125,6 @@ async fn security_headers_and_a_request_id_come_with_every_page(backend: Backend
 on_both_databases!(
     health_is_ok_while_the_database_answers,
     health_is_503_when_the_database_is_gone,
+    health_reports_the_relay_and_stays_200_while_it_is_down,
     security_headers_and_a_request_id_come_with_every_page,
 );

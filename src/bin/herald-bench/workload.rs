@@ -182,7 +182,7 @@ fn subscriber(n: u64, now: i64) -> anyhow::Result<SampleSubscriber> {
         last.to_ascii_lowercase(),
         pick(DOMAINS, 3)
     );
-    let name = if n % 10 == 0 {
+    let name = if n.is_multiple_of(10) {
         None
     } else {
         SubscriberName::parse(&format!("{first} {last}"))?

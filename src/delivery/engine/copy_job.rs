@@ -126,6 +126,10 @@ impl Engine {
                 why: "the subscriber left",
             });
         }
+        // The relay went down since this copy was claimed: it goes back untried.
+        if self.mailer.relay_is_unreachable() {
+            return Some(Outcome::Released);
+        }
         let started = std::time::Instant::now();
         let previous = previous.take();
         let sent = self
@@ -144,6 +148,8 @@ impl Engine {
                 failure: Failure::Permanent,
                 error,
             },
+            // The relay cannot be reached: not this copy's failure, and no attempt.
+            Err(SendError::Transient(_)) if self.mailer.relay_is_unreachable() => Outcome::Released,
             Err(SendError::Transient(error)) => {
                 let now = now_millis();
                 let retry = &self.settings.retry;

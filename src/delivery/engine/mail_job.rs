@@ -6,12 +6,27 @@ use std::time::Duration;
 use super::Engine;
 use crate::delivery::outbox::{self, ClaimedMail, MailKind};
 use crate::mail::{ConfirmationEmail, SendError, WelcomeEmail};
-use crate::store::{millis, now_millis};
+use crate::store::{is_unavailable, millis, now_millis};
 use crate::subscriptions::{SubscriberEmail, SubscriberName, SubscriberStatus, TokenSeed};
 use crate::telemetry;
 
+/// The longest wait between tries at recording an outcome the database
+/// cannot take yet.
+const HOLD_RETRY: Duration = Duration::from_secs(1);
+
+/// The row change that records a mail's outcome.
+enum Record {
+    Sent,
+    Released,
+    Retry { at: i64, why: String },
+    Failed(String),
+}
+
 enum MailOutcome {
     Sent,
+    /// Not tried (the relay cannot be reached): back in the queue, due at once,
+    /// the attempt not counted.
+    Released,
     Retry(String),
     Failed(String),
 }
@@ -26,6 +41,8 @@ enum AttemptError {
     Store(#[from] sqlx::Error),
     #[error("the process stopped before it could send")]
     Stopping,
+    #[error("the mail relay cannot be reached")]
+    RelayUnreachable,
 }
 
 impl Engine {
@@ -33,6 +50,12 @@ impl Engine {
     pub(super) async fn deliver_mail(&self, mail: ClaimedMail) {
         let outcome = match self.attempt_mail(&mail).await {
             Ok(()) => MailOutcome::Sent,
+            Err(AttemptError::RelayUnreachable) => MailOutcome::Released,
+            Err(AttemptError::Send(SendError::Transient(_)))
+                if self.mailer.relay_is_unreachable() =>
+            {
+                MailOutcome::Released
+            }
             Err(AttemptError::Send(SendError::Transient(why))) => MailOutcome::Retry(why),
             Err(AttemptError::Send(SendError::Permanent(why))) => MailOutcome::Failed(why),
             Err(AttemptError::Undeliverable(why)) => MailOutcome::Failed(why),
@@ -43,34 +66,68 @@ impl Engine {
         };
         let now = now_millis();
         let kind = MailKind::parse(&mail.kind).map_or("unknown", MailKind::as_str);
-        let pool = self.store.pool();
-        let recorded = match outcome {
+        let record = match outcome {
             MailOutcome::Sent => {
                 metrics::counter!(telemetry::MESSAGES_SENT, "kind" => kind).increment(1);
                 tracing::info!("mail sent");
-                outbox::mark_sent(pool, mail.id, now).await
+                Record::Sent
             }
+            MailOutcome::Released => Record::Released,
             MailOutcome::Retry(why) if now < mail.expires_at => {
                 metrics::counter!(telemetry::MESSAGES_RETRIED, "kind" => kind).increment(1);
                 let delay = self.settings.retry.delay_after(mail.attempts);
                 tracing::warn!(error = %why, retry_in = ?delay, "mail not sent, will retry");
-                outbox::mark_retry(pool, mail.id, now + millis(delay), &why).await
+                Record::Retry {
+                    at: now + millis(delay),
+                    why,
+                }
             }
             MailOutcome::Retry(why) => {
                 metrics::counter!(telemetry::MESSAGES_FAILED, "kind" => kind).increment(1);
                 tracing::error!(error = %why, "mail not sent before it expired; giving up");
-                let why = format!("gave up, expired before it could be sent: {why}");
-                outbox::mark_failed(pool, mail.id, now, &why).await
+                Record::Failed(format!("gave up, expired before it could be sent: {why}"))
             }
             MailOutcome::Failed(why) => {
                 metrics::counter!(telemetry::MESSAGES_FAILED, "kind" => kind).increment(1);
                 tracing::error!(error = %why, "mail refused for good");
-                outbox::mark_failed(pool, mail.id, now, &why).await
+                Record::Failed(why)
             }
         };
-        if let Err(error) = recorded {
-            // The claim lapses and the mail is tried again: at worst a duplicate, never a loss.
-            tracing::error!(%error, "cannot record the outcome of a mail");
+        self.record_mail(mail.id, &record, now).await;
+    }
+
+    /// Writes a mail's outcome. While the database cannot take it (down, or
+    /// its disk full) the worker holds it and tries again, sending nothing
+    /// else meanwhile: a mail that went out but is not marked sent would go
+    /// out again. Other errors give the outcome up to the claim's end: at
+    /// worst a duplicate, never a loss.
+    async fn record_mail(&self, id: i64, record: &Record, now: i64) {
+        let pool = self.store.pool();
+        let mut waits = 0u32;
+        loop {
+            let recorded = match record {
+                Record::Sent => outbox::mark_sent(pool, id, now).await,
+                Record::Released => outbox::release(pool, id, now).await,
+                Record::Retry { at, why } => outbox::mark_retry(pool, id, *at, why).await,
+                Record::Failed(why) => outbox::mark_failed(pool, id, now, why).await,
+            };
+            match recorded {
+                Ok(()) => return,
+                Err(error) if is_unavailable(&error) && !self.is_stopping() => {
+                    if waits == 0 {
+                        tracing::warn!(%error, "cannot record the outcome of a mail yet; holding it until the database takes it");
+                    }
+                    waits += 1;
+                    tokio::time::sleep(
+                        HOLD_RETRY.min(Duration::from_millis(100 * u64::from(waits))),
+                    )
+                    .await;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot record the outcome of a mail");
+                    return;
+                }
+            }
         }
     }
 
@@ -142,6 +199,9 @@ impl Engine {
         .map_err(|e| AttemptError::Undeliverable(e.to_string()))?;
         if !self.wait_for_rate().await {
             return Err(AttemptError::Stopping);
+        }
+        if self.mailer.relay_is_unreachable() {
+            return Err(AttemptError::RelayUnreachable);
         }
         let started = std::time::Instant::now();
         self.mailer.send(&message).await?;

@@ -9,6 +9,7 @@ mod lease;
 mod mail_job;
 mod pacing;
 mod recorder;
+mod relay_watch;
 mod share;
 
 use std::collections::{HashMap, HashSet};
@@ -198,6 +199,7 @@ impl Engine {
             let (engine, shutdown) = (self.clone(), shutdown.clone());
             async move { engine.leases.renew_until_stopped(shutdown).await }
         });
+        let relay_watch = tokio::spawn(self.clone().watch_relay(shutdown.clone()));
         let stop_watcher = tokio::spawn({
             let (engine, mut shutdown) = (self.clone(), shutdown.clone());
             async move {
@@ -208,9 +210,13 @@ impl Engine {
 
         let mut prepared: HashMap<i64, Arc<PreparedIssue>> = HashMap::new();
         while !stop_asked(&shutdown) {
-            // Work claimed without a slot to send it would sit out its lease.
+            // Work claimed without a slot to send it would sit out its lease,
+            // and work claimed while the relay is down would only go back.
             tokio::select! {
-                () = self.share.wait_for_a_slot() => {}
+                () = async {
+                    self.until_relay_reachable().await;
+                    self.share.wait_for_a_slot().await;
+                } => {}
                 () = until_stop_asked(&mut shutdown) => break,
             }
             let idle_for = match self.dispatch_round(&jobs, &mut prepared).await {
@@ -232,6 +238,7 @@ impl Engine {
         drop(jobs);
         while workers.join_next().await.is_some() {}
         status_poller.abort();
+        relay_watch.abort();
         stop_watcher.abort();
         renewals.abort();
         let _ = share.await;

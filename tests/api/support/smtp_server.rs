@@ -466,7 +466,7 @@ impl Session {
         let transactions = self.shared.transactions.fetch_add(1, Ordering::SeqCst) + 1;
         let throttle = matches!(
             lock(&self.shared.behaviour).mode,
-            SmtpMode::ThrottleEvery(n) if n > 0 && transactions % n == 0
+            SmtpMode::ThrottleEvery(n) if n > 0 && transactions.is_multiple_of(n)
         );
         if throttle {
             self.reset_transaction();
