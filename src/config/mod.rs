@@ -2,6 +2,7 @@
 //! present) and has a zero-configuration default. `.env.example` lists them all.
 //! A bad value is reported as one line naming the variable.
 
+mod choices;
 mod proxies;
 mod secret;
 
@@ -16,6 +17,7 @@ use lettre::message::Mailbox;
 use secrecy::SecretString;
 use url::Url;
 
+pub use choices::{LogFormat, TwoFactorPolicy};
 pub use proxies::TrustedProxies;
 pub use secret::{hex as secret_hex, random_token, token_hash, SecretKey, SecretKeyError};
 
@@ -113,59 +115,6 @@ pub struct Config {
     pub session_idle_timeout: Duration,
     pub log_format: LogFormat,
     pub require_two_factor: TwoFactorPolicy,
-}
-
-/// How log lines are written: for a person at a terminal, or one JSON object
-/// a line for a log shipper (journald, Loki, Vector, Elasticsearch).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-impl FromStr for LogFormat {
-    type Err = &'static str;
-
-    fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "text" => Ok(Self::Text),
-            "json" => Ok(Self::Json),
-            _ => Err("the log format is `text` or `json`"),
-        }
-    }
-}
-
-/// Which accounts must sign in with a one-time code as well as a password
-/// (`HERALD_REQUIRE_2FA`). Accounts it covers that have not set it up can
-/// reach only their account page, to set it up, until they do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TwoFactorPolicy {
-    None,
-    Admins,
-    All,
-}
-
-impl TwoFactorPolicy {
-    pub fn requires(self, role: crate::accounts::Role) -> bool {
-        match self {
-            Self::None => false,
-            Self::Admins => role == crate::accounts::Role::Admin,
-            Self::All => true,
-        }
-    }
-}
-
-impl FromStr for TwoFactorPolicy {
-    type Err = &'static str;
-
-    fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "none" => Ok(Self::None),
-            "admins" => Ok(Self::Admins),
-            "all" => Ok(Self::All),
-            _ => Err("use none, admins or all"),
-        }
-    }
 }
 
 /// DKIM signing: all three variables, or none.

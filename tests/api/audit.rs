@@ -7,31 +7,19 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::on_both_databases;
-use crate::support::admin::{cookie_client, csrf_token_in};
+use crate::support::admin::{cookie_client, submit_form};
 use crate::support::{Backend, TestApp};
 
 /// Tries a sign-in with a wrong password, as a browser would.
 async fn failed_sign_in(app: &TestApp, email: &str) {
-    let client = cookie_client();
-    let login = client
-        .get(app.url("/admin/login"))
-        .send()
-        .await
-        .expect("GET login")
-        .text()
-        .await
-        .expect("login page");
-    let csrf = csrf_token_in(&login).expect("a CSRF token");
-    let response = client
-        .post(app.url("/admin/login"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("email", email),
-            ("password", "not the password at all"),
-        ])
-        .send()
-        .await
-        .expect("POST login");
+    let login = app.url("/admin/login");
+    let response = submit_form(
+        &cookie_client(),
+        &login,
+        &login,
+        &[("email", email), ("password", "not the password at all")],
+    )
+    .await;
     assert_eq!(response.status(), 401);
 }
 

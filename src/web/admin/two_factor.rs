@@ -7,9 +7,11 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use super::account::render_account;
 use super::auth::{csrf_token, pending_second_factor, start_session, AdminContext, SignedIn};
-use super::{render_account, safe_next, see_other, NextParam};
-use crate::accounts::{LoginError, TwoFactorError, HASH_QUEUE_WAIT};
+use super::see_other;
+use super::sign_in::{refused_sign_in, safe_next, NextParam};
+use crate::accounts::{LoginError, TwoFactorError};
 use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::web::error::WebError;
 use crate::web::origin::client_ip;
@@ -35,22 +37,20 @@ struct CodePage<'a> {
     error: Option<String>,
 }
 
-fn code_page_with(
-    state: &AppState,
-    session: &Session,
-    status: StatusCode,
-    next: Option<String>,
-    error: Option<String>,
-) -> Result<HttpResponse, WebError> {
-    html(
-        status,
-        &CodePage {
+impl<'a> CodePage<'a> {
+    fn new(
+        state: &'a AppState,
+        session: &Session,
+        next: Option<String>,
+        error: Option<String>,
+    ) -> Self {
+        Self {
             site_name: &state.site.newsletter_name,
             csrf_token: csrf_token(session),
             next,
             error,
-        },
-    )
+        }
+    }
 }
 
 /// The second step of signing in; without a right password first, back to the first.
@@ -64,7 +64,7 @@ async fn code_page(
         return Ok(see_other("/admin/login"));
     }
     let next = safe_next(query.and_then(|q| q.into_inner().next).as_deref());
-    code_page_with(&state, &session, StatusCode::OK, next, None)
+    html(StatusCode::OK, &CodePage::new(&state, &session, next, None))
 }
 
 #[derive(Deserialize)]
@@ -126,31 +126,17 @@ async fn check_code(
                         .detail(format!("one-time code: {error}")),
                 )
                 .await;
-            let (status, retry_after) = match &error {
-                LoginError::Throttled { retry_after } => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    Some(retry_after.as_secs() + 1),
-                ),
-                LoginError::Busy => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Some(HASH_QUEUE_WAIT.as_secs().max(1)),
-                ),
-                _ => (StatusCode::UNAUTHORIZED, None),
-            };
             let message = match error {
                 LoginError::Rejected => {
                     "That code is not right. Type the six digits your app shows now, or a recovery code."
                         .to_owned()
                 }
-                other => other.to_string(),
+                ref other => other.to_string(),
             };
-            let mut response = code_page_with(&state, &session, status, next, Some(message))?;
-            if let Some(seconds) = retry_after {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
-            }
-            Ok(response)
+            refused_sign_in(
+                &error,
+                &CodePage::new(&state, &session, next, Some(message)),
+            )
         }
     }
 }
@@ -204,6 +190,23 @@ struct RecoveryCodesPage {
     codes: Vec<String>,
 }
 
+/// The recovery codes, shown this once.
+fn show_recovery_codes(
+    state: &AppState,
+    me: &SignedIn,
+    heading: &'static str,
+    codes: Vec<String>,
+) -> Result<HttpResponse, WebError> {
+    html(
+        StatusCode::OK,
+        &RecoveryCodesPage {
+            ctx: me.context(state, "account"),
+            heading,
+            codes,
+        },
+    )
+}
+
 /// Confirms the set-up with a code from the app; shows the recovery codes once.
 #[post("/account/2fa/confirm")]
 #[tracing::instrument(name = "confirm_two_factor", skip_all)]
@@ -222,14 +225,7 @@ async fn confirm_setup(
             state
                 .record_audit(&req, AuditEntry::new(me.actor(), AuditAction::TwoFactorOn))
                 .await;
-            html(
-                StatusCode::OK,
-                &RecoveryCodesPage {
-                    ctx: me.context(&state, "account"),
-                    heading: "Two-factor sign-in is on",
-                    codes,
-                },
-            )
+            show_recovery_codes(&state, &me, "Two-factor sign-in is on", codes)
         }
         Err(TwoFactorError::WrongCode) => {
             // The same QR code again, so a mistyped code costs no new scan.
@@ -311,14 +307,7 @@ async fn renew_recovery_codes(
                     AuditEntry::new(me.actor(), AuditAction::RecoveryCodesRenewed),
                 )
                 .await;
-            html(
-                StatusCode::OK,
-                &RecoveryCodesPage {
-                    ctx: me.context(&state, "account"),
-                    heading: "New recovery codes",
-                    codes,
-                },
-            )
+            show_recovery_codes(&state, &me, "New recovery codes", codes)
         }
         Err(error) => refused(&state, &me, error).await,
     }

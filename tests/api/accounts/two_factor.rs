@@ -7,7 +7,9 @@ use herald::config::TwoFactorPolicy;
 use totp_rs::{Algorithm, Secret, TOTP};
 
 use crate::on_both_databases;
-use crate::support::admin::{cookie_client, csrf_token_in, AdminBrowser, TEST_PASSWORD};
+use crate::support::admin::{
+    cookie_client, csrf_token_in, submit_form, AdminBrowser, TEST_PASSWORD,
+};
 use crate::support::{Backend, TestApp};
 
 /// What an authenticator app does with the key shown on the set-up page.
@@ -84,25 +86,14 @@ struct CodeStep {
 
 async fn past_the_password(app: &TestApp, email: &str) -> CodeStep {
     let client = cookie_client();
-    let login = client
-        .get(app.url("/admin/login"))
-        .send()
-        .await
-        .expect("GET login")
-        .text()
-        .await
-        .expect("login page");
-    let csrf = csrf_token_in(&login).expect("CSRF token");
-    let response = client
-        .post(app.url("/admin/login"))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("email", email),
-            ("password", TEST_PASSWORD),
-        ])
-        .send()
-        .await
-        .expect("POST login");
+    let login = app.url("/admin/login");
+    let response = submit_form(
+        &client,
+        &login,
+        &login,
+        &[("email", email), ("password", TEST_PASSWORD)],
+    )
+    .await;
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/admin/login/code");
     // The password alone signs nobody in.

@@ -88,25 +88,14 @@ impl TestApp {
 
     pub async fn sign_in(&self, user: User, password: &str) -> AdminBrowser {
         let client = cookie_client();
-        let login = client
-            .get(self.url("/admin/login"))
-            .send()
-            .await
-            .expect("GET login")
-            .text()
-            .await
-            .expect("login page");
-        let csrf = csrf_token_in(&login).expect("the login form has a CSRF token");
-        let response = client
-            .post(self.url("/admin/login"))
-            .form(&[
-                ("csrf_token", csrf.as_str()),
-                ("email", &user.email),
-                ("password", password),
-            ])
-            .send()
-            .await
-            .expect("POST login");
+        let login = self.url("/admin/login");
+        let response = submit_form(
+            &client,
+            &login,
+            &login,
+            &[("email", &user.email), ("password", password)],
+        )
+        .await;
         assert_eq!(response.status(), 303, "sign-in of {} failed", user.email);
         // The account page, which every signed-in account reaches (also one
         // that must still set up two-factor sign-in), carries the CSRF token.
