@@ -93,7 +93,11 @@ pub async fn run(config: Config, command: IssueCommand) -> ExitCode {
     };
     match done {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error @ (SendControlError::NotFound | SendControlError::Conflict(_))) => {
+        Err(
+            error @ (SendControlError::NotFound
+            | SendControlError::Conflict(_)
+            | SendControlError::Empty),
+        ) => {
             eprintln!("herald: {error}");
             ExitCode::from(2)
         }

@@ -21,6 +21,9 @@ pub enum SendControlError {
     /// The issue is not in a state that allows the step; says which it is in.
     #[error("{0}")]
     Conflict(String),
+    /// Nothing to read: no intro and no items.
+    #[error("This issue has no intro and no items, so there is nothing to send: write an intro or add an item first.")]
+    Empty,
     #[error("the issue cannot be rendered: {0}")]
     Render(#[from] RenderError),
     #[error("database error: {0}")]
@@ -78,6 +81,9 @@ impl Sends {
         };
         if issue.status != IssueStatus::Draft {
             return Err(already(issue.status));
+        }
+        if !issue.has_content() {
+            return Err(SendControlError::Empty);
         }
         RenderedIssue::render_blocking(&issue, identity).await?;
 

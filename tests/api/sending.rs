@@ -453,7 +453,59 @@ async fn a_restart_mid_send_finishes_it_without_duplicates(backend: Backend) {
     );
 }
 
+/// An issue with no intro and no items is refused by the API, the send page
+/// and the send button alike; nothing is queued and it stays a draft.
+async fn an_issue_with_nothing_to_read_is_never_sent(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.add_subscribers(5, SubscriberStatus::Confirmed, "reader")
+        .await;
+    let sender = Sender::new(&app).await;
+    let (status, issue) = sender
+        .call(
+            &app,
+            Method::POST,
+            "/api/v1/issues",
+            Some(json!({"subject": "Nothing yet", "intro": "  ", "items": []})),
+        )
+        .await;
+    assert_eq!(status, 201, "{issue}");
+    let issue = issue["id"].as_i64().expect("id");
+
+    let (status, refusal) = sender.control(&app, issue, "send").await;
+    assert_eq!(status, 422, "{refusal}");
+    assert!(
+        refusal["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no intro and no items")),
+        "{refusal}"
+    );
+
+    let editor = app.sign_in_as(Role::Editor).await;
+    let (status, page) = editor
+        .get_page(&format!("/admin/issues/{issue}/send"))
+        .await;
+    assert_eq!(status, 409);
+    assert!(page.contains("no intro and no items"), "{page}");
+    assert!(
+        !page.contains("Send now"),
+        "the send page offers to send: {page}"
+    );
+    let response = editor
+        .post_form(&format!("/admin/issues/{issue}/send"), &[])
+        .await;
+    assert_eq!(response.status(), 409);
+
+    assert_eq!(sender.progress(&app, issue).await["status"], "draft");
+    assert_eq!(app.db.count("deliveries").await, 0, "nothing was queued");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        copies_by_reader(&app).await.is_empty(),
+        "nobody got the empty issue"
+    );
+}
+
 on_both_databases!(
+    an_issue_with_nothing_to_read_is_never_sent,
     every_confirmed_subscriber_gets_one_copy_with_the_list_headers,
     pause_holds_the_send_and_resume_finishes_it,
     cancel_stops_the_send_and_marks_the_rest_cancelled,

@@ -276,6 +276,12 @@ pub struct Issue {
 }
 
 impl Issue {
+    /// Whether there is something to read: an intro or at least one item.
+    /// An issue without either must never go to the list.
+    pub fn has_content(&self) -> bool {
+        !self.header.intro.is_empty() || !self.items.is_empty()
+    }
+
     /// Whether some Markdown of the issue has no stored rendering (it was
     /// saved before Herald stored them).
     pub fn lacks_renderings(&self) -> bool {

@@ -69,6 +69,7 @@ pub(super) fn from_send_error(error: SendControlError) -> ApiError {
     match error {
         SendControlError::NotFound => ApiError::NotFound("there is no such issue".into()),
         SendControlError::Conflict(why) => ApiError::Conflict(why),
+        error @ SendControlError::Empty => ApiError::invalid("items", error),
         SendControlError::Render(error) => ApiError::internal(&error),
         SendControlError::Store(error) => error.into(),
     }
@@ -98,6 +99,7 @@ async fn progress_of(state: &AppState, id: i64) -> Result<ProgressResponse, ApiE
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such issue", body = ErrorBody),
         (status = 409, description = "Not a draft: already sending, paused, sent or cancelled", body = ErrorBody),
+        (status = 422, description = "The issue has no intro and no items: nothing to send", body = ErrorBody),
     )
 )]
 #[post("/{id}/send")]

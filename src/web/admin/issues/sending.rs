@@ -58,6 +58,7 @@ fn after_step(
     match result {
         Ok(()) => Ok(see_other(&issue_path(id))),
         Err(SendControlError::Conflict(why)) => refused(state, me, id, why),
+        Err(error @ SendControlError::Empty) => refused(state, me, id, error.to_string()),
         Err(other) => Err(control_failure(state, other)),
     }
 }
@@ -92,6 +93,9 @@ pub(super) async fn send_page(
     if issue.status != IssueStatus::Draft {
         let why = format!("This issue is {}: only a draft can be sent.", issue.status);
         return refused(&state, &me, id, why);
+    }
+    if !issue.has_content() {
+        return refused(&state, &me, id, SendControlError::Empty.to_string());
     }
     let rendered = RenderedIssue::render_blocking(&issue, &state.identity)
         .await
