@@ -8,6 +8,7 @@ mod queries;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::accounts::User;
 use crate::store::{now_millis, Store};
 
 pub use queries::AuditFilter;
@@ -158,6 +159,15 @@ pub enum Actor {
     CommandLine,
     /// Nobody known: a failed sign-in names the address it tried as the target.
     Visitor,
+}
+
+impl From<&User> for Actor {
+    fn from(user: &User) -> Self {
+        Self::Account {
+            id: user.id,
+            email: user.email.clone(),
+        }
+    }
 }
 
 impl Actor {

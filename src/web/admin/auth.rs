@@ -63,10 +63,7 @@ impl SignedIn {
 impl SignedIn {
     /// Who the audit log names for what this session does.
     pub fn actor(&self) -> Actor {
-        Actor::Account {
-            id: self.user.id,
-            email: self.user.email.clone(),
-        }
+        Actor::from(&self.user)
     }
 }
 

@@ -136,13 +136,7 @@ async fn log_in(
             state
                 .record_audit(
                     &req,
-                    AuditEntry::new(
-                        Actor::Account {
-                            id: user.id,
-                            email: user.email.clone(),
-                        },
-                        AuditAction::SignIn,
-                    ),
+                    AuditEntry::new(Actor::from(&user), AuditAction::SignIn),
                 )
                 .await;
             let target = safe_next(form.next.as_deref()).unwrap_or_else(|| "/admin".into());

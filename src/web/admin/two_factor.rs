@@ -104,14 +104,8 @@ async fn check_code(
             state
                 .record_audit(
                     &req,
-                    AuditEntry::new(
-                        Actor::Account {
-                            id: user.id,
-                            email: user.email.clone(),
-                        },
-                        AuditAction::SignIn,
-                    )
-                    .detail("with a one-time code"),
+                    AuditEntry::new(Actor::from(&user), AuditAction::SignIn)
+                        .detail("with a one-time code"),
                 )
                 .await;
             Ok(see_other(&next.unwrap_or_else(|| "/admin".into())))
