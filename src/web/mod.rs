@@ -28,12 +28,13 @@ pub use request_log::log_request;
 use std::sync::Arc;
 
 use crate::accounts::Accounts;
-use crate::audit::{AuditEntry, AuditLog};
+use crate::audit::{Actor, AuditAction, AuditEntry, AuditLog};
 use crate::config::Config;
 use crate::delivery::Sends;
+use crate::issues::{self, Issue, TestSendError, Tester};
 use crate::mail::{MailIdentity, Mailer};
 use crate::store::Store;
-use crate::subscriptions::Subscriptions;
+use crate::subscriptions::{SubscriberEmail, Subscriptions};
 
 /// What handlers share.
 pub struct AppState {
@@ -55,6 +56,27 @@ impl AppState {
     pub async fn record_audit(&self, req: &actix_web::HttpRequest, entry: AuditEntry) {
         let ip = origin::client_ip(req, &self.config.trusted_proxies).map(|ip| ip.to_string());
         self.audit.record(entry.ip(ip)).await;
+    }
+
+    /// Sends one test copy of `issue` to `to` for `tester` (under its hourly
+    /// limit) and, once it went, writes it to the audit log as `actor`'s.
+    pub async fn send_test_copy(
+        &self,
+        req: &actix_web::HttpRequest,
+        actor: Actor,
+        tester: Tester,
+        issue: &Issue,
+        to: &SubscriberEmail,
+    ) -> Result<(), TestSendError> {
+        issues::send_test(&self.store, tester, issue, to, &self.identity, &self.mailer).await?;
+        self.record_audit(
+            req,
+            AuditEntry::new(actor, AuditAction::TestSent)
+                .target(format!("issue {}", issue.id))
+                .detail(format!("to {to}")),
+        )
+        .await;
+        Ok(())
     }
 }
 

@@ -9,10 +9,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::sends::{self, DeliveryCounts};
 use super::{json_body, ApiCaller, ApiError, ErrorBody};
-use crate::audit::{AuditAction, AuditEntry};
 use crate::issues::{
-    self, HeaderInput, InvalidInput, Issue, IssueContent, IssueError, Issues, ItemInput,
-    RenderedIssue, TestSendError, Tester,
+    HeaderInput, InvalidInput, Issue, IssueContent, IssueError, Issues, ItemInput, RenderedIssue,
+    TestSendError, Tester,
 };
 use crate::store::timestamps;
 use crate::subscriptions::SubscriberEmail;
@@ -339,25 +338,9 @@ async fn send_test_issue(
         .await
         .map_err(from_issue_error)?;
     let tester = Tester::Token(caller.0.token_id);
-    let sent = issues::send_test(
-        &state.store,
-        tester,
-        &issue,
-        &to,
-        &state.identity,
-        &state.mailer,
-    )
-    .await;
-    if sent.is_ok() {
-        state
-            .record_audit(
-                &req,
-                AuditEntry::new(caller.actor(), AuditAction::TestSent)
-                    .target(format!("issue {id}"))
-                    .detail(format!("to {to}")),
-            )
-            .await;
-    }
+    let sent = state
+        .send_test_copy(&req, caller.actor(), tester, &issue, &to)
+        .await;
     match sent {
         Ok(()) => Ok(HttpResponse::Ok().json(TestSent {
             sent_to: to.to_string(),

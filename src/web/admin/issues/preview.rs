@@ -7,8 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{failure, issues_of, PageError};
-use crate::audit::{AuditAction, AuditEntry};
-use crate::issues::{self, IssueStatus, RenderedIssue, TestSendError, Tester, HTML_WARNING_BYTES};
+use crate::issues::{IssueStatus, RenderedIssue, TestSendError, Tester, HTML_WARNING_BYTES};
 use crate::subscriptions::SubscriberEmail;
 use crate::web::admin::auth::{AdminContext, SignedIn};
 use crate::web::pages::html;
@@ -176,25 +175,9 @@ pub(super) async fn send_test(
         .await
         .map_err(|e| failure(&state, e))?;
     let tester = Tester::Account(me.user.id);
-    let sent = issues::send_test(
-        &state.store,
-        tester,
-        &issue,
-        &to,
-        &state.identity,
-        &state.mailer,
-    )
-    .await;
-    if sent.is_ok() {
-        state
-            .record_audit(
-                &req,
-                AuditEntry::new(me.actor(), AuditAction::TestSent)
-                    .target(format!("issue {}", issue.id))
-                    .detail(format!("to {to}")),
-            )
-            .await;
-    }
+    let sent = state
+        .send_test_copy(&req, me.actor(), tester, &issue, &to)
+        .await;
     let (status, outcome) = match sent {
         Ok(()) => (
             StatusCode::OK,
