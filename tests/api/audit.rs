@@ -6,6 +6,7 @@ use herald::subscriptions::SubscriberStatus;
 use reqwest::Method;
 use serde_json::json;
 
+use crate::issues::create_with_api;
 use crate::on_both_databases;
 use crate::support::admin::{cookie_client, submit_form};
 use crate::support::{Backend, TestApp};
@@ -132,15 +133,11 @@ async fn sends_pauses_resumes_and_cancels_are_recorded_by_who_did_them(backend: 
         .await;
     let token = app.api_token(Role::Editor).await;
     let editor = app.sign_in_as(Role::Editor).await;
-    let response = app
-        .api(Method::POST, "/api/v1/issues", &token)
-        .json(&json!({"subject": "Audited", "intro": "Hello.", "items": []}))
-        .send()
-        .await
-        .expect("create");
-    let issue = response.json::<serde_json::Value>().await.expect("JSON")["id"]
-        .as_i64()
-        .expect("id");
+    let issue = create_with_api(
+        &app,
+        &json!({"subject": "Audited", "intro": "Hello.", "items": []}),
+    )
+    .await;
     let control = |step: &'static str| {
         app.api(
             Method::POST,
@@ -194,15 +191,11 @@ async fn test_sends_are_recorded_with_their_recipient(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let token = app.api_token(Role::Editor).await;
     let editor = app.sign_in_as(Role::Editor).await;
-    let response = app
-        .api(Method::POST, "/api/v1/issues", &token)
-        .json(&json!({"subject": "Proof", "intro": "Hello.", "items": []}))
-        .send()
-        .await
-        .expect("create");
-    let issue = response.json::<serde_json::Value>().await.expect("JSON")["id"]
-        .as_i64()
-        .expect("id");
+    let issue = create_with_api(
+        &app,
+        &json!({"subject": "Proof", "intro": "Hello.", "items": []}),
+    )
+    .await;
     let page = editor
         .post_form(
             &format!("/admin/issues/{issue}/test"),
