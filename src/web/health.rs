@@ -83,3 +83,11 @@ pub async fn admin_stylesheet() -> HttpResponse {
         .insert_header(("Cache-Control", "public, max-age=3600"))
         .body(include_str!("../../assets/admin.css"))
 }
+
+#[get("/assets/admin.js")]
+pub async fn admin_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("../../assets/admin.js"))
+}

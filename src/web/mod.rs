@@ -96,6 +96,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, cors_origins: &[String]) {
         .service(health::metrics)
         .service(health::stylesheet)
         .service(health::admin_stylesheet)
+        .service(health::admin_script)
         .configure(archive::routes)
         .configure(admin::routes);
 }
@@ -130,8 +131,8 @@ pub fn security_headers(https: bool) -> DefaultHeaders {
         .add(("Referrer-Policy", "no-referrer"))
         .add((
             "Content-Security-Policy",
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ));
     if https {
         headers.add((header::STRICT_TRANSPORT_SECURITY, HSTS))

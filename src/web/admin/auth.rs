@@ -39,6 +39,32 @@ pub struct AdminContext {
     pub csrf_token: String,
     /// The navigation entry to highlight.
     pub section: &'static str,
+    /// The one-time message left by the action that redirected here.
+    pub flash: Option<Flash>,
+}
+
+/// Where the one-time message waits in the session between a POST and the
+/// page it redirects to (post/redirect/get).
+const FLASH: &str = "flash";
+
+/// A one-time message shown on the next admin page, after a redirect: what an
+/// action did, or why it did nothing.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Flash {
+    pub kind: FlashKind,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub enum FlashKind {
+    Notice,
+    Error,
+}
+
+impl Flash {
+    pub fn is_error(&self) -> bool {
+        self.kind == FlashKind::Error
+    }
 }
 
 /// A signed-in editor or admin.
@@ -56,7 +82,33 @@ impl SignedIn {
             is_admin: self.user.is_admin(),
             csrf_token: self.csrf_token.clone(),
             section,
+            flash: self.take_flash(),
         }
+    }
+
+    /// Redirects (303) to `location` and leaves `text` for the page there:
+    /// a refresh of that page repeats nothing and shows the message once.
+    pub fn redirect_with_notice(&self, location: &str, text: impl Into<String>) -> HttpResponse {
+        self.leave_flash(FlashKind::Notice, text.into());
+        super::see_other(location)
+    }
+
+    /// Like `redirect_with_notice`, for an action that was refused.
+    pub fn redirect_with_error(&self, location: &str, text: impl Into<String>) -> HttpResponse {
+        self.leave_flash(FlashKind::Error, text.into());
+        super::see_other(location)
+    }
+
+    fn leave_flash(&self, kind: FlashKind, text: String) {
+        if let Err(error) = self.session.insert(FLASH, Flash { kind, text }) {
+            // The action itself is done; only its message is lost.
+            tracing::warn!(%error, "cannot keep the message for the next page");
+        }
+    }
+
+    /// The waiting message, removed so that it shows once.
+    pub fn take_flash(&self) -> Option<Flash> {
+        self.session.remove_as::<Flash>(FLASH).and_then(Result::ok)
     }
 }
 

@@ -2,11 +2,11 @@
 //! Once the issue is sent (or sending), the same page, read-only, shows the
 //! send's progress above the content.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 
-use super::progress::{progress_view, ProgressView, PAGE_WITH_SCRIPT_CSP};
+use super::progress::{progress_view, ProgressView};
 use super::{failure, issues_of, FormErrors, HeaderForm, PageError};
 use crate::issues::{
     self, FieldError, HeaderInput, IssueError, IssueHeader, IssueStatus, ItemContent, ItemInput,
@@ -142,8 +142,7 @@ pub(super) async fn render_composer(
     } else {
         Some(progress_view(state, id).await?)
     };
-    let live = progress.as_ref().is_some_and(|p| p.live);
-    let mut response = html(
+    Ok(html(
         status,
         &ComposerPage {
             ctx: me.context(state, "issues"),
@@ -162,14 +161,7 @@ pub(super) async fn render_composer(
             updated: timestamps::date_time(issue.updated_at),
             progress,
         },
-    )?;
-    if live {
-        response.headers_mut().insert(
-            header::CONTENT_SECURITY_POLICY,
-            header::HeaderValue::from_static(PAGE_WITH_SCRIPT_CSP),
-        );
-    }
-    Ok(response)
+    )?)
 }
 
 #[get("/{id:\\d+}")]

@@ -89,8 +89,8 @@ async fn render_preview(
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         header::HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
-             frame-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; \
+             form-action 'self'; frame-src 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     Ok(response)

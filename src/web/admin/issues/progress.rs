@@ -17,12 +17,6 @@ use crate::web::AppState;
 /// Failed copies listed on the page; the count says how many there are in all.
 const FAILURES_SHOWN: i64 = 10;
 
-/// The issue page with its script: the site-wide policy allows no script,
-/// this page runs its own (`progress.js`) and asks the server for the progress.
-pub(super) const PAGE_WITH_SCRIPT_CSP: &str =
-    "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; \
-     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
 /// A send as the issue page shows it. The JSON form carries the same fields,
 /// already worded, so the script only copies text into the page.
 #[derive(Debug, Clone, Serialize)]
