@@ -13,6 +13,12 @@ mod support;
 #[path = "browser/driver.rs"]
 mod driver;
 
+#[path = "browser/axe.rs"]
+mod axe;
+
+#[path = "browser/accessibility.rs"]
+mod accessibility;
+
 #[path = "browser/sending.rs"]
 mod sending;
 
