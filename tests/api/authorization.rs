@@ -105,9 +105,15 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
             AdminOnly,
         ),
         (
-            Method::POST,
+            Method::GET,
             format!("/admin/subscribers/{subscriber}/unsubscribe"),
             vec![],
+            AdminOnly,
+        ),
+        (
+            Method::POST,
+            format!("/admin/subscribers/{subscriber}/unsubscribe"),
+            vec![("confirm", "yes".into())],
             AdminOnly,
         ),
         (
@@ -244,9 +250,15 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
             AdminOnly,
         ),
         (
-            Method::POST,
+            Method::GET,
             format!("/admin/users/{spare_user}/remove"),
             vec![],
+            AdminOnly,
+        ),
+        (
+            Method::POST,
+            format!("/admin/users/{spare_user}/remove"),
+            vec![("confirm", "yes".into())],
             AdminOnly,
         ),
         (Method::GET, "/admin/tokens".into(), vec![], AdminOnly),
@@ -257,9 +269,15 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
             AdminOnly,
         ),
         (
-            Method::POST,
+            Method::GET,
             format!("/admin/tokens/{token_id}/revoke"),
             vec![],
+            AdminOnly,
+        ),
+        (
+            Method::POST,
+            format!("/admin/tokens/{token_id}/revoke"),
+            vec![("confirm", "yes".into())],
             AdminOnly,
         ),
         (Method::GET, "/admin/audit".into(), vec![], AdminOnly),

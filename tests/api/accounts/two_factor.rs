@@ -50,8 +50,11 @@ impl AuthenticatorApp {
 /// Sets two-factor sign-in up for the signed-in account; the app and the recovery codes.
 async fn set_up(browser: &AdminBrowser) -> (AuthenticatorApp, Vec<String>) {
     let response = browser.post_form("/admin/account/2fa/setup", &[]).await;
-    assert_eq!(response.status(), 200);
-    let page = response.text().await.expect("set-up page");
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/admin/account/2fa/setup");
+    let (_, page) = browser.get_page("/admin/account/2fa/setup").await;
+    let (_, reloaded) = browser.get_page("/admin/account/2fa/setup").await;
+    assert_eq!(page, reloaded, "a reload shows the same key, not a new one");
     assert!(page.contains("<svg"), "no QR code:\n{page}");
     let app = AuthenticatorApp::from_setup_page(&page);
 
@@ -66,8 +69,11 @@ async fn set_up(browser: &AdminBrowser) -> (AuthenticatorApp, Vec<String>) {
     let response = browser
         .post_form("/admin/account/2fa/confirm", &[("code", &app.code())])
         .await;
-    assert_eq!(response.status(), 200);
-    let page = response.text().await.expect("recovery codes page");
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/admin/account/2fa/codes");
+    let (_, page) = browser.get_page("/admin/account/2fa/codes").await;
+    let reload = browser.get("/admin/account/2fa/codes").await;
+    assert_eq!(reload.status(), 303, "the codes are shown once");
     let codes: Vec<String> = page
         .split("<li><code>")
         .skip(1)
@@ -223,7 +229,9 @@ async fn turning_it_off_takes_a_code(backend: Backend) {
             &[("code", &authenticator.next_code())],
         )
         .await;
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 303);
+    let (_, page) = editor.get_page("/admin/account").await;
+    assert!(page.contains("Two-factor sign-in is off."), "{page}");
     let fresh = app.sign_in(editor.user.clone(), TEST_PASSWORD).await;
     assert_eq!(fresh.get("/admin").await.status(), 200);
 }
