@@ -332,7 +332,7 @@ async fn admins_manage_api_tokens_and_revoked_tokens_stop_working(backend: Backe
     assert_eq!(response.status(), 303);
     let (_, page) = admin.get_page("/admin/tokens").await;
     let token = page
-        .split(r#"<code class="secret">"#)
+        .split(r#"<code class="secret" id="new-token">"#)
         .nth(1)
         .and_then(|rest| rest.split('<').next())
         .expect("the new token is shown once")

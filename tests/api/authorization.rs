@@ -21,9 +21,11 @@ enum Access {
 /// One admin request: method, path, form fields, and who may make it.
 type AdminRow = (Method, String, Vec<(&'static str, String)>, Access);
 
-/// `true` when the answer shows the caller was let through (whatever the outcome).
+/// `true` when the answer shows the caller was let through (whatever the
+/// outcome). A refusal sends to the login page with `next`; signing out
+/// everywhere, which was let through, ends there without it.
 fn let_through(status: reqwest::StatusCode, location: Option<&str>) -> bool {
-    let to_login = status == 303 && location.is_some_and(|l| l.starts_with("/admin/login"));
+    let to_login = status == 303 && location.is_some_and(|l| l.starts_with("/admin/login?next="));
     !to_login && status != 401 && status != 403
 }
 

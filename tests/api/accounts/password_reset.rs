@@ -140,6 +140,8 @@ async fn a_forgotten_password_is_reset_through_a_one_use_link_by_mail(backend: B
     assert_eq!(response.headers()["location"], "/admin/login");
     let (_, page) = get(&browser, &app.url("/admin/login")).await;
     assert!(page.contains("Your new password is set"), "{page}");
+    // This browser was signed out too: its next form carries a new token.
+    let csrf = csrf_token_in(&page).expect("the sign-in form");
     // Every session of the account ended.
     assert_eq!(elsewhere.get("/admin").await.status(), 303);
     // The audit log records it.
@@ -166,7 +168,7 @@ async fn a_forgotten_password_is_reset_through_a_one_use_link_by_mail(backend: B
     let again = browser
         .post(app.url("/admin/login/reset"))
         .form(&[
-            ("csrf_token", csrf_token_in(&page).expect("CSRF").as_str()),
+            ("csrf_token", csrf.as_str()),
             ("token", secret),
             ("password", "yet another long password"),
         ])

@@ -8,7 +8,7 @@ use crate::on_both_databases;
 use crate::support::{Backend, TestApp};
 
 fn new_token_in(page: &str) -> String {
-    page.split(r#"<code class="secret">"#)
+    page.split(r#"<code class="secret" id="new-token">"#)
         .nth(1)
         .and_then(|rest| rest.split('<').next())
         .expect("the new token is shown once")
