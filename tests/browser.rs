@@ -13,6 +13,9 @@ mod support;
 #[path = "browser/driver.rs"]
 mod driver;
 
+#[path = "browser/accounts.rs"]
+mod accounts;
+
 #[path = "browser/sending.rs"]
 mod sending;
 
