@@ -386,7 +386,45 @@ async fn the_add_user_form_keeps_what_was_typed_after_an_error(backend: Backend)
     assert_eq!(app.accounts().await.users().await.expect("users").len(), 1);
 }
 
+async fn refreshing_after_changing_ones_password_repeats_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let editor = app.sign_in_as(Role::Editor).await;
+    let [first, again, _] = post_then_reload_twice(
+        &editor,
+        "/admin/account/password",
+        &[
+            ("current", crate::support::admin::TEST_PASSWORD),
+            ("new", "a brand new password"),
+        ],
+    )
+    .await;
+    assert!(first.contains("Your password has been changed."), "{first}");
+    assert!(!again.contains("has been changed"), "the notice shows once");
+    assert_eq!(audit_rows(&app, "password_changed").await, 1);
+}
+
+async fn a_bad_token_name_keeps_what_was_typed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.sign_in_as(Role::Admin).await;
+    let long = "n".repeat(101);
+    let response = admin
+        .post_form("/admin/tokens", &[("name", &long), ("role", "admin")])
+        .await;
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.expect("page");
+    assert!(page.contains("<title>Error: API tokens"), "{page}");
+    assert!(page.contains(&format!(r#"value="{long}""#)), "{page}");
+    assert!(page.contains(r#"aria-describedby="name-error""#), "{page}");
+    assert!(
+        page.contains(r#"<option value="admin" selected>"#),
+        "{page}"
+    );
+    assert_eq!(app.db.count("api_tokens").await, 0);
+}
+
 on_both_databases!(
+    refreshing_after_changing_ones_password_repeats_nothing,
+    a_bad_token_name_keeps_what_was_typed,
     refreshing_after_creating_a_token_creates_no_second_one,
     refreshing_after_each_users_form_repeats_nothing,
     removing_a_user_takes_a_confirmation_page,
