@@ -14,12 +14,24 @@ pub const RESET_LINK_TTL: Duration = Duration::from_secs(60 * 60);
 pub const RESETS_PER_ACCOUNT: i64 = 3;
 
 /// What a request for a reset link leads to; the visitor sees the same page either way.
-#[derive(Debug)]
 pub enum ResetRequest {
     /// Mail this link's secret to the account.
     Send { user: User, token: String },
     /// No enabled account has the address, or it was sent enough links this hour.
     Nothing,
+}
+
+/// Without the link's secret: it belongs in the mail, never in a log.
+impl std::fmt::Debug for ResetRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Send { user, .. } => f
+                .debug_struct("Send")
+                .field("user_id", &user.id)
+                .finish_non_exhaustive(),
+            Self::Nothing => f.write_str("Nothing"),
+        }
+    }
 }
 
 impl Accounts {
