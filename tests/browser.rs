@@ -19,6 +19,9 @@ mod axe;
 #[path = "browser/accessibility.rs"]
 mod accessibility;
 
+#[path = "browser/accounts.rs"]
+mod accounts;
+
 #[path = "browser/sending.rs"]
 mod sending;
 

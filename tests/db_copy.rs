@@ -385,6 +385,15 @@ async fn populate(db: &TestDatabase) -> (String, i64, i64) {
         .confirm_two_factor(admin.id, "Copy test", &code)
         .await
         .expect("two-factor on");
+    // A password reset link asked for by mail (issue 17).
+    let reset = accounts
+        .request_password_reset("admin@example.com", "192.0.2.9")
+        .await
+        .expect("a reset link");
+    assert!(
+        matches!(reset, herald::accounts::ResetRequest::Send { .. }),
+        "{reset:?}"
+    );
     let report = upgrade::normalise_stored_addresses(&store)
         .await
         .expect("the upgrade step")

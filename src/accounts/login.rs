@@ -14,6 +14,22 @@ use super::{
 };
 use crate::store::{millis, now_millis};
 
+/// Failed sign-ins still allowed before the lock, per key of the throttle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignInsLeft {
+    /// For the email address typed (an account or not).
+    pub address: i64,
+    /// For the client's address or network.
+    pub client: i64,
+}
+
+fn throttle_keys(email: &str, client: &str) -> (String, String) {
+    (
+        format!("account:{}", email.to_lowercase()),
+        format!("client:{client}"),
+    )
+}
+
 impl Accounts {
     /// Checks a login. Unknown addresses cost the same hashing time as wrong
     /// passwords; 5 attempts in 15 minutes for the account or for `client`
@@ -27,8 +43,7 @@ impl Accounts {
         client: &str,
     ) -> Result<User, LoginError> {
         let email = email.trim();
-        let account_key = format!("account:{}", email.to_lowercase());
-        let client_key = format!("client:{client}");
+        let (account_key, client_key) = throttle_keys(email, client);
         let reservation = self.reserve_attempt(&[&account_key, &client_key]).await?;
         match self.check_password(email, password).await {
             Ok(Some(user)) => {
@@ -45,6 +60,25 @@ impl Accounts {
                 Err(error)
             }
         }
+    }
+
+    /// How many more failed sign-ins lock the door, for the address typed
+    /// and for `client`. The address is counted whether or not an account
+    /// has it, so the answer says nothing about which accounts exist.
+    pub async fn sign_ins_left(
+        &self,
+        email: &str,
+        client: &str,
+    ) -> Result<SignInsLeft, sqlx::Error> {
+        let (account_key, client_key) = throttle_keys(email.trim(), client);
+        let since = now_millis() - millis(LOGIN_FAILURE_WINDOW);
+        let mut conn = self.store.pool().acquire().await?;
+        let (account, _) = queries::login_failures_since(&mut conn, &account_key, since).await?;
+        let (client, _) = queries::login_failures_since(&mut conn, &client_key, since).await?;
+        Ok(SignInsLeft {
+            address: (LOGIN_FAILURE_LIMIT - account).max(0),
+            client: (LOGIN_FAILURE_LIMIT - client).max(0),
+        })
     }
 
     /// The account if the password is right and the account enabled.

@@ -6,6 +6,8 @@ mod domain;
 mod login;
 mod password;
 mod queries;
+mod reset;
+mod reset_mail;
 mod sessions;
 mod tokens;
 mod two_factor;
@@ -19,8 +21,11 @@ use crate::store::{is_unique_violation, millis, now_millis, Store};
 use crate::subscriptions::SubscriberEmail;
 
 pub use domain::{NewPassword, PasswordError, Role, User, MIN_PASSWORD_LENGTH};
+pub use login::SignInsLeft;
 pub use password::{HashError, QUEUE_WAIT as HASH_QUEUE_WAIT};
 pub use queries::ApiTokenRecord;
+pub use reset::{ResetRequest, RESETS_PER_ACCOUNT, RESET_LINK_TTL};
+pub use reset_mail::PasswordResetEmail;
 pub use two_factor::{Enrolment, TwoFactorError, RECOVERY_CODE_COUNT};
 
 /// How long the first-run setup link works.
@@ -46,6 +51,8 @@ pub enum AccountError {
     NotFound,
     #[error("This setup link is unknown, used or expired.")]
     SetupLinkInvalid,
+    #[error("This password reset link is used, expired or unknown. Ask for a new one.")]
+    ResetLinkInvalid,
     #[error("A token's owner must be an existing, enabled account: {0}")]
     OwnerUnknown(String),
     #[error("An editor cannot own an admin token; choose the editor role or an admin owner.")]

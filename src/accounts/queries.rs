@@ -6,10 +6,12 @@ use sqlx::{AnyConnection, Row};
 use super::domain::{Role, User};
 use crate::store::Dialect;
 
+mod resets;
 mod sessions;
 mod tokens;
 mod two_factor;
 
+pub use resets::*;
 pub use sessions::*;
 pub use tokens::*;
 pub use two_factor::*;

@@ -29,6 +29,7 @@ impl Accounts {
             name.trim(),
             role,
             &token_hash(&token),
+            token_prefix(&token),
             &owner,
             now_millis(),
         )
@@ -58,4 +59,13 @@ impl Accounts {
         tx.commit().await?;
         Ok(revoked)
     }
+}
+
+/// How much of a token the tokens page shows: "hrld_" and six of its 43
+/// random characters, enough to tell two tokens apart, far too little to
+/// guess the remaining 222 bits.
+pub const TOKEN_PREFIX_CHARS: usize = 11;
+
+fn token_prefix(token: &str) -> &str {
+    token.get(..TOKEN_PREFIX_CHARS).unwrap_or(token)
 }

@@ -91,3 +91,12 @@ pub async fn admin_script() -> HttpResponse {
         .insert_header(("Cache-Control", "public, max-age=3600"))
         .body(include_str!("../../assets/admin.js"))
 }
+
+/// The copy button beside an API token shown once (the tokens page).
+#[get("/assets/copy.js")]
+pub async fn copy_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("../../assets/copy.js"))
+}

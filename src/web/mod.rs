@@ -97,6 +97,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, cors_origins: &[String]) {
         .service(health::stylesheet)
         .service(health::admin_stylesheet)
         .service(health::admin_script)
+        .service(health::copy_script)
         .configure(archive::routes)
         .configure(admin::routes);
 }

@@ -53,7 +53,7 @@ async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing(backend: B
     assert_eq!(response.status(), 403);
     let (_, page) = admin.get_page("/admin/users").await;
     assert!(!page.contains("new@example.com"));
-    assert_eq!(admin.post_form("/admin/users", &fields).await.status(), 200);
+    assert_eq!(admin.post_form("/admin/users", &fields).await.status(), 303);
     let (_, page) = admin.get_page("/admin/users").await;
     assert!(page.contains("new@example.com"));
 }
@@ -233,38 +233,32 @@ async fn the_last_admin_cannot_be_disabled_or_removed(backend: Backend) {
     let id = admin.user.id;
     for action in ["disable", "remove"] {
         let response = admin
-            .post_form(&format!("/admin/users/{id}/{action}"), &[])
+            .post_form(
+                &format!("/admin/users/{id}/{action}"),
+                &[("confirm", "yes")],
+            )
             .await;
-        assert_eq!(response.status(), 409, "{action}");
-        assert!(response
-            .text()
-            .await
-            .expect("page")
-            .contains("no active admin"));
+        assert_eq!(response.status(), 303, "{action}");
+        let (_, page) = admin.get_page("/admin/users").await;
+        assert!(page.contains("no active admin"), "{action}: {page}");
     }
     // With a second admin, the first can go.
     let second = app.create_user("second@example.com", Role::Admin).await;
-    assert_eq!(
-        admin
-            .post_form(&format!("/admin/users/{}/disable", second.id), &[])
-            .await
-            .status(),
-        200
-    );
-    assert_eq!(
-        admin
-            .post_form(&format!("/admin/users/{}/enable", second.id), &[])
-            .await
-            .status(),
-        200
-    );
-    assert_eq!(
-        admin
-            .post_form(&format!("/admin/users/{}/remove", second.id), &[])
-            .await
-            .status(),
-        200
-    );
+    for (action, done) in [
+        ("disable", "is disabled"),
+        ("enable", "is enabled again"),
+        ("remove", "is removed"),
+    ] {
+        let response = admin
+            .post_form(
+                &format!("/admin/users/{}/{action}", second.id),
+                &[("confirm", "yes")],
+            )
+            .await;
+        assert_eq!(response.status(), 303, "{action}");
+        let (_, page) = admin.get_page("/admin/users").await;
+        assert!(page.contains(done), "{action}: {page}");
+    }
 }
 
 async fn a_disabled_account_is_signed_out_at_once(backend: Backend) {
@@ -275,7 +269,7 @@ async fn a_disabled_account_is_signed_out_at_once(backend: Backend) {
     let response = admin
         .post_form(&format!("/admin/users/{}/disable", editor.user.id), &[])
         .await;
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 303);
     assert_eq!(editor.get("/admin").await.status(), 303);
 }
 
@@ -312,7 +306,9 @@ async fn changing_ones_password_needs_the_old_one_and_ends_other_sessions(backen
             ],
         )
         .await;
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 303);
+    let (_, page) = first.get_page("/admin/account").await;
+    assert!(page.contains("Your password has been changed."), "{page}");
     assert_eq!(
         first.get("/admin").await.status(),
         200,
@@ -333,10 +329,10 @@ async fn admins_manage_api_tokens_and_revoked_tokens_stop_working(backend: Backe
     let response = admin
         .post_form("/admin/tokens", &[("name", "CMS"), ("role", "editor")])
         .await;
-    assert_eq!(response.status(), 200);
-    let page = response.text().await.expect("page");
+    assert_eq!(response.status(), 303);
+    let (_, page) = admin.get_page("/admin/tokens").await;
     let token = page
-        .split(r#"<code class="secret">"#)
+        .split(r#"<code class="secret" id="new-token">"#)
         .nth(1)
         .and_then(|rest| rest.split('<').next())
         .expect("the new token is shown once")
@@ -353,10 +349,10 @@ async fn admins_manage_api_tokens_and_revoked_tokens_stop_working(backend: Backe
         .to_owned();
     assert_eq!(
         admin
-            .post_form(&format!("/admin/tokens/{id}/revoke"), &[])
+            .post_form(&format!("/admin/tokens/{id}/revoke"), &[("confirm", "yes")])
             .await
             .status(),
-        200
+        303
     );
     let mut conn = app.db.connect().await;
     let revoked: i64 = sqlx::Row::get(
@@ -386,6 +382,8 @@ on_both_databases!(
 
 mod admins;
 mod login;
+mod password_reset;
+mod refresh;
 mod sessions;
 mod tokens;
 mod two_factor;

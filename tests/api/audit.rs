@@ -240,7 +240,7 @@ async fn account_and_token_changes_are_recorded(backend: Backend) {
         ("role", "editor"),
         ("password", "a long enough password"),
     ];
-    assert_eq!(admin.post_form("/admin/users", &fields).await.status(), 200);
+    assert_eq!(admin.post_form("/admin/users", &fields).await.status(), 303);
     let editor = app
         .accounts()
         .await
@@ -253,7 +253,7 @@ async fn account_and_token_changes_are_recorded(backend: Backend) {
         let response = admin
             .post_form(&format!("/admin/users/{id}/{step}"), &[])
             .await;
-        assert_eq!(response.status(), 200);
+        assert_eq!(response.status(), 303);
     }
     let response = admin
         .post_form(
@@ -261,12 +261,12 @@ async fn account_and_token_changes_are_recorded(backend: Backend) {
             &[("password", "another long password")],
         )
         .await;
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 303);
     let response = admin
         .post_form("/admin/tokens", &[("name", "cms"), ("role", "editor")])
         .await;
-    assert_eq!(response.status(), 200);
-    let page = response.text().await.expect("tokens page");
+    assert_eq!(response.status(), 303);
+    let (_, page) = admin.get_page("/admin/tokens").await;
     let token_id: i64 = page
         .split("/admin/tokens/")
         .nth(1)
@@ -274,13 +274,16 @@ async fn account_and_token_changes_are_recorded(backend: Backend) {
         .and_then(|id| id.parse().ok())
         .expect("a revoke form with the token's id");
     let response = admin
-        .post_form(&format!("/admin/tokens/{token_id}/revoke"), &[])
+        .post_form(
+            &format!("/admin/tokens/{token_id}/revoke"),
+            &[("confirm", "yes")],
+        )
         .await;
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 303);
     let response = admin
-        .post_form(&format!("/admin/users/{id}/remove"), &[])
+        .post_form(&format!("/admin/users/{id}/remove"), &[("confirm", "yes")])
         .await;
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 303);
 
     let (_, page) = admin.get_page("/admin/audit").await;
     let rows: Vec<(String, String, String)> = table_rows(&page)

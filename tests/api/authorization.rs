@@ -21,9 +21,11 @@ enum Access {
 /// One admin request: method, path, form fields, and who may make it.
 type AdminRow = (Method, String, Vec<(&'static str, String)>, Access);
 
-/// `true` when the answer shows the caller was let through (whatever the outcome).
+/// `true` when the answer shows the caller was let through (whatever the
+/// outcome). A refusal sends to the login page with `next`; signing out
+/// everywhere, which was let through, ends there without it.
 fn let_through(status: reqwest::StatusCode, location: Option<&str>) -> bool {
-    let to_login = status == 303 && location.is_some_and(|l| l.starts_with("/admin/login"));
+    let to_login = status == 303 && location.is_some_and(|l| l.starts_with("/admin/login?next="));
     !to_login && status != 401 && status != 403
 }
 
@@ -105,9 +107,15 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
             AdminOnly,
         ),
         (
-            Method::POST,
+            Method::GET,
             format!("/admin/subscribers/{subscriber}/unsubscribe"),
             vec![],
+            AdminOnly,
+        ),
+        (
+            Method::POST,
+            format!("/admin/subscribers/{subscriber}/unsubscribe"),
+            vec![("confirm", "yes".into())],
             AdminOnly,
         ),
         (
@@ -244,9 +252,15 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
             AdminOnly,
         ),
         (
-            Method::POST,
+            Method::GET,
             format!("/admin/users/{spare_user}/remove"),
             vec![],
+            AdminOnly,
+        ),
+        (
+            Method::POST,
+            format!("/admin/users/{spare_user}/remove"),
+            vec![("confirm", "yes".into())],
             AdminOnly,
         ),
         (Method::GET, "/admin/tokens".into(), vec![], AdminOnly),
@@ -257,9 +271,15 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
             AdminOnly,
         ),
         (
-            Method::POST,
+            Method::GET,
             format!("/admin/tokens/{token_id}/revoke"),
             vec![],
+            AdminOnly,
+        ),
+        (
+            Method::POST,
+            format!("/admin/tokens/{token_id}/revoke"),
+            vec![("confirm", "yes".into())],
             AdminOnly,
         ),
         (Method::GET, "/admin/audit".into(), vec![], AdminOnly),

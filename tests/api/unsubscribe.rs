@@ -57,7 +57,7 @@ async fn an_erased_subscribers_link_reaches_nobody_else(backend: Backend) {
             &[("confirm", "yes")],
         )
         .await;
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 303);
     assert_eq!(app.db.count("subscribers").await, 0);
 
     insert_with_id(&app.db, id, "next@example.com").await;

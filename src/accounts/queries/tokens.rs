@@ -9,12 +9,13 @@ pub async fn insert_api_token(
     name: &str,
     role: Role,
     token_hash: &str,
+    token_prefix: &str,
     owner: &User,
     now: i64,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query(
-        "INSERT INTO api_tokens (name, role, token_hash, created_at, owner_id, owner_email) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO api_tokens (name, role, token_hash, created_at, owner_id, owner_email, token_prefix) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(name)
     .bind(role.as_str())
@@ -22,6 +23,7 @@ pub async fn insert_api_token(
     .bind(now)
     .bind(owner.id)
     .bind(&owner.email)
+    .bind(token_prefix)
     .fetch_one(conn)
     .await?
     .try_get("id")
@@ -70,12 +72,14 @@ pub struct ApiTokenRecord {
     pub owner_email: Option<String>,
     /// False once the owner's account is removed.
     pub owner_exists: bool,
+    /// The token's first characters; `None` for tokens made before they were kept.
+    pub prefix: Option<String>,
 }
 
 pub async fn list_api_tokens(conn: &mut AnyConnection) -> Result<Vec<ApiTokenRecord>, sqlx::Error> {
     sqlx::query(
-        "SELECT id, name, role, created_at, last_used_at, revoked_at, owner_id, owner_email \
-         FROM api_tokens ORDER BY id DESC",
+        "SELECT id, name, role, created_at, last_used_at, revoked_at, owner_id, owner_email, \
+         token_prefix FROM api_tokens ORDER BY id DESC",
     )
     .fetch_all(conn)
     .await?
@@ -93,6 +97,7 @@ pub async fn list_api_tokens(conn: &mut AnyConnection) -> Result<Vec<ApiTokenRec
             revoked: row.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
             owner_email: row.try_get("owner_email")?,
             owner_exists: row.try_get::<Option<i64>, _>("owner_id")?.is_some(),
+            prefix: row.try_get("token_prefix")?,
         })
     })
     .collect()

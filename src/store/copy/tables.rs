@@ -188,6 +188,17 @@ pub const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "password_resets",
+        columns: &[
+            int("id"),
+            int("user_id"),
+            text("token_hash"),
+            int("created_at"),
+            int("expires_at"),
+            opt_int("used_at"),
+        ],
+    },
+    Table {
         name: "setup_tokens",
         columns: &[
             text("token_hash"),
@@ -212,6 +223,7 @@ pub const TABLES: &[Table] = &[
             opt_int("revoked_at"),
             opt_int("owner_id"),
             opt_text("owner_email"),
+            opt_text("token_prefix"),
         ],
     },
     Table {

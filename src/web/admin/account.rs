@@ -6,7 +6,7 @@ use askama::Template;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::auth::{csrf_token, start_session, AdminContext, SignedIn};
+use super::auth::{start_session, AdminContext, SignedIn};
 use crate::accounts::{AccountError, HashError, NewPassword};
 use crate::audit::{AuditAction, AuditEntry};
 use crate::web::error::WebError;
@@ -21,9 +21,15 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 #[template(path = "admin/account.html")]
 struct AccountPage {
     ctx: AdminContext,
-    notice: Option<String>,
-    error: Option<String>,
+    /// What is wrong with the password form, beside the field it is about.
+    password_error: Option<PasswordFieldError>,
     two_factor: TwoFactorStatus,
+}
+
+struct PasswordFieldError {
+    /// `current` or `new`.
+    field: &'static str,
+    text: String,
 }
 
 /// The two-factor part of the account page.
@@ -55,20 +61,18 @@ impl TwoFactorStatus {
     }
 }
 
-/// The account page with an outcome: a notice, or an error in one of its parts.
+/// The account page, with what was wrong in its two-factor forms if anything.
 pub(super) async fn render_account(
     state: &AppState,
     me: &SignedIn,
     status: StatusCode,
-    notice: Option<String>,
     two_factor_error: Option<String>,
 ) -> Result<HttpResponse, WebError> {
     html(
         status,
         &AccountPage {
             ctx: me.context(state, "account"),
-            notice,
-            error: None,
+            password_error: None,
             two_factor: TwoFactorStatus::of(state, me, two_factor_error).await?,
         },
     )
@@ -76,7 +80,7 @@ pub(super) async fn render_account(
 
 #[get("/account")]
 async fn account_page(state: web::Data<AppState>, me: SignedIn) -> Result<HttpResponse, WebError> {
-    render_account(&state, &me, StatusCode::OK, None, None).await
+    render_account(&state, &me, StatusCode::OK, None).await
 }
 
 #[derive(Deserialize)]
@@ -103,7 +107,7 @@ async fn change_password(
         }
         Err(error) => Err(error.into()),
     };
-    let (status, notice, error) = match outcome {
+    let (status, password_error) = match outcome {
         Ok(()) => {
             state
                 .record_audit(
@@ -115,32 +119,36 @@ async fn change_password(
             // Every session of the account ended with the change; this one
             // goes on as a new session.
             start_session(&state, &me.session, &me.user).await?;
-            (
-                StatusCode::OK,
-                Some("Your password has been changed.".to_owned()),
-                None,
-            )
+            return Ok(me.redirect_with_notice("/admin/account", "Your password has been changed."));
         }
-        Err(error @ (AccountError::WrongPassword | AccountError::Password(_))) => {
-            (StatusCode::BAD_REQUEST, None, Some(error.to_string()))
-        }
+        Err(error @ AccountError::WrongPassword) => (
+            StatusCode::BAD_REQUEST,
+            PasswordFieldError {
+                field: "current",
+                text: error.to_string(),
+            },
+        ),
+        Err(error @ AccountError::Password(_)) => (
+            StatusCode::BAD_REQUEST,
+            PasswordFieldError {
+                field: "new",
+                text: error.to_string(),
+            },
+        ),
         Err(error @ AccountError::Hash(HashError::Busy)) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            None,
-            Some(error.to_string()),
+            PasswordFieldError {
+                field: "current",
+                text: error.to_string(),
+            },
         ),
         Err(other) => return Err(WebError::Account(other)),
-    };
-    let me = SignedIn {
-        csrf_token: csrf_token(&me.session),
-        ..me
     };
     html(
         status,
         &AccountPage {
             ctx: me.context(&state, "account"),
-            notice,
-            error,
+            password_error: Some(password_error),
             two_factor: TwoFactorStatus::of(&state, &me, None).await?,
         },
     )

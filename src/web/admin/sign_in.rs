@@ -10,7 +10,10 @@ use serde::Deserialize;
 
 use super::auth::{await_second_factor, csrf_token, end_session, start_session, SignedIn};
 use super::see_other;
-use crate::accounts::{AccountError, LoginError, NewPassword, HASH_QUEUE_WAIT};
+use crate::accounts::{
+    AccountError, HashError, LoginError, NewPassword, PasswordResetEmail, ResetRequest,
+    HASH_QUEUE_WAIT, LOGIN_FAILURE_WINDOW, RESET_LINK_TTL,
+};
 use crate::audit::{Actor, AuditAction, AuditEntry};
 use crate::web::error::WebError;
 use crate::web::origin::client_ip;
@@ -24,7 +27,29 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .service(log_out)
         .service(sign_out_everywhere)
         .service(setup_page)
-        .service(set_up);
+        .service(set_up)
+        .service(forgot_page)
+        .service(forgot)
+        .service(reset_page)
+        .service(reset);
+}
+
+/// A message for the next sign-in page, kept in the (signed-out) session:
+/// after signing out everywhere, asking for a reset link, or setting a new password.
+const LOGIN_NOTICE: &str = "login_notice";
+
+fn leave_login_notice(session: &Session, text: &str) -> HttpResponse {
+    if let Err(error) = session.insert(LOGIN_NOTICE, text) {
+        // What was asked is done; only its message is lost.
+        tracing::warn!(%error, "cannot keep the message for the sign-in page");
+    }
+    see_other("/admin/login")
+}
+
+fn take_login_notice(session: &Session) -> Option<String> {
+    session
+        .remove_as::<String>(LOGIN_NOTICE)
+        .and_then(Result::ok)
 }
 
 #[derive(Template)]
@@ -37,6 +62,8 @@ struct LoginPage<'a> {
     csrf_token: String,
     email: &'a str,
     error: Option<String>,
+    /// Said before the next failure locks the door.
+    warning: Option<String>,
     notice: Option<String>,
     next: Option<String>,
     setup_token: Option<String>,
@@ -53,6 +80,7 @@ impl<'a> LoginPage<'a> {
             csrf_token: csrf_token(session),
             email: "",
             error: None,
+            warning: None,
             notice: None,
             next: None,
             setup_token: None,
@@ -91,6 +119,7 @@ async fn login_page(
 ) -> Result<HttpResponse, WebError> {
     let mut page = LoginPage::login(&state, &session);
     page.next = safe_next(query.as_ref().and_then(|q| q.next.as_deref()));
+    page.notice = take_login_notice(&session);
     html(StatusCode::OK, &page)
 }
 
@@ -156,9 +185,39 @@ async fn log_in(
             page.email = &form.email;
             page.error = Some(error.to_string());
             page.next = safe_next(form.next.as_deref());
+            if matches!(error, LoginError::Rejected) {
+                page.warning = lock_warning(&state, &form.email, &client).await?;
+            }
             refused_sign_in(&error, &page)
         }
     }
+}
+
+/// "One more wrong password locks…" when the next failure would lock sign-in
+/// for the address typed or for this client. The address counts whether or
+/// not an account has it, so the warning tells nothing about accounts.
+async fn lock_warning(
+    state: &AppState,
+    email: &str,
+    client: &str,
+) -> Result<Option<String>, WebError> {
+    let left = state
+        .accounts
+        .sign_ins_left(email, client)
+        .await
+        .map_err(WebError::Store)?;
+    let minutes = LOGIN_FAILURE_WINDOW.as_secs() / 60;
+    Ok(if left.address == 1 {
+        Some(format!(
+            "One more wrong password locks sign-in with this email address for {minutes} minutes. Not sure of it? Reset your password instead."
+        ))
+    } else if left.client == 1 {
+        Some(format!(
+            "One more failed sign-in from your network locks sign-in from it for {minutes} minutes."
+        ))
+    } else {
+        None
+    })
 }
 
 /// A refused sign-in step (password or code) shows `page` again: 401 for a
@@ -220,12 +279,13 @@ async fn sign_out_everywhere(
             AuditEntry::new(me.actor(), AuditAction::SignOutEverywhere),
         )
         .await;
-    // The cookie stays, emptied, to carry the sign-in form's new CSRF token.
+    // The cookie stays, emptied, to carry the sign-in page's message.
     me.session.renew();
     me.session.clear();
-    let mut page = LoginPage::login(&state, &me.session);
-    page.notice = Some("You are signed out everywhere.".into());
-    html(StatusCode::OK, &page)
+    Ok(leave_login_notice(
+        &me.session,
+        "You are signed out everywhere.",
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -297,6 +357,246 @@ async fn set_up(
             page.email = &form.email;
             page.error = Some(error.to_string());
             html(StatusCode::BAD_REQUEST, &page)
+        }
+        Err(other) => Err(WebError::Account(other)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/password_forgot.html")]
+struct ForgotPage<'a> {
+    site_name: &'a str,
+    csrf_token: String,
+    email: &'a str,
+    error: Option<String>,
+}
+
+#[get("/login/forgot")]
+async fn forgot_page(
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<HttpResponse, WebError> {
+    html(
+        StatusCode::OK,
+        &ForgotPage {
+            site_name: &state.site.newsletter_name,
+            csrf_token: csrf_token(&session),
+            email: "",
+            error: None,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct ForgotForm {
+    email: String,
+}
+
+/// The same answer whether or not an account has the address; the mail goes
+/// out in the background, so the answer takes as long either way.
+#[post("/login/forgot")]
+#[tracing::instrument(name = "forgot_password", skip_all)]
+async fn forgot(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<ForgotForm>,
+) -> Result<HttpResponse, WebError> {
+    let form = form.into_inner();
+    let client = client_ip(&req, &state.config.trusted_proxies)
+        .map_or_else(|| "unknown".to_owned(), |ip| client_key(ip).to_string());
+    match state
+        .accounts
+        .request_password_reset(&form.email, &client)
+        .await
+    {
+        Ok(ResetRequest::Send { user, token }) => {
+            let link = state
+                .config
+                .base_url
+                .join(&format!("/admin/login/reset?token={token}"));
+            let state = state.clone();
+            actix_web::rt::spawn(async move {
+                let mail = user
+                    .email
+                    .parse::<lettre::Address>()
+                    .map_err(|e| e.to_string())
+                    .and_then(|to| {
+                        PasswordResetEmail {
+                            to: &to,
+                            link: &link,
+                        }
+                        .build(&state.identity)
+                        .map_err(|e| e.to_string())
+                    });
+                let sent = match mail {
+                    Ok(message) => state.mailer.send(&message).await.map_err(|e| e.to_string()),
+                    Err(error) => Err(error),
+                };
+                if let Err(error) = sent {
+                    tracing::error!(user_id = user.id, %error, "cannot send the password reset mail");
+                }
+            });
+        }
+        Ok(ResetRequest::Nothing) => {}
+        Err(LoginError::Account(error)) => return Err(WebError::Account(error)),
+        Err(LoginError::Throttled { retry_after }) => {
+            let page = ForgotPage {
+                site_name: &state.site.newsletter_name,
+                csrf_token: csrf_token(&session),
+                email: &form.email,
+                error: Some(format!(
+                    "Too many reset requests from your network. Try again in {} minutes.",
+                    retry_after.as_secs().div_ceil(60).max(1)
+                )),
+            };
+            return refused_sign_in(&LoginError::Throttled { retry_after }, &page);
+        }
+        Err(error) => {
+            let page = ForgotPage {
+                site_name: &state.site.newsletter_name,
+                csrf_token: csrf_token(&session),
+                email: &form.email,
+                error: Some(error.to_string()),
+            };
+            return refused_sign_in(&error, &page);
+        }
+    }
+    Ok(leave_login_notice(
+        &session,
+        &format!(
+            "If an account has the address {}, a link to choose a new password is on its way to it. The link works once, for {} minutes.",
+            form.email.trim(),
+            RESET_LINK_TTL.as_secs() / 60
+        ),
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "admin/password_reset.html")]
+struct ResetPage<'a> {
+    site_name: &'a str,
+    csrf_token: String,
+    /// The link's secret, carried to the form; `None` once the link no longer works.
+    token: Option<String>,
+    email: String,
+    password_error: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ResetParams {
+    token: Option<String>,
+}
+
+fn reset_link_spent(state: &AppState, session: &Session) -> Result<HttpResponse, WebError> {
+    html(
+        StatusCode::GONE,
+        &ResetPage {
+            site_name: &state.site.newsletter_name,
+            csrf_token: csrf_token(session),
+            token: None,
+            email: String::new(),
+            password_error: None,
+            error: Some(AccountError::ResetLinkInvalid.to_string()),
+        },
+    )
+}
+
+/// The page the mailed link opens: the new password's form. Opening it
+/// changes nothing (mail scanners open links too).
+#[get("/login/reset")]
+async fn reset_page(
+    state: web::Data<AppState>,
+    session: Session,
+    query: Option<web::Query<ResetParams>>,
+) -> Result<HttpResponse, WebError> {
+    let token = query.and_then(|q| q.into_inner().token).unwrap_or_default();
+    let Some(user) = state.accounts.password_reset_account(&token).await? else {
+        return reset_link_spent(&state, &session);
+    };
+    let mut response = html(
+        StatusCode::OK,
+        &ResetPage {
+            site_name: &state.site.newsletter_name,
+            csrf_token: csrf_token(&session),
+            token: Some(token),
+            email: user.email,
+            password_error: None,
+            error: None,
+        },
+    )?;
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct ResetForm {
+    token: String,
+    password: String,
+}
+
+#[post("/login/reset")]
+#[tracing::instrument(name = "reset_password_with_link", skip_all)]
+async fn reset(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    form: web::Form<ResetForm>,
+) -> Result<HttpResponse, WebError> {
+    let form = form.into_inner();
+    let again = |password_error: Option<String>, error: Option<String>, email: String| ResetPage {
+        site_name: &state.site.newsletter_name,
+        csrf_token: csrf_token(&session),
+        token: Some(form.token.clone()),
+        email,
+        password_error,
+        error,
+    };
+    let password = match NewPassword::parse(SecretString::from(form.password.clone())) {
+        Ok(password) => password,
+        Err(error) => {
+            let Some(user) = state.accounts.password_reset_account(&form.token).await? else {
+                return reset_link_spent(&state, &session);
+            };
+            let page = again(Some(error.to_string()), None, user.email);
+            return html(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        }
+    };
+    match state
+        .accounts
+        .reset_password_with_link(&form.token, password)
+        .await
+    {
+        Ok(user) => {
+            state
+                .record_audit(
+                    &req,
+                    AuditEntry::new(Actor::from(&user), AuditAction::PasswordChanged)
+                        .target(user.email.clone())
+                        .detail("with a reset link sent by mail; every session ended"),
+                )
+                .await;
+            // This browser starts signed out too, keeping only the message.
+            session.renew();
+            session.clear();
+            Ok(leave_login_notice(
+                &session,
+                "Your new password is set and every session of the account has ended. Sign in with it.",
+            ))
+        }
+        Err(AccountError::ResetLinkInvalid) => reset_link_spent(&state, &session),
+        Err(error @ AccountError::Hash(HashError::Busy)) => {
+            let page = again(None, Some(error.to_string()), String::new());
+            let mut response = html(StatusCode::SERVICE_UNAVAILABLE, &page)?;
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(HASH_QUEUE_WAIT.as_secs().max(1)),
+            );
+            Ok(response)
         }
         Err(other) => Err(WebError::Account(other)),
     }

@@ -35,6 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(transfer::routes)
         .service(list_page)
         .service(detail_page)
+        .service(unsubscribe_page)
         .service(unsubscribe)
         .service(resend_confirmation)
         .service(erase);
@@ -215,8 +216,6 @@ struct DetailPage {
     received_truncated: bool,
     can_unsubscribe: bool,
     can_resend: bool,
-    notice: Option<String>,
-    error: Option<String>,
 }
 
 impl DetailPage {
@@ -247,29 +246,18 @@ impl DetailPage {
                 SubscriberStatus::Pending | SubscriberStatus::Confirmed
             ),
             can_resend: s.status == SubscriberStatus::Pending,
-            notice: None,
-            error: None,
         }
     }
 }
 
-/// The detail page with the outcome of an action; 404 when there is no such subscriber.
-async fn render_detail(
-    state: &AppState,
-    me: &SignedIn,
-    id: i64,
-    status: StatusCode,
-    notice: Option<String>,
-    error: Option<String>,
-) -> Result<HttpResponse, WebError> {
+/// The detail page; 404 when there is no such subscriber.
+async fn render_detail(state: &AppState, me: &SignedIn, id: i64) -> Result<HttpResponse, WebError> {
     let Some(detail) = state.subscriptions.detail(id).await? else {
         return not_found(state, me).await;
     };
     let received = state.sends.received_by(id, ISSUES_SHOWN).await?;
-    let mut page = DetailPage::new(me.context(state, "subscribers"), detail, received);
-    page.notice = notice;
-    page.error = error;
-    html(status, &page)
+    let page = DetailPage::new(me.context(state, "subscribers"), detail, received);
+    html(StatusCode::OK, &page)
 }
 
 async fn not_found(state: &AppState, me: &SignedIn) -> Result<HttpResponse, WebError> {
@@ -291,32 +279,76 @@ async fn detail_page(
     AdminOnly(me): AdminOnly,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, WebError> {
-    render_detail(&state, &me, *id, StatusCode::OK, None, None).await
+    render_detail(&state, &me, *id).await
 }
 
-/// Maps the outcome of an action on one subscriber to their page.
-async fn after_action(
-    state: &AppState,
+fn detail_url(id: i64) -> String {
+    format!("/admin/subscribers/{id}")
+}
+
+/// Back to the subscriber's page with the outcome of an action (post/redirect/get).
+fn after_action(
     me: &SignedIn,
     id: i64,
     result: Result<String, AdminError>,
 ) -> Result<HttpResponse, WebError> {
     match result {
-        Ok(notice) => render_detail(state, me, id, StatusCode::OK, Some(notice), None).await,
-        Err(AdminError::NotFound) => not_found(state, me).await,
+        Ok(notice) => Ok(me.redirect_with_notice(&detail_url(id), notice)),
+        Err(AdminError::NotFound) => Ok(me.redirect_with_error(
+            "/admin/subscribers",
+            "There is no such subscriber; they may have been erased.",
+        )),
         Err(AdminError::Store(error)) => Err(error.into()),
-        Err(error) => {
-            render_detail(
-                state,
-                me,
-                id,
-                StatusCode::CONFLICT,
-                None,
-                Some(error.to_string()),
-            )
-            .await
-        }
+        Err(error) => Ok(me.redirect_with_error(&detail_url(id), error.to_string())),
     }
+}
+
+#[derive(Template)]
+#[template(path = "admin/subscriber_unsubscribe.html")]
+struct UnsubscribePage {
+    ctx: AdminContext,
+    id: i64,
+    email: String,
+    status: SubscriberStatus,
+}
+
+/// `GET /subscribers/{id}/unsubscribe`: what unsubscribing does, and the
+/// button that does it.
+#[get("/subscribers/{id:\\d+}/unsubscribe")]
+#[tracing::instrument(name = "admin_unsubscribe_page", skip_all)]
+async fn unsubscribe_page(
+    state: web::Data<AppState>,
+    AdminOnly(me): AdminOnly,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    let Some(detail) = state.subscriptions.detail(*id).await? else {
+        return not_found(&state, &me).await;
+    };
+    let subscriber = detail.subscriber;
+    if !matches!(
+        subscriber.status,
+        SubscriberStatus::Pending | SubscriberStatus::Confirmed
+    ) {
+        return Ok(
+            me.redirect_with_error(&detail_url(*id), "This subscriber is already off the list.")
+        );
+    }
+    html(
+        StatusCode::OK,
+        &UnsubscribePage {
+            ctx: me.context(&state, "subscribers"),
+            id: subscriber.id,
+            email: display_address(&subscriber.email).into_owned(),
+            status: subscriber.status,
+        },
+    )
+}
+
+/// A risky action's form carries `confirm=yes` only from its confirmation
+/// page: a bare POST (an old page, a stray script) does nothing.
+#[derive(Deserialize)]
+struct ConfirmForm {
+    confirm: Option<String>,
 }
 
 #[post("/subscribers/{id:\\d+}/unsubscribe")]
@@ -326,8 +358,15 @@ async fn unsubscribe(
     state: web::Data<AppState>,
     me: AdminOnly,
     id: web::Path<i64>,
+    form: web::Form<ConfirmForm>,
 ) -> Result<HttpResponse, WebError> {
     let me = me.0;
+    if form.confirm.as_deref() != Some("yes") {
+        return Ok(me.redirect_with_error(
+            &format!("/admin/subscribers/{id}/unsubscribe"),
+            "Nothing was changed: confirm on this page first.",
+        ));
+    }
     let result = state
         .subscriptions
         .unsubscribe_by(*id, &actor(&me, &req, &state))
@@ -339,7 +378,7 @@ async fn unsubscribe(
                 "This subscriber was already off the list.".to_owned()
             }
         });
-    after_action(&state, &me, *id, result).await
+    after_action(&me, *id, result)
 }
 
 #[post("/subscribers/{id:\\d+}/resend")]
@@ -363,19 +402,11 @@ async fn resend_confirmation(
                 config.confirmations_per_day,
                 humantime::format_duration(config.confirmation_min_interval)
             );
-            render_detail(
-                &state,
-                &me,
-                *id,
-                StatusCode::TOO_MANY_REQUESTS,
-                None,
-                Some(error),
-            )
-            .await
+            Ok(me.redirect_with_error(&detail_url(*id), error))
         }
         other => {
             let result = other.map(|_| "A new confirmation mail is on its way.".to_owned());
-            after_action(&state, &me, *id, result).await
+            after_action(&me, *id, result)
         }
     }
 }
@@ -396,8 +427,8 @@ async fn erase(
 ) -> Result<HttpResponse, WebError> {
     let me = me.0;
     if form.confirm.as_deref() != Some("yes") {
-        let error = "Tick the box to confirm: erasing cannot be undone.".to_owned();
-        return render_detail(&state, &me, *id, StatusCode::BAD_REQUEST, None, Some(error)).await;
+        let error = "Nothing was erased: tick the box to confirm, as erasing cannot be undone.";
+        return Ok(me.redirect_with_error(&detail_url(*id), error));
     }
     match state.subscriptions.erase(*id).await {
         Ok(()) => {
@@ -411,8 +442,8 @@ async fn erase(
                 .await;
             let notice =
                 "The subscriber and their history are erased; only the count of erasures is kept.";
-            render_list(&state, &me, ListParams::default(), Some(notice.to_owned())).await
+            Ok(me.redirect_with_notice("/admin/subscribers", notice))
         }
-        Err(error) => after_action(&state, &me, *id, Err(error)).await,
+        Err(error) => after_action(&me, *id, Err(error)),
     }
 }

@@ -23,7 +23,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(code_page)
         .service(check_code)
         .service(begin_setup)
+        .service(setup_page)
         .service(confirm_setup)
+        .service(codes_page)
         .service(turn_off)
         .service(renew_recovery_codes);
 }
@@ -149,7 +151,13 @@ fn issuer(state: &AppState) -> String {
     state.site.newsletter_name.replace(':', " ")
 }
 
-/// Starts setting up: a new secret, shown as a QR code and as text.
+const SETUP_PAGE: &str = "/admin/account/2fa/setup";
+const CODES_PAGE: &str = "/admin/account/2fa/codes";
+/// Where new recovery codes wait, in the encrypted session cookie, for the
+/// one page that shows them.
+const NEW_CODES: &str = "new_recovery_codes";
+
+/// Starts setting up: a new secret, shown on the set-up page.
 #[post("/account/2fa/setup")]
 #[tracing::instrument(name = "begin_two_factor", skip_all)]
 async fn begin_setup(state: web::Data<AppState>, me: SignedIn) -> Result<HttpResponse, WebError> {
@@ -158,17 +166,43 @@ async fn begin_setup(state: web::Data<AppState>, me: SignedIn) -> Result<HttpRes
         .begin_two_factor(&me.user, &issuer(&state))
         .await
     {
-        Ok(enrolment) => html(
-            StatusCode::OK,
-            &SetupPage {
-                ctx: me.context(&state, "account"),
-                secret_text: enrolment.secret_text,
-                qr_svg: enrolment.qr_svg,
-                error: None,
-            },
-        ),
+        Ok(_) => Ok(see_other(SETUP_PAGE)),
         Err(error) => refused(&state, &me, error).await,
     }
+}
+
+/// The set-up under way, as a QR code and as text; reloading it shows the
+/// same secret.
+#[get("/account/2fa/setup")]
+async fn setup_page(state: web::Data<AppState>, me: SignedIn) -> Result<HttpResponse, WebError> {
+    match state
+        .accounts
+        .pending_enrolment(&me.user, &issuer(&state))
+        .await
+    {
+        Ok(Some(enrolment)) => {
+            let mut response = html(
+                StatusCode::OK,
+                &SetupPage {
+                    ctx: me.context(&state, "account"),
+                    secret_text: enrolment.secret_text,
+                    qr_svg: enrolment.qr_svg,
+                    error: None,
+                },
+            )?;
+            no_store(&mut response);
+            Ok(response)
+        }
+        Ok(None) => Ok(see_other("/admin/account#two-factor")),
+        Err(error) => refused(&state, &me, error).await,
+    }
+}
+
+fn no_store(response: &mut HttpResponse) {
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
 }
 
 #[derive(Deserialize)]
@@ -180,25 +214,43 @@ struct CodeOnly {
 #[template(path = "admin/two_factor_codes.html")]
 struct RecoveryCodesPage {
     ctx: AdminContext,
-    heading: &'static str,
+    heading: String,
     codes: Vec<String>,
 }
 
-/// The recovery codes, shown this once.
+/// Leaves the new recovery codes for the page that shows them once.
 fn show_recovery_codes(
-    state: &AppState,
     me: &SignedIn,
     heading: &'static str,
     codes: Vec<String>,
 ) -> Result<HttpResponse, WebError> {
-    html(
+    me.session
+        .insert(NEW_CODES, (heading, codes))
+        .map_err(|e| WebError::Session(e.to_string()))?;
+    Ok(see_other(CODES_PAGE))
+}
+
+/// The recovery codes just made, this once: they leave the session as they
+/// are shown, and a reload goes back to the account page.
+#[get("/account/2fa/codes")]
+async fn codes_page(state: web::Data<AppState>, me: SignedIn) -> Result<HttpResponse, WebError> {
+    let Some((heading, codes)) = me
+        .session
+        .remove_as::<(String, Vec<String>)>(NEW_CODES)
+        .and_then(Result::ok)
+    else {
+        return Ok(see_other("/admin/account#two-factor"));
+    };
+    let mut response = html(
         StatusCode::OK,
         &RecoveryCodesPage {
-            ctx: me.context(state, "account"),
+            ctx: me.context(&state, "account"),
             heading,
             codes,
         },
-    )
+    )?;
+    no_store(&mut response);
+    Ok(response)
 }
 
 /// Confirms the set-up with a code from the app; shows the recovery codes once.
@@ -219,7 +271,7 @@ async fn confirm_setup(
             state
                 .record_audit(&req, AuditEntry::new(me.actor(), AuditAction::TwoFactorOn))
                 .await;
-            show_recovery_codes(&state, &me, "Two-factor sign-in is on", codes)
+            show_recovery_codes(&me, "Two-factor sign-in is on", codes)
         }
         Err(TwoFactorError::WrongCode) => {
             // The same QR code again, so a mistyped code costs no new scan.
@@ -255,7 +307,7 @@ async fn turn_off(
 ) -> Result<HttpResponse, WebError> {
     if state.config.require_two_factor.requires(me.user.role) {
         let why = "This server requires two-factor sign-in for your account (HERALD_REQUIRE_2FA); it cannot be turned off.";
-        return render_account(&state, &me, StatusCode::CONFLICT, None, Some(why.into())).await;
+        return render_account(&state, &me, StatusCode::CONFLICT, Some(why.into())).await;
     }
     match state
         .accounts
@@ -266,16 +318,7 @@ async fn turn_off(
             state
                 .record_audit(&req, AuditEntry::new(me.actor(), AuditAction::TwoFactorOff))
                 .await;
-            let mut me = me;
-            me.user.two_factor = false;
-            render_account(
-                &state,
-                &me,
-                StatusCode::OK,
-                Some("Two-factor sign-in is off.".into()),
-                None,
-            )
-            .await
+            Ok(me.redirect_with_notice("/admin/account", "Two-factor sign-in is off."))
         }
         Err(error) => refused(&state, &me, error).await,
     }
@@ -301,7 +344,7 @@ async fn renew_recovery_codes(
                     AuditEntry::new(me.actor(), AuditAction::RecoveryCodesRenewed),
                 )
                 .await;
-            show_recovery_codes(&state, &me, "New recovery codes", codes)
+            show_recovery_codes(&me, "New recovery codes", codes)
         }
         Err(error) => refused(&state, &me, error).await,
     }
@@ -325,5 +368,5 @@ async fn refused(
             StatusCode::CONFLICT
         }
     };
-    render_account(state, me, status, None, Some(error.to_string())).await
+    render_account(state, me, status, Some(error.to_string())).await
 }

@@ -1,13 +1,13 @@
 //! Admin pages for accounts and API tokens.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::auth::{AdminContext, AdminOnly};
-use crate::accounts::{AccountError, HashError, NewPassword, Role, User};
+use crate::accounts::{AccountError, ApiTokenRecord, HashError, NewPassword, Role, User};
 use crate::audit::{AuditAction, AuditEntry};
 use crate::store::timestamps;
 use crate::web::error::WebError;
@@ -19,11 +19,35 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(add_user)
         .service(switch_user)
         .service(reset_password)
+        .service(remove_page)
         .service(remove_user)
         .service(end_sessions)
         .service(tokens_page)
         .service(create_token)
+        .service(revoke_page)
         .service(revoke_token);
+}
+
+const USERS_PAGE: &str = "/admin/users";
+const TOKENS_PAGE: &str = "/admin/tokens";
+/// Where a token's secret waits, in the encrypted session cookie, between its
+/// creation and the one tokens page that shows it.
+const NEW_TOKEN: &str = "new_token";
+
+/// The add-user form as typed (never the password), with what is wrong in it.
+#[derive(Default)]
+struct NewUserFields {
+    email: String,
+    role: String,
+    email_error: Option<String>,
+    role_error: Option<String>,
+    password_error: Option<String>,
+}
+
+impl NewUserFields {
+    fn has_errors(&self) -> bool {
+        self.email_error.is_some() || self.role_error.is_some() || self.password_error.is_some()
+    }
 }
 
 #[derive(Template)]
@@ -31,85 +55,49 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 struct UsersPage {
     ctx: AdminContext,
     users: Vec<User>,
-    notice: Option<String>,
-    error: Option<String>,
+    /// The signed-in admin's own row says "(you)" and offers no action that
+    /// cannot work on oneself.
+    me_id: i64,
+    form: NewUserFields,
 }
 
 async fn render_users(
     state: &AppState,
     me: &AdminOnly,
     status: StatusCode,
-    notice: Option<String>,
-    error: Option<String>,
+    form: NewUserFields,
 ) -> Result<HttpResponse, WebError> {
     html(
         status,
         &UsersPage {
             ctx: me.0.context(state, "users"),
             users: state.accounts.users().await?,
-            notice,
-            error,
+            me_id: me.0.user.id,
+            form,
         },
     )
 }
 
-/// The page again with the outcome of an action: a notice, or a refusal the admin can act on.
-async fn outcome(
-    state: &AppState,
-    me: &AdminOnly,
-    result: Result<String, AccountError>,
-) -> Result<HttpResponse, WebError> {
+/// Back to the users page with the outcome of an action: a notice, or a
+/// refusal the admin can act on. Failures of the database are errors.
+fn outcome(me: &AdminOnly, result: Result<String, AccountError>) -> Result<HttpResponse, WebError> {
     match result {
-        Ok(notice) => render_users(state, me, StatusCode::OK, Some(notice), None).await,
-        Err(error @ AccountError::Hash(HashError::Busy)) => {
-            render_users(
-                state,
-                me,
-                StatusCode::SERVICE_UNAVAILABLE,
-                None,
-                Some(error.to_string()),
-            )
-            .await
-        }
-        Err(error @ AccountError::Store(_) | error @ AccountError::Hash(_)) => {
-            Err(WebError::Account(error))
-        }
-        Err(error @ AccountError::NotFound) => {
-            render_users(
-                state,
-                me,
-                StatusCode::NOT_FOUND,
-                None,
-                Some(error.to_string()),
-            )
-            .await
-        }
-        Err(error @ AccountError::LastAdmin) => {
-            render_users(
-                state,
-                me,
-                StatusCode::CONFLICT,
-                None,
-                Some(error.to_string()),
-            )
-            .await
-        }
-        Err(error) => {
-            render_users(
-                state,
-                me,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some(error.to_string()),
-            )
-            .await
-        }
+        Ok(notice) => Ok(me.0.redirect_with_notice(USERS_PAGE, notice)),
+        Err(
+            error @ (AccountError::Store(_)
+            | AccountError::Hash(HashError::Hash(_) | HashError::Stopped(_))),
+        ) => Err(WebError::Account(error)),
+        Err(error) => Ok(me.0.redirect_with_error(USERS_PAGE, error.to_string())),
     }
 }
 
 #[get("/users")]
 async fn users_page(state: web::Data<AppState>, me: AdminOnly) -> Result<HttpResponse, WebError> {
-    render_users(&state, &me, StatusCode::OK, None, None).await
+    let form = NewUserFields {
+        role: Role::Editor.to_string(),
+        ..NewUserFields::default()
+    };
+    render_users(&state, &me, StatusCode::OK, form).await
 }
 
 #[derive(Deserialize)]
@@ -128,27 +116,51 @@ async fn add_user(
     form: web::Form<NewUserForm>,
 ) -> Result<HttpResponse, WebError> {
     let form = form.into_inner();
-    let result = async {
-        let role: Role = form.role.parse().map_err(|_| {
-            AccountError::InvalidEmail("choose the role admin or editor".to_owned())
-        })?;
-        let password = NewPassword::parse(SecretString::from(form.password))?;
-        let user = state
+    let mut fields = NewUserFields {
+        email: form.email.clone(),
+        role: form.role.clone(),
+        ..NewUserFields::default()
+    };
+    let role = form.role.parse::<Role>();
+    if role.is_err() {
+        fields.role_error = Some("Choose the role admin or editor.".to_owned());
+    }
+    let password = NewPassword::parse(SecretString::from(form.password));
+    if let Err(error) = &password {
+        fields.password_error = Some(error.to_string());
+    }
+    if let (Ok(role), Ok(password)) = (role, password) {
+        match state
             .accounts
             .create_user(&form.email, role, password)
-            .await?;
-        state
-            .record_audit(
-                &req,
-                AuditEntry::new(me.0.actor(), AuditAction::UserAdded)
-                    .target(user.email.clone())
-                    .detail(format!("role {}", user.role)),
-            )
-            .await;
-        Ok(format!("{} can now sign in as {}.", user.email, user.role))
+            .await
+        {
+            Ok(user) => {
+                state
+                    .record_audit(
+                        &req,
+                        AuditEntry::new(me.0.actor(), AuditAction::UserAdded)
+                            .target(user.email.clone())
+                            .detail(format!("role {}", user.role)),
+                    )
+                    .await;
+                let notice = format!("{} can now sign in as {}.", user.email, user.role);
+                return Ok(me.0.redirect_with_notice(USERS_PAGE, notice));
+            }
+            Err(error @ (AccountError::InvalidEmail(_) | AccountError::EmailTaken)) => {
+                fields.email_error = Some(error.to_string());
+            }
+            Err(error @ AccountError::Password(_)) => {
+                fields.password_error = Some(error.to_string());
+            }
+            Err(error @ AccountError::Hash(HashError::Busy)) => {
+                return Ok(me.0.redirect_with_error(USERS_PAGE, error.to_string()));
+            }
+            Err(error) => return Err(WebError::Account(error)),
+        }
     }
-    .await;
-    outcome(&state, &me, result).await
+    debug_assert!(fields.has_errors());
+    render_users(&state, &me, StatusCode::UNPROCESSABLE_ENTITY, fields).await
 }
 
 /// `POST /users/{id}/disable` and `/enable`.
@@ -180,7 +192,7 @@ async fn switch_user(
             "The account is enabled again.".to_owned()
         }
     });
-    outcome(&state, &me, result).await
+    outcome(&me, result)
 }
 
 #[derive(Deserialize)]
@@ -210,7 +222,58 @@ async fn reset_password(
         Ok("The password is reset; the user's sessions have ended.".to_owned())
     }
     .await;
-    outcome(&state, &me, result).await
+    outcome(&me, result)
+}
+
+#[derive(Template)]
+#[template(path = "admin/user_remove.html")]
+struct RemovePage {
+    ctx: AdminContext,
+    user: User,
+    tokens: usize,
+}
+
+/// `GET /users/{id}/remove`: what removing the account does, and the button
+/// that does it.
+#[get("/users/{id}/remove")]
+async fn remove_page(
+    state: web::Data<AppState>,
+    me: AdminOnly,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    let Some(user) = state.accounts.user(*id).await? else {
+        return Ok(me
+            .0
+            .redirect_with_error(USERS_PAGE, AccountError::NotFound.to_string()));
+    };
+    let tokens = state
+        .accounts
+        .api_tokens()
+        .await?
+        .iter()
+        .filter(|t| !t.revoked && t.owner_exists && t.owner_email.as_deref() == Some(&user.email))
+        .count();
+    html(
+        StatusCode::OK,
+        &RemovePage {
+            ctx: me.0.context(&state, "users"),
+            user,
+            tokens,
+        },
+    )
+}
+
+/// A risky action's form carries `confirm=yes` only from its confirmation
+/// page: a bare POST (an old page, a stray script) does nothing.
+#[derive(Deserialize)]
+struct ConfirmForm {
+    confirm: Option<String>,
+}
+
+impl ConfirmForm {
+    fn confirmed(&self) -> bool {
+        self.confirm.as_deref() == Some("yes")
+    }
 }
 
 #[post("/users/{id}/remove")]
@@ -219,19 +282,26 @@ async fn remove_user(
     state: web::Data<AppState>,
     me: AdminOnly,
     id: web::Path<i64>,
+    form: web::Form<ConfirmForm>,
 ) -> Result<HttpResponse, WebError> {
+    if !form.confirmed() {
+        return Ok(me.0.redirect_with_error(
+            &format!("{USERS_PAGE}/{id}/remove"),
+            "Nothing was removed: confirm on this page first.",
+        ));
+    }
     let target = account_label(&state, *id).await?;
     let result = state.accounts.remove(*id).await;
     if result.is_ok() {
         state
             .record_audit(
                 &req,
-                AuditEntry::new(me.0.actor(), AuditAction::UserRemoved).target(target),
+                AuditEntry::new(me.0.actor(), AuditAction::UserRemoved).target(target.clone()),
             )
             .await;
     }
-    let result = result.map(|()| "The account is removed.".to_owned());
-    outcome(&state, &me, result).await
+    let result = result.map(|()| format!("The account {target} is removed."));
+    outcome(&me, result)
 }
 
 /// `POST /users/{id}/sessions/end`: signs the account out everywhere (an
@@ -256,7 +326,7 @@ async fn end_sessions(
             .await;
     }
     let result = result.map(|ended| format!("Signed out everywhere: {ended} sessions ended."));
-    outcome(&state, &me, result).await
+    outcome(&me, result)
 }
 
 /// An account as the audit log names it: its address, while it exists.
@@ -271,6 +341,8 @@ async fn account_label(state: &AppState, id: i64) -> Result<String, WebError> {
 struct TokenRow {
     id: i64,
     name: String,
+    /// The token's first characters, or "—" for a token made before they were kept.
+    prefix: String,
     role: Role,
     /// Who made it, or why that is not known.
     owner: String,
@@ -279,39 +351,12 @@ struct TokenRow {
     revoked: bool,
 }
 
-#[derive(Template)]
-#[template(path = "admin/tokens.html")]
-struct TokensPage {
-    ctx: AdminContext,
-    tokens: Vec<TokenRow>,
-    new_token: Option<String>,
-    error: Option<String>,
-}
-
-async fn render_tokens(
-    state: &AppState,
-    me: &AdminOnly,
-    status: StatusCode,
-    new_token: Option<String>,
-) -> Result<HttpResponse, WebError> {
-    render_tokens_page(state, me, status, new_token, None).await
-}
-
-async fn render_tokens_page(
-    state: &AppState,
-    me: &AdminOnly,
-    status: StatusCode,
-    new_token: Option<String>,
-    error: Option<String>,
-) -> Result<HttpResponse, WebError> {
-    let tokens = state
-        .accounts
-        .api_tokens()
-        .await?
-        .into_iter()
-        .map(|t| TokenRow {
+impl From<ApiTokenRecord> for TokenRow {
+    fn from(t: ApiTokenRecord) -> Self {
+        Self {
             id: t.id,
             name: t.name,
+            prefix: t.prefix.map_or_else(|| "—".to_owned(), |p| format!("{p}…")),
             role: t.role,
             owner: match (t.owner_email, t.owner_exists) {
                 (Some(email), true) => email,
@@ -323,7 +368,41 @@ async fn render_tokens_page(
                 .last_used_at
                 .map_or_else(|| "never".into(), timestamps::date_time),
             revoked: t.revoked,
-        })
+        }
+    }
+}
+
+/// The token's form as typed, with what is wrong in it.
+#[derive(Default)]
+struct TokenFields {
+    name: String,
+    role: String,
+    name_error: Option<String>,
+    role_error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/tokens.html")]
+struct TokensPage {
+    ctx: AdminContext,
+    tokens: Vec<TokenRow>,
+    new_token: Option<String>,
+    form: TokenFields,
+}
+
+async fn render_tokens(
+    state: &AppState,
+    me: &AdminOnly,
+    status: StatusCode,
+    new_token: Option<String>,
+    form: TokenFields,
+) -> Result<HttpResponse, WebError> {
+    let tokens = state
+        .accounts
+        .api_tokens()
+        .await?
+        .into_iter()
+        .map(TokenRow::from)
         .collect();
     html(
         status,
@@ -331,14 +410,32 @@ async fn render_tokens_page(
             ctx: me.0.context(state, "tokens"),
             tokens,
             new_token,
-            error,
+            form,
         },
     )
 }
 
+/// The tokens page; right after a token is made, it shows that token's
+/// secret, once: it leaves the session as it is shown.
 #[get("/tokens")]
 async fn tokens_page(state: web::Data<AppState>, me: AdminOnly) -> Result<HttpResponse, WebError> {
-    render_tokens(&state, &me, StatusCode::OK, None).await
+    let new_token =
+        me.0.session
+            .remove_as::<String>(NEW_TOKEN)
+            .and_then(Result::ok);
+    let form = TokenFields {
+        role: Role::Editor.to_string(),
+        ..TokenFields::default()
+    };
+    let mut response = render_tokens(&state, &me, StatusCode::OK, new_token.clone(), form).await?;
+    if new_token.is_some() {
+        // The secret must not come back from a cache with the back button.
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+    }
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -357,11 +454,24 @@ async fn create_token(
 ) -> Result<HttpResponse, WebError> {
     let form = form.into_inner();
     let name = form.name.trim();
-    let Ok(role) = form.role.parse::<Role>() else {
-        return render_tokens(&state, &me, StatusCode::BAD_REQUEST, None).await;
+    let mut fields = TokenFields {
+        name: form.name.clone(),
+        role: form.role.clone(),
+        ..TokenFields::default()
     };
+    let role = form.role.parse::<Role>();
+    if role.is_err() {
+        fields.role_error = Some("Choose the role admin or editor.".to_owned());
+    }
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return render_tokens(&state, &me, StatusCode::BAD_REQUEST, None).await;
+        fields.name_error =
+            Some("Give the token a name of 1 to 100 characters, on one line.".to_owned());
+    }
+    let Ok(role) = role else {
+        return render_tokens(&state, &me, StatusCode::UNPROCESSABLE_ENTITY, None, fields).await;
+    };
+    if fields.name_error.is_some() {
+        return render_tokens(&state, &me, StatusCode::UNPROCESSABLE_ENTITY, None, fields).await;
     }
     // The signed-in admin owns the token: it dies with their account.
     match state
@@ -378,22 +488,55 @@ async fn create_token(
                         .detail(format!("role {role}")),
                 )
                 .await;
-            render_tokens(&state, &me, StatusCode::OK, Some(token)).await
+            me.0.session
+                .insert(NEW_TOKEN, token)
+                .map_err(|e| WebError::Session(e.to_string()))?;
+            Ok(me.0.redirect_with_notice(
+                TOKENS_PAGE,
+                format!("The token “{name}” is made. Copy it now: it is shown only this once."),
+            ))
         }
         Err(error @ (AccountError::Store(_) | AccountError::Hash(_))) => {
             Err(WebError::Account(error))
         }
-        Err(error) => {
-            render_tokens_page(
-                &state,
-                &me,
-                StatusCode::CONFLICT,
-                None,
-                Some(error.to_string()),
-            )
-            .await
-        }
+        Err(error) => Ok(me.0.redirect_with_error(TOKENS_PAGE, error.to_string())),
     }
+}
+
+#[derive(Template)]
+#[template(path = "admin/token_revoke.html")]
+struct RevokePage {
+    ctx: AdminContext,
+    token: TokenRow,
+}
+
+/// `GET /tokens/{id}/revoke`: which token, who uses it, and the button that
+/// revokes it.
+#[get("/tokens/{id}/revoke")]
+async fn revoke_page(
+    state: web::Data<AppState>,
+    me: AdminOnly,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    let token = state
+        .accounts
+        .api_tokens()
+        .await?
+        .into_iter()
+        .find(|t| t.id == *id && !t.revoked);
+    let Some(token) = token else {
+        return Ok(me.0.redirect_with_error(
+            TOKENS_PAGE,
+            "There is no such live token; it may be revoked already.",
+        ));
+    };
+    html(
+        StatusCode::OK,
+        &RevokePage {
+            ctx: me.0.context(&state, "tokens"),
+            token: TokenRow::from(token),
+        },
+    )
 }
 
 #[post("/tokens/{id}/revoke")]
@@ -402,8 +545,15 @@ async fn revoke_token(
     state: web::Data<AppState>,
     me: AdminOnly,
     id: web::Path<i64>,
+    form: web::Form<ConfirmForm>,
 ) -> Result<HttpResponse, WebError> {
-    let status = if state.accounts.revoke_api_token(*id).await? {
+    if !form.confirmed() {
+        return Ok(me.0.redirect_with_error(
+            &format!("{TOKENS_PAGE}/{id}/revoke"),
+            "Nothing was revoked: confirm on this page first.",
+        ));
+    }
+    if state.accounts.revoke_api_token(*id).await? {
         state
             .record_audit(
                 &req,
@@ -411,9 +561,14 @@ async fn revoke_token(
                     .target(format!("API token #{id}")),
             )
             .await;
-        StatusCode::OK
+        Ok(me.0.redirect_with_notice(
+            TOKENS_PAGE,
+            format!("API token #{id} is revoked: calls with it are refused from now on."),
+        ))
     } else {
-        StatusCode::NOT_FOUND
-    };
-    render_tokens(&state, &me, status, None).await
+        Ok(me.0.redirect_with_error(
+            TOKENS_PAGE,
+            "There is no such live token; it may be revoked already.",
+        ))
+    }
 }

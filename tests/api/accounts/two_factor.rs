@@ -50,8 +50,11 @@ impl AuthenticatorApp {
 /// Sets two-factor sign-in up for the signed-in account; the app and the recovery codes.
 async fn set_up(browser: &AdminBrowser) -> (AuthenticatorApp, Vec<String>) {
     let response = browser.post_form("/admin/account/2fa/setup", &[]).await;
-    assert_eq!(response.status(), 200);
-    let page = response.text().await.expect("set-up page");
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/admin/account/2fa/setup");
+    let (_, page) = browser.get_page("/admin/account/2fa/setup").await;
+    let (_, reloaded) = browser.get_page("/admin/account/2fa/setup").await;
+    assert_eq!(page, reloaded, "a reload shows the same key, not a new one");
     assert!(page.contains("<svg"), "no QR code:\n{page}");
     let app = AuthenticatorApp::from_setup_page(&page);
 
@@ -66,8 +69,11 @@ async fn set_up(browser: &AdminBrowser) -> (AuthenticatorApp, Vec<String>) {
     let response = browser
         .post_form("/admin/account/2fa/confirm", &[("code", &app.code())])
         .await;
-    assert_eq!(response.status(), 200);
-    let page = response.text().await.expect("recovery codes page");
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/admin/account/2fa/codes");
+    let (_, page) = browser.get_page("/admin/account/2fa/codes").await;
+    let reload = browser.get("/admin/account/2fa/codes").await;
+    assert_eq!(reload.status(), 303, "the codes are shown once");
     let codes: Vec<String> = page
         .split("<li><code>")
         .skip(1)
@@ -223,12 +229,58 @@ async fn turning_it_off_takes_a_code(backend: Backend) {
             &[("code", &authenticator.next_code())],
         )
         .await;
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 303);
+    let (_, page) = editor.get_page("/admin/account").await;
+    assert!(page.contains("Two-factor sign-in is off."), "{page}");
     let fresh = app.sign_in(editor.user.clone(), TEST_PASSWORD).await;
     assert_eq!(fresh.get("/admin").await.status(), 200);
 }
 
+/// Issue 17, item 2: new recovery codes are shown once, after a redirect; a
+/// reload neither shows them again nor makes another set.
+async fn new_recovery_codes_are_shown_once_and_a_reload_makes_no_more(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let editor = app.sign_in_as(Role::Editor).await;
+    let (authenticator, first_codes) = set_up(&editor).await;
+    let response = editor
+        .post_form(
+            "/admin/account/2fa/recovery-codes",
+            &[("code", &authenticator.next_code())],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/admin/account/2fa/codes");
+    let (status, page) = editor.get_page("/admin/account/2fa/codes").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("New recovery codes"), "{page}");
+    let new_codes: Vec<&str> = page
+        .split("<li><code>")
+        .skip(1)
+        .filter_map(|rest| rest.split("</code>").next())
+        .collect();
+    assert_eq!(new_codes.len(), 10);
+    assert!(!new_codes.contains(&first_codes[0].as_str()), "a new set");
+    for _ in 0..2 {
+        let reload = editor.get("/admin/account/2fa/codes").await;
+        assert_eq!(reload.status(), 303, "shown once");
+    }
+    let mut conn = app.db.connect().await;
+    let renewals: i64 = sqlx::Row::get(
+        &sqlx::query(
+            "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'recovery_codes_renewed'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .expect("count"),
+        "n",
+    );
+    assert_eq!(renewals, 1);
+    let (_, account) = editor.get_page("/admin/account").await;
+    assert!(account.contains("Recovery codes left: 10."), "{account}");
+}
+
 on_both_databases!(
+    new_recovery_codes_are_shown_once_and_a_reload_makes_no_more,
     sign_in_takes_a_code_once_set_up_and_each_code_works_once,
     wrong_codes_count_against_the_login_lock,
     an_admin_must_set_it_up_when_the_server_requires_it,
