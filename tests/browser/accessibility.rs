@@ -98,6 +98,7 @@ async fn every_page_passes_the_accessibility_checker() {
     let unsubscribe_link = app.subscribed_reader("reader@example.com").await;
     let confirmation_link = app.sign_up_and_get_link("pending@example.com").await;
     let reader = app.db.subscriber_id("reader@example.com").await;
+    let editor = app.create_user("editor@example.com", Role::Editor).await;
 
     let digest = digest_of_the_article();
     let issue = json!({
@@ -152,6 +153,11 @@ async fn every_page_passes_the_accessibility_checker() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    let token_id: i64 = sqlx::query_scalar("SELECT id FROM api_tokens ORDER BY id LIMIT 1")
+        .fetch_one(&mut app.db.connect().await)
+        .await
+        .expect("the token's id");
+
     let mut findings = Findings::default();
 
     // The visitor's pages, with their error and outcome states.
@@ -183,6 +189,12 @@ async fn every_page_passes_the_accessibility_checker() {
     }
 
     // The admin's pages.
+    for path in [
+        "/admin/login/forgot",
+        "/admin/login/reset?token=not-a-token",
+    ] {
+        findings.visit(&browser, &axe, &app, path).await;
+    }
     findings.visit(&browser, &axe, &app, "/admin/login").await;
     browser.fill("email", &admin.email).await;
     browser.fill("password", "not the password").await;
@@ -206,9 +218,13 @@ async fn every_page_passes_the_accessibility_checker() {
         format!("/admin/issues/{draft}/preview"),
         format!("/admin/issues/{draft}/send"),
         format!("/admin/issues/{sent}"),
+        format!("/admin/subscribers/{reader}/unsubscribe"),
         "/admin/users".to_owned(),
+        format!("/admin/users/{}/remove", editor.id),
         "/admin/tokens".to_owned(),
+        format!("/admin/tokens/{token_id}/revoke"),
         "/admin/account".to_owned(),
+        "/admin/account/2fa/setup".to_owned(),
         "/admin/audit".to_owned(),
     ];
     for path in &admin_pages {
