@@ -6,4 +6,5 @@ mod forms;
 mod headers;
 mod proxies;
 mod renderings;
+mod status_pages;
 mod test_sends;
