@@ -173,6 +173,16 @@ mod tests {
             SubscriberEmail::parse("a@b.com\r\nBcc: victim@x.com"),
             Err(EmailError::ControlCharacter)
         );
+        // Valid to RFC 5321, but no mailbox on the internet: "jane.doe@gmail".
+        assert_eq!(
+            SubscriberEmail::parse("jane.doe@gmail"),
+            Err(EmailError::NoDotInDomain)
+        );
+        assert_eq!(
+            SubscriberEmail::parse("jane@localhost"),
+            Err(EmailError::NoDotInDomain)
+        );
+        assert!(SubscriberEmail::parse("jane@[192.0.2.1]").is_ok());
         let long = format!("{}@{}.com", "a".repeat(64), "b".repeat(200));
         assert_eq!(SubscriberEmail::parse(&long), Err(EmailError::TooLong));
     }
