@@ -48,6 +48,14 @@ async fn confirming_sends_a_welcome_mail_with_list_unsubscribe_headers(backend: 
         welcome.subject
     );
     let unsubscribe = welcome.unsubscribe_link(&app.address);
+    // The link's text says where it goes.
+    assert!(
+        welcome
+            .html
+            .contains(">Unsubscribe from The Daily Herald</a>"),
+        "{}",
+        welcome.html
+    );
     assert_eq!(
         welcome.header("List-Unsubscribe"),
         Some(format!("<{unsubscribe}>").as_str())
