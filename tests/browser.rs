@@ -28,6 +28,9 @@ mod sending;
 #[path = "browser/two_factor.rs"]
 mod two_factor;
 
+#[path = "browser/visitor.rs"]
+mod visitor;
+
 use driver::{xpath_literal, Browser};
 use herald::accounts::Role;
 use support::admin::TEST_PASSWORD;

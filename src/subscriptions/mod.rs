@@ -309,7 +309,11 @@ impl Subscriptions {
     ) -> Result<ConfirmOutcome, SubscriptionError> {
         let record = record.ok_or(TokenProblem::Unknown)?;
         if record.used_at.is_some() {
-            return Err(TokenProblem::Used.into());
+            // A second click on the link of a confirmed reader is no problem to report.
+            return match record.status {
+                SubscriberStatus::Confirmed => Ok(ConfirmOutcome::AlreadyConfirmed),
+                _ => Err(TokenProblem::Used.into()),
+            };
         }
         if record.expires_at <= now {
             return Err(TokenProblem::Expired.into());

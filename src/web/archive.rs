@@ -7,7 +7,7 @@ use actix_web::{get, web, HttpResponse};
 use askama::Template;
 
 use super::error::WebError;
-use super::pages::{html, MessagePage, Site};
+use super::pages::{html, Link, Site, StatusPage};
 use super::AppState;
 use crate::issues::feed::{atom_feed, FEED_LENGTH};
 use crate::issues::{IssueView, Issues, LIST_LIMIT};
@@ -68,12 +68,18 @@ async fn issue_page(
 ) -> Result<HttpResponse, WebError> {
     let issue = Issues::new(state.store.clone()).find_sent(*id).await?;
     let Some(issue) = issue else {
-        let page = MessagePage::new(
-            &state.site,
-            "No such issue",
-            &["There is no sent issue at this address."],
-        );
-        return html(StatusCode::NOT_FOUND, &page);
+        return Ok(StatusPage {
+            site: &state.site,
+            heading: "No such issue",
+            paragraphs: vec![
+                "There is no sent issue at this address: the number may be mistyped, or the issue was never sent.",
+            ],
+            links: vec![
+                Link::new("/issues", "See all past issues"),
+                Link::new("/", format!("Subscribe to {}", state.site.newsletter_name)),
+            ],
+        }
+        .respond(StatusCode::NOT_FOUND));
     };
     html(
         StatusCode::OK,

@@ -82,8 +82,8 @@ fn already_confirmed(state: &AppState) -> Result<HttpResponse, WebError> {
         StatusCode::OK,
         &MessagePage::new(
             &state.site,
-            "You are already subscribed",
-            &["This address is confirmed; there is nothing more to do."],
+            "You're already subscribed",
+            &["This address is confirmed; there is nothing more to do. The next issue will arrive in your inbox."],
         ),
     )
 }
@@ -104,7 +104,7 @@ fn token_problem_page(state: &AppState, problem: TokenProblem) -> Result<HttpRes
         TokenProblem::Used => (
             StatusCode::GONE,
             "This link has already been used",
-            "Each confirmation link works once. If you confirmed before, you are subscribed; if not, sign up again.",
+            "Each confirmation link works once, and this address is not on the list any more. Sign up again to get a new link.",
         ),
         TokenProblem::Withdrawn => (
             StatusCode::GONE,

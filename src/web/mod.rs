@@ -99,7 +99,21 @@ pub fn routes(cfg: &mut web::ServiceConfig, cors_origins: &[String]) {
         .service(health::admin_script)
         .service(health::copy_script)
         .configure(archive::routes)
-        .configure(admin::routes);
+        .configure(admin::routes)
+        .default_service(web::to(not_found));
+}
+
+/// Any URL no route takes: JSON under `/api/`, where clients read JSON;
+/// elsewhere the site's own page with a way home.
+async fn not_found(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+) -> actix_web::HttpResponse {
+    if req.path().starts_with("/api/") {
+        return actix_web::HttpResponse::NotFound()
+            .json(serde_json::json!({ "error": "there is no such API endpoint" }));
+    }
+    pages::not_found_page(&state.site)
 }
 
 /// CORS for `POST /subscriptions` only. Other origins get no CORS headers but

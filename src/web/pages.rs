@@ -20,6 +20,42 @@ pub struct SignupPage<'a> {
     pub name: &'a str,
     pub email_error: Option<String>,
     pub name_error: Option<String>,
+    /// A likely correction of the address, offered with a button that uses it.
+    pub suggestion: Option<String>,
+}
+
+impl<'a> SignupPage<'a> {
+    /// The form with `email` and `name` filled in and nothing to point out.
+    pub fn blank(site: &'a Site, email: &'a str, name: &'a str) -> Self {
+        Self {
+            site,
+            email,
+            name,
+            email_error: None,
+            name_error: None,
+            suggestion: None,
+        }
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.email_error.is_some() || self.name_error.is_some()
+    }
+}
+
+/// A link whose text says where it goes.
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub href: String,
+    pub text: String,
+}
+
+impl Link {
+    pub fn new(href: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            href: href.into(),
+            text: text.into(),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -29,6 +65,10 @@ pub struct MessagePage<'a> {
     pub heading: &'a str,
     pub paragraphs: Vec<String>,
     pub offer_signup: bool,
+    /// The address a mail went to, with the way to correct it.
+    pub sent_to: Option<(String, Link)>,
+    /// Where to go from here.
+    pub link: Option<Link>,
 }
 
 #[derive(Template)]
@@ -44,6 +84,62 @@ pub struct UnsubscribePage<'a> {
     pub site: &'a Site,
     pub email: &'a str,
     pub token: &'a str,
+}
+
+/// A page that answers an error status (404, 403) in the site's style, with
+/// the ways on from there.
+#[derive(Template)]
+#[template(path = "status.html")]
+pub struct StatusPage<'a> {
+    pub site: &'a Site,
+    pub heading: &'a str,
+    pub paragraphs: Vec<&'a str>,
+    pub links: Vec<Link>,
+}
+
+impl StatusPage<'_> {
+    /// The response, or a plain-text one if the page cannot be rendered: this
+    /// runs where no error can be passed on.
+    pub fn respond(&self, status: StatusCode) -> HttpResponse {
+        html(status, self).unwrap_or_else(|error| {
+            tracing::error!(%error, "cannot render a status page");
+            HttpResponse::build(status)
+                .content_type("text/plain; charset=utf-8")
+                .body(format!("{}\n", self.heading))
+        })
+    }
+}
+
+/// The styled "not found" page, with a way home.
+pub fn not_found_page(site: &Site) -> HttpResponse {
+    StatusPage {
+        site,
+        heading: "Page not found",
+        paragraphs: vec![
+            "There is nothing at this address. The link may be mistyped, or the page may have moved.",
+        ],
+        links: vec![
+            Link::new("/", format!("Subscribe to {}", site.newsletter_name)),
+            Link::new("/issues", "Read past issues"),
+        ],
+    }
+    .respond(StatusCode::NOT_FOUND)
+}
+
+/// The styled "admins only" page an editor gets on an admin's page. It is
+/// answered where the site's settings are out of reach, so it names Herald.
+pub fn forbidden_page() -> HttpResponse {
+    StatusPage {
+        site: &Site {
+            newsletter_name: "Herald".to_owned(),
+        },
+        heading: "This page is for admins",
+        paragraphs: vec![
+            "Your account is an editor's. Ask an admin of this newsletter if you need to do what this page does.",
+        ],
+        links: vec![Link::new("/admin", "Back to the dashboard")],
+    }
+    .respond(StatusCode::FORBIDDEN)
 }
 
 /// Renders `page` as an HTML response with `status`. Pages reached through a
@@ -62,7 +158,19 @@ impl<'a> MessagePage<'a> {
             heading,
             paragraphs: paragraphs.iter().map(|p| (*p).to_owned()).collect(),
             offer_signup: false,
+            sent_to: None,
+            link: None,
         }
+    }
+
+    pub fn sent_to(mut self, address: String, correct_it: Link) -> Self {
+        self.sent_to = Some((address, correct_it));
+        self
+    }
+
+    pub fn linking(mut self, link: Link) -> Self {
+        self.link = Some(link);
+        self
     }
 
     pub fn offering_signup(mut self) -> Self {

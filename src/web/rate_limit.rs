@@ -32,6 +32,20 @@ impl SignupLimiter {
     }
 }
 
+/// How long to wait, as a visitor would say it: "in 30 seconds", "in a minute".
+pub fn wait_in_words(wait: Duration) -> String {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    match seconds {
+        0 | 1 => "in a second".to_owned(),
+        2..=59 => format!("in {seconds} seconds"),
+        60 => "in a minute".to_owned(),
+        _ => match seconds.div_ceil(60) {
+            1 => "in a minute".to_owned(),
+            minutes => format!("in {minutes} minutes"),
+        },
+    }
+}
+
 /// One IPv6 user usually holds a whole /64; limiting single addresses would
 /// let them rotate through it. The login lock keys clients the same way.
 pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
@@ -50,6 +64,19 @@ pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waits_read_as_plain_words_with_the_right_plural() {
+        let words = |millis| wait_in_words(Duration::from_millis(millis));
+        assert_eq!(words(0), "in a second");
+        assert_eq!(words(400), "in a second");
+        assert_eq!(words(1_000), "in a second");
+        assert_eq!(words(1_200), "in 2 seconds");
+        assert_eq!(words(30_000), "in 30 seconds");
+        assert_eq!(words(59_500), "in a minute");
+        assert_eq!(words(60_000), "in a minute");
+        assert_eq!(words(61_000), "in 2 minutes");
+    }
 
     #[test]
     fn limit_applies_per_client_and_per_ipv6_prefix() {

@@ -8,23 +8,36 @@ use serde_json::json;
 
 use super::error::WebError;
 use super::origin::{client_ip, request_origin, wants_json};
-use super::pages::{html, MessagePage, SignupPage};
+use super::pages::{html, Link, MessagePage, SignupPage};
+use super::rate_limit::wait_in_words;
 use super::AppState;
+use crate::subscriptions::domain::{
+    display_address, suggest_correction, suggest_for_raw, EmailError,
+};
 use crate::subscriptions::{SubscriberEmail, SubscriberName, SubscriptionError};
 use crate::telemetry;
 
+/// What the "wrong address?" link of the check-your-inbox page brings back.
+#[derive(Debug, Default, Deserialize)]
+pub struct Prefill {
+    email: Option<String>,
+    name: Option<String>,
+}
+
 #[get("/")]
 #[tracing::instrument(name = "signup_page", skip_all)]
-pub async fn signup_page(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+pub async fn signup_page(
+    query: Option<web::Query<Prefill>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let prefill = query.map(web::Query::into_inner).unwrap_or_default();
     html(
         StatusCode::OK,
-        &SignupPage {
-            site: &state.site,
-            email: "",
-            name: "",
-            email_error: None,
-            name_error: None,
-        },
+        &SignupPage::blank(
+            &state.site,
+            prefill.email.as_deref().unwrap_or(""),
+            prefill.name.as_deref().unwrap_or(""),
+        ),
     )
 }
 
@@ -36,6 +49,31 @@ struct SignupRequest {
     name: Option<String>,
     /// The honeypot: hidden from people, filled in by naive bots.
     website: Option<String>,
+    /// The address we suggested a correction for. Sent back unchanged, it
+    /// means the visitor insists the address is right.
+    checked: Option<String>,
+    /// The corrected address, from the "Use …" button next to a suggestion.
+    #[serde(rename = "use")]
+    use_suggestion: Option<String>,
+}
+
+impl SignupRequest {
+    /// The address to sign up: the suggestion if its button was pressed,
+    /// unless the field was edited since (Enter in the field presses the
+    /// form's first button, which may be the suggestion's).
+    fn chosen_email(&self) -> &str {
+        let typed = self.email.as_deref().unwrap_or("");
+        match (&self.use_suggestion, &self.checked) {
+            (Some(suggestion), Some(checked)) if checked.trim() == typed.trim() => suggestion,
+            _ => typed,
+        }
+    }
+
+    fn insists_on(&self, typed: &str) -> bool {
+        self.checked
+            .as_deref()
+            .is_some_and(|checked| checked.trim() == typed.trim())
+    }
 }
 
 /// A problem with one field, named so the form can show it next to the field.
@@ -57,11 +95,15 @@ pub async fn subscribe(
             let seconds = wait.as_secs() + 1;
             tracing::info!(retry_after = seconds, "signup rate limit reached");
             metrics::counter!(telemetry::SIGNUPS_DROPPED, "reason" => "rate_limited").increment(1);
+            // "Your address" would read as the email address; the limit is on the network.
             return refuse(
                 &state,
                 json,
                 StatusCode::TOO_MANY_REQUESTS,
-                &format!("Too many signups from your address. Try again in {seconds} seconds."),
+                &format!(
+                    "Too many signups came from your network in the last minute. Please try again {}.",
+                    wait_in_words(wait)
+                ),
             )
             .map(|mut response| {
                 response
@@ -97,14 +139,25 @@ pub async fn subscribe(
     {
         tracing::info!("honeypot field filled in; signup dropped");
         metrics::counter!(telemetry::SIGNUPS_DROPPED, "reason" => "honeypot").increment(1);
-        return accepted(&state, json);
+        if json {
+            return Ok(HttpResponse::Ok().json(json!({ "status": "pending" })));
+        }
+        // Looks like a real signup's answer, so the bot learns nothing.
+        let typed = SubscriberEmail::parse(request.email.as_deref().unwrap_or("")).ok();
+        return check_your_inbox(&state, typed.as_ref());
     }
 
-    let email_raw = request.email.as_deref().unwrap_or("");
+    let email_raw = request.chosen_email();
     let name_raw = request.name.as_deref().unwrap_or("");
-    let email = SubscriberEmail::parse(email_raw).map_err(|e| FieldError {
-        field: "email",
-        message: e.to_string(),
+    let mut suggestion = None;
+    let email = SubscriberEmail::parse(email_raw).map_err(|e| {
+        if e == EmailError::NoDotInDomain {
+            suggestion = suggest_for_raw(email_raw);
+        }
+        FieldError {
+            field: "email",
+            message: e.to_string(),
+        }
     });
     let name = SubscriberName::parse(name_raw).map_err(|e| FieldError {
         field: "name",
@@ -117,21 +170,37 @@ pub async fn subscribe(
             let name_error = name.err();
             if json {
                 let first = email_error.or(name_error).expect("one of them failed");
-                return Ok(HttpResponse::BadRequest()
-                    .json(json!({ "error": first.message, "field": first.field })));
+                let mut body = json!({ "error": first.message, "field": first.field });
+                if let Some(suggestion) = suggestion.filter(|_| first.field == "email") {
+                    body["suggestion"] = json!(suggestion);
+                }
+                return Ok(HttpResponse::BadRequest().json(body));
             }
             return html(
                 StatusCode::BAD_REQUEST,
                 &SignupPage {
-                    site: &state.site,
-                    email: email_raw,
-                    name: name_raw,
                     email_error: email_error.map(|e| e.message),
                     name_error: name_error.map(|e| e.message),
+                    suggestion,
+                    ..SignupPage::blank(&state.site, email_raw, name_raw)
                 },
             );
         }
     };
+
+    // A likely typo is asked about once; the JSON API never refuses for it.
+    let correction = suggest_correction(&email).map(|better| better.as_str().to_owned());
+    if let Some(better) = &correction {
+        if !json && !request.insists_on(email_raw) {
+            return html(
+                StatusCode::OK,
+                &SignupPage {
+                    suggestion: Some(better.clone()),
+                    ..SignupPage::blank(&state.site, email_raw, name_raw)
+                },
+            );
+        }
+    }
 
     // The same work whatever the address's state (issue 10, item 12): one
     // row queued; the state-dependent rest happens after the answer.
@@ -141,25 +210,42 @@ pub async fn subscribe(
         .request_signup(&email, name.as_ref(), &origin)
         .await
         .map_err(SubscriptionError::from)?;
-    accepted(&state, json)
+    if json {
+        let mut body = json!({ "status": "pending" });
+        if let Some(better) = correction {
+            body["suggestion"] = json!(better);
+        }
+        return Ok(HttpResponse::Ok().json(body));
+    }
+    // The same answer whatever the address's state: nobody learns who is subscribed.
+    check_your_inbox(&state, Some(&email))
 }
 
-/// The same answer whatever the address's state: nobody learns who is subscribed.
-fn accepted(state: &AppState, json: bool) -> Result<HttpResponse, WebError> {
-    if json {
-        return Ok(HttpResponse::Ok().json(json!({ "status": "pending" })));
+/// Shows the address back, so a visitor can spot a typo and correct it.
+fn check_your_inbox(
+    state: &AppState,
+    sent_to: Option<&SubscriberEmail>,
+) -> Result<HttpResponse, WebError> {
+    let mut page = MessagePage::new(
+        &state.site,
+        "Check your inbox",
+        &[
+            "Open the email we sent and press its button to confirm your subscription.",
+            "If it does not arrive within a few minutes, look in your spam folder.",
+        ],
+    );
+    if let Some(email) = sent_to {
+        let shown = display_address(email.as_str()).into_owned();
+        let query = serde_urlencoded::to_string([("email", shown.as_str())]).unwrap_or_default();
+        page = page.sent_to(
+            shown,
+            Link::new(
+                format!("/?{query}"),
+                "Wrong address? Correct it on the signup form",
+            ),
+        );
     }
-    html(
-        StatusCode::OK,
-        &MessagePage::new(
-            &state.site,
-            "Check your inbox",
-            &[
-                "We have sent you an email with a link to confirm your subscription.",
-                "If it does not arrive within a few minutes, look in your spam folder.",
-            ],
-        ),
-    )
+    html(StatusCode::OK, &page)
 }
 
 fn refuse(
@@ -173,7 +259,8 @@ fn refuse(
     }
     html(
         status,
-        &MessagePage::new(&state.site, "We could not take your signup", &[message]),
+        &MessagePage::new(&state.site, "We could not take your signup", &[message])
+            .linking(Link::new("/", "Back to the signup form")),
     )
 }
 

@@ -39,7 +39,7 @@ async fn the_archive_shows_only_sent_issues(backend: Backend) {
     let response = app.get(&format!("/issues/{newer}")).await;
     assert_eq!(response.status(), 200);
     let page = response.text().await.expect("page");
-    assert!(page.contains("<h1>Newer digest</h1>"));
+    assert!(page.contains(r#"<h1 class="subject">Newer digest</h1>"#));
     assert!(page.contains("Story of Newer digest</a>"));
     assert!(page.contains("CTM News · 28 March 2019"));
     assert!(page.contains("What <strong>happened</strong>."));
@@ -128,7 +128,71 @@ async fn script_in_an_issue_is_inert_in_the_archive_and_the_feed(backend: Backen
     assert!(!body.contains("<script>alert"));
 }
 
+/// The pages people share are styled like the mail and let readers sign up
+/// at the top and the bottom.
+async fn archive_pages_are_styled_and_offer_signup_at_top_and_bottom(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let sent = create_with_api(&app, &issue("Styled digest")).await;
+    mark_sent(&app, sent, 1_700_000_000_000).await;
+    for path in ["/issues".to_owned(), format!("/issues/{sent}")] {
+        let response = app.get(&path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let page = response.text().await.expect("page");
+        assert!(page.contains(r#"<link rel="stylesheet" href="/assets/herald.css">"#));
+        assert!(page.contains(r#"<main class="card archive">"#), "{path}");
+        assert_eq!(
+            page.matches(r#"<form class="signup-inline" method="post" action="/subscriptions""#)
+                .count(),
+            2,
+            "{path}: a signup form at the top and the bottom"
+        );
+        for place in ["top", "bottom"] {
+            assert!(page.contains(&format!(
+                r#"<label for="signup-{place}-email">Email address</label>"#
+            )));
+        }
+        let first_form = page.find("signup-inline").expect("a form");
+        let heading = page.find("<h1").expect("a heading");
+        assert!(
+            first_form < heading,
+            "{path}: the first form is above the heading"
+        );
+    }
+    let page = app
+        .get(&format!("/issues/{sent}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains(r#"<h2 class="item-title">"#));
+    assert!(page.contains("Read “Story of Styled digest” at example.com"));
+
+    // The archive's form signs up like the signup page.
+    let response = app
+        .post_form(
+            "/subscriptions",
+            &[("email", "sharer@example.com"), ("website", "")],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    app.signups_handled().await;
+    assert_eq!(
+        app.subscriber_status("sharer@example.com").await.as_deref(),
+        Some("pending")
+    );
+
+    let css = app
+        .get("/assets/herald.css")
+        .await
+        .text()
+        .await
+        .expect("css");
+    assert!(css.contains(".item-title { margin: 0 0 4px; font-size: 20px"));
+    assert!(css.contains(".archive h1.subject, .archive h1 { font-size: 26px"));
+}
+
 on_both_databases!(
+    archive_pages_are_styled_and_offer_signup_at_top_and_bottom,
     the_archive_shows_only_sent_issues,
     the_feed_is_valid_atom_of_sent_issues,
     script_in_an_issue_is_inert_in_the_archive_and_the_feed,

@@ -48,6 +48,14 @@ async fn confirming_sends_a_welcome_mail_with_list_unsubscribe_headers(backend: 
         welcome.subject
     );
     let unsubscribe = welcome.unsubscribe_link(&app.address);
+    // The link's text says where it goes.
+    assert!(
+        welcome
+            .html
+            .contains(">Unsubscribe from The Daily Herald</a>"),
+        "{}",
+        welcome.html
+    );
     assert_eq!(
         welcome.header("List-Unsubscribe"),
         Some(format!("<{unsubscribe}>").as_str())
@@ -58,7 +66,7 @@ async fn confirming_sends_a_welcome_mail_with_list_unsubscribe_headers(backend: 
     );
 }
 
-async fn a_used_link_is_gone_and_offers_to_sign_up_again(backend: Backend) {
+async fn a_second_click_on_a_used_link_says_already_subscribed(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let link = app.sign_up_and_get_link("twice@example.com").await;
     app.confirm(&link).await;
@@ -66,9 +74,37 @@ async fn a_used_link_is_gone_and_offers_to_sign_up_again(backend: Backend) {
     let response = app
         .post_form("/subscriptions/confirm", &[("token", &token)])
         .await;
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.expect("body");
+    assert!(
+        page.contains("You&#39;re already subscribed")
+            || page.contains("You're already subscribed"),
+        "{page}"
+    );
+    assert!(!page.contains("already been used"));
+    let response = app.get(&link).await;
+    assert_eq!(response.status(), 200);
+    assert!(response
+        .text()
+        .await
+        .expect("body")
+        .contains("already subscribed"));
+}
+
+async fn a_used_link_of_a_reader_who_left_is_gone_and_offers_to_sign_up_again(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let link = app.sign_up_and_get_link("twice@example.com").await;
+    app.confirm(&link).await;
+    let welcome = app.next_mail_to("twice@example.com", 1).await;
+    let unsubscribe = welcome.unsubscribe_link(&app.address);
+    assert_eq!(app.post_form(&unsubscribe, &[]).await.status(), 200);
+    let response = app
+        .post_form("/subscriptions/confirm", &[("token", &token_of(&link))])
+        .await;
     assert_eq!(response.status(), 410);
     let page = response.text().await.expect("body");
     assert!(page.contains("already been used"));
+    assert!(!page.contains("already subscribed"));
     assert!(page.contains(r#"href="/""#), "offers to sign up again");
     assert_eq!(app.get(&link).await.status(), 410);
 }
@@ -146,7 +182,8 @@ async fn a_link_from_before_unsubscribing_cannot_bring_the_address_back(backend:
 on_both_databases!(
     opening_the_link_shows_a_confirm_button_and_changes_nothing,
     confirming_sends_a_welcome_mail_with_list_unsubscribe_headers,
-    a_used_link_is_gone_and_offers_to_sign_up_again,
+    a_second_click_on_a_used_link_says_already_subscribed,
+    a_used_link_of_a_reader_who_left_is_gone_and_offers_to_sign_up_again,
     an_expired_link_is_gone,
     unknown_or_malformed_links_get_400,
     a_link_from_before_unsubscribing_cannot_bring_the_address_back,

@@ -122,12 +122,17 @@ fn the_html_part_is_a_600px_table_layout_with_inlined_css() {
         "href=\"https://ctmnews.example/2019/03/28/russian-military-venezuela\" style=\"color: #111827;text-decoration: none;\">Russian military have arrived in Venezuela but will not take part in military operations</a>"
     ), "{html}");
     assert!(html.contains("CTM News · 28 March 2019"));
-    assert!(html.contains("Read the article at ctmnews.example"));
+    // Each item's link names its article, so two links never share a text.
+    assert!(html.contains("Read “Russian military have arrived in Venezuela but will not take part in military operations” at ctmnews.example"));
     assert!(html.contains("Jose Rafael Torrealba Perez"));
     assert!(html.contains("<strong>what we know</strong>"));
     // The footer: name, postal address, why, unsubscribe.
     assert!(html.contains("1 Test Street, Testville"));
-    assert!(html.contains("You are receiving this because you subscribed to The Daily Herald"));
+    assert!(html.contains(
+        "You are receiving this because your address is on the list of The Daily Herald"
+    ));
+    // True for imported readers too: they did not sign up and confirm.
+    assert!(!html.contains("and confirmed your address"));
     assert!(html.contains(r#"href="https://herald.example/unsubscribe?token=abc&amp;x=1""#));
     assert!(html.contains(r#"href="https://herald.example/issues/7""#));
     assert!(!html.contains(UNSUBSCRIBE_PLACEHOLDER));

@@ -30,6 +30,9 @@ pub enum EmailError {
     TooLong,
     #[error("That does not look like an email address; check it reads like name@example.com.")]
     Malformed,
+    /// `jane@gmail`: valid to RFC 5321, but no mailbox on the internet has it.
+    #[error("The email address needs a full domain after the @, with a dot, like gmail.com or example.org.")]
+    NoDotInDomain,
 }
 
 /// A syntactically valid address: trimmed, local part in NFC, domain in its
@@ -56,12 +59,17 @@ impl SubscriberEmail {
         }
         let (local, domain) = trimmed.rsplit_once('@').ok_or(EmailError::Malformed)?;
         let local: String = local.nfc().collect();
-        let normalised = format!("{local}@{}", ascii_domain(domain)?);
+        let domain = ascii_domain(domain)?;
+        let normalised = format!("{local}@{domain}");
         if normalised.chars().count() > MAX_EMAIL_LENGTH {
             return Err(EmailError::TooLong);
         }
         if !normalised.validate_email() || normalised.parse::<lettre::Address>().is_err() {
             return Err(EmailError::Malformed);
+        }
+        // Checked last, so only an otherwise good address gets this more precise message.
+        if !domain.starts_with('[') && !domain.trim_end_matches('.').contains('.') {
+            return Err(EmailError::NoDotInDomain);
         }
         Ok(Self(normalised))
     }
@@ -165,6 +173,16 @@ mod tests {
             SubscriberEmail::parse("a@b.com\r\nBcc: victim@x.com"),
             Err(EmailError::ControlCharacter)
         );
+        // Valid to RFC 5321, but no mailbox on the internet: "jane.doe@gmail".
+        assert_eq!(
+            SubscriberEmail::parse("jane.doe@gmail"),
+            Err(EmailError::NoDotInDomain)
+        );
+        assert_eq!(
+            SubscriberEmail::parse("jane@localhost"),
+            Err(EmailError::NoDotInDomain)
+        );
+        assert!(SubscriberEmail::parse("jane@[192.0.2.1]").is_ok());
         let long = format!("{}@{}.com", "a".repeat(64), "b".repeat(200));
         assert_eq!(SubscriberEmail::parse(&long), Err(EmailError::TooLong));
     }

@@ -4,9 +4,11 @@
 mod email;
 mod name;
 mod status;
+mod typo;
 
 pub use email::{
     display_address, is_default_ignorable, EmailError, SubscriberEmail, MAX_EMAIL_LENGTH,
 };
 pub use name::{NameError, SubscriberName, MAX_NAME_LENGTH};
 pub use status::SubscriberStatus;
+pub use typo::{suggest_correction, suggest_for_raw};

@@ -164,12 +164,7 @@ impl ResponseError for AuthError {
             Self::TwoFactorRequired => HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, TWO_FACTOR_SETUP_PAGE))
                 .finish(),
-            Self::Forbidden => HttpResponse::Forbidden()
-                .content_type("text/html; charset=utf-8")
-                .body(
-                    "<!DOCTYPE html><title>Forbidden</title><h1>This page is for admins</h1>\
-                     <p><a href=\"/admin\">Back to the dashboard</a></p>",
-                ),
+            Self::Forbidden => crate::web::pages::forbidden_page(),
             Self::Unavailable => crate::web::outage::unavailable_page(),
             Self::Internal(detail) => {
                 tracing::error!(error = %detail, "session check failed");
