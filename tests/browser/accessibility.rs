@@ -166,8 +166,11 @@ async fn every_page_passes_the_accessibility_checker() {
     browser.press("Subscribe").await;
     browser.wait_for("//*[@id='email-error']").await;
     findings.check(&browser, &axe, "/ (refused address)").await;
-    browser.fill("email", "newcomer@example.com").await;
+    browser.fill("email", "newcomer@gmial.com").await;
     browser.press("Subscribe").await;
+    browser.wait_for("//*[@id='email-suggestion']").await;
+    findings.check(&browser, &axe, "/ (a likely typo)").await;
+    browser.press("Use newcomer@gmail.com").await;
     browser.wait_for_heading("Check your inbox").await;
     findings
         .check(&browser, &axe, "/subscriptions (check your inbox)")
