@@ -24,6 +24,8 @@ struct PreviewPage {
     too_big: bool,
     warning_size: String,
     text: String,
+    from: String,
+    reply_to: String,
     test_to: String,
     to_error: Option<String>,
     notice: Option<String>,
@@ -65,6 +67,7 @@ async fn render_preview(
         .await
         .map_err(|e| PageError::Internal(format!("cannot render issue {id}: {e}")))?;
     let (_, text) = rendered.personalize(&preview_unsubscribe_url(state));
+    let (from, reply_to) = super::sending::sender_lines(state);
     let Outcome {
         notice,
         error,
@@ -79,6 +82,8 @@ async fn render_preview(
         too_big: rendered.is_too_big_for_gmail(),
         warning_size: kilobytes(HTML_WARNING_BYTES),
         text,
+        from,
+        reply_to,
         test_to: test_to.unwrap_or_else(|| me.user.email.clone()),
         to_error,
         notice,
