@@ -204,6 +204,10 @@ async fn the_send_page_checks_first_and_asks_for_the_number_of_readers() {
         config.smtp_url = None;
         config.postal_address = String::new();
         config.send_confirm_above = Some(2);
+        // As without HERALD_FROM: the newsletter's name at the placeholder.
+        config.from = "The Daily Herald <newsletter@localhost>"
+            .parse()
+            .expect("a mailbox");
     })
     .await;
     let admin = app.create_user("admin@example.com", Role::Admin).await;
@@ -423,7 +427,7 @@ async fn progress_view(browser: &Browser) -> Vec<String> {
     vec![
         field(browser, "heading").await,
         field(browser, "summary").await,
-        bar.prop("value").await.expect("value").unwrap_or_default(),
+        bar.attr("value").await.expect("value").unwrap_or_default(),
         bar.attr("class").await.expect("class").unwrap_or_default(),
         field(browser, "ended_label").await,
         field(browser, "finished").await,

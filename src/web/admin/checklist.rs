@@ -94,7 +94,7 @@ pub(crate) fn first_run(state: &AppState, facts: &FirstRunFacts) -> Vec<Check> {
             "Sender",
             format!(
                 "Set HERALD_FROM to the name and address readers see, like \
-                 `Morning Brief <news@example.com>`; until then mail is from {}.",
+                 “Morning Brief <news@example.com>”; until then mail is from {}.",
                 config.from
             ),
         )

@@ -159,7 +159,7 @@ fn send_checklist(state: &AppState, issue: &Issue, last_test: Option<i64>) -> Ve
             detail: format!(
                 "From: {from}. Reply-To: {reply_to}. HERALD_FROM is not set, so the address \
                  is a placeholder that readers cannot reply to and that mail servers distrust: \
-                 set HERALD_FROM to a real address, like `Morning Brief <news@example.com>`."
+                 set HERALD_FROM to a real address, like “Morning Brief <news@example.com>”."
             ),
             link: None,
         }
