@@ -304,6 +304,36 @@ async fn the_send_page_checks_first_and_asks_for_the_number_of_readers() {
     assert_eq!(app.db.count("deliveries").await, 0);
     browser.screenshot_full_page("send-checklist").await;
 
+    // At phone width the checklist and the form fit: nothing runs off the side.
+    browser
+        .client
+        .set_window_size(390, 844)
+        .await
+        .expect("phone width");
+    let overflow = browser
+        .client
+        .execute(
+            "var w = document.documentElement.clientWidth; var out = [document.documentElement.scrollWidth - w]; \
+             document.querySelectorAll('body *').forEach(function (e) { var r = e.getBoundingClientRect(); \
+             if (r.right > w + 1) { out.push(e.tagName + '.' + e.className + ':' + Math.round(r.right)); } }); \
+             return out.join(' ');",
+            Vec::new(),
+        )
+        .await
+        .expect("measure the page");
+    assert!(
+        overflow
+            .as_str()
+            .is_some_and(|o| o.starts_with('0') || o.starts_with('-')),
+        "the send page runs off a phone's screen (px over, then the widest elements): {overflow}"
+    );
+    browser.screenshot_full_page("send-checklist-phone").await;
+    browser
+        .client
+        .set_window_size(1440, 900)
+        .await
+        .expect("desktop width");
+
     browser.fill("confirm_count", "3").await;
     browser.press("Send now to 3 subscribers").await;
     browser.wait_for_heading("Weekly digest").await;
