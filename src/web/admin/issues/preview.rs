@@ -66,7 +66,7 @@ async fn render_preview(
         .await
         .map_err(|e| PageError::Internal(format!("cannot render issue {id}: {e}")))?;
     let (_, text) = rendered.personalize(&preview_unsubscribe_url(state));
-    let (from, reply_to) = super::sending::sender_lines(state);
+    let (from, reply_to) = crate::web::admin::checklist::sender_lines(state);
     let Outcome { error, to_error } = outcome;
     let page = PreviewPage {
         ctx: me.context(state, "issues"),

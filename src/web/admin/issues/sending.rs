@@ -14,11 +14,9 @@ use super::{control_failure, failure, issues_of, PageError};
 use crate::audit::{AuditAction, AuditEntry};
 use crate::delivery::SendControlError;
 use crate::format::thousands;
-use crate::issues::{Issue, IssueStatus, RenderedIssue, HTML_WARNING_BYTES};
-use crate::store::timestamps;
+use crate::issues::{IssueStatus, RenderedIssue, HTML_WARNING_BYTES};
 use crate::web::admin::auth::{AdminContext, SignedIn};
-use crate::web::admin::checklist::mail_to_files;
-use crate::web::admin::checklist::{Check, CheckState};
+use crate::web::admin::checklist::{mail_to_files, send_checklist, sender_lines, Check};
 use crate::web::pages::html;
 use crate::web::AppState;
 
@@ -90,137 +88,6 @@ struct SendPage {
     ask_count: bool,
     typed_count: String,
     count_error: Option<String>,
-}
-
-fn plural(count: usize, one: &str, many: &str) -> String {
-    if count == 1 {
-        format!("1 {one}")
-    } else {
-        format!(
-            "{} {many}",
-            thousands(i64::try_from(count).unwrap_or(i64::MAX))
-        )
-    }
-}
-
-/// Who readers see the mail from and who their replies reach, as their mail
-/// program shows it.
-pub(super) fn sender_lines(state: &AppState) -> (String, String) {
-    let from = state.identity.from.to_string();
-    // Herald sets no Reply-To header, so a reply goes to the From address.
-    let reply_to = format!(
-        "not set: replies go to the From address, {}",
-        state.identity.from.email
-    );
-    (from, reply_to)
-}
-
-/// The pre-send checklist. Only the first check, something to read, blocks
-/// a send; the others warn.
-fn send_checklist(state: &AppState, issue: &Issue, last_test: Option<i64>) -> Vec<Check> {
-    let id = issue.id;
-    let items = issue.items.len();
-    let content = if !issue.has_content() {
-        Check {
-            state: CheckState::Missing,
-            title: "Subject and content",
-            detail: SendControlError::Empty.to_string(),
-            link: Some((issue_path(id), format!("Edit issue {id} in the composer"))),
-        }
-    } else {
-        let intro = if issue.header.intro.is_empty() {
-            "no intro"
-        } else {
-            "an intro"
-        };
-        Check {
-            state: CheckState::Done,
-            title: "Subject and content",
-            detail: format!(
-                "“{}”, with {intro} and {}.",
-                issue.header.subject.as_str(),
-                plural(items, "item", "items")
-            ),
-            link: None,
-        }
-    };
-    let (from, reply_to) = sender_lines(state);
-    let sender = if state.config.from_is_set {
-        Check {
-            state: CheckState::Done,
-            title: "From and Reply-To",
-            detail: format!("From: {from}. Reply-To: {reply_to}."),
-            link: None,
-        }
-    } else {
-        Check {
-            state: CheckState::Warning,
-            title: "From and Reply-To",
-            detail: format!(
-                "From: {from}. Reply-To: {reply_to}. HERALD_FROM is not set, so the address \
-                 is a placeholder that readers cannot reply to and that mail servers distrust: \
-                 set HERALD_FROM to a real address, like “Morning Brief <news@example.com>”."
-            ),
-            link: None,
-        }
-    };
-    let test_link = Some((
-        format!("/admin/issues/{id}/preview"),
-        format!("Preview issue {id} and send a test copy"),
-    ));
-    let tested = match last_test {
-        Some(at) if at >= issue.updated_at => Check {
-            state: CheckState::Done,
-            title: "A test copy since the last change",
-            detail: format!(
-                "The latest test copy went out {}, after the last change.",
-                timestamps::date_time(at)
-            ),
-            link: None,
-        },
-        Some(at) => Check {
-            state: CheckState::Warning,
-            title: "A test copy since the last change",
-            detail: format!(
-                "The latest test copy went out {}, before the last change ({}): look at one more.",
-                timestamps::date_time(at),
-                timestamps::date_time(issue.updated_at)
-            ),
-            link: test_link,
-        },
-        None => Check {
-            state: CheckState::Warning,
-            title: "A test copy since the last change",
-            detail: "No test copy of this issue was sent yet.".to_owned(),
-            link: test_link,
-        },
-    };
-    let unsubscribe = Check {
-        state: CheckState::Done,
-        title: "Unsubscribe link",
-        detail: "Herald adds it to every copy, in the footer and in the List-Unsubscribe header, \
-                 one per reader."
-            .to_owned(),
-        link: None,
-    };
-    let postal = if state.identity.postal_address.trim().is_empty() {
-        Check {
-            state: CheckState::Warning,
-            title: "Postal address",
-            detail: "HERALD_POSTAL_ADDRESS is empty, so the footer shows no postal address, \
-                     which anti-spam laws such as CAN-SPAM ask for: set HERALD_POSTAL_ADDRESS."
-                .to_owned(),
-            link: None,
-        }
-    } else {
-        Check {
-            state: CheckState::Done,
-            title: "Postal address",
-            detail: format!("The footer shows {}.", state.identity.postal_address),
-            link: None,
-        }
-    };
-    vec![content, sender, tested, unsubscribe, postal]
 }
 
 /// Whether a send to `recipients` readers asks for the number to be typed.
@@ -503,4 +370,19 @@ pub(super) async fn cancel(
             .await;
     }
     after_step(&state, &me, *id, result, &notice)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_mismatch;
+
+    #[test]
+    fn only_the_number_of_readers_confirms_a_send() {
+        assert_eq!(count_mismatch("51", 51), None);
+        assert_eq!(count_mismatch(" 1,234 ", 1234), None);
+        assert!(count_mismatch("", 51).is_some_and(|e| e.contains("51")));
+        assert!(count_mismatch("50", 51).is_some_and(|e| e.contains("Nothing was sent")));
+        assert!(count_mismatch("fifty-one", 51).is_some());
+        assert!(count_mismatch("-51", 51).is_some());
+    }
 }
