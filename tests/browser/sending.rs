@@ -223,6 +223,7 @@ async fn the_send_page_checks_first_and_asks_for_the_number_of_readers() {
         .wait_for("//li[.//strong[normalize-space()='SMTP']]/span[normalize-space()='Missing']")
         .await;
     browser.screenshot("dashboard-first-run").await;
+    fits_a_phone(&browser, "dashboard-first-run-phone").await;
 
     // An issue with nothing to read cannot be sent: the checklist says why
     // and there is no Send button.
@@ -305,34 +306,7 @@ async fn the_send_page_checks_first_and_asks_for_the_number_of_readers() {
     browser.screenshot_full_page("send-checklist").await;
 
     // At phone width the checklist and the form fit: nothing runs off the side.
-    browser
-        .client
-        .set_window_size(390, 844)
-        .await
-        .expect("phone width");
-    let overflow = browser
-        .client
-        .execute(
-            "var w = document.documentElement.clientWidth; var out = [document.documentElement.scrollWidth - w]; \
-             document.querySelectorAll('body *').forEach(function (e) { var r = e.getBoundingClientRect(); \
-             if (r.right > w + 1) { out.push(e.tagName + '.' + e.className + ':' + Math.round(r.right)); } }); \
-             return out.join(' ');",
-            Vec::new(),
-        )
-        .await
-        .expect("measure the page");
-    assert!(
-        overflow
-            .as_str()
-            .is_some_and(|o| o.starts_with('0') || o.starts_with('-')),
-        "the send page runs off a phone's screen (px over, then the widest elements): {overflow}"
-    );
-    browser.screenshot_full_page("send-checklist-phone").await;
-    browser
-        .client
-        .set_window_size(1440, 900)
-        .await
-        .expect("desktop width");
+    fits_a_phone(&browser, "send-checklist-phone").await;
 
     browser.fill("confirm_count", "3").await;
     browser.press("Send now to 3 subscribers").await;
@@ -446,6 +420,18 @@ async fn a_cancelled_send_shows_how_far_it_got_with_and_without_script() {
     assert_eq!(server_view[3], "bar-cancelled");
     assert_eq!(server_view[4], "Cancelled");
     assert!(!server_view[5].is_empty(), "no end time");
+
+    // Cancelled is not the end of the text: it can go out again as a copy.
+    browser.goto(&app.url("/admin/issues")).await;
+    browser.wait_for_heading("Issues").await;
+    fits_a_phone(&browser, "issues-phone").await;
+    browser.press(&format!("Duplicate issue {issue}")).await;
+    browser.wait_for_heading("Copy of Stopped halfway").await;
+    browser
+        .wait_for(&format!(
+            "//p[contains(@class, 'flash')][contains(., 'a copy of issue {issue}')]"
+        ))
+        .await;
     browser.close().await;
     app.stop().await;
 }
@@ -462,4 +448,47 @@ async fn progress_view(browser: &Browser) -> Vec<String> {
         field(browser, "ended_label").await,
         field(browser, "finished").await,
     ]
+}
+
+/// Checks at phone width (390 px) that nothing runs off the side of the
+/// page, which a reader on a phone could not reach; saves a screenshot.
+async fn fits_a_phone(browser: &Browser, screenshot: &str) {
+    let (width, height) = browser.client.get_window_size().await.expect("window size");
+    browser
+        .client
+        .set_window_size(390, 844)
+        .await
+        .expect("phone width");
+    // How far the page runs over, then the elements that reach past the edge.
+    let overflow = browser
+        .client
+        .execute(
+            "var w = document.documentElement.clientWidth; \
+             var out = [document.documentElement.scrollWidth - w]; \
+             document.querySelectorAll('body *').forEach(function (e) { \
+               var r = e.getBoundingClientRect(); \
+               if (r.right > w + 1) { out.push(e.tagName + '.' + e.className + ':' + Math.round(r.right)); } \
+             }); \
+             return out.join(' ');",
+            Vec::new(),
+        )
+        .await
+        .expect("measure the page");
+    let text = overflow.as_str().unwrap_or_default().to_owned();
+    assert!(
+        text.split(' ')
+            .next()
+            .and_then(|n| n.parse::<i64>().ok())
+            .is_some_and(|n| n <= 0),
+        "{screenshot}: the page runs off a phone's screen (px over, then the elements): {text}"
+    );
+    browser.screenshot_full_page(screenshot).await;
+    browser
+        .client
+        .set_window_size(
+            u32::try_from(width).unwrap_or(1440),
+            u32::try_from(height).unwrap_or(900),
+        )
+        .await
+        .expect("back to the desktop width");
 }
