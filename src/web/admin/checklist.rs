@@ -135,14 +135,19 @@ pub(crate) fn first_run(state: &AppState, facts: &FirstRunFacts) -> Vec<Check> {
             format!("{} so far.", facts.subscribers),
         )
     } else {
-        let check = Check::missing(
-            "First subscribers",
-            "Import your list, or share the signup page for the first readers to sign up.",
-        );
         if facts.is_admin {
-            check.with_link("/admin/subscribers/import", "Import subscribers")
+            Check::missing(
+                "First subscribers",
+                "Import your list, or share the signup page for the first readers to sign up.",
+            )
+            .with_link("/admin/subscribers/import", "Import subscribers")
         } else {
-            check
+            // Editors cannot open the subscriber pages: say who can.
+            Check::missing(
+                "First subscribers",
+                "An admin imports the list (Subscribers, then Import), or readers sign up on \
+                 the signup page.",
+            )
         }
     });
     checks.push(if facts.test_sent {
