@@ -8,8 +8,8 @@
 
   var INTERVAL = 1000;
   var AFTER_ERROR = 5000;
-  var FIELDS = ["total", "sent", "queued", "retrying", "failed", "cancelled",
-    "percent", "rate", "time_left", "started", "finished"];
+  var FIELDS = ["heading", "summary", "ended_label", "total", "sent", "queued", "retrying",
+    "failed", "cancelled", "percent", "rate", "time_left", "started", "finished"];
 
   var section = document.getElementById("send-progress");
   if (!section || !window.fetch || section.getAttribute("data-live") !== "true") {
@@ -61,8 +61,10 @@
     });
     var bar = section.querySelector("progress");
     if (bar) {
+      // A cancelled send fills only what went out; the class greys the rest.
       bar.value = progress.percent;
       bar.textContent = progress.percent + "%";
+      bar.className = "bar-" + progress.status;
     }
     section.querySelectorAll("[data-show-when]").forEach(function (control) {
       var states = control.getAttribute("data-show-when").split(" ");

@@ -38,12 +38,14 @@ pub enum AuditAction {
     IssuePaused,
     IssueResumed,
     IssueCancelled,
+    IssueDuplicated,
+    IssueDeleted,
     TestSent,
     AuditExported,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 23] = [
+    pub const ALL: [AuditAction; 25] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -65,6 +67,8 @@ impl AuditAction {
         Self::IssuePaused,
         Self::IssueResumed,
         Self::IssueCancelled,
+        Self::IssueDuplicated,
+        Self::IssueDeleted,
         Self::TestSent,
         Self::AuditExported,
     ];
@@ -92,6 +96,8 @@ impl AuditAction {
             Self::IssuePaused => "issue_paused",
             Self::IssueResumed => "issue_resumed",
             Self::IssueCancelled => "issue_cancelled",
+            Self::IssueDuplicated => "issue_duplicated",
+            Self::IssueDeleted => "issue_deleted",
             Self::TestSent => "test_sent",
             Self::AuditExported => "audit_exported",
         }
@@ -121,6 +127,8 @@ impl AuditAction {
             Self::IssuePaused => "Send paused",
             Self::IssueResumed => "Send resumed",
             Self::IssueCancelled => "Send cancelled",
+            Self::IssueDuplicated => "Issue duplicated",
+            Self::IssueDeleted => "Draft deleted",
             Self::TestSent => "Test sent",
             Self::AuditExported => "Audit log exported",
         }

@@ -77,9 +77,16 @@ pub struct Config {
     /// Holds a password when the URL carries one, hence secret.
     pub smtp_url: Option<SecretString>,
     pub outbox_dir: PathBuf,
+    /// `HERALD_FROM` as given; unset, the newsletter's name at
+    /// `newsletter@localhost`, so readers see whose mail it is.
     pub from: Mailbox,
+    /// Whether `HERALD_FROM` was set (the first-run checklist asks for it).
+    pub from_is_set: bool,
     pub newsletter_name: String,
     pub postal_address: String,
+    /// The send page asks the editor to type the number of readers when a
+    /// send goes to more than this many; `None` never asks.
+    pub send_confirm_above: Option<u64>,
     pub send_concurrency: NonZeroUsize,
     pub send_rate: Option<NonZeroU32>,
     pub secret: Option<SecretString>,
@@ -143,6 +150,7 @@ impl Config {
     /// Builds the configuration from explicit variables; unset or empty ones take their default.
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let env = Env(vars);
+        let newsletter_name = env.with("HERALD_NEWSLETTER_NAME", "Herald", single_line)?;
         Ok(Self {
             bind: env.parse("HERALD_BIND", "127.0.0.1:8080")?,
             base_url: env.with("HERALD_BASE_URL", "http://127.0.0.1:8080", BaseUrl::parse)?,
@@ -150,12 +158,17 @@ impl Config {
             database_max_connections: env.parse("HERALD_DATABASE_MAX_CONNECTIONS", "10")?,
             smtp_url: env.optional("SMTP_URL", check_smtp_url)?,
             outbox_dir: PathBuf::from(env.get("HERALD_OUTBOX_DIR").unwrap_or("./outbox")),
-            from: env.with("HERALD_FROM", "Herald <newsletter@localhost>", |raw| {
-                raw.parse::<Mailbox>()
-                    .map_err(|e| format!("not a mailbox like `Name <address@example.com>` ({e})"))
-            })?,
-            newsletter_name: env.with("HERALD_NEWSLETTER_NAME", "Herald", single_line)?,
+            from: env
+                .optional("HERALD_FROM", |raw| {
+                    raw.parse::<Mailbox>().map_err(|e| {
+                        format!("not a mailbox like `Name <address@example.com>` ({e})")
+                    })
+                })?
+                .unwrap_or_else(|| default_from(&newsletter_name)),
+            from_is_set: env.get("HERALD_FROM").is_some(),
+            newsletter_name,
             postal_address: env.get("HERALD_POSTAL_ADDRESS").unwrap_or("").to_owned(),
+            send_confirm_above: env.with("HERALD_SEND_CONFIRM_ABOVE", "50", parse_confirm_above)?,
             send_concurrency: env.parse("HERALD_SEND_CONCURRENCY", "8")?,
             send_rate: env.optional("HERALD_SEND_RATE", |raw| {
                 NonZeroU32::from_str(raw).map_err(|_| "must be a whole number above 0".into())
@@ -337,6 +350,25 @@ fn dkim_settings(env: &Env<'_>) -> Result<Option<DkimSettings>, ConfigError> {
     }))
 }
 
+/// The From of a list whose sender is not set yet: the newsletter's name,
+/// at an address that says it is not set.
+fn default_from(newsletter_name: &str) -> Mailbox {
+    let address = "newsletter@localhost"
+        .parse()
+        .unwrap_or_else(|_| unreachable!("a valid address"));
+    Mailbox::new(Some(newsletter_name.to_owned()), address)
+}
+
+/// A number of readers, or `off`.
+fn parse_confirm_above(raw: &str) -> Result<Option<u64>, String> {
+    if raw.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    raw.parse::<u64>().map(Some).map_err(|_| {
+        format!("cannot use {raw:?}: give a number of readers, like 50, or `off` to never ask")
+    })
+}
+
 fn check_database_url(raw: &str) -> Result<String, String> {
     if raw.starts_with("sqlite:")
         || raw.starts_with("postgres://")
@@ -449,6 +481,7 @@ mod tests {
             "HERALD_FROM",
             "HERALD_NEWSLETTER_NAME",
             "HERALD_POSTAL_ADDRESS",
+            "HERALD_SEND_CONFIRM_ABOVE",
             "HERALD_SEND_CONCURRENCY",
             "HERALD_SEND_RATE",
             "HERALD_SECRET",
@@ -477,6 +510,39 @@ mod tests {
                 "{variable} is not in .env.example"
             );
         }
+    }
+
+    #[test]
+    fn the_from_name_is_the_newsletter_name_unless_from_is_set() {
+        let config = Config::from_vars(&vars(&[("HERALD_NEWSLETTER_NAME", "Morning Brief")]))
+            .expect("valid");
+        assert_eq!(
+            config.from.to_string(),
+            "Morning Brief <newsletter@localhost>"
+        );
+        assert!(!config.from_is_set);
+        let config = Config::from_vars(&vars(&[
+            ("HERALD_NEWSLETTER_NAME", "Morning Brief"),
+            ("HERALD_FROM", "Jane <jane@example.com>"),
+        ]))
+        .expect("valid");
+        assert_eq!(config.from.to_string(), "Jane <jane@example.com>");
+        assert!(config.from_is_set);
+    }
+
+    #[test]
+    fn the_send_confirmation_threshold_is_a_number_or_off() {
+        let config = Config::from_vars(&HashMap::new()).expect("defaults are valid");
+        assert_eq!(config.send_confirm_above, Some(50));
+        let config =
+            Config::from_vars(&vars(&[("HERALD_SEND_CONFIRM_ABOVE", "0")])).expect("valid");
+        assert_eq!(config.send_confirm_above, Some(0));
+        let config =
+            Config::from_vars(&vars(&[("HERALD_SEND_CONFIRM_ABOVE", "off")])).expect("valid");
+        assert_eq!(config.send_confirm_above, None);
+        let err = Config::from_vars(&vars(&[("HERALD_SEND_CONFIRM_ABOVE", "many")])).unwrap_err();
+        assert_eq!(err.variable, "HERALD_SEND_CONFIRM_ABOVE");
+        assert!(err.to_string().contains("`off`"), "{err}");
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub struct SendProgress {
     /// At the current rate; None when nothing is moving or nothing is left.
     pub seconds_left: Option<f64>,
     pub started_at: Option<i64>,
+    /// When it was sent, or cancelled (a cancelled issue changes no more).
     pub finished_at: Option<i64>,
 }
 
@@ -179,7 +180,10 @@ impl Sends {
             rate_per_second,
             seconds_left,
             started_at: row.started_at,
-            finished_at: row.sent_at,
+            finished_at: match row.status {
+                IssueStatus::Cancelled => Some(row.updated_at),
+                _ => row.sent_at,
+            },
         })
     }
 

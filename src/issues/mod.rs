@@ -9,6 +9,7 @@ pub mod queries;
 pub mod render;
 mod test_send;
 
+use domain::Subject;
 pub use domain::{
     FieldError, HeaderInput, InvalidInput, Issue, IssueContent, IssueHeader, IssueStatus,
     IssueSummary, Item, ItemContent, ItemInput, MarkdownRendering, Renderings, ValueError,
@@ -269,6 +270,55 @@ impl Issues {
         .await
     }
 
+    /// A new draft with the subject (as "Copy of …"), preheader, intro and
+    /// items of issue `id`, whatever its state; nothing of its send is
+    /// copied. Returns the new draft's id.
+    #[tracing::instrument(skip_all, fields(issue_id = id))]
+    pub async fn duplicate(&self, id: i64) -> Result<i64, IssueError> {
+        let original = self.get(id).await?;
+        let content = IssueContent {
+            header: IssueHeader {
+                subject: copy_subject(&original.header.subject),
+                preheader: original.header.preheader.clone(),
+                intro: original.header.intro.clone(),
+            },
+            items: original
+                .items
+                .into_iter()
+                .map(|item| item.content)
+                .collect(),
+        };
+        let copy = self.create(&content).await?;
+        tracing::info!(copy, "issue duplicated");
+        Ok(copy)
+    }
+
+    /// Deletes the draft `id` and its items; an issue that went out (or is
+    /// going out) is never deleted: its deliveries are the record of who got it.
+    #[tracing::instrument(skip_all, fields(issue_id = id))]
+    pub async fn delete_draft(&self, id: i64) -> Result<(), IssueError> {
+        self.change_draft(id, async |conn| {
+            queries::delete_items(conn, id).await?;
+            queries::delete_issue(conn, id).await?;
+            Ok(())
+        })
+        .await?;
+        tracing::info!("draft deleted");
+        Ok(())
+    }
+
+    /// When the latest test copy of issue `id` was sent, if one was.
+    pub async fn last_test_send(&self, id: i64) -> Result<Option<i64>, sqlx::Error> {
+        let mut conn = self.store.pool().acquire().await?;
+        queries::last_test_send(&mut conn, id).await
+    }
+
+    /// Whether any test copy of any issue was ever sent (the first-run checklist).
+    pub async fn any_test_sent(&self) -> Result<bool, sqlx::Error> {
+        let mut conn = self.store.pool().acquire().await?;
+        queries::any_test_send(&mut conn).await
+    }
+
     /// Moves an item one place up or down; at either end it stays put.
     #[tracing::instrument(skip_all, fields(issue_id = id, item_id))]
     pub async fn move_item(&self, id: i64, item_id: i64, to: Move) -> Result<(), IssueError> {
@@ -290,6 +340,17 @@ impl Issues {
         })
         .await
     }
+}
+
+/// "Copy of " and the subject, cut to the longest subject allowed.
+fn copy_subject(subject: &Subject) -> Subject {
+    let copied: String = format!("Copy of {}", subject.as_str())
+        .chars()
+        .take(domain::MAX_SUBJECT_CHARS)
+        .collect();
+    // Cutting can leave a trailing space, which the parser trims; a subject
+    // it still refuses keeps the original, which it took once.
+    Subject::parse(&copied).unwrap_or_else(|_| subject.clone())
 }
 
 /// The intro as readers get it; rendered when it is saved, never when read.

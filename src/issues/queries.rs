@@ -349,6 +349,14 @@ pub async fn delete_items(conn: &mut AnyConnection, issue_id: i64) -> Result<(),
         .map(drop)
 }
 
+pub async fn delete_issue(conn: &mut AnyConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM issues WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
 /// The item ids of an issue in their order.
 pub async fn item_order(conn: &mut AnyConnection, issue_id: i64) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query("SELECT id FROM issue_items WHERE issue_id = $1 ORDER BY position, id")
@@ -384,13 +392,15 @@ pub struct SendTimes {
     pub status: IssueStatus,
     pub started_at: Option<i64>,
     pub sent_at: Option<i64>,
+    /// The last change of state; for a cancelled send, when it was cancelled.
+    pub updated_at: i64,
 }
 
 pub async fn send_times(
     conn: &mut AnyConnection,
     id: i64,
 ) -> Result<Option<SendTimes>, sqlx::Error> {
-    sqlx::query("SELECT status, send_started_at, sent_at FROM issues WHERE id = $1")
+    sqlx::query("SELECT status, send_started_at, sent_at, updated_at FROM issues WHERE id = $1")
         .bind(id)
         .fetch_optional(conn)
         .await?
@@ -399,6 +409,7 @@ pub async fn send_times(
                 status: status_of(&row)?,
                 started_at: row.try_get("send_started_at")?,
                 sent_at: row.try_get("sent_at")?,
+                updated_at: row.try_get("updated_at")?,
             })
         })
         .transpose()
@@ -469,4 +480,23 @@ pub async fn insert_test_send(
     .execute(conn)
     .await
     .map(drop)
+}
+
+/// When the latest test copy of issue `issue_id` was sent.
+pub async fn last_test_send(
+    conn: &mut AnyConnection,
+    issue_id: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query("SELECT MAX(sent_at) AS last FROM test_sends WHERE issue_id = $1")
+        .bind(issue_id)
+        .fetch_one(conn)
+        .await?
+        .try_get("last")
+}
+
+pub async fn any_test_send(conn: &mut AnyConnection) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("SELECT id FROM test_sends LIMIT 1")
+        .fetch_optional(conn)
+        .await?
+        .is_some())
 }

@@ -202,7 +202,7 @@ async fn test_sends_are_recorded_with_their_recipient(backend: Backend) {
             &[("to", "proof@example.com")],
         )
         .await;
-    assert_eq!(page.status(), 200);
+    assert_eq!(page.status(), 303);
     let api = app
         .api(
             Method::POST,

@@ -4,6 +4,7 @@
 //! to the list with its progress.
 
 mod composer;
+mod drafts;
 mod items;
 mod preview;
 mod progress;
@@ -50,7 +51,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(sending::pause)
             .service(sending::resume)
             .service(sending::cancel_page)
-            .service(sending::cancel),
+            .service(sending::cancel)
+            .service(drafts::duplicate)
+            .service(drafts::delete_page)
+            .service(drafts::delete),
     );
 }
 

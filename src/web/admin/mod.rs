@@ -4,6 +4,7 @@
 mod account;
 mod audit;
 pub mod auth;
+pub(crate) mod checklist;
 mod csrf;
 mod issues;
 mod sign_in;
@@ -21,6 +22,7 @@ use actix_web::{get, web, HttpResponse};
 use askama::Template;
 
 use self::auth::{AdminContext, SignedIn};
+use self::checklist::{first_run, mail_to_files, Check, FirstRunFacts};
 use super::error::WebError;
 use super::pages::html;
 use super::AppState;
@@ -75,6 +77,12 @@ struct DashboardPage {
     ctx: AdminContext,
     stats: SubscriberStats,
     latest_issues: Vec<issues::IssueRow>,
+    /// Where mail goes while it is only written to files.
+    mail_to_files: Option<String>,
+    /// What is left to set up; empty once all is done, and then hidden.
+    first_run: Vec<Check>,
+    /// No subscriber yet: the checklist stands in for the rows of zeros.
+    no_subscribers: bool,
 }
 
 #[get("")]
@@ -84,10 +92,23 @@ async fn dashboard(state: web::Data<AppState>, me: SignedIn) -> Result<HttpRespo
     let stats = subscriber_stats(&mut conn).await?;
     drop(conn);
     let latest_issues = issues::latest_issues(&state, 5).await?;
+    let test_sent = crate::issues::Issues::new(state.store.clone())
+        .any_test_sent()
+        .await?;
+    // Erased subscribers were subscribers once: the list is not new.
+    let subscribers = stats.by_status.iter().map(|(_, n)| n).sum::<i64>() + stats.erased;
+    let facts = FirstRunFacts {
+        subscribers,
+        test_sent,
+        is_admin: me.user.is_admin(),
+    };
     html(
         StatusCode::OK,
         &DashboardPage {
             ctx: me.context(&state, "dashboard"),
+            first_run: first_run(&state, &facts),
+            no_subscribers: subscribers == 0,
+            mail_to_files: mail_to_files(&state),
             stats,
             latest_issues,
         },

@@ -199,12 +199,20 @@ async fn a_test_copy_arrives_with_both_parts(backend: Backend) {
             &[("to", "tester@example.com")],
         )
         .await;
-    assert_eq!(response.status(), 200);
-    assert!(response
-        .text()
-        .await
-        .expect("page")
-        .contains("A test copy went to tester@example.com"));
+    // Post/redirect/get: the preview says it went, and a refresh sends nothing.
+    assert_eq!(response.status(), 303);
+    let preview = format!("/admin/issues/{id}/preview");
+    assert_eq!(response.headers()["location"], preview.as_str());
+    let (_, page) = editor.get_page(&preview).await;
+    assert!(
+        page.contains("A test copy went to tester@example.com"),
+        "{page}"
+    );
+    let (_, again) = editor.get_page(&preview).await;
+    assert!(
+        !again.contains("A test copy went to"),
+        "the notice shows once"
+    );
 
     let mail = app.next_mail_to("tester@example.com", 0).await;
     assert_eq!(mail.subject, "[Test] Weekly digest");

@@ -4,6 +4,7 @@
 
 mod api;
 mod composer;
+mod send_safety;
 mod sending_ui;
 
 use herald::accounts::Role;

@@ -24,9 +24,10 @@ struct PreviewPage {
     too_big: bool,
     warning_size: String,
     text: String,
+    from: String,
+    reply_to: String,
     test_to: String,
     to_error: Option<String>,
-    notice: Option<String>,
     error: Option<String>,
 }
 
@@ -35,10 +36,10 @@ pub(super) fn kilobytes(bytes: usize) -> String {
     format!("{:.1} KB", bytes as f64 / 1024.0)
 }
 
-/// What the last action on the preview page came to.
+/// Why the last test send on the preview page did not go out (a test
+/// copy that did go out redirects, with a notice).
 #[derive(Default)]
 struct Outcome {
-    notice: Option<String>,
     error: Option<String>,
     /// Why the test address was refused.
     to_error: Option<String>,
@@ -65,11 +66,8 @@ async fn render_preview(
         .await
         .map_err(|e| PageError::Internal(format!("cannot render issue {id}: {e}")))?;
     let (_, text) = rendered.personalize(&preview_unsubscribe_url(state));
-    let Outcome {
-        notice,
-        error,
-        to_error,
-    } = outcome;
+    let (from, reply_to) = crate::web::admin::checklist::sender_lines(state);
+    let Outcome { error, to_error } = outcome;
     let page = PreviewPage {
         ctx: me.context(state, "issues"),
         id,
@@ -79,9 +77,10 @@ async fn render_preview(
         too_big: rendered.is_too_big_for_gmail(),
         warning_size: kilobytes(HTML_WARNING_BYTES),
         text,
+        from,
+        reply_to,
         test_to: test_to.unwrap_or_else(|| me.user.email.clone()),
         to_error,
-        notice,
         error,
     };
     let mut response = html(status, &page)?;
@@ -179,16 +178,15 @@ pub(super) async fn send_test(
         .send_test_copy(&req, me.actor(), tester, &issue, &to)
         .await;
     let (status, outcome) = match sent {
-        Ok(()) => (
-            StatusCode::OK,
-            Outcome {
-                notice: Some(format!(
-                    "A test copy went to {to} ({}).",
-                    state.mailer.describe()
-                )),
-                ..Outcome::default()
-            },
-        ),
+        // Post/redirect/get: a refresh of the page that follows sends nothing.
+        Ok(()) => {
+            return Ok(me.redirect_with_notice(
+                &format!("/admin/issues/{}/preview", *id),
+                format!("A test copy went to {to} ({}).", state.mailer.describe()),
+            ))
+        }
+        // Shown on the page itself, with the address kept: trying again is
+        // what the editor wants once the limit or the relay allows it.
         Err(error @ TestSendError::TooMany { .. }) => (
             StatusCode::TOO_MANY_REQUESTS,
             Outcome {

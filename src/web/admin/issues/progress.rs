@@ -7,8 +7,9 @@ use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 
 use super::{control_failure, PageError};
-use crate::delivery::deliveries::FailedDelivery;
+use crate::delivery::deliveries::{DeliveryCounts, FailedDelivery};
 use crate::delivery::SendProgress;
+use crate::format::thousands;
 use crate::issues::IssueStatus;
 use crate::store::timestamps;
 use crate::web::admin::auth::SignedIn;
@@ -22,6 +23,12 @@ const FAILURES_SHOWN: i64 = 10;
 #[derive(Debug, Clone, Serialize)]
 pub struct ProgressView {
     pub status: &'static str,
+    /// The section's heading: what the send is doing now, or how it ended.
+    pub heading: &'static str,
+    /// One line saying where the send stands, in words: "Cancelled after 23 of 50".
+    pub summary: String,
+    /// What the end time is called: "Finished", or "Cancelled".
+    pub ended_label: &'static str,
     /// Going out or paused: the page keeps asking until it is over.
     pub live: bool,
     pub total: i64,
@@ -30,7 +37,9 @@ pub struct ProgressView {
     pub sent: i64,
     pub failed: i64,
     pub cancelled: i64,
-    /// Copies with an outcome (sent, failed or cancelled), of the total.
+    /// The filled part of the bar: copies with an outcome (sent, failed or
+    /// cancelled), of the total; for a cancelled send, only the copies that
+    /// were attempted, so the part that never went out stays grey.
     pub percent: i64,
     pub rate: String,
     pub time_left: String,
@@ -72,10 +81,14 @@ impl ProgressView {
     fn new(progress: &SendProgress, failures: Vec<FailedDelivery>) -> Self {
         let counts = progress.counts;
         let done = counts.sent + counts.failed + counts.cancelled;
+        let filled = match progress.status {
+            IssueStatus::Cancelled => counts.sent + counts.failed,
+            _ => done,
+        };
         let percent = match counts.total {
-            0 if progress.is_finished() => 100,
+            0 if progress.status == IssueStatus::Sent => 100,
             0 => 0,
-            total => done * 100 / total,
+            total => filled * 100 / total,
         };
         let time_left = match (progress.status, progress.seconds_left) {
             (IssueStatus::Paused, _) => "paused".to_owned(),
@@ -84,6 +97,12 @@ impl ProgressView {
         };
         Self {
             status: progress.status.as_str(),
+            heading: heading(progress.status),
+            summary: summary(progress.status, &counts, percent),
+            ended_label: match progress.status {
+                IssueStatus::Cancelled => "Cancelled",
+                _ => "Finished",
+            },
             live: matches!(progress.status, IssueStatus::Sending | IssueStatus::Paused),
             total: counts.total,
             queued: counts.queued,
@@ -104,6 +123,31 @@ impl ProgressView {
                 .unwrap_or_default(),
             failures: failures.into_iter().map(FailureRow::from).collect(),
         }
+    }
+}
+
+fn heading(status: IssueStatus) -> &'static str {
+    match status {
+        IssueStatus::Draft | IssueStatus::Sending => "Sending",
+        IssueStatus::Paused => "Paused",
+        IssueStatus::Sent => "Sent",
+        IssueStatus::Cancelled => "Cancelled",
+    }
+}
+
+/// Where the send stands in one line. Once it is over, it says how it
+/// ended rather than a percentage: a cancelled send is not "100% done".
+fn summary(status: IssueStatus, counts: &DeliveryCounts, percent: i64) -> String {
+    let of = format!("{} of {}", thousands(counts.sent), thousands(counts.total));
+    let failed = match counts.failed {
+        0 => String::new(),
+        n => format!(", {} failed", thousands(n)),
+    };
+    match status {
+        IssueStatus::Draft | IssueStatus::Sending => format!("{percent}% done: {of} sent{failed}"),
+        IssueStatus::Paused => format!("Paused after {of}{failed}"),
+        IssueStatus::Sent => format!("Sent: {of}{failed}"),
+        IssueStatus::Cancelled => format!("Cancelled after {of}{failed}"),
     }
 }
 
@@ -177,7 +221,7 @@ pub(super) async fn script() -> HttpResponse {
 
 #[cfg(test)]
 mod tests {
-    use super::{duration, rate};
+    use super::{duration, rate, ProgressView};
     use crate::delivery::deliveries::DeliveryCounts;
     use crate::delivery::SendProgress;
     use crate::issues::IssueStatus;
@@ -206,6 +250,36 @@ mod tests {
         );
         assert_eq!(rate(&progress(IssueStatus::Paused, None), 6), "—");
         assert_eq!(rate(&progress(IssueStatus::Cancelled, None), 6), "—");
+    }
+
+    #[test]
+    fn a_cancelled_send_says_how_far_it_got_and_leaves_the_rest_unfilled() {
+        let mut cancelled = progress(IssueStatus::Cancelled, Some(20_000));
+        cancelled.counts = DeliveryCounts {
+            total: 50,
+            sent: 23,
+            cancelled: 27,
+            ..DeliveryCounts::default()
+        };
+        let view = ProgressView::new(&cancelled, Vec::new());
+        assert_eq!(view.heading, "Cancelled");
+        assert_eq!(view.summary, "Cancelled after 23 of 50");
+        assert_eq!(view.percent, 46);
+        assert_eq!(view.ended_label, "Cancelled");
+        assert!(!view.finished.is_empty());
+        assert!(!view.live);
+
+        let mut sent = progress(IssueStatus::Sent, Some(20_000));
+        sent.counts = DeliveryCounts {
+            total: 50,
+            sent: 48,
+            failed: 2,
+            ..DeliveryCounts::default()
+        };
+        let view = ProgressView::new(&sent, Vec::new());
+        assert_eq!(view.heading, "Sent");
+        assert_eq!(view.summary, "Sent: 48 of 50, 2 failed");
+        assert_eq!(view.percent, 100);
     }
 
     #[test]

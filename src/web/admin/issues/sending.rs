@@ -6,6 +6,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
+use serde::Deserialize;
 
 use super::preview::kilobytes;
 use super::progress::progress_view;
@@ -15,7 +16,7 @@ use crate::delivery::SendControlError;
 use crate::format::thousands;
 use crate::issues::{IssueStatus, RenderedIssue, HTML_WARNING_BYTES};
 use crate::web::admin::auth::{AdminContext, SignedIn};
-use crate::web::admin::see_other;
+use crate::web::admin::checklist::{mail_to_files, send_checklist, sender_lines, Check};
 use crate::web::pages::html;
 use crate::web::AppState;
 
@@ -48,15 +49,16 @@ fn refused(
     )?)
 }
 
-/// The issue page after a step, or the 409 page.
+/// The issue page after a step, with `notice` on it, or the 409 page.
 fn after_step(
     state: &AppState,
     me: &SignedIn,
     id: i64,
     result: Result<(), SendControlError>,
+    notice: &str,
 ) -> Result<HttpResponse, PageError> {
     match result {
-        Ok(()) => Ok(see_other(&issue_path(id))),
+        Ok(()) => Ok(me.redirect_with_notice(&issue_path(id), notice)),
         Err(SendControlError::Conflict(why)) => refused(state, me, id, why),
         Err(error @ SendControlError::Empty) => refused(state, me, id, error.to_string()),
         Err(other) => Err(control_failure(state, other)),
@@ -75,28 +77,48 @@ struct SendPage {
     html_size: String,
     too_big: bool,
     warning_size: String,
+    checks: Vec<Check>,
+    /// Nothing to read: the checklist says so and there is no Send button.
+    blocked: bool,
+    from: String,
+    reply_to: String,
+    /// Set while mail only goes to files: where they go.
+    mail_to_files: Option<String>,
+    /// The send asks for the number of readers to be typed.
+    ask_count: bool,
+    typed_count: String,
+    count_error: Option<String>,
 }
 
-/// The confirmation step: what goes out, to how many people.
-#[get("/{id:\\d+}/send")]
-#[tracing::instrument(name = "send_issue_page", skip_all)]
-pub(super) async fn send_page(
-    state: web::Data<AppState>,
-    me: SignedIn,
-    id: web::Path<i64>,
+/// Whether a send to `recipients` readers asks for the number to be typed.
+fn asks_for_count(state: &AppState, recipients: i64) -> bool {
+    state
+        .config
+        .send_confirm_above
+        .is_some_and(|above| u64::try_from(recipients).is_ok_and(|n| n > above))
+}
+
+/// The send page, with what was typed and why it was refused after a POST.
+async fn render_send_page(
+    state: &AppState,
+    me: &SignedIn,
+    id: i64,
+    typed: Option<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
-    let id = *id;
-    let issue = issues_of(&state)
+    let issue = issues_of(state)
         .get(id)
         .await
-        .map_err(|e| failure(&state, e))?;
+        .map_err(|e| failure(state, e))?;
     if issue.status != IssueStatus::Draft {
         let why = format!("This issue is {}: only a draft can be sent.", issue.status);
-        return refused(&state, &me, id, why);
+        return refused(state, me, id, why);
     }
-    if !issue.has_content() {
-        return refused(&state, &me, id, SendControlError::Empty.to_string());
-    }
+    let last_test = issues_of(state)
+        .last_test_send(id)
+        .await
+        .map_err(|e| PageError::Web(e.into()))?;
+    let checks = send_checklist(state, &issue, last_test);
+    let blocked = !issue.has_content();
     let rendered = RenderedIssue::render_blocking(&issue, &state.identity)
         .await
         .map_err(|e| PageError::Internal(format!("cannot render issue {id}: {e}")))?;
@@ -105,10 +127,20 @@ pub(super) async fn send_page(
         .recipient_count()
         .await
         .map_err(|e| PageError::Web(e.into()))?;
+    let (from, reply_to) = sender_lines(state);
+    let status = match (&typed, blocked) {
+        (_, true) => StatusCode::CONFLICT,
+        (Some(_), false) => StatusCode::UNPROCESSABLE_ENTITY,
+        (None, false) => StatusCode::OK,
+    };
+    let (typed_count, count_error) = match typed {
+        Some((typed, error)) => (typed, Some(error)),
+        None => (String::new(), None),
+    };
     Ok(html(
-        StatusCode::OK,
+        status,
         &SendPage {
-            ctx: me.context(&state, "issues"),
+            ctx: me.context(state, "issues"),
             id,
             subject: issue.header.subject.as_str().to_owned(),
             items: issue.items.len(),
@@ -117,12 +149,63 @@ pub(super) async fn send_page(
             html_size: kilobytes(rendered.html_bytes()),
             too_big: rendered.is_too_big_for_gmail(),
             warning_size: kilobytes(HTML_WARNING_BYTES),
+            checks,
+            blocked,
+            from,
+            reply_to,
+            mail_to_files: mail_to_files(state),
+            ask_count: asks_for_count(state, recipients),
+            typed_count,
+            count_error,
         },
     )?)
 }
 
+/// The confirmation step: the pre-send checklist, what goes out, to how
+/// many people. An issue with nothing to read gets the checklist saying so,
+/// with a 409 and no Send button.
+#[get("/{id:\\d+}/send")]
+#[tracing::instrument(name = "send_issue_page", skip_all)]
+pub(super) async fn send_page(
+    state: web::Data<AppState>,
+    me: SignedIn,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, PageError> {
+    render_send_page(&state, &me, *id, None).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct SendForm {
+    /// The number of readers, typed by the editor when the send asks for it.
+    #[serde(default)]
+    confirm_count: String,
+}
+
+/// Why the typed number does not confirm a send to `recipients` readers, if it does not.
+fn count_mismatch(typed: &str, recipients: i64) -> Option<String> {
+    let digits: String = typed
+        .chars()
+        .filter(|c| !matches!(c, ',' | '.' | ' ' | '\u{202f}'))
+        .collect();
+    if digits.is_empty() {
+        return Some(format!(
+            "Type the number of readers, {}, to send this issue to all of them.",
+            thousands(recipients)
+        ));
+    }
+    match digits.parse::<i64>() {
+        Ok(n) if n == recipients => None,
+        _ => Some(format!(
+            "“{typed}” is not the number of readers: this issue would go to {}. Nothing was sent.",
+            thousands(recipients)
+        )),
+    }
+}
+
 /// Send: the issue moves to sending with a copy queued per confirmed
-/// subscriber. A second press gets the 409 page; nothing is queued twice.
+/// subscriber. Above the threshold, the typed number of readers must match,
+/// or nothing is sent and the form comes back with the error. A second
+/// press gets the 409 page; nothing is queued twice.
 #[post("/{id:\\d+}/send")]
 #[tracing::instrument(name = "send_issue", skip_all)]
 pub(super) async fn send(
@@ -130,21 +213,41 @@ pub(super) async fn send(
     state: web::Data<AppState>,
     me: SignedIn,
     id: web::Path<i64>,
+    form: web::Form<SendForm>,
 ) -> Result<HttpResponse, PageError> {
-    let result = state
+    let id = *id;
+    let recipients = state
         .sends
-        .start(*id, &me.user.email, &state.identity)
+        .recipient_count()
         .await
-        .map(drop);
-    if result.is_ok() {
-        state
-            .record_audit(
-                &req,
-                AuditEntry::new(me.actor(), AuditAction::IssueSent).target(format!("issue {id}")),
-            )
-            .await;
+        .map_err(|e| PageError::Web(e.into()))?;
+    if asks_for_count(&state, recipients) {
+        let typed = form.into_inner().confirm_count;
+        if let Some(error) = count_mismatch(&typed, recipients) {
+            // Only a draft shows the form again; any other state gets its 409.
+            return render_send_page(&state, &me, id, Some((typed, error))).await;
+        }
     }
-    after_step(&state, &me, *id, result)
+    let result = state.sends.start(id, &me.user.email, &state.identity).await;
+    match result {
+        Ok(queued) => {
+            state
+                .record_audit(
+                    &req,
+                    AuditEntry::new(me.actor(), AuditAction::IssueSent)
+                        .target(format!("issue {id}")),
+                )
+                .await;
+            Ok(me.redirect_with_notice(
+                &issue_path(id),
+                format!(
+                    "Sending started: {} copies queued.",
+                    thousands(i64::try_from(queued).unwrap_or(i64::MAX))
+                ),
+            ))
+        }
+        Err(error) => after_step(&state, &me, id, Err(error), ""),
+    }
 }
 
 #[post("/{id:\\d+}/pause")]
@@ -164,7 +267,13 @@ pub(super) async fn pause(
             )
             .await;
     }
-    after_step(&state, &me, *id, result)
+    after_step(
+        &state,
+        &me,
+        *id,
+        result,
+        "Send paused: no more copies go out until you resume it.",
+    )
 }
 
 #[post("/{id:\\d+}/resume")]
@@ -185,7 +294,7 @@ pub(super) async fn resume(
             )
             .await;
     }
-    after_step(&state, &me, *id, result)
+    after_step(&state, &me, *id, result, "Send resumed.")
 }
 
 #[derive(Template)]
@@ -194,9 +303,10 @@ struct CancelPage {
     ctx: AdminContext,
     id: i64,
     subject: String,
-    /// Copies not sent yet: the cancel drops them.
+    /// Copies not sent yet: the cancel drops them, but for those in flight.
     remaining: String,
     sent: String,
+    total: String,
 }
 
 /// The confirmation step before cancelling, which cannot be undone.
@@ -228,6 +338,7 @@ pub(super) async fn cancel_page(
             subject: issue.header.subject.as_str().to_owned(),
             remaining: thousands(progress.queued + progress.retrying),
             sent: thousands(progress.sent),
+            total: thousands(progress.total),
         },
     )?)
 }
@@ -240,7 +351,15 @@ pub(super) async fn cancel(
     me: SignedIn,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, PageError> {
-    let result = state.sends.cancel(*id).await.map(drop);
+    let result = state.sends.cancel(*id).await;
+    let notice = match &result {
+        Ok(dropped) => format!(
+            "Send cancelled: at most {} copies not sent yet will not go out; below, how far it got.",
+            thousands(i64::try_from(*dropped).unwrap_or(i64::MAX))
+        ),
+        Err(_) => String::new(),
+    };
+    let result = result.map(drop);
     if result.is_ok() {
         state
             .record_audit(
@@ -250,5 +369,20 @@ pub(super) async fn cancel(
             )
             .await;
     }
-    after_step(&state, &me, *id, result)
+    after_step(&state, &me, *id, result, &notice)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_mismatch;
+
+    #[test]
+    fn only_the_number_of_readers_confirms_a_send() {
+        assert_eq!(count_mismatch("51", 51), None);
+        assert_eq!(count_mismatch(" 1,234 ", 1234), None);
+        assert!(count_mismatch("", 51).is_some_and(|e| e.contains("51")));
+        assert!(count_mismatch("50", 51).is_some_and(|e| e.contains("Nothing was sent")));
+        assert!(count_mismatch("fifty-one", 51).is_some());
+        assert!(count_mismatch("-51", 51).is_some());
+    }
 }
