@@ -220,6 +220,7 @@ async fn every_page_passes_the_accessibility_checker() {
         format!("/admin/issues/{draft}"),
         format!("/admin/issues/{draft}/preview"),
         format!("/admin/issues/{draft}/send"),
+        format!("/admin/issues/{draft}/delete"),
         format!("/admin/issues/{sent}"),
         format!("/admin/subscribers/{reader}/unsubscribe"),
         "/admin/users".to_owned(),
