@@ -84,7 +84,7 @@ async fn an_editor_composes_an_issue_with_items(backend: Backend) {
     assert!(preview.contains(&format!(
         "<iframe src=\"/admin/issues/{id}/preview.html\" sandbox"
     )));
-    assert!(preview.contains("<pre class=\"plain\">"));
+    assert!(preview.contains("<pre class=\"plain\""));
     assert!(preview.contains("1. A second story"));
     assert!(preview.contains("2. Russian specialists arrive in Caracas"));
     assert!(preview.contains("https://ctmnews.example/2019/03/28/venezuela"));
