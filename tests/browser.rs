@@ -180,6 +180,49 @@ struct Story {
     summary: String,
 }
 
+impl Digest {
+    /// The digest as the API takes it (`POST /api/v1/issues`).
+    fn as_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "subject": self.subject,
+            "preheader": self.preheader,
+            "intro": self.intro,
+            "items": self.items.iter().map(|story| serde_json::json!({
+                "title": story.title,
+                "url": story.url,
+                "source": story.source,
+                "date": story.date,
+                "summary": story.summary,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Makes the digest a draft through the API, as a CMS would, and returns its id.
+async fn create_digest(app: &TestApp, digest: &Digest) -> i64 {
+    let token = app.api_token(Role::Editor).await;
+    let response = app
+        .api(reqwest::Method::POST, "/api/v1/issues", &token)
+        .json(&digest.as_json())
+        .send()
+        .await
+        .expect("create the issue");
+    assert_eq!(response.status(), 201);
+    response.json::<serde_json::Value>().await.expect("JSON")["id"]
+        .as_i64()
+        .expect("the issue's id")
+}
+
+/// Signs in on the login page and waits for the dashboard.
+async fn sign_in(browser: &Browser, app: &TestApp, email: &str, password: &str) {
+    browser.goto(&app.url("/admin/login")).await;
+    browser.wait_for_heading("Sign in").await;
+    browser.fill("email", email).await;
+    browser.fill("password", password).await;
+    browser.press("Sign in").await;
+    browser.wait_for_heading("Dashboard").await;
+}
+
 /// The article as an editor would cut it up: its background paragraph as the
 /// intro, its news as the first item, the quotes as the second.
 fn digest_of_the_article() -> Digest {
@@ -240,12 +283,7 @@ async fn editor_composes_previews_and_sends_a_test() {
     let digest = digest_of_the_article();
     let proofreader = "proofreader@example.com";
 
-    browser.goto(&app.url("/admin/login")).await;
-    browser.wait_for_heading("Sign in").await;
-    browser.fill("email", &editor.email).await;
-    browser.fill("password", TEST_PASSWORD).await;
-    browser.press("Sign in").await;
-    browser.wait_for_heading("Dashboard").await;
+    sign_in(&browser, &app, &editor.email, TEST_PASSWORD).await;
     // Composing is editors' work; the admin pages are not even offered.
     let nav = browser
         .wait_for("//header//nav")

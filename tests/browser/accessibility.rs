@@ -101,18 +101,7 @@ async fn every_page_passes_the_accessibility_checker() {
     let editor = app.create_user("editor@example.com", Role::Editor).await;
 
     let digest = digest_of_the_article();
-    let issue = json!({
-        "subject": digest.subject,
-        "preheader": digest.preheader,
-        "intro": digest.intro,
-        "items": digest.items.iter().map(|story| json!({
-            "title": story.title,
-            "url": story.url,
-            "source": story.source,
-            "date": story.date,
-            "summary": story.summary,
-        })).collect::<Vec<_>>(),
-    });
+    let issue = digest.as_json();
     let token = app.api_token(Role::Editor).await;
     let draft = api(
         &app,

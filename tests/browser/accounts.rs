@@ -6,17 +6,9 @@
 use herald::accounts::Role;
 
 use crate::driver::Browser;
+use crate::sign_in;
 use crate::support::admin::TEST_PASSWORD;
 use crate::support::{Backend, TestApp};
-
-async fn sign_in(browser: &Browser, app: &TestApp, email: &str, password: &str) {
-    browser.goto(&app.url("/admin/login")).await;
-    browser.wait_for_heading("Sign in").await;
-    browser.fill("email", email).await;
-    browser.fill("password", password).await;
-    browser.press("Sign in").await;
-    browser.wait_for_heading("Dashboard").await;
-}
 
 async fn refresh(browser: &Browser) {
     browser.client.refresh().await.expect("reload the page");

@@ -15,12 +15,7 @@ use super::{digest_of_the_article, has_class};
 const READERS: usize = 24;
 
 async fn sign_in(browser: &Browser, app: &TestApp, email: &str) {
-    browser.goto(&app.url("/admin/login")).await;
-    browser.wait_for_heading("Sign in").await;
-    browser.fill("email", email).await;
-    browser.fill("password", TEST_PASSWORD).await;
-    browser.press("Sign in").await;
-    browser.wait_for_heading("Dashboard").await;
+    super::sign_in(browser, app, email, TEST_PASSWORD).await;
 }
 
 /// The text of the progress field `name` on the issue page.
@@ -63,25 +58,7 @@ async fn editor_sends_the_digest_to_an_imported_list_and_watches_it_go_out() {
 
     // The digest, made through the API as a CMS would.
     let digest = digest_of_the_article();
-    let token = app.api_token(Role::Editor).await;
-    let response = app
-        .api(reqwest::Method::POST, "/api/v1/issues", &token)
-        .json(&json!({
-            "subject": digest.subject,
-            "preheader": digest.preheader,
-            "intro": digest.intro,
-            "items": digest.items.iter().map(|story| json!({
-                "title": story.title,
-                "url": story.url,
-                "source": story.source,
-                "date": story.date,
-                "summary": story.summary,
-            })).collect::<Vec<_>>(),
-        }))
-        .send()
-        .await
-        .expect("create the issue");
-    assert_eq!(response.status(), 201);
+    super::create_digest(&app, &digest).await;
 
     // The admin imports the list, with the readers' consent on record.
     sign_in(&browser, &app, &admin.email).await;

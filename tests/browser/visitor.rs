@@ -3,8 +3,6 @@
 //! way back; the archive is styled with a signup form; unknown pages are a
 //! styled 404 with a way home.
 
-use herald::accounts::Role;
-use serde_json::json;
 use sqlx::Executor;
 
 use super::digest_of_the_article;
@@ -77,28 +75,7 @@ async fn the_archive_is_styled_with_a_signup_form_and_unknown_pages_are_a_styled
     };
     let app = TestApp::spawn(Backend::Sqlite).await;
     let digest = digest_of_the_article();
-    let token = app.api_token(Role::Editor).await;
-    let response = app
-        .api(reqwest::Method::POST, "/api/v1/issues", &token)
-        .json(&json!({
-            "subject": digest.subject,
-            "preheader": digest.preheader,
-            "intro": digest.intro,
-            "items": digest.items.iter().map(|story| json!({
-                "title": story.title,
-                "url": story.url,
-                "source": story.source,
-                "date": story.date,
-                "summary": story.summary,
-            })).collect::<Vec<_>>(),
-        }))
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(response.status(), 201);
-    let id = response.json::<serde_json::Value>().await.expect("JSON")["id"]
-        .as_i64()
-        .expect("an id");
+    let id = crate::create_digest(&app, &digest).await;
     let mut conn = app.db.connect().await;
     conn.execute(
         sqlx::query("UPDATE issues SET status = 'sent', sent_at = $1 WHERE id = $2")
