@@ -67,6 +67,19 @@ async fn visitor_signs_up_and_confirms_in_a_browser() {
     );
     assert_eq!(browser.value_of("email").await, "ada.example.com");
     assert_eq!(browser.value_of("name").await, "Ada Lovelace");
+    // The page says so in its title, and the cursor waits in the bad field.
+    assert!(browser
+        .client
+        .title()
+        .await
+        .expect("title")
+        .starts_with("Error: "));
+    let focused = browser
+        .client
+        .execute("return document.activeElement.id;", Vec::new())
+        .await
+        .expect("the focused element");
+    assert_eq!(focused, serde_json::json!("email"));
     browser.screenshot("signup-error").await;
     assert_eq!(
         app.db.count("subscribers").await,
