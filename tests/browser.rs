@@ -19,6 +19,12 @@ mod sending;
 #[path = "browser/two_factor.rs"]
 mod two_factor;
 
+#[path = "browser/composer.rs"]
+mod composer;
+
+#[path = "browser/import.rs"]
+mod import;
+
 use driver::{xpath_literal, Browser};
 use herald::accounts::Role;
 use support::admin::TEST_PASSWORD;

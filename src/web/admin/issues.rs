@@ -15,7 +15,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::auth::{AdminContext, SignedIn};
-use super::{see_other, MAX_FORM_BYTES};
+use super::MAX_FORM_BYTES;
 use crate::delivery::SendControlError;
 use crate::issues::{
     self, FieldError, HeaderInput, IssueContent, IssueError, IssueHeader, IssueStatus,
@@ -40,6 +40,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(items::update_item)
             .service(items::remove_item)
             .service(items::move_item)
+            .service(items::undo_remove)
+            .service(composer_script)
             .service(preview::preview_page)
             .service(preview::preview_document)
             .service(preview::send_test)
@@ -127,6 +129,10 @@ fn issues_of(state: &AppState) -> Issues {
 struct FormErrors(Vec<FieldError>);
 
 impl FormErrors {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     fn get(&self, field: &str) -> Option<String> {
         self.0
             .iter()
@@ -197,6 +203,15 @@ async fn stylesheet() -> HttpResponse {
         .body(include_str!("../../../assets/composer.css"))
 }
 
+/// Drag and drop, and focus back on the item moved; the page works without it.
+#[get("/composer.js")]
+async fn composer_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("../../../assets/composer.js"))
+}
+
 #[derive(Template)]
 #[template(path = "admin/issue_new.html")]
 struct NewPage {
@@ -249,7 +264,7 @@ async fn create(
         Ok(header) => header,
         Err(invalid) => {
             return Ok(html(
-                StatusCode::BAD_REQUEST,
+                StatusCode::UNPROCESSABLE_ENTITY,
                 &NewPage {
                     ctx: me.context(&state, "issues"),
                     header: typed,
@@ -266,5 +281,8 @@ async fn create(
         .create(&content)
         .await
         .map_err(|e| failure(&state, e))?;
-    Ok(see_other(&format!("/admin/issues/{id}")))
+    Ok(me.redirect_with_notice(
+        &format!("/admin/issues/{id}"),
+        "The draft is created: add its items below.",
+    ))
 }

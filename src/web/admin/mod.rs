@@ -6,6 +6,7 @@ mod audit;
 pub mod auth;
 mod csrf;
 mod issues;
+mod shelf;
 mod sign_in;
 mod subscribers;
 mod two_factor;
