@@ -121,7 +121,7 @@ async fn the_composer_keeps_the_editors_work() {
         .wait_for("//form[contains(@class, 'undo')]//button[normalize-space()='Undo']")
         .await;
     assert_eq!(app.db.count("issue_items").await, 2);
-    browser.screenshot("composer-undo").await;
+    browser.screenshot_full_page("composer-undo").await;
     browser.press("Undo").await;
     wait_for_item(&browser, 2, STORIES[0].0).await;
     assert_eq!(app.db.count("issue_items").await, 3);

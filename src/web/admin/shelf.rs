@@ -10,20 +10,39 @@ use std::time::{Duration, Instant};
 
 use rand::RngCore;
 
-/// A bounded shelf: the oldest things fall off when it is full or when they
-/// have waited longer than `keep`.
+/// A bounded shelf: the oldest things fall off when it is full (by count,
+/// or by the weight of what it holds) or when they have waited longer than
+/// `keep`.
 pub struct Shelf<T> {
     things: Mutex<VecDeque<(String, Instant, T)>>,
     capacity: usize,
     keep: Duration,
+    budget: usize,
+    weigh: fn(&T) -> usize,
+}
+
+fn weightless<T>(_: &T) -> usize {
+    0
 }
 
 impl<T: Clone> Shelf<T> {
     pub const fn new(capacity: usize, keep: Duration) -> Self {
+        Self::weighed(capacity, keep, usize::MAX, weightless::<T>)
+    }
+
+    /// A shelf that also keeps the total `weigh` of its things under `budget`.
+    pub const fn weighed(
+        capacity: usize,
+        keep: Duration,
+        budget: usize,
+        weigh: fn(&T) -> usize,
+    ) -> Self {
         Self {
             things: Mutex::new(VecDeque::new()),
             capacity,
             keep,
+            budget,
+            weigh,
         }
     }
 
@@ -34,8 +53,18 @@ impl<T: Clone> Shelf<T> {
         let ticket: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let mut things = self.lock();
         self.expire(&mut things);
-        while things.len() >= self.capacity {
-            things.pop_front();
+        let weight = (self.weigh)(&thing);
+        while things.len() >= self.capacity
+            || things
+                .iter()
+                .map(|(_, _, t)| (self.weigh)(t))
+                .sum::<usize>()
+                .saturating_add(weight)
+                > self.budget
+        {
+            if things.pop_front().is_none() {
+                break;
+            }
         }
         things.push_back((ticket.clone(), Instant::now(), thing));
         ticket
@@ -87,6 +116,17 @@ mod tests {
         assert_eq!(shelf.peek(&ticket).as_deref(), Some("a"));
         assert_eq!(shelf.take(&ticket).as_deref(), Some("a"));
         assert_eq!(shelf.take(&ticket), None);
+    }
+
+    #[test]
+    fn the_oldest_things_fall_off_past_the_weight_budget() {
+        let shelf = Shelf::weighed(10, Duration::from_secs(60), 10, |t: &usize| *t);
+        let first = shelf.put(6);
+        let second = shelf.put(3);
+        let third = shelf.put(4);
+        assert_eq!(shelf.peek(&first), None);
+        assert_eq!(shelf.peek(&second), Some(3));
+        assert_eq!(shelf.peek(&third), Some(4));
     }
 
     #[test]

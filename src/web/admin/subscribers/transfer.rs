@@ -32,9 +32,14 @@ const MAX_UPLOAD_BYTES: usize = 128 * 1024 * 1024;
 const MAX_FIELD_BYTES: usize = 4 * 1024;
 const IMPORT_PAGE: &str = "/admin/subscribers/import";
 
-/// Files checked and not yet imported. Few: each can be large, and an admin
-/// imports one at a time.
-static CHECKED: Shelf<CheckedFile> = Shelf::new(8, Duration::from_secs(60 * 60));
+/// Files checked and not yet imported: each admin has one at a time, and
+/// together they stay under 512 MB (the oldest go first).
+static CHECKED: Shelf<CheckedFile> = Shelf::weighed(
+    64,
+    Duration::from_secs(60 * 60),
+    512 * 1024 * 1024,
+    |file| file.bytes.len(),
+);
 
 /// Where the session keeps the ticket of the checked file.
 const CHECKED_KEY: &str = "import_checked";
