@@ -82,6 +82,9 @@
   }
 
   var dragged = null;
+  // Where the dragged item stood, to put it back when it is dropped elsewhere.
+  var home = null;
+  var dropped = false;
   Array.prototype.forEach.call(list.querySelectorAll("li[data-item]"), function (li) {
     var handle = document.createElement("span");
     handle.className = "drag-handle";
@@ -91,13 +94,19 @@
     var head = li.querySelector(".item-head");
     head.insertBefore(handle, head.firstChild);
     handle.addEventListener("mousedown", function () { li.draggable = true; });
+    handle.addEventListener("mouseup", function () { li.draggable = false; });
     li.addEventListener("dragstart", function (event) {
       dragged = li;
+      home = li.nextSibling;
+      dropped = false;
       li.classList.add("dragging");
       event.dataTransfer.effectAllowed = "move";
       event.dataTransfer.setData("text/plain", li.getAttribute("data-item"));
     });
     li.addEventListener("dragend", function () {
+      if (!dropped) {
+        list.insertBefore(li, home);
+      }
       li.draggable = false;
       li.classList.remove("dragging");
       dragged = null;
@@ -117,6 +126,7 @@
   list.addEventListener("drop", function (event) {
     if (!dragged) { return; }
     event.preventDefault();
+    dropped = true;
     var items = Array.prototype.slice.call(list.querySelectorAll("li[data-item]"));
     var position = items.indexOf(dragged) + 1;
     submitPlace(dragged.getAttribute("data-item"), position);

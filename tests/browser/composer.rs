@@ -1,6 +1,7 @@
 //! The composer keeps the editor's work: an intro edit survives adding an
 //! item, a refresh repeats nothing, the keyboard's "Move down" keeps the item
-//! in view and in focus, and a removal can be undone.
+//! in view and in focus, a removal can be undone, and an item dragged to a
+//! new place stays there.
 
 use herald::accounts::Role;
 
@@ -126,6 +127,30 @@ async fn the_composer_keeps_the_editors_work() {
     wait_for_item(&browser, 2, STORIES[0].0).await;
     assert_eq!(app.db.count("issue_items").await, 3);
     browser.screenshot("composer-after-undo").await;
+
+    // Drag and drop: the third item dropped on top of the first lands first.
+    browser
+        .client
+        .execute(
+            "var items = document.querySelectorAll('ol.items > li');\
+             var from = items[2], to = items[0], data = new DataTransfer();\
+             var top = to.getBoundingClientRect().top + 1;\
+             var event = function (type, target) {\
+               target.dispatchEvent(new DragEvent(type, {bubbles: true, cancelable: true,\
+                 dataTransfer: data, clientY: top}));\
+             };\
+             event('dragstart', from); event('dragover', to); event('drop', to);",
+            Vec::new(),
+        )
+        .await
+        .expect("drag the third item to the top");
+    // The page comes back from the server with the new order.
+    browser
+        .wait_for("//p[contains(@class, 'flash')][contains(., 'The item is moved.')]")
+        .await;
+    wait_for_item(&browser, 1, STORIES[2].0).await;
+    wait_for_item(&browser, 2, STORIES[1].0).await;
+    wait_for_item(&browser, 3, STORIES[0].0).await;
 
     browser.close().await;
 }

@@ -443,12 +443,29 @@ async fn the_separator_is_found_and_a_wrong_header_is_named(backend: Backend) {
     assert!(page.contains("href=\"/admin/subscribers/import/template.csv\""));
 }
 
+async fn only_admins_check_and_import_files(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let editor = app.sign_in_as(Role::Editor).await;
+    let (status, _) = editor
+        .get_page("/admin/subscribers/import/template.csv")
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = upload(&app, &editor, &people_csv(), None).await;
+    assert_eq!(status, 403);
+    let response = editor
+        .post_form("/admin/subscribers/import/confirm", &[])
+        .await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(app.db.count("subscribers").await, 0);
+}
+
 on_both_databases!(
     an_export_neutralises_cells_a_spreadsheet_would_run,
     an_uploaded_file_is_imported_as_pending_with_bad_rows_reported,
     a_confirmed_import_needs_a_consent_note_and_keeps_it,
     an_upload_without_the_csrf_token_imports_nothing,
     the_separator_is_found_and_a_wrong_header_is_named,
+    only_admins_check_and_import_files,
     the_command_line_import_reports_bad_rows_and_is_idempotent,
     an_export_gives_back_what_was_imported,
 );

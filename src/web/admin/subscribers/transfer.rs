@@ -158,7 +158,7 @@ async fn import_page(state: web::Data<AppState>, me: AdminOnly) -> Result<HttpRe
 
 /// A CSV to start from, with the columns the import expects.
 #[get("/subscribers/import/template.csv")]
-async fn import_template() -> HttpResponse {
+async fn import_template(_admin: AdminOnly) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
