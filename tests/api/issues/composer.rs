@@ -532,6 +532,39 @@ async fn an_item_dragged_to_a_place_lands_there_with_the_intro(backend: Backend)
     assert_eq!(item_ids(&page), [ids[2], ids[0], ids[1]]);
 }
 
+/// Enter in a field presses the page's first button, "Save draft": a new
+/// item typed by then is added, not dropped.
+async fn save_draft_adds_the_new_item_typed_too(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let editor = app.sign_in_as(Role::Editor).await;
+    let id = create_draft(&editor, "Digest", "Hello.").await;
+    let response = editor
+        .post_form(
+            &format!("/admin/issues/{id}"),
+            &with_header("Hello, saved with an item.", &FIRST),
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let location = location_of(&response);
+    let (_, page) = follow(&editor, response).await;
+    let ids = item_ids(&page);
+    assert_eq!(ids.len(), 1);
+    assert_eq!(location, format!("/admin/issues/{id}#item-{}", ids[0]));
+    assert!(page.contains("Hello, saved with an item."));
+
+    // With the new item's fields left empty it saves the draft alone.
+    let response = editor
+        .post_form(
+            &format!("/admin/issues/{id}"),
+            &with_header("Only the intro.", &[("title", ""), ("url", "")]),
+        )
+        .await;
+    let (status, page) = follow(&editor, response).await;
+    assert_eq!(status, 303);
+    assert!(page.contains("The draft is saved."));
+    assert_eq!(item_ids(&page).len(), 1);
+}
+
 on_both_databases!(
     an_editor_composes_an_issue_with_items,
     invalid_fields_are_named_and_nothing_is_saved,
@@ -544,4 +577,5 @@ on_both_databases!(
     adding_an_item_keeps_the_intro_typed_beside_it,
     a_removed_item_comes_back_at_its_place_once,
     an_item_dragged_to_a_place_lands_there_with_the_intro,
+    save_draft_adds_the_new_item_typed_too,
 );

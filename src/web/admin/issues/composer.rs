@@ -12,8 +12,9 @@ use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use super::items::{add_with_header, AddForm};
 use super::progress::{progress_view, ProgressView};
-use super::{failure, issues_of, FormErrors, HeaderForm, PageError};
+use super::{failure, issues_of, FormErrors, PageError};
 use crate::issues::{
     self, FieldError, HeaderInput, IssueError, IssueHeader, IssueStatus, ItemContent, ItemInput,
 };
@@ -276,9 +277,12 @@ pub(super) async fn save_header(
     state: web::Data<AppState>,
     me: SignedIn,
     id: web::Path<i64>,
-    form: web::Form<HeaderForm>,
+    form: web::Form<AddForm>,
 ) -> Result<HttpResponse, PageError> {
-    let typed = HeaderInput::from(form.into_inner());
+    if form.has_item() {
+        return add_with_header(&state, &me, *id, &form).await;
+    }
+    let typed = form.header.typed().unwrap_or_default();
     let result = match IssueHeader::parse(&typed) {
         Ok(header) => issues_of(&state).update_header(*id, &header).await,
         Err(invalid) => Err(invalid.into()),

@@ -81,13 +81,22 @@ impl From<&ItemForm> for ItemInput {
     }
 }
 
-/// The page's one form, submitted by "Add item": the new item and the header.
+/// The page's one form, submitted by "Add item" or "Save draft": the new
+/// item and the header.
 #[derive(Deserialize)]
-struct AddForm {
+pub(super) struct AddForm {
     #[serde(flatten)]
     item: ItemForm,
     #[serde(flatten)]
-    header: CarriedHeader,
+    pub header: CarriedHeader,
+}
+
+impl AddForm {
+    /// Whether a new item was typed (a title or a URL), which "Save draft"
+    /// then adds rather than drops: Enter in a field presses "Save draft".
+    pub fn has_item(&self) -> bool {
+        !self.item.title.trim().is_empty() || !self.item.url.trim().is_empty()
+    }
 }
 
 /// Answers a header that could not be saved with the page and what was typed.
@@ -113,7 +122,16 @@ pub(super) async fn add_item(
     id: web::Path<i64>,
     form: web::Form<AddForm>,
 ) -> Result<HttpResponse, PageError> {
-    let id = *id;
+    add_with_header(&state, &me, *id, &form).await
+}
+
+/// Saves the header the form carried and adds its new item, or neither.
+pub(super) async fn add_with_header(
+    state: &AppState,
+    me: &SignedIn,
+    id: i64,
+    form: &AddForm,
+) -> Result<HttpResponse, PageError> {
     let typed_item = ItemInput::from(&form.item);
     let typed_header = form.header.typed();
     // Both checked before either is saved, so a refusal keeps both as typed.
@@ -129,18 +147,18 @@ pub(super) async fn add_item(
                 item: None,
             };
             let error = IssueError::Invalid(InvalidInput(item_errors));
-            return after_change(&state, &me, id, Err(error), |_| typed).await;
+            return after_change(state, me, id, Err(error), |_| typed).await;
         }
     };
-    if let Err(refused) = save_carried(&state, id, &form.header).await {
-        return header_refused(&state, &me, id, refused).await;
+    if let Err(refused) = save_carried(state, id, &form.header).await {
+        return header_refused(state, me, id, refused).await;
     }
-    let result = issues_of(&state).add_item(id, &item).await;
+    let result = issues_of(state).add_item(id, &item).await;
     if result.is_ok() {
-        forget_undo(&me);
+        forget_undo(me);
     }
     let result = result.map(|item| Changed::new("The item is added.", Some(item)));
-    after_change(&state, &me, id, result, |e| Typed {
+    after_change(state, me, id, result, |e| Typed {
         new_item: Some((typed_item, e)),
         ..Typed::default()
     })
