@@ -31,6 +31,12 @@ mod two_factor;
 #[path = "browser/visitor.rs"]
 mod visitor;
 
+#[path = "browser/composer.rs"]
+mod composer;
+
+#[path = "browser/import.rs"]
+mod import;
+
 use driver::{xpath_literal, Browser};
 use herald::accounts::Role;
 use support::admin::TEST_PASSWORD;

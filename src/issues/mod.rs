@@ -319,6 +319,25 @@ impl Issues {
         queries::any_test_send(&mut conn).await
     }
 
+    /// Puts an item at `index` (0-based) in the draft's order, shifting the
+    /// others; an index past the end puts it last. Drag and drop and undoing a
+    /// removal both land an item at a given place.
+    #[tracing::instrument(skip_all, fields(issue_id = id, item_id))]
+    pub async fn place_item(&self, id: i64, item_id: i64, index: usize) -> Result<(), IssueError> {
+        self.change_draft(id, async |conn| {
+            let mut order = queries::item_order(conn, id).await?;
+            let at = order
+                .iter()
+                .position(|&i| i == item_id)
+                .ok_or(IssueError::ItemNotFound)?;
+            let item = order.remove(at);
+            order.insert(index.min(order.len()), item);
+            queries::write_order(conn, id, &order).await?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Moves an item one place up or down; at either end it stays put.
     #[tracing::instrument(skip_all, fields(issue_id = id, item_id))]
     pub async fn move_item(&self, id: i64, item_id: i64, to: Move) -> Result<(), IssueError> {

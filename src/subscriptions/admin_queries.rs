@@ -401,3 +401,28 @@ pub async fn insert_confirmations(
     }
     Ok(())
 }
+
+/// How many of `emails` (already lower-cased) are on the list, in any state:
+/// an import's dry run counts what it would leave alone. At most
+/// [`MAX_ROWS_PER_INSERT`] addresses a call.
+pub async fn count_listed(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    emails: &[String],
+) -> Result<u64, sqlx::Error> {
+    if emails.is_empty() {
+        return Ok(0);
+    }
+    let mut placeholders = Placeholders::new(dialect);
+    let list: Vec<String> = emails.iter().map(|_| placeholders.one()).collect();
+    let sql = format!(
+        "SELECT COUNT(*) AS listed FROM subscribers WHERE lower(email) IN ({})",
+        list.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for email in emails {
+        query = query.bind(email.as_str());
+    }
+    let listed: i64 = query.fetch_one(conn).await?.try_get("listed")?;
+    Ok(u64::try_from(listed).unwrap_or(0))
+}

@@ -334,8 +334,12 @@ async fn imports_exports_and_erasures_are_recorded_without_the_erased_address(ba
         .multipart(form)
         .send()
         .await
-        .expect("import");
-    assert_eq!(response.status(), 200);
+        .expect("check the file");
+    assert_eq!(response.status(), 303);
+    let response = admin
+        .post_form("/admin/subscribers/import/confirm", &[])
+        .await;
+    assert_eq!(response.status(), 303);
     assert_eq!(
         admin.get("/admin/subscribers/export.csv").await.status(),
         200

@@ -79,7 +79,16 @@ async fn editor_sends_the_digest_to_an_imported_list_and_watches_it_go_out() {
     browser
         .fill("consent_note", "Signed up on paper at the book fair")
         .await;
-    browser.press("Import").await;
+    browser.press("Check the file").await;
+    // The dry run shows what would happen; nothing is imported before the
+    // second press.
+    browser
+        .wait_for(&format!("//li[contains(., '{READERS} new')]"))
+        .await;
+    assert_eq!(app.db.count("subscribers").await, 0);
+    browser
+        .press(&format!("Import {READERS} new subscribers"))
+        .await;
     browser
         .wait_for(&format!(
             "//p[{}][contains(., '{READERS} added')]",

@@ -8,7 +8,8 @@
 //! transaction, or confirmed on the strength of a consent note, which is kept
 //! in each subscriber's history.
 
-use std::io::Read;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
 
 use super::super::admin_queries::{self, NewSubscriberRow, MAX_ROWS_PER_INSERT};
 use super::super::domain::EmailError;
@@ -16,6 +17,7 @@ use super::super::{SubscriberEmail, SubscriberName, Subscriptions};
 use super::csv_cell::restore;
 use super::{Actor, Admission};
 use crate::store::now_millis;
+use crate::store::Dialect;
 
 /// Problems kept for the report; the rest are only counted.
 pub const MAX_PROBLEMS_KEPT: usize = 1_000;
@@ -65,8 +67,8 @@ impl ImportReport {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("The first line must be a header naming the columns: email, and optionally name.")]
-    MissingHeader,
+    #[error("The first line must be a header naming the columns: email, and optionally name. This file's first line reads `{found}`; expected `{expected}`.")]
+    MissingHeader { found: String, expected: String },
     #[error("cannot read the file: {0}")]
     Read(#[source] csv::Error),
     /// Batches before the failure are in; importing again adds the rest.
@@ -90,18 +92,10 @@ impl Subscriptions {
         admission: &Admission,
         actor: &Actor,
     ) -> Result<ImportReport, ImportError> {
-        let mut csv = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .from_reader(reader);
-        let headers = csv.byte_headers().map_err(ImportError::Read)?.clone();
-        let column = |wanted: &str| {
-            headers.iter().position(|header| {
-                std::str::from_utf8(header).is_ok_and(|h| h.trim().eq_ignore_ascii_case(wanted))
-            })
-        };
-        let email_column = column("email").ok_or(ImportError::MissingHeader)?;
-        let name_column = column("name");
+        let mut reader = BufReader::with_capacity(64 * 1024, reader);
+        let separator = Separator::detect(reader.fill_buf().map_err(io_error)?);
+        let mut csv = csv_reader(reader, separator);
+        let (email_column, name_column) = columns(&mut csv, separator)?;
 
         let mut report = ImportReport::default();
         let mut batch: Vec<ParsedRow> = Vec::with_capacity(MAX_ROWS_PER_INSERT);
@@ -232,4 +226,210 @@ fn quoted(value: &str) -> String {
         shown.push('…');
     }
     format!("{shown:?}")
+}
+
+/// The character between the columns of a CSV file: spreadsheets in many
+/// countries save with semicolons, and some exports use tabs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Separator {
+    #[default]
+    Comma,
+    Semicolon,
+    Tab,
+}
+
+impl Separator {
+    /// The separator of the file that starts with `start`: the one its first
+    /// line uses most outside quotes (a comma when it uses none).
+    pub fn detect(start: &[u8]) -> Self {
+        let line = start.split(|&b| b == b'\n').next().unwrap_or_default();
+        let (mut counts, mut quoted) = ([0usize; 3], false);
+        for &byte in line {
+            match byte {
+                b'"' => quoted = !quoted,
+                b',' if !quoted => counts[0] += 1,
+                b';' if !quoted => counts[1] += 1,
+                b'\t' if !quoted => counts[2] += 1,
+                _ => {}
+            }
+        }
+        let most = counts.iter().copied().max().unwrap_or(0);
+        if most == 0 || counts[0] == most {
+            Self::Comma
+        } else if counts[1] == most {
+            Self::Semicolon
+        } else {
+            Self::Tab
+        }
+    }
+
+    pub fn byte(self) -> u8 {
+        match self {
+            Self::Comma => b',',
+            Self::Semicolon => b';',
+            Self::Tab => b'\t',
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Comma => "comma",
+            Self::Semicolon => "semicolon",
+            Self::Tab => "tab",
+        }
+    }
+
+    /// The header an import expects, written with this separator.
+    fn expected_header(self) -> String {
+        match self {
+            Self::Tab => "email<tab>name".to_owned(),
+            other => format!("email{}name", char::from(other.byte())),
+        }
+    }
+}
+
+fn io_error(error: std::io::Error) -> ImportError {
+    ImportError::Read(csv::Error::from(error))
+}
+
+fn csv_reader<R: Read>(reader: R, separator: Separator) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .delimiter(separator.byte())
+        .from_reader(reader)
+}
+
+/// The email column and the name column, if any, from the header line.
+fn columns<R: Read>(
+    csv: &mut csv::Reader<R>,
+    separator: Separator,
+) -> Result<(usize, Option<usize>), ImportError> {
+    let headers = csv.byte_headers().map_err(ImportError::Read)?.clone();
+    let column = |wanted: &str| {
+        headers.iter().position(|header| {
+            std::str::from_utf8(header).is_ok_and(|h| h.trim().eq_ignore_ascii_case(wanted))
+        })
+    };
+    let Some(email_column) = column("email") else {
+        let cells: Vec<String> = headers
+            .iter()
+            .map(|cell| String::from_utf8_lossy(cell).trim().to_owned())
+            .collect();
+        let found = match separator {
+            Separator::Tab => cells.join("<tab>"),
+            other => cells.join(&char::from(other.byte()).to_string()),
+        };
+        return Err(ImportError::MissingHeader {
+            found: quoted(&found).trim_matches('"').to_owned(),
+            expected: separator.expected_header(),
+        });
+    };
+    Ok((email_column, column("name")))
+}
+
+/// What importing a file would do, found without changing anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DryRun {
+    pub separator: Separator,
+    /// Data rows read (the header not counted).
+    pub rows: u64,
+    /// Addresses the import would add.
+    pub new: u64,
+    /// Rows whose address is on an earlier row of the file.
+    pub repeated: u64,
+    pub invalid: u64,
+    /// Addresses already on the list, in any state: left as they are.
+    pub already_listed: u64,
+    /// The invalid and repeated rows, with their line and why: the first
+    /// [`MAX_PROBLEMS_KEPT`].
+    pub problems: Vec<RowProblem>,
+}
+
+impl DryRun {
+    fn note(&mut self, line: u64, reason: String) {
+        if self.problems.len() < MAX_PROBLEMS_KEPT {
+            self.problems.push(RowProblem { line, reason });
+        }
+    }
+}
+
+impl Subscriptions {
+    /// Reads a CSV file as [`Subscriptions::import_csv`] would and counts what
+    /// it would do, changing nothing.
+    #[tracing::instrument(skip_all)]
+    pub async fn dry_run_csv(&self, file: &[u8]) -> Result<DryRun, ImportError> {
+        let separator = Separator::detect(file);
+        let mut csv = csv_reader(file, separator);
+        let (email_column, name_column) = columns(&mut csv, separator)?;
+        let mut run = DryRun {
+            separator,
+            ..DryRun::default()
+        };
+        // Each address once, by the line it first appears on.
+        let mut seen: HashMap<String, u64> = HashMap::new();
+        let mut record = csv::ByteRecord::new();
+        loop {
+            match csv.read_byte_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(error) if matches!(error.kind(), csv::ErrorKind::Io(_)) => {
+                    return Err(ImportError::Read(error));
+                }
+                Err(error) => {
+                    run.rows += 1;
+                    run.invalid += 1;
+                    let line = error.position().map_or(0, csv::Position::line);
+                    run.note(line, error.to_string());
+                    continue;
+                }
+            }
+            run.rows += 1;
+            let line = record.position().map_or(0, csv::Position::line);
+            match parse_row(&record, email_column, name_column) {
+                Ok((email, _)) => {
+                    let key = email.as_str().to_ascii_lowercase();
+                    if let Some(first) = seen.get(&key) {
+                        run.repeated += 1;
+                        run.note(line, format!("repeats line {first} ({})", email.as_str()));
+                    } else {
+                        seen.insert(key, line);
+                    }
+                }
+                Err(reason) => {
+                    run.invalid += 1;
+                    run.note(line, reason);
+                }
+            }
+        }
+        let addresses: Vec<String> = seen.into_keys().collect();
+        let dialect: Dialect = self.store.dialect();
+        let mut conn = self
+            .store
+            .pool()
+            .acquire()
+            .await
+            .map_err(|source| ImportError::Store { added: 0, source })?;
+        for chunk in addresses.chunks(MAX_ROWS_PER_INSERT) {
+            run.already_listed += admin_queries::count_listed(&mut conn, dialect, chunk)
+                .await
+                .map_err(|source| ImportError::Store { added: 0, source })?;
+        }
+        run.new = addresses.len() as u64 - run.already_listed;
+        Ok(run)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Separator;
+
+    #[test]
+    fn the_separator_is_the_one_the_header_uses() {
+        assert_eq!(Separator::detect(b"email,name\na;b,c"), Separator::Comma);
+        assert_eq!(Separator::detect(b"E-mail;Name\r\n"), Separator::Semicolon);
+        assert_eq!(Separator::detect(b"email\tname\n"), Separator::Tab);
+        assert_eq!(Separator::detect(b"\"a;b\",email\n"), Separator::Comma);
+        assert_eq!(Separator::detect(b"email\n"), Separator::Comma);
+    }
 }

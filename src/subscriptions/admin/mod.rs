@@ -17,7 +17,7 @@ use std::fmt;
 pub use super::admin_queries::SubscriberRow;
 pub use detail::{HistoryEntry, SubscriberDetail};
 pub use export::{CsvExport, ExportError, EXPORT_HEADER};
-pub use import::{ImportError, ImportReport, RowProblem, MAX_PROBLEMS_KEPT};
+pub use import::{DryRun, ImportError, ImportReport, RowProblem, Separator, MAX_PROBLEMS_KEPT};
 pub use list::{ListQuery, SearchTerm, SubscriberPage, MAX_PAGE_SIZE};
 pub use sample::{insert_samples, SampleSubscriber};
 

@@ -16,7 +16,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::auth::{AdminContext, SignedIn};
-use super::{see_other, MAX_FORM_BYTES};
+use super::MAX_FORM_BYTES;
 use crate::delivery::SendControlError;
 use crate::issues::{
     self, FieldError, HeaderInput, IssueContent, IssueError, IssueHeader, IssueStatus,
@@ -41,6 +41,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(items::update_item)
             .service(items::remove_item)
             .service(items::move_item)
+            .service(items::undo_remove)
+            .service(composer_script)
             .service(preview::preview_page)
             .service(preview::preview_document)
             .service(preview::send_test)
@@ -131,6 +133,10 @@ fn issues_of(state: &AppState) -> Issues {
 struct FormErrors(Vec<FieldError>);
 
 impl FormErrors {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     fn get(&self, field: &str) -> Option<String> {
         self.0
             .iter()
@@ -201,6 +207,15 @@ async fn stylesheet() -> HttpResponse {
         .body(include_str!("../../../assets/composer.css"))
 }
 
+/// Drag and drop, and focus back on the item moved; the page works without it.
+#[get("/composer.js")]
+async fn composer_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("../../../assets/composer.js"))
+}
+
 #[derive(Template)]
 #[template(path = "admin/issue_new.html")]
 struct NewPage {
@@ -253,7 +268,7 @@ async fn create(
         Ok(header) => header,
         Err(invalid) => {
             return Ok(html(
-                StatusCode::BAD_REQUEST,
+                StatusCode::UNPROCESSABLE_ENTITY,
                 &NewPage {
                     ctx: me.context(&state, "issues"),
                     header: typed,
@@ -270,5 +285,8 @@ async fn create(
         .create(&content)
         .await
         .map_err(|e| failure(&state, e))?;
-    Ok(see_other(&format!("/admin/issues/{id}")))
+    Ok(me.redirect_with_notice(
+        &format!("/admin/issues/{id}"),
+        "The draft is created: add its items below.",
+    ))
 }

@@ -7,6 +7,7 @@ pub mod auth;
 pub(crate) mod checklist;
 mod csrf;
 mod issues;
+mod shelf;
 mod sign_in;
 mod subscribers;
 mod two_factor;

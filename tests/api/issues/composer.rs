@@ -2,7 +2,10 @@
 
 use herald::accounts::Role;
 
-use super::{add_item, assert_inert, create_draft, item_ids, mark_sent, shows_escaped};
+use super::{
+    add_item, assert_inert, create_draft, follow, item_ids, item_list, location_of, mark_sent,
+    shows_escaped,
+};
 use crate::on_both_databases;
 use crate::support::admin::cookie_client;
 use crate::support::{Backend, SmtpMode, TestApp};
@@ -31,9 +34,9 @@ async fn an_editor_composes_an_issue_with_items(backend: Backend) {
 
     let id = create_draft(&editor, "Weekly digest", "Hello *readers*.").await;
     let (status, _) = add_item(&editor, id, &FIRST).await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 303);
     let (status, page) = add_item(&editor, id, &SECOND).await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 303);
     assert!(page.contains("The item is added."));
     let ids = item_ids(&page);
     assert_eq!(ids.len(), 2);
@@ -47,7 +50,11 @@ async fn an_editor_composes_an_issue_with_items(backend: Backend) {
             &[("direction", "up")],
         )
         .await;
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        location_of(&response),
+        format!("/admin/issues/{id}#item-{}", ids[1])
+    );
     let (_, page) = editor.get_page(&format!("/admin/issues/{id}")).await;
     assert_eq!(item_ids(&page), [ids[1], ids[0]]);
     assert!(page.find(SECOND[0].1) < page.find(FIRST[0].1));
@@ -58,7 +65,11 @@ async fn an_editor_composes_an_issue_with_items(backend: Backend) {
     let response = editor
         .post_form(&format!("/admin/issues/{id}/items/{}", ids[0]), &edited)
         .await;
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        location_of(&response),
+        format!("/admin/issues/{id}#item-{}", ids[0])
+    );
     let response = editor
         .post_form(
             &format!("/admin/issues/{id}"),
@@ -69,8 +80,8 @@ async fn an_editor_composes_an_issue_with_items(backend: Backend) {
             ],
         )
         .await;
-    assert_eq!(response.status(), 200);
-    let page = response.text().await.expect("page");
+    let (status, page) = follow(&editor, response).await;
+    assert_eq!(status, 303);
     assert!(page.contains("The draft is saved."));
     assert!(page.contains("Russian specialists arrive in Caracas"));
     assert!(!page.contains("Russian military arrive in Venezuela"));
@@ -108,10 +119,10 @@ async fn an_editor_composes_an_issue_with_items(backend: Backend) {
     let response = editor
         .post_form(&format!("/admin/issues/{id}/items/{}/remove", ids[1]), &[])
         .await;
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 303);
     let (_, page) = editor.get_page(&format!("/admin/issues/{id}")).await;
     assert_eq!(item_ids(&page), [ids[0]]);
-    assert!(!page.contains(SECOND[0].1));
+    assert!(!item_list(&page).contains(SECOND[0].1));
 
     // The list and the dashboard show the draft.
     let (_, list) = editor.get_page("/admin/issues").await;
@@ -130,12 +141,11 @@ async fn invalid_fields_are_named_and_nothing_is_saved(backend: Backend) {
             &[("subject", "  "), ("preheader", ""), ("intro", "x")],
         )
         .await;
-    assert_eq!(response.status(), 400);
-    assert!(response
-        .text()
-        .await
-        .expect("page")
-        .contains("The subject is required."));
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.expect("page");
+    assert!(page.contains("The subject is required."));
+    assert!(page.contains("<title>Error: New issue"));
+    assert!(page.contains("aria-invalid=\"true\" aria-describedby=\"subject-error\""));
     assert_eq!(app.db.count("issues").await, 0);
 
     let id = create_draft(&editor, "Digest", "").await;
@@ -149,8 +159,10 @@ async fn invalid_fields_are_named_and_nothing_is_saved(backend: Backend) {
         ],
     )
     .await;
-    assert_eq!(status, 400);
+    assert_eq!(status, 422);
     assert!(page.contains("Nothing was saved"));
+    assert!(page.contains("<title>Error: Digest"));
+    assert!(page.contains("aria-describedby=\"new-url-error\""));
     assert!(page.contains("The URL must be a full http:// or https:// address"));
     assert!(page.contains("The date must read YYYY-MM-DD"));
     // What was typed comes back in the form.
@@ -163,7 +175,7 @@ async fn invalid_fields_are_named_and_nothing_is_saved(backend: Backend) {
             &[("subject", "Two\r\nlines"), ("intro", "")],
         )
         .await;
-    assert_eq!(response.status(), 400);
+    assert_eq!(response.status(), 422);
     let (_, page) = editor.get_page(&format!("/admin/issues/{id}")).await;
     assert!(page.contains("<h1>Digest</h1>"));
 }
@@ -298,7 +310,7 @@ async fn script_in_an_issue_is_inert_in_the_admin_pages(backend: Backend) {
         ],
     )
     .await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 303);
     for path in [
         "/admin".to_owned(),
         "/admin/issues".to_owned(),
@@ -328,20 +340,19 @@ async fn a_sent_issue_cannot_be_edited(backend: Backend) {
             &[("subject", "Changed"), ("intro", "")],
         )
         .await;
-    assert_eq!(response.status(), 409);
-    assert!(response
-        .text()
-        .await
-        .expect("page")
-        .contains("Only drafts can be changed; this issue is sent."));
-    let (status, _) = add_item(&editor, id, &SECOND).await;
-    assert_eq!(status, 409);
+    let (status, page) = follow(&editor, response).await;
+    assert_eq!(status, 303);
+    assert!(page.contains("Only drafts can be changed; this issue is sent."));
+    assert!(page.contains("class=\"error flash\""));
+    let (status, page) = add_item(&editor, id, &SECOND).await;
+    assert_eq!(status, 303);
+    assert!(page.contains("Only drafts can be changed; this issue is sent."));
     let (_, page) = editor.get_page(&format!("/admin/issues/{id}")).await;
     let ids = item_ids(&page);
     let response = editor
         .post_form(&format!("/admin/issues/{id}/items/{}/remove", ids[0]), &[])
         .await;
-    assert_eq!(response.status(), 409);
+    assert_eq!(response.status(), 303);
     let (_, page) = editor.get_page(&format!("/admin/issues/{id}")).await;
     assert!(page.contains("<h1>Sent digest</h1>"));
     assert!(page.contains("can no longer be changed"));
@@ -377,6 +388,191 @@ async fn the_composer_needs_a_session_and_a_csrf_token(backend: Backend) {
     assert_eq!(status, 404);
 }
 
+const THIRD: [(&str, &str); 2] = [
+    ("title", "A third story"),
+    ("url", "https://example.com/third"),
+];
+
+/// The intro as the composer's one form sends it with an item button.
+fn with_header<'a>(intro: &'a str, fields: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut all = vec![("subject", "Digest"), ("preheader", ""), ("intro", intro)];
+    all.extend_from_slice(fields);
+    all
+}
+
+async fn adding_an_item_keeps_the_intro_typed_beside_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let editor = app.sign_in_as(Role::Editor).await;
+    let id = create_draft(&editor, "Digest", "Old intro.").await;
+
+    let fields = with_header("New intro, never saved on its own.", &FIRST);
+    let response = editor
+        .post_form(&format!("/admin/issues/{id}/items"), &fields)
+        .await;
+    assert_eq!(response.status(), 303);
+    let location = location_of(&response);
+    let (_, page) = follow(&editor, response).await;
+    let ids = item_ids(&page);
+    assert_eq!(ids.len(), 1);
+    assert_eq!(location, format!("/admin/issues/{id}#item-{}", ids[0]));
+    assert!(page.contains("New intro, never saved on its own."));
+    assert!(!page.contains("Old intro."));
+    assert!(page.contains(&format!("<li id=\"item-{}\"", ids[0])));
+
+    // Refreshing the page the add led to adds nothing.
+    for _ in 0..2 {
+        let (status, page) = editor.get_page(&format!("/admin/issues/{id}")).await;
+        assert_eq!(status, 200);
+        assert_eq!(item_ids(&page).len(), 1);
+    }
+    assert_eq!(app.db.count("issue_items").await, 1);
+
+    // A refused item keeps both the item and the intro as typed.
+    let fields = with_header(
+        "An intro edit with a bad item.",
+        &[("title", "Kept title"), ("url", "not a link")],
+    );
+    let response = editor
+        .post_form(&format!("/admin/issues/{id}/items"), &fields)
+        .await;
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.expect("page");
+    assert!(page.contains("An intro edit with a bad item."));
+    assert!(page.contains("value=\"Kept title\""));
+    assert!(page.contains("aria-describedby=\"new-url-error\""));
+    assert_eq!(app.db.count("issue_items").await, 1);
+}
+
+async fn a_removed_item_comes_back_at_its_place_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let editor = app.sign_in_as(Role::Editor).await;
+    let id = create_draft(&editor, "Digest", "Hello.").await;
+    add_item(&editor, id, &FIRST).await;
+    add_item(&editor, id, &SECOND).await;
+    let (_, page) = add_item(&editor, id, &THIRD).await;
+    let ids = item_ids(&page);
+
+    let response = editor
+        .post_form(
+            &format!("/admin/issues/{id}/items/{}/remove", ids[1]),
+            &with_header("Hello, edited.", &[]),
+        )
+        .await;
+    let (status, page) = follow(&editor, response).await;
+    assert_eq!(status, 303);
+    assert!(page.contains("The item “A second story” is removed."));
+    assert!(page.contains("Removed “A second story”."));
+    assert!(page.contains(&format!("action=\"/admin/issues/{id}/items/undo\"")));
+    assert!(page.contains("Hello, edited."));
+    assert_eq!(item_ids(&page), [ids[0], ids[2]]);
+
+    let response = editor
+        .post_form(&format!("/admin/issues/{id}/items/undo"), &[])
+        .await;
+    assert_eq!(response.status(), 303);
+    let location = location_of(&response);
+    let (_, page) = follow(&editor, response).await;
+    assert!(page.contains("The item “A second story” is back."));
+    let restored = item_ids(&page);
+    assert_eq!(restored.len(), 3);
+    assert_eq!([restored[0], restored[2]], [ids[0], ids[2]]);
+    assert_eq!(location, format!("/admin/issues/{id}#item-{}", restored[1]));
+    let list = item_list(&page);
+    assert!(list.find(FIRST[0].1) < list.find(SECOND[0].1));
+    assert!(list.find(SECOND[0].1) < list.find(THIRD[0].1));
+    assert!(!page.contains("Removed “A second story”."));
+
+    // Sending the undo again (a refresh, the back button) restores nothing.
+    let response = editor
+        .post_form(&format!("/admin/issues/{id}/items/undo"), &[])
+        .await;
+    let (status, page) = follow(&editor, response).await;
+    assert_eq!(status, 303);
+    assert!(page.contains("There is no removal to undo"));
+    assert_eq!(item_ids(&page).len(), 3);
+
+    // Another change ends the offer.
+    editor
+        .post_form(&format!("/admin/issues/{id}/items/{}/remove", ids[0]), &[])
+        .await;
+    add_item(&editor, id, &SECOND).await;
+    let response = editor
+        .post_form(&format!("/admin/issues/{id}/items/undo"), &[])
+        .await;
+    let (_, page) = follow(&editor, response).await;
+    assert!(page.contains("There is no removal to undo"));
+    assert_eq!(app.db.count("issue_items").await, 3);
+}
+
+async fn an_item_dragged_to_a_place_lands_there_with_the_intro(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let editor = app.sign_in_as(Role::Editor).await;
+    let id = create_draft(&editor, "Digest", "Hello.").await;
+    add_item(&editor, id, &FIRST).await;
+    add_item(&editor, id, &SECOND).await;
+    let (_, page) = add_item(&editor, id, &THIRD).await;
+    let ids = item_ids(&page);
+
+    let response = editor
+        .post_form(
+            &format!("/admin/issues/{id}/items/{}/move", ids[2]),
+            &with_header("Moved with this intro.", &[("position", "1")]),
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        location_of(&response),
+        format!("/admin/issues/{id}#item-{}", ids[2])
+    );
+    let (_, page) = follow(&editor, response).await;
+    assert_eq!(item_ids(&page), [ids[2], ids[0], ids[1]]);
+    assert!(page.contains("Moved with this intro."));
+
+    let response = editor
+        .post_form(
+            &format!("/admin/issues/{id}/items/{}/move", ids[0]),
+            &[("position", "0")],
+        )
+        .await;
+    let (status, page) = follow(&editor, response).await;
+    assert_eq!(status, 303);
+    assert!(page.contains("class=\"error flash\""));
+    assert_eq!(item_ids(&page), [ids[2], ids[0], ids[1]]);
+}
+
+/// Enter in a field presses the page's first button, "Save draft": a new
+/// item typed by then is added, not dropped.
+async fn save_draft_adds_the_new_item_typed_too(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let editor = app.sign_in_as(Role::Editor).await;
+    let id = create_draft(&editor, "Digest", "Hello.").await;
+    let response = editor
+        .post_form(
+            &format!("/admin/issues/{id}"),
+            &with_header("Hello, saved with an item.", &FIRST),
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let location = location_of(&response);
+    let (_, page) = follow(&editor, response).await;
+    let ids = item_ids(&page);
+    assert_eq!(ids.len(), 1);
+    assert_eq!(location, format!("/admin/issues/{id}#item-{}", ids[0]));
+    assert!(page.contains("Hello, saved with an item."));
+
+    // With the new item's fields left empty it saves the draft alone.
+    let response = editor
+        .post_form(
+            &format!("/admin/issues/{id}"),
+            &with_header("Only the intro.", &[("title", ""), ("url", "")]),
+        )
+        .await;
+    let (status, page) = follow(&editor, response).await;
+    assert_eq!(status, 303);
+    assert!(page.contains("The draft is saved."));
+    assert_eq!(item_ids(&page).len(), 1);
+}
+
 on_both_databases!(
     an_editor_composes_an_issue_with_items,
     invalid_fields_are_named_and_nothing_is_saved,
@@ -386,4 +582,8 @@ on_both_databases!(
     script_in_an_issue_is_inert_in_the_admin_pages,
     a_sent_issue_cannot_be_edited,
     the_composer_needs_a_session_and_a_csrf_token,
+    adding_an_item_keeps_the_intro_typed_beside_it,
+    a_removed_item_comes_back_at_its_place_once,
+    an_item_dragged_to_a_place_lands_there_with_the_intro,
+    save_draft_adds_the_new_item_typed_too,
 );

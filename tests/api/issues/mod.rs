@@ -33,7 +33,9 @@ pub async fn create_draft(admin: &AdminBrowser, subject: &str, intro: &str) -> i
         .unwrap_or_else(|| panic!("unexpected location {location}"))
 }
 
-/// Adds an item through the composer's "add an item" form.
+/// Adds an item through the composer's "add an item" form. A redirect
+/// (post/redirect/get) is followed as a browser would: the status is the
+/// POST's, the page the one it led to.
 pub async fn add_item(
     admin: &AdminBrowser,
     issue: i64,
@@ -42,7 +44,38 @@ pub async fn add_item(
     let response = admin
         .post_form(&format!("/admin/issues/{issue}/items"), fields)
         .await;
-    (response.status(), response.text().await.expect("page"))
+    follow(admin, response).await
+}
+
+/// The status of a composer POST and the page it shows: the page it
+/// redirected to, or the page it answered with.
+pub async fn follow(
+    admin: &AdminBrowser,
+    response: reqwest::Response,
+) -> (reqwest::StatusCode, String) {
+    let status = response.status();
+    if status == reqwest::StatusCode::SEE_OTHER {
+        let location = location_of(&response);
+        let path = location.split('#').next().unwrap_or_default();
+        let (_, page) = admin.get_page(path).await;
+        (status, page)
+    } else {
+        (status, response.text().await.expect("page"))
+    }
+}
+
+/// Where a redirect points, fragment included.
+pub fn location_of(response: &reqwest::Response) -> String {
+    response.headers()["location"]
+        .to_str()
+        .expect("ascii location")
+        .to_owned()
+}
+
+/// The list of items on a composer page, without the messages above it.
+pub fn item_list(page: &str) -> &str {
+    page.find("<ol class=\"items\"")
+        .map_or("", |at| &page[at..])
 }
 
 /// The item ids on a composer page, in their order.
@@ -162,7 +195,10 @@ pub fn assert_inert(html: &str) {
         // Herald's own files: the CSP allows script from the site itself only.
         let own_script = name == "script"
             && attributes.iter().any(|(a, v)| {
-                a == "src" && (v.starts_with("/assets/") || v == "/admin/issues/progress.js")
+                a == "src"
+                    && (v.starts_with("/assets/")
+                        || v == "/admin/issues/progress.js"
+                        || v == "/admin/issues/composer.js")
             });
         assert!(
             own_preview

@@ -58,7 +58,7 @@ async fn delivery_count(app: &TestApp, issue: i64) -> i64 {
 async fn draft(editor: &AdminBrowser, subject: &str) -> i64 {
     let id = create_draft(editor, subject, "Hello *readers*.").await;
     let (status, _) = add_item(editor, id, &ITEM).await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 303);
     id
 }
 

@@ -23,17 +23,32 @@ fn people_csv() -> String {
     )
 }
 
+/// The first press: uploads the file to be checked (a dry run). Returns the
+/// status and the page shown after it (the redirect followed).
 async fn upload(
     app: &TestApp,
     admin: &AdminBrowser,
     csv: &str,
     consent_note: Option<&str>,
 ) -> (reqwest::StatusCode, String) {
-    let file = reqwest::multipart::Part::bytes(csv.as_bytes().to_vec())
-        .file_name("people.csv")
-        .mime_str("text/csv")
-        .expect("mime type");
-    let mut form = reqwest::multipart::Form::new().part("file", file);
+    upload_named(app, admin, "people.csv", Some(csv), consent_note).await
+}
+
+async fn upload_named(
+    app: &TestApp,
+    admin: &AdminBrowser,
+    name: &str,
+    csv: Option<&str>,
+    consent_note: Option<&str>,
+) -> (reqwest::StatusCode, String) {
+    let mut form = reqwest::multipart::Form::new();
+    if let Some(csv) = csv {
+        let file = reqwest::multipart::Part::bytes(csv.as_bytes().to_vec())
+            .file_name(name.to_owned())
+            .mime_str("text/csv")
+            .expect("mime type");
+        form = form.part("file", file);
+    }
     if let Some(note) = consent_note {
         form = form
             .text("confirmed", "yes")
@@ -49,23 +64,56 @@ async fn upload(
         .send()
         .await
         .expect("POST");
-    (response.status(), response.text().await.expect("page"))
+    after(admin, response).await
+}
+
+/// The second press: imports the file as checked.
+async fn confirm(admin: &AdminBrowser) -> (reqwest::StatusCode, String) {
+    let response = admin
+        .post_form("/admin/subscribers/import/confirm", &[])
+        .await;
+    after(admin, response).await
+}
+
+async fn after(admin: &AdminBrowser, response: reqwest::Response) -> (reqwest::StatusCode, String) {
+    let status = response.status();
+    if status == reqwest::StatusCode::SEE_OTHER {
+        let location = response.headers()["location"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        let (_, page) = admin.get_page(&location).await;
+        (status, page)
+    } else {
+        (status, response.text().await.expect("page"))
+    }
 }
 
 async fn an_uploaded_file_is_imported_as_pending_with_bad_rows_reported(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let admin = app.sign_in_as(Role::Admin).await;
     let (status, page) = upload(&app, &admin, &people_csv(), None).await;
-    assert_eq!(status, 200, "{page}");
+    assert_eq!(status, 303, "{page}");
+    // The dry run: what would happen, and nothing done yet.
     assert!(
-        page.contains(
-            "7 rows read: 3 added, 1 already on the list (left as they were), 3 not imported"
-        ),
+        page.contains("File people.csv (7 rows, separated by comma) is still selected"),
         "{page}"
     );
+    for count in [
+        "<strong>3</strong> new",
+        "<strong>1</strong> repeated in the file",
+        "<strong>3</strong> invalid",
+        "<strong>0</strong> already on the list",
+    ] {
+        assert!(page.contains(count), "{count} in {page}");
+    }
+    assert!(page.contains("repeats line 2"), "{page}");
+    assert!(page.contains("Import 3 new subscribers"));
+    assert_eq!(app.db.count("subscribers").await, 0);
     for (line, reason) in [
         (3, "not-an-address"),
         (4, "no email address"),
+        (7, "repeats line 2"),
         (8, "A name has at most 100 characters"),
     ] {
         assert!(
@@ -73,6 +121,25 @@ async fn an_uploaded_file_is_imported_as_pending_with_bad_rows_reported(backend:
             "line {line} ({reason}) in {page}"
         );
     }
+    let (status, page) = confirm(&admin).await;
+    assert_eq!(status, 303);
+    assert!(
+        page.contains("people.csv: 7 rows read, 3 added, 1 already on the list or repeated in the file (left as they were), 3 not imported."),
+        "{page}"
+    );
+    assert!(page
+        .contains("<a href=\"/admin/subscribers?status=pending\">Show the 3 imported subscribers"));
+    // A refresh of the page after the import, or the confirmation sent
+    // again, imports nothing again.
+    let (_, page) = admin.get_page("/admin/subscribers/import").await;
+    assert!(!page.contains("Import 3 new subscribers"));
+    let (status, page) = confirm(&admin).await;
+    assert_eq!(status, 303);
+    assert!(
+        page.contains("There is no checked file to import"),
+        "{page}"
+    );
+    assert_eq!(app.db.count("subscribers").await, 3);
     for address in ["ann@example.com", "bob@example.org", "carol@example.net"] {
         assert_eq!(
             app.subscriber_status(address).await.as_deref(),
@@ -95,7 +162,14 @@ async fn an_uploaded_file_is_imported_as_pending_with_bad_rows_reported(backend:
     // The same file again changes nothing and sends nothing.
     let mails = app.mails(4).await.len();
     let (status, page) = upload(&app, &admin, &people_csv(), None).await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 303);
+    assert!(
+        page.contains("<strong>3</strong> already on the list"),
+        "{page}"
+    );
+    assert!(page.contains("<strong>0</strong> new"), "{page}");
+    let (status, page) = confirm(&admin).await;
+    assert_eq!(status, 303);
     assert!(page.contains("0 added, 4 already on the list"), "{page}");
     assert_eq!(app.db.count("subscribers").await, 3);
     assert_eq!(
@@ -109,14 +183,26 @@ async fn a_confirmed_import_needs_a_consent_note_and_keeps_it(backend: Backend) 
     let app = TestApp::spawn(backend).await;
     let admin = app.sign_in_as(Role::Admin).await;
     let (status, page) = upload(&app, &admin, &people_csv(), Some("  ")).await;
-    assert_eq!(status, 400);
+    assert_eq!(status, 422);
     assert!(page.contains("consent note is required"), "{page}");
+    assert!(page.contains("<title>Error: Import subscribers"));
+    assert!(page.contains("aria-describedby=\"consent_note-error\""));
+    // The file stays chosen: the next press needs only the note.
+    assert!(
+        page.contains("File people.csv (7 rows, separated by comma) is still selected"),
+        "{page}"
+    );
+    assert!(!page.contains("Import 3 new subscribers"));
     assert_eq!(app.db.count("subscribers").await, 0);
 
     let note = "Signed up on paper at the <b>2025</b> book fair";
-    let (status, page) = upload(&app, &admin, &people_csv(), Some(note)).await;
-    assert_eq!(status, 200, "{page}");
+    let (status, page) = upload_named(&app, &admin, "", None, Some(note)).await;
+    assert_eq!(status, 303, "{page}");
+    assert!(page.contains("Import 3 new subscribers"), "{page}");
+    let (status, page) = confirm(&admin).await;
+    assert_eq!(status, 303, "{page}");
     assert!(page.contains("3 added"));
+    assert!(page.contains("/admin/subscribers?status=confirmed"));
     assert_eq!(
         app.subscriber_status("bob@example.org").await.as_deref(),
         Some("confirmed")
@@ -308,11 +394,78 @@ async fn an_export_neutralises_cells_a_spreadsheet_would_run(backend: Backend) {
     }
 }
 
+async fn the_separator_is_found_and_a_wrong_header_is_named(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.sign_in_as(Role::Admin).await;
+    let (status, page) = upload(
+        &app,
+        &admin,
+        "email;name\nann@example.com;Ann\nbob@example.org;Bob\n",
+        None,
+    )
+    .await;
+    assert_eq!(status, 303, "{page}");
+    assert!(page.contains("(2 rows, separated by semicolon)"), "{page}");
+    assert!(page.contains("<strong>2</strong> new"), "{page}");
+    let (_, page) = confirm(&admin).await;
+    assert!(page.contains("2 added"), "{page}");
+    assert_eq!(
+        app.subscriber_status("bob@example.org").await.as_deref(),
+        Some("pending")
+    );
+
+    let (status, page) = upload_named(
+        &app,
+        &admin,
+        "export.csv",
+        Some("E-mail;Name\ncarol@example.net;Carol\n"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        page.contains("export.csv: The first line must be a header"),
+        "{page}"
+    );
+    assert!(
+        page.contains("first line reads `E-mail;Name`; expected `email;name`"),
+        "{page}"
+    );
+    assert!(page.contains("<title>Error: Import subscribers"));
+    assert_eq!(app.db.count("subscribers").await, 2);
+
+    let (status, template) = admin
+        .get_page("/admin/subscribers/import/template.csv")
+        .await;
+    assert_eq!(status, 200);
+    assert!(template.starts_with("email,name\n"));
+    let (_, page) = admin.get_page("/admin/subscribers/import").await;
+    assert!(page.contains("href=\"/admin/subscribers/import/template.csv\""));
+}
+
+async fn only_admins_check_and_import_files(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let editor = app.sign_in_as(Role::Editor).await;
+    let (status, _) = editor
+        .get_page("/admin/subscribers/import/template.csv")
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = upload(&app, &editor, &people_csv(), None).await;
+    assert_eq!(status, 403);
+    let response = editor
+        .post_form("/admin/subscribers/import/confirm", &[])
+        .await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(app.db.count("subscribers").await, 0);
+}
+
 on_both_databases!(
     an_export_neutralises_cells_a_spreadsheet_would_run,
     an_uploaded_file_is_imported_as_pending_with_bad_rows_reported,
     a_confirmed_import_needs_a_consent_note_and_keeps_it,
     an_upload_without_the_csrf_token_imports_nothing,
+    the_separator_is_found_and_a_wrong_header_is_named,
+    only_admins_check_and_import_files,
     the_command_line_import_reports_bad_rows_and_is_idempotent,
     an_export_gives_back_what_was_imported,
 );

@@ -1,13 +1,20 @@
 //! The composer page of one issue, and saving its subject, preheader and intro.
 //! Once the issue is sent (or sending), the same page, read-only, shows the
 //! send's progress above the content.
+//!
+//! Every change answers with a redirect back to the page (post/redirect/get),
+//! at the item it touched (`#item-7`). The whole page is one form (`#draft`):
+//! the buttons that add, move or remove an item submit the subject, preheader
+//! and intro with them, so an edit not yet saved is saved rather than lost.
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
+use serde::Deserialize;
 
+use super::items::{add_with_header, AddForm};
 use super::progress::{progress_view, ProgressView};
-use super::{failure, issues_of, FormErrors, HeaderForm, PageError};
+use super::{failure, issues_of, FormErrors, PageError};
 use crate::issues::{
     self, FieldError, HeaderInput, IssueError, IssueHeader, IssueStatus, ItemContent, ItemInput,
 };
@@ -43,22 +50,51 @@ struct ComposerPage {
     items: Vec<ItemRow>,
     new_item: ItemInput,
     new_item_errors: FormErrors,
-    notice: Option<String>,
+    /// Why nothing was saved, when the page comes back with what was typed.
     error: Option<String>,
+    /// The title of the item just removed, while its removal can be undone.
+    undo: Option<String>,
     created: String,
     updated: String,
     /// The send, once there is one.
     progress: Option<ProgressView>,
 }
 
-/// What the editor typed in the form that was refused, to show it again.
+/// What the editor typed in the forms that were refused, to show it again.
 #[derive(Default)]
-pub(super) enum Typed {
-    #[default]
-    Nothing,
-    Header(HeaderInput, Vec<FieldError>),
-    NewItem(ItemInput, Vec<FieldError>),
-    Item(i64, ItemInput, Vec<FieldError>),
+pub(super) struct Typed {
+    pub header: Option<(HeaderInput, Vec<FieldError>)>,
+    pub new_item: Option<(ItemInput, Vec<FieldError>)>,
+    pub item: Option<(i64, ItemInput, Vec<FieldError>)>,
+}
+
+impl Typed {
+    fn has_errors(&self) -> bool {
+        self.header.as_ref().is_some_and(|(_, e)| !e.is_empty())
+            || self.new_item.as_ref().is_some_and(|(_, e)| !e.is_empty())
+            || self.item.as_ref().is_some_and(|(_, _, e)| !e.is_empty())
+    }
+}
+
+/// The subject, preheader and intro that the add, move, remove and undo
+/// buttons carry from the page's one form; absent when a client posts the
+/// item form alone.
+#[derive(Deserialize, Default)]
+pub(super) struct CarriedHeader {
+    subject: Option<String>,
+    preheader: Option<String>,
+    intro: Option<String>,
+}
+
+impl CarriedHeader {
+    pub fn typed(&self) -> Option<HeaderInput> {
+        let subject = self.subject.clone()?;
+        Some(HeaderInput {
+            subject,
+            preheader: self.preheader.clone().unwrap_or_default(),
+            intro: self.intro.clone().unwrap_or_default(),
+        })
+    }
 }
 
 fn item_input(item: &ItemContent) -> ItemInput {
@@ -84,8 +120,6 @@ pub(super) async fn render_composer(
     me: &SignedIn,
     id: i64,
     status: StatusCode,
-    notice: Option<String>,
-    error: Option<String>,
     typed: Typed,
 ) -> Result<HttpResponse, PageError> {
     let issue = issues_of(state)
@@ -102,15 +136,12 @@ pub(super) async fn render_composer(
             .unwrap_or_default(),
         intro: issue.header.intro.as_str().to_owned(),
     };
-    let (mut header, mut header_errors) = (stored_header, Vec::new());
-    let (mut new_item, mut new_item_errors) = (ItemInput::default(), Vec::new());
-    let mut refused_item = None;
-    match typed {
-        Typed::Nothing => {}
-        Typed::Header(input, errors) => (header, header_errors) = (input, errors),
-        Typed::NewItem(input, errors) => (new_item, new_item_errors) = (input, errors),
-        Typed::Item(item_id, input, errors) => refused_item = Some((item_id, input, errors)),
-    }
+    let error = typed
+        .has_errors()
+        .then(|| "Nothing was saved: check the fields marked below.".to_owned());
+    let (header, header_errors) = typed.header.unwrap_or((stored_header, Vec::new()));
+    let (new_item, new_item_errors) = typed.new_item.unwrap_or_default();
+    let refused_item = typed.item;
     let count = issue.items.len();
     let view = issues::IssueView::of(&issue);
     let items = issue
@@ -142,21 +173,22 @@ pub(super) async fn render_composer(
     } else {
         Some(progress_view(state, id).await?)
     };
+    let editable = issue.status.is_draft();
     Ok(html(
         status,
         &ComposerPage {
             ctx: me.context(state, "issues"),
             id,
             status: issue.status,
-            editable: issue.status.is_draft(),
+            editable,
             subject: issue.header.subject.as_str().to_owned(),
             header,
             header_errors: FormErrors(header_errors),
             items,
             new_item,
             new_item_errors: FormErrors(new_item_errors),
-            notice,
             error,
+            undo: super::items::undo_offer(me, id).filter(|_| editable),
             created: timestamps::date_time(issue.created_at),
             updated: timestamps::date_time(issue.updated_at),
             progress,
@@ -171,39 +203,72 @@ pub(super) async fn composer_page(
     me: SignedIn,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, PageError> {
-    render_composer(&state, &me, *id, StatusCode::OK, None, None, Typed::Nothing).await
+    render_composer(&state, &me, *id, StatusCode::OK, Typed::default()).await
 }
 
-/// The composer again after a change: the notice, or what was refused and why.
+/// What a change did: the message for the page, and the item to return to.
+pub(super) struct Changed {
+    pub notice: String,
+    pub item: Option<i64>,
+}
+
+impl Changed {
+    pub fn new(notice: impl Into<String>, item: Option<i64>) -> Self {
+        Self {
+            notice: notice.into(),
+            item,
+        }
+    }
+}
+
+/// The answer to a change: back to the composer at the item touched, or the
+/// page again with what was refused and why (422).
 pub(super) async fn after_change(
     state: &AppState,
     me: &SignedIn,
     id: i64,
-    result: Result<&str, IssueError>,
+    result: Result<Changed, IssueError>,
     typed: impl FnOnce(Vec<FieldError>) -> Typed,
 ) -> Result<HttpResponse, PageError> {
-    let (status, notice, error, typed) = match result {
-        Ok(notice) => (
-            StatusCode::OK,
-            Some(notice.to_owned()),
-            None,
-            Typed::Nothing,
-        ),
-        Err(IssueError::Invalid(invalid)) => (
-            StatusCode::BAD_REQUEST,
-            None,
-            Some("Nothing was saved: check the fields marked below.".to_owned()),
-            typed(invalid.0),
-        ),
-        Err(error @ IssueError::NotDraft(_)) => (
-            StatusCode::CONFLICT,
-            None,
-            Some(error.to_string()),
-            Typed::Nothing,
-        ),
-        Err(other) => return Err(failure(state, other)),
+    match result {
+        Ok(changed) => {
+            let fragment = changed
+                .item
+                .map_or_else(String::new, |item| format!("#item-{item}"));
+            Ok(me.redirect_with_notice(&format!("/admin/issues/{id}{fragment}"), changed.notice))
+        }
+        Err(IssueError::Invalid(invalid)) => {
+            render_composer(
+                state,
+                me,
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                typed(invalid.0),
+            )
+            .await
+        }
+        Err(error @ IssueError::NotDraft(_)) => {
+            Ok(me.redirect_with_error(&format!("/admin/issues/{id}"), error.to_string()))
+        }
+        Err(other) => Err(failure(state, other)),
+    }
+}
+
+/// Saves the subject, preheader and intro a button carried, if it carried
+/// them; a refused header comes back as the typed input and its errors.
+pub(super) async fn save_carried(
+    state: &AppState,
+    id: i64,
+    carried: &CarriedHeader,
+) -> Result<(), (HeaderInput, IssueError)> {
+    let Some(typed) = carried.typed() else {
+        return Ok(());
     };
-    render_composer(state, me, id, status, notice, error, typed).await
+    let result = match IssueHeader::parse(&typed) {
+        Ok(header) => issues_of(state).update_header(id, &header).await,
+        Err(invalid) => Err(invalid.into()),
+    };
+    result.map_err(|error| (typed, error))
 }
 
 #[post("/{id:\\d+}")]
@@ -212,13 +277,23 @@ pub(super) async fn save_header(
     state: web::Data<AppState>,
     me: SignedIn,
     id: web::Path<i64>,
-    form: web::Form<HeaderForm>,
+    form: web::Form<AddForm>,
 ) -> Result<HttpResponse, PageError> {
-    let typed = HeaderInput::from(form.into_inner());
+    if form.has_item() {
+        return add_with_header(&state, &me, *id, &form).await;
+    }
+    let typed = form.header.typed().unwrap_or_default();
     let result = match IssueHeader::parse(&typed) {
         Ok(header) => issues_of(&state).update_header(*id, &header).await,
         Err(invalid) => Err(invalid.into()),
     };
-    let result = result.map(|()| "The draft is saved.");
-    after_change(&state, &me, *id, result, |e| Typed::Header(typed, e)).await
+    if result.is_ok() {
+        super::items::forget_undo(&me);
+    }
+    let result = result.map(|()| Changed::new("The draft is saved.", None));
+    after_change(&state, &me, *id, result, |e| Typed {
+        header: Some((typed, e)),
+        ..Typed::default()
+    })
+    .await
 }

@@ -1,17 +1,27 @@
-//! CSV in and out of the subscriber list, for admins: an upload form whose
-//! rows are imported as they are read, and a streamed export.
+//! CSV in and out of the subscriber list, for admins: an upload that is first
+//! checked (a dry run: what would be added, what is repeated or invalid),
+//! then imported as shown on a second press, and a streamed export.
+//!
+//! Between the two steps the file waits on the shelf (the session holds its
+//! ticket), so an error on the form does not make the admin choose it again,
+//! and a refresh after the import repeats nothing (post/redirect/get).
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix_multipart::{Field, Multipart};
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use futures_util::TryStreamExt;
+use serde::{Deserialize, Serialize};
 
 use super::actor;
 use crate::audit::{AuditAction, AuditEntry};
 use crate::store::{now_millis, timestamps};
-use crate::subscriptions::admin::{Admission, ConsentNote, ImportError, ImportReport};
-use crate::web::admin::auth::{AdminContext, AdminOnly};
+use crate::subscriptions::admin::{Admission, ConsentNote, DryRun, ImportError};
+use crate::web::admin::auth::{AdminContext, AdminOnly, SignedIn};
+use crate::web::admin::shelf::Shelf;
 use crate::web::error::WebError;
 use crate::web::pages::html;
 use crate::web::AppState;
@@ -20,47 +30,158 @@ use crate::web::AppState;
 const MAX_UPLOAD_BYTES: usize = 128 * 1024 * 1024;
 /// Largest other form field.
 const MAX_FIELD_BYTES: usize = 4 * 1024;
+const IMPORT_PAGE: &str = "/admin/subscribers/import";
+
+/// Files checked and not yet imported: each admin has one at a time, and
+/// together they stay under 512 MB (the oldest go first).
+static CHECKED: Shelf<CheckedFile> = Shelf::weighed(
+    64,
+    Duration::from_secs(60 * 60),
+    512 * 1024 * 1024,
+    |file| file.bytes.len(),
+);
+
+/// Where the session keeps the ticket of the checked file.
+const CHECKED_KEY: &str = "import_checked";
+/// Where the session keeps what the last import did, for the page after it.
+const DONE_KEY: &str = "import_done";
+
+#[derive(Clone)]
+struct CheckedFile {
+    name: String,
+    bytes: Arc<Vec<u8>>,
+    confirmed: bool,
+    consent_note: String,
+    dry_run: DryRun,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ImportDone {
+    added: u64,
+    /// The status the new subscribers have, to list them.
+    status: String,
+}
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(export_csv)
         .service(import_page)
-        .service(import_upload);
+        .service(import_check)
+        .service(import_confirm)
+        .service(import_template)
+        .service(import_script);
 }
 
 #[derive(Template)]
 #[template(path = "admin/subscriber_import.html")]
 struct ImportPage {
     ctx: AdminContext,
-    report: Option<ImportReport>,
     error: Option<String>,
+    /// The error of the consent note, shown beside it.
+    note_error: Option<String>,
     confirmed: bool,
     consent_note: String,
+    /// The file checked and waiting for the second press.
+    checked: Option<CheckedView>,
+    /// What the import just did.
+    done: Option<ImportDone>,
+}
+
+struct CheckedView {
+    name: String,
+    run: DryRun,
+    /// False while the form has an error: the file waits, the import does not.
+    ready: bool,
 }
 
 impl ImportPage {
     fn new(ctx: AdminContext) -> Self {
         Self {
             ctx,
-            report: None,
             error: None,
+            note_error: None,
             confirmed: false,
             consent_note: String::new(),
+            checked: None,
+            done: None,
         }
+    }
+
+    fn has_errors(&self) -> bool {
+        self.error.is_some() || self.note_error.is_some()
+    }
+
+    fn show_checked(&mut self, file: CheckedFile, ready: bool) {
+        self.confirmed = file.confirmed;
+        self.consent_note = file.consent_note;
+        self.checked = Some(CheckedView {
+            name: file.name,
+            run: file.dry_run,
+            ready,
+        });
+    }
+}
+
+fn checked_file(me: &SignedIn) -> Option<CheckedFile> {
+    let ticket = me.session.get::<String>(CHECKED_KEY).ok().flatten()?;
+    CHECKED.peek(&ticket)
+}
+
+fn forget_checked(me: &SignedIn) -> Option<CheckedFile> {
+    let ticket = me
+        .session
+        .remove_as::<String>(CHECKED_KEY)
+        .and_then(Result::ok)?;
+    CHECKED.take(&ticket)
+}
+
+fn keep_checked(me: &SignedIn, file: CheckedFile) {
+    forget_checked(me);
+    let ticket = CHECKED.put(file);
+    if let Err(error) = me.session.insert(CHECKED_KEY, ticket) {
+        tracing::warn!(%error, "cannot keep the checked file for the import");
     }
 }
 
 #[get("/subscribers/import")]
 async fn import_page(state: web::Data<AppState>, me: AdminOnly) -> Result<HttpResponse, WebError> {
-    html(
-        StatusCode::OK,
-        &ImportPage::new(me.0.context(&state, "subscribers")),
-    )
+    let me = me.0;
+    let mut page = ImportPage::new(me.context(&state, "subscribers"));
+    page.done = me
+        .session
+        .remove_as::<ImportDone>(DONE_KEY)
+        .and_then(Result::ok);
+    if let Some(file) = checked_file(&me) {
+        page.show_checked(file, true);
+    }
+    html(StatusCode::OK, &page)
+}
+
+/// A CSV to start from, with the columns the import expects.
+#[get("/subscribers/import/template.csv")]
+async fn import_template(_admin: AdminOnly) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"subscribers-template.csv\"",
+        ))
+        .body("email,name\nann@example.com,Ann Example\nbob@example.org,\n")
+}
+
+/// Shows the consent note only when the consent box is ticked.
+#[get("/subscribers/import.js")]
+async fn import_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("../../../../assets/import.js"))
 }
 
 /// The fields of the upload form.
 #[derive(Default)]
 struct Upload {
     file: Option<Vec<u8>>,
+    file_name: String,
     confirmed: bool,
     consent_note: String,
 }
@@ -88,7 +209,14 @@ async fn read_upload(mut payload: Multipart) -> Result<Upload, UploadError> {
     let mut upload = Upload::default();
     while let Some(mut field) = payload.try_next().await? {
         match field.name().unwrap_or_default() {
-            "file" => upload.file = Some(read_field(&mut field, MAX_UPLOAD_BYTES).await?),
+            "file" => {
+                upload.file_name = field
+                    .content_disposition()
+                    .and_then(|d| d.get_filename())
+                    .unwrap_or("the file")
+                    .to_owned();
+                upload.file = Some(read_field(&mut field, MAX_UPLOAD_BYTES).await?);
+            }
             "confirmed" => {
                 upload.confirmed = !read_field(&mut field, MAX_FIELD_BYTES).await?.is_empty();
             }
@@ -104,11 +232,12 @@ async fn read_upload(mut payload: Multipart) -> Result<Upload, UploadError> {
     Ok(upload)
 }
 
+/// The first press: checks the file (a new one, or the one kept from before)
+/// and the form, keeps the file, and shows what the import would do.
 /// Multipart, so the CSRF token travels in the query string (`?csrf_token=`).
 #[post("/subscribers/import")]
-#[tracing::instrument(name = "admin_import", skip_all)]
-async fn import_upload(
-    req: HttpRequest,
+#[tracing::instrument(name = "admin_import_check", skip_all)]
+async fn import_check(
     state: web::Data<AppState>,
     me: AdminOnly,
     payload: Multipart,
@@ -128,24 +257,75 @@ async fn import_upload(
     };
     page.confirmed = upload.confirmed;
     page.consent_note = upload.consent_note.clone();
-    let admission = if upload.confirmed {
-        match ConsentNote::parse(&upload.consent_note) {
-            Ok(note) => Admission::Confirmed(note),
-            Err(error) => {
-                page.error = Some(error.to_string());
-                return html(StatusCode::BAD_REQUEST, &page);
+    let (name, bytes, dry_run) = match upload.file.filter(|f| !f.is_empty()) {
+        Some(bytes) => {
+            let dry_run = match state.subscriptions.dry_run_csv(&bytes).await {
+                Ok(run) => run,
+                Err(ImportError::Store { source, .. }) => return Err(source.into()),
+                Err(error) => {
+                    forget_checked(&me);
+                    page.error = Some(format!("{}: {error}", upload.file_name));
+                    return html(StatusCode::UNPROCESSABLE_ENTITY, &page);
+                }
+            };
+            (upload.file_name, Arc::new(bytes), dry_run)
+        }
+        None => match checked_file(&me) {
+            Some(kept) => (kept.name, kept.bytes, kept.dry_run),
+            None => {
+                page.error = Some("Choose a CSV file to import.".to_owned());
+                return html(StatusCode::UNPROCESSABLE_ENTITY, &page);
             }
+        },
+    };
+    let file = CheckedFile {
+        name,
+        bytes,
+        confirmed: upload.confirmed,
+        consent_note: upload.consent_note.clone(),
+        dry_run,
+    };
+    keep_checked(&me, file.clone());
+    if upload.confirmed {
+        if let Err(error) = ConsentNote::parse(&upload.consent_note) {
+            page.note_error = Some(error.to_string());
+            page.show_checked(file, false);
+            return html(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        }
+    }
+    Ok(see_other_page())
+}
+
+fn see_other_page() -> HttpResponse {
+    crate::web::admin::see_other(IMPORT_PAGE)
+}
+
+/// The second press: imports the file exactly as checked.
+#[post("/subscribers/import/confirm")]
+#[tracing::instrument(name = "admin_import", skip_all)]
+async fn import_confirm(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    me: AdminOnly,
+) -> Result<HttpResponse, WebError> {
+    let me = me.0;
+    let Some(file) = forget_checked(&me) else {
+        return Ok(me.redirect_with_error(
+            IMPORT_PAGE,
+            "There is no checked file to import (it was imported already, or waited too long): choose the file again.",
+        ));
+    };
+    let admission = if file.confirmed {
+        match ConsentNote::parse(&file.consent_note) {
+            Ok(note) => Admission::Confirmed(note),
+            Err(error) => return Ok(me.redirect_with_error(IMPORT_PAGE, error.to_string())),
         }
     } else {
         Admission::Pending
     };
-    let Some(file) = upload.file.filter(|f| !f.is_empty()) else {
-        page.error = Some("Choose a CSV file to import.".to_owned());
-        return html(StatusCode::BAD_REQUEST, &page);
-    };
     let result = state
         .subscriptions
-        .import_csv(file.as_slice(), &admission, &actor(&me, &req, &state))
+        .import_csv(file.bytes.as_slice(), &admission, &actor(&me, &req, &state))
         .await;
     match result {
         Ok(report) => {
@@ -156,14 +336,26 @@ async fn import_upload(
                         .detail(report.summary(&admission)),
                 )
                 .await;
-            page.report = Some(report);
-            html(StatusCode::OK, &page)
+            let done = ImportDone {
+                added: report.added,
+                status: if file.confirmed {
+                    "confirmed"
+                } else {
+                    "pending"
+                }
+                .to_owned(),
+            };
+            if let Err(error) = me.session.insert(DONE_KEY, done) {
+                tracing::warn!(%error, "cannot keep the import's outcome for the next page");
+            }
+            let notice = format!(
+                "{}: {} rows read, {} added, {} already on the list or repeated in the file (left as they were), {} not imported.",
+                file.name, report.rows, report.added, report.already_listed, report.rejected
+            );
+            Ok(me.redirect_with_notice(IMPORT_PAGE, notice))
         }
         Err(ImportError::Store { source, .. }) => Err(source.into()),
-        Err(error) => {
-            page.error = Some(error.to_string());
-            html(StatusCode::BAD_REQUEST, &page)
-        }
+        Err(error) => Ok(me.redirect_with_error(IMPORT_PAGE, error.to_string())),
     }
 }
 
