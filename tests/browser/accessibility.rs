@@ -223,6 +223,35 @@ async fn every_page_passes_the_accessibility_checker() {
     for path in &admin_pages {
         findings.visit(&browser, &axe, &app, path).await;
     }
+    // The import's dry run, with a repeat and a bad row to report.
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let csv = folder.path().join("readers.csv");
+    std::fs::write(
+        &csv,
+        "email,name\nann@example.com,Ann\nANN@example.com,Ann again\nnot-an-address,X\n",
+    )
+    .expect("write the CSV file");
+    browser.goto(&app.url("/admin/subscribers/import")).await;
+    browser
+        .wait_for("//input[@id='file']")
+        .await
+        .send_keys(&csv.display().to_string())
+        .await
+        .expect("choose the CSV file");
+    browser.press("Check the file").await;
+    browser.wait_for("//li[contains(., '1 new')]").await;
+    findings
+        .check(&browser, &axe, "/admin/subscribers/import (dry run)")
+        .await;
+    // A removed item, with its undo offered.
+    browser
+        .goto(&app.url(&format!("/admin/issues/{draft}")))
+        .await;
+    browser.press("Remove item 1").await;
+    browser.wait_for("//button[normalize-space()='Undo']").await;
+    findings
+        .check(&browser, &axe, "/admin/issues/{draft} (undo offered)")
+        .await;
     // A form sent back with its errors.
     browser.goto(&app.url("/admin/issues/new")).await;
     browser.press("Create draft").await;

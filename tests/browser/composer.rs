@@ -10,12 +10,7 @@ use super::support::admin::TEST_PASSWORD;
 use super::support::{Backend, TestApp};
 
 async fn sign_in(browser: &Browser, app: &TestApp, email: &str) {
-    browser.goto(&app.url("/admin/login")).await;
-    browser.wait_for_heading("Sign in").await;
-    browser.fill("email", email).await;
-    browser.fill("password", TEST_PASSWORD).await;
-    browser.press("Sign in").await;
-    browser.wait_for_heading("Dashboard").await;
+    super::sign_in(browser, app, email, TEST_PASSWORD).await;
 }
 
 const STORIES: [(&str, &str); 3] = [
@@ -84,7 +79,7 @@ async fn the_composer_keeps_the_editors_work() {
     // "Move down" from the keyboard: the page comes back at the item, with
     // the focus on its button, so the next Enter moves it again.
     let move_down = browser
-        .wait_for("//button[@aria-label='Move item 1 down']")
+        .wait_for("//button[normalize-space()='Move item 1 down']")
         .await;
     move_down.send_keys("\u{E007}").await.expect("press Enter");
     wait_for_item(&browser, 2, STORIES[0].0).await;
@@ -113,7 +108,7 @@ async fn the_composer_keeps_the_editors_work() {
 
     // Remove the middle item, then undo: it comes back at its place.
     browser
-        .wait_for("//button[@aria-label='Remove item 2']")
+        .wait_for("//button[normalize-space()='Remove item 2']")
         .await
         .click()
         .await

@@ -10,12 +10,7 @@ use super::support::admin::TEST_PASSWORD;
 use super::support::{Backend, TestApp};
 
 async fn sign_in(browser: &Browser, app: &TestApp, email: &str) {
-    browser.goto(&app.url("/admin/login")).await;
-    browser.wait_for_heading("Sign in").await;
-    browser.fill("email", email).await;
-    browser.fill("password", TEST_PASSWORD).await;
-    browser.press("Sign in").await;
-    browser.wait_for_heading("Dashboard").await;
+    super::sign_in(browser, app, email, TEST_PASSWORD).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
