@@ -10,7 +10,7 @@ change of the next one lands):
 
     cargo build --bin herald
     python3 scripts/make-upgrade-fixture.py target/debug/herald \
-        tests/fixtures/upgrade/0.1.0 postgres://postgres@127.0.0.1:5432/test
+        tests/fixtures/upgrade/0.2.0 postgres://postgres@127.0.0.1:5432/test
 
 Standard library only. The PostgreSQL half needs pg_dump on the PATH.
 """
@@ -152,7 +152,11 @@ def fill(herald):
     herald.run("migrate")
     herald.run("user", "add", ADMIN[0], "--role", "admin", extra_env={"HERALD_PASSWORD": ADMIN[1]})
     herald.run("user", "add", EDITOR[0], "--role", "editor", extra_env={"HERALD_PASSWORD": EDITOR[1]})
-    token = herald.run("token", "create", "--name", "cms").strip().splitlines()[-1].strip()
+    # From 0.2 a token has an owner; 0.1 knew no --owner.
+    token_args = ["token", "create", "--name", "cms"]
+    if "--owner" in herald.run("token", "create", "--help"):
+        token_args += ["--owner", ADMIN[0]]
+    token = herald.run(*token_args).strip().splitlines()[-1].strip()
     herald.run("user", "add", "gone@example.com", "--role", "editor",
                extra_env={"HERALD_PASSWORD": "gone-password-for-the-fixture"})
 

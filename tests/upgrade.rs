@@ -20,7 +20,7 @@ use sqlx::{Executor, Row};
 use database::{Backend, TestDatabase};
 
 /// Every release whose database must keep working; add each new one here.
-const RELEASES: &[&str] = &["0.1.0"];
+const RELEASES: &[&str] = &["0.1.0", "0.2.0"];
 
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {

@@ -132,7 +132,8 @@ impl Accounts {
     }
 
     fn parse_email(raw: &str) -> Result<String, AccountError> {
-        SubscriberEmail::parse(raw)
+        // Staff accounts may live on a local domain (admin@intranet).
+        SubscriberEmail::parse_any_domain(raw)
             .map(|email| email.as_str().to_owned())
             .map_err(|e| AccountError::InvalidEmail(e.to_string()))
     }

@@ -40,14 +40,14 @@ pub async fn normalise_stored_addresses(
     // Normalised addresses given out in this run, lower-cased as the unique index compares them.
     let mut given: HashMap<String, i64> = HashMap::new();
     for (id, stored) in queries::non_ascii_addresses(&mut tx, store.dialect()).await? {
-        let parsed = SubscriberEmail::parse(&stored);
+        let parsed = SubscriberEmail::parse_any_domain(&stored);
         if parsed.as_ref().is_ok_and(|email| email.as_str() == stored) {
             continue;
         }
         // A row with invisible characters still clashes with the address they hide.
         let candidate = match &parsed {
             Ok(email) => Some(email.clone()),
-            Err(EmailError::InvisibleCharacter) => SubscriberEmail::parse(
+            Err(EmailError::InvisibleCharacter) => SubscriberEmail::parse_any_domain(
                 &stored
                     .chars()
                     .filter(|&c| !super::domain::is_default_ignorable(c))

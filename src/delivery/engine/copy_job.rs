@@ -177,8 +177,8 @@ fn recipient(delivery: &ClaimedDelivery) -> Result<Mailbox, String> {
         .email
         .as_deref()
         .ok_or_else(|| "the subscriber was erased".to_owned())?;
-    let email =
-        SubscriberEmail::parse(email).map_err(|e| format!("stored address is invalid: {e}"))?;
+    let email = SubscriberEmail::parse_any_domain(email)
+        .map_err(|e| format!("stored address is invalid: {e}"))?;
     let name = delivery
         .name
         .as_deref()

@@ -151,7 +151,7 @@ impl Engine {
                 kind.as_str()
             )));
         }
-        let email = SubscriberEmail::parse(&subscriber.email)
+        let email = SubscriberEmail::parse_any_domain(&subscriber.email)
             .map_err(|e| AttemptError::Undeliverable(format!("stored address is invalid: {e}")))?;
         let name = subscriber
             .name
