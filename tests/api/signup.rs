@@ -569,7 +569,9 @@ async fn an_address_without_a_dot_in_its_domain_is_refused_with_a_fix_offered(ba
     let page = response.text().await.expect("body");
     assert!(page.contains("<title>Error: "), "{page}");
     assert!(page.contains(r#"id="email-error">The email address needs a full domain after the @"#));
-    assert!(page.contains(r#"aria-invalid="true" aria-describedby="email-error email-suggestion""#));
+    assert!(page.contains(
+        r#"aria-invalid="true" autofocus aria-describedby="email-error email-suggestion""#
+    ));
     assert!(page.contains("Did you mean <strong>jane.doe@gmail.com</strong>?"));
     assert!(page.contains(r#"<button type="submit" name="use" value="jane.doe@gmail.com">Use jane.doe@gmail.com</button>"#));
     assert!(

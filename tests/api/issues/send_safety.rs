@@ -29,7 +29,7 @@ MC4CAQAwBQYDK2VwBCIEIL7fs9n1eIrWJk3nNujFTIoQM0Y/pWH6Ixwp7C/IBqLl
 async fn draft(editor: &AdminBrowser, subject: &str) -> i64 {
     let id = create_draft(editor, subject, "Hello *readers*.").await;
     let (status, _) = add_item(editor, id, &ITEM).await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 303);
     id
 }
 
@@ -118,7 +118,7 @@ async fn the_send_page_checks_the_issue_and_says_who_it_is_from(backend: Backend
         ],
     )
     .await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 303);
     let (_, page) = editor.get_page(&send_path).await;
     let tested = check_line(&page, "A test copy since the last change");
     assert!(tested.contains(">Warning<"), "{tested}");
