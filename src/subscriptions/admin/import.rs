@@ -100,23 +100,9 @@ impl Subscriptions {
         let mut report = ImportReport::default();
         let mut batch: Vec<ParsedRow> = Vec::with_capacity(MAX_ROWS_PER_INSERT);
         let mut record = csv::ByteRecord::new();
-        loop {
-            match csv.read_byte_record(&mut record) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(error) if matches!(error.kind(), csv::ErrorKind::Io(_)) => {
-                    return Err(ImportError::Read(error));
-                }
-                Err(error) => {
-                    report.rows += 1;
-                    let line = error.position().map_or(0, csv::Position::line);
-                    report.reject(line, error.to_string());
-                    continue;
-                }
-            }
+        while let Some((line, row)) = next_row(&mut csv, &mut record, email_column, name_column)? {
             report.rows += 1;
-            let line = record.position().map_or(0, csv::Position::line);
-            match parse_row(&record, email_column, name_column) {
+            match row {
                 Ok(row) => batch.push(row),
                 Err(reason) => report.reject(line, reason),
             }
@@ -191,6 +177,30 @@ impl Subscriptions {
             self.signals.mail_queued();
         }
         Ok(())
+    }
+}
+
+/// The next data row and its line: the row, or why it cannot be read (a
+/// broken CSV line counts as a bad row; only a read error ends the file).
+fn next_row<R: Read>(
+    csv: &mut csv::Reader<R>,
+    record: &mut csv::ByteRecord,
+    email_column: usize,
+    name_column: Option<usize>,
+) -> Result<Option<(u64, Result<ParsedRow, String>)>, ImportError> {
+    match csv.read_byte_record(record) {
+        Ok(true) => {
+            let line = record.position().map_or(0, csv::Position::line);
+            Ok(Some((line, parse_row(record, email_column, name_column))))
+        }
+        Ok(false) => Ok(None),
+        Err(error) if matches!(error.kind(), csv::ErrorKind::Io(_)) => {
+            Err(ImportError::Read(error))
+        }
+        Err(error) => {
+            let line = error.position().map_or(0, csv::Position::line);
+            Ok(Some((line, Err(error.to_string()))))
+        }
     }
 }
 
@@ -369,24 +379,9 @@ impl Subscriptions {
         // Each address once, by the line it first appears on.
         let mut seen: HashMap<String, u64> = HashMap::new();
         let mut record = csv::ByteRecord::new();
-        loop {
-            match csv.read_byte_record(&mut record) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(error) if matches!(error.kind(), csv::ErrorKind::Io(_)) => {
-                    return Err(ImportError::Read(error));
-                }
-                Err(error) => {
-                    run.rows += 1;
-                    run.invalid += 1;
-                    let line = error.position().map_or(0, csv::Position::line);
-                    run.note(line, error.to_string());
-                    continue;
-                }
-            }
+        while let Some((line, row)) = next_row(&mut csv, &mut record, email_column, name_column)? {
             run.rows += 1;
-            let line = record.position().map_or(0, csv::Position::line);
-            match parse_row(&record, email_column, name_column) {
+            match row {
                 Ok((email, _)) => {
                     let key = email.as_str().to_ascii_lowercase();
                     if let Some(first) = seen.get(&key) {
