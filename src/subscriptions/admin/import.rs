@@ -81,6 +81,8 @@ pub enum ImportError {
 }
 
 type ParsedRow = (SubscriberEmail, Option<SubscriberName>);
+/// A data row's line, and the row or why it cannot be read.
+type NumberedRow = (u64, Result<ParsedRow, String>);
 
 impl Subscriptions {
     /// Imports a CSV file. Reads `reader` as it goes, so memory stays flat
@@ -187,7 +189,7 @@ fn next_row<R: Read>(
     record: &mut csv::ByteRecord,
     email_column: usize,
     name_column: Option<usize>,
-) -> Result<Option<(u64, Result<ParsedRow, String>)>, ImportError> {
+) -> Result<Option<NumberedRow>, ImportError> {
     match csv.read_byte_record(record) {
         Ok(true) => {
             let line = record.position().map_or(0, csv::Position::line);
