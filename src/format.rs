@@ -20,6 +20,16 @@ pub fn thousands(n: impl Into<i128>) -> String {
     out
 }
 
+/// `1 item`, `1,234 items`: a count with its noun in the right number.
+pub fn counted(n: impl Into<i128>, one: &str, many: &str) -> String {
+    let n: i128 = n.into();
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{} {many}", thousands(n))
+    }
+}
+
 /// A CSV cell that a spreadsheet opens as text, never as a formula: cells
 /// starting with `=`, `+`, `-`, `@`, a tab or a carriage return get a leading
 /// `'` (OWASP's advice on CSV injection). Names and addresses come from
@@ -34,7 +44,7 @@ pub fn spreadsheet_safe(cell: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
-    use super::{spreadsheet_safe, thousands};
+    use super::{counted, spreadsheet_safe, thousands};
 
     #[test]
     fn formula_cells_are_neutralised_and_others_left_alone() {
@@ -54,5 +64,12 @@ mod tests {
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(thousands(-12_345), "-12,345");
         assert_eq!(thousands(1_000_123_u64), "1,000,123");
+    }
+
+    #[test]
+    fn a_count_takes_the_noun_in_its_number() {
+        assert_eq!(counted(0, "item", "items"), "0 items");
+        assert_eq!(counted(1, "item", "items"), "1 item");
+        assert_eq!(counted(1_500_u64, "row", "rows"), "1,500 rows");
     }
 }

@@ -17,7 +17,6 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, Row, Transaction};
 
 use super::{Dialect, Store, StoreError};
-use crate::format::thousands;
 
 /// Which of the two databases, named as on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,13 +300,13 @@ fn with_mode(url: &str, mode: &str) -> String {
 
 /// `1 row`, `12 rows`.
 fn rows_of(n: u64) -> String {
-    let unit = if n == 1 { "row" } else { "rows" };
-    format!("{} {unit}", thousands(n))
+    crate::format::counted(n, "row", "rows")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::thousands;
 
     #[test]
     fn counts_are_written_with_thousands_separators() {

@@ -3,7 +3,7 @@
 //! stands in words; the colour only repeats it.
 
 use crate::delivery::SendControlError;
-use crate::format::thousands;
+use crate::format::counted;
 use crate::issues::Issue;
 use crate::store::timestamps;
 use crate::web::AppState;
@@ -57,14 +57,19 @@ impl Check {
     fn missing(title: &'static str, detail: impl Into<String>) -> Self {
         Self {
             state: CheckState::Missing,
-            title,
-            detail: detail.into(),
-            link: None,
+            ..Self::done(title, detail)
         }
     }
 
-    fn with_link(mut self, href: &str, text: &str) -> Self {
-        self.link = Some((href.to_owned(), text.to_owned()));
+    fn warning(title: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            state: CheckState::Warning,
+            ..Self::done(title, detail)
+        }
+    }
+
+    fn with_link(mut self, href: impl Into<String>, text: impl Into<String>) -> Self {
+        self.link = Some((href.into(), text.into()));
         self
     }
 }
@@ -165,17 +170,6 @@ pub(crate) fn first_run(state: &AppState, facts: &FirstRunFacts) -> Vec<Check> {
     checks
 }
 
-fn plural(count: usize, one: &str, many: &str) -> String {
-    if count == 1 {
-        format!("1 {one}")
-    } else {
-        format!(
-            "{} {many}",
-            thousands(i64::try_from(count).unwrap_or(i64::MAX))
-        )
-    }
-}
-
 /// Who readers see the mail from and who their replies reach, as their mail
 /// program shows it.
 pub(crate) fn sender_lines(state: &AppState) -> (String, String) {
@@ -195,110 +189,87 @@ pub(crate) fn send_checklist(
     issue: &Issue,
     last_test: Option<i64>,
 ) -> Vec<Check> {
+    const CONTENT: &str = "Subject and content";
+    const SENDER: &str = "From and Reply-To";
+    const TESTED: &str = "A test copy since the last change";
+    const POSTAL: &str = "Postal address";
     let id = issue.id;
-    let items = issue.items.len();
-    let content = if !issue.has_content() {
-        Check {
-            state: CheckState::Missing,
-            title: "Subject and content",
-            detail: SendControlError::Empty.to_string(),
-            link: Some((
-                format!("/admin/issues/{id}"),
-                format!("Edit issue {id} in the composer"),
-            )),
-        }
-    } else {
+    let content = if issue.has_content() {
         let intro = if issue.header.intro.is_empty() {
             "no intro"
         } else {
             "an intro"
         };
-        Check {
-            state: CheckState::Done,
-            title: "Subject and content",
-            detail: format!(
+        let items = u32::try_from(issue.items.len()).unwrap_or(u32::MAX);
+        Check::done(
+            CONTENT,
+            format!(
                 "“{}”, with {intro} and {}.",
                 issue.header.subject.as_str(),
-                plural(items, "item", "items")
+                counted(items, "item", "items")
             ),
-            link: None,
-        }
+        )
+    } else {
+        Check::missing(CONTENT, SendControlError::Empty.to_string()).with_link(
+            format!("/admin/issues/{id}"),
+            format!("Edit issue {id} in the composer"),
+        )
     };
     let (from, reply_to) = sender_lines(state);
     let sender = if state.config.from_is_set {
-        Check {
-            state: CheckState::Done,
-            title: "From and Reply-To",
-            detail: format!("From: {from}. Reply-To: {reply_to}."),
-            link: None,
-        }
+        Check::done(SENDER, format!("From: {from}. Reply-To: {reply_to}."))
     } else {
-        Check {
-            state: CheckState::Warning,
-            title: "From and Reply-To",
-            detail: format!(
+        Check::warning(
+            SENDER,
+            format!(
                 "From: {from}. Reply-To: {reply_to}. HERALD_FROM is not set, so the address \
                  is a placeholder that readers cannot reply to and that mail servers distrust: \
                  set HERALD_FROM to a real address, like “Morning Brief <news@example.com>”."
             ),
-            link: None,
-        }
+        )
     };
-    let test_link = Some((
-        format!("/admin/issues/{id}/preview"),
-        format!("Preview issue {id} and send a test copy"),
-    ));
     let tested = match last_test {
-        Some(at) if at >= issue.updated_at => Check {
-            state: CheckState::Done,
-            title: "A test copy since the last change",
-            detail: format!(
+        Some(at) if at >= issue.updated_at => Check::done(
+            TESTED,
+            format!(
                 "The latest test copy went out {}, after the last change.",
                 timestamps::date_time(at)
             ),
-            link: None,
-        },
-        Some(at) => Check {
-            state: CheckState::Warning,
-            title: "A test copy since the last change",
-            detail: format!(
+        ),
+        Some(at) => Check::warning(
+            TESTED,
+            format!(
                 "The latest test copy went out {}, before the last change ({}): look at one more.",
                 timestamps::date_time(at),
                 timestamps::date_time(issue.updated_at)
             ),
-            link: test_link,
-        },
-        None => Check {
-            state: CheckState::Warning,
-            title: "A test copy since the last change",
-            detail: "No test copy of this issue was sent yet.".to_owned(),
-            link: test_link,
-        },
+        ),
+        None => Check::warning(TESTED, "No test copy of this issue was sent yet."),
     };
-    let unsubscribe = Check {
-        state: CheckState::Done,
-        title: "Unsubscribe link",
-        detail: "Herald adds it to every copy, in the footer and in the List-Unsubscribe header, \
-                 one per reader."
-            .to_owned(),
-        link: None,
-    };
-    let postal = if state.identity.postal_address.trim().is_empty() {
-        Check {
-            state: CheckState::Warning,
-            title: "Postal address",
-            detail: "HERALD_POSTAL_ADDRESS is empty, so the footer shows no postal address, \
-                     which anti-spam laws such as CAN-SPAM ask for: set HERALD_POSTAL_ADDRESS."
-                .to_owned(),
-            link: None,
-        }
+    let tested = if tested.state == CheckState::Done {
+        tested
     } else {
-        Check {
-            state: CheckState::Done,
-            title: "Postal address",
-            detail: format!("The footer shows {}.", state.identity.postal_address),
-            link: None,
-        }
+        tested.with_link(
+            format!("/admin/issues/{id}/preview"),
+            format!("Preview issue {id} and send a test copy"),
+        )
+    };
+    let unsubscribe = Check::done(
+        "Unsubscribe link",
+        "Herald adds it to every copy, in the footer and in the List-Unsubscribe header, \
+         one per reader.",
+    );
+    let postal = if state.identity.postal_address.trim().is_empty() {
+        Check::warning(
+            POSTAL,
+            "HERALD_POSTAL_ADDRESS is empty, so the footer shows no postal address, \
+             which anti-spam laws such as CAN-SPAM ask for: set HERALD_POSTAL_ADDRESS.",
+        )
+    } else {
+        Check::done(
+            POSTAL,
+            format!("The footer shows {}.", state.identity.postal_address),
+        )
     };
     vec![content, sender, tested, unsubscribe, postal]
 }
