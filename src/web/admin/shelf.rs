@@ -8,8 +8,6 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use rand::RngCore;
-
 /// A bounded shelf: the oldest things fall off when it is full (by count,
 /// or by the weight of what it holds) or when they have waited longer than
 /// `keep`.
@@ -48,9 +46,7 @@ impl<T: Clone> Shelf<T> {
 
     /// Puts `thing` on the shelf; the ticket to get it back.
     pub fn put(&self, thing: T) -> String {
-        let mut bytes = [0u8; 16];
-        rand::rng().fill_bytes(&mut bytes);
-        let ticket: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let ticket = crate::config::random_token();
         let mut things = self.lock();
         self.expire(&mut things);
         let weight = (self.weigh)(&thing);
