@@ -353,11 +353,7 @@ impl Engine {
             html_bytes = rendered.html_bytes(),
             "issue rendered for sending"
         );
-        Ok(Some(PreparedIssue::new(
-            issue_id,
-            &rendered,
-            &self.settings.identity,
-        )))
+        Ok(Some(PreparedIssue::new(issue_id, &rendered)))
     }
 
     async fn work(&self, queue: &Mutex<mpsc::Receiver<Job>>) {

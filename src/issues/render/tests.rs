@@ -17,6 +17,8 @@ fn identity() -> MailIdentity {
         newsletter_name: "The Daily Herald".into(),
         postal_address: "1 Test Street, Testville".into(),
         site_url: BaseUrl::parse("https://herald.example").expect("valid URL"),
+        reply_to: None,
+        language: crate::config::Language::default(),
     }
 }
 
