@@ -91,7 +91,11 @@ impl Application {
     ) -> Result<Self, StartupError> {
         let services = Services::open(&config).await?;
         crate::web::set_page_language(&config.language);
-        for warning in config.deprecations().iter().chain(&config.startup_warnings()) {
+        for warning in config
+            .deprecations()
+            .iter()
+            .chain(&config.startup_warnings())
+        {
             tracing::warn!("{warning}");
         }
         let (stop_sender, stop_signal) = watch::channel(false);

@@ -16,8 +16,9 @@ impl Language {
         let primary = subtags.next().unwrap_or_default();
         let primary_ok =
             (2..=8).contains(&primary.len()) && primary.chars().all(|c| c.is_ascii_alphabetic());
-        let rest_ok = subtags
-            .all(|tag| (1..=8).contains(&tag.len()) && tag.chars().all(|c| c.is_ascii_alphanumeric()));
+        let rest_ok = subtags.all(|tag| {
+            (1..=8).contains(&tag.len()) && tag.chars().all(|c| c.is_ascii_alphanumeric())
+        });
         if primary_ok && rest_ok {
             Ok(Self(raw.to_owned()))
         } else {
@@ -55,7 +56,17 @@ mod tests {
             assert_eq!(Language::parse(good).expect(good).as_str(), good);
         }
         for bad in [
-            "", "e", "en_US", "en-", "-en", "en US", "fr\"", "ab<cd>", "123", "en--us", "français",
+            "",
+            "e",
+            "en_US",
+            "en-",
+            "-en",
+            "en US",
+            "fr\"",
+            "ab<cd>",
+            "123",
+            "en--us",
+            "français",
             "toolongprimary",
         ] {
             let err = Language::parse(bad).expect_err(bad);

@@ -586,7 +586,8 @@ mod tests {
             Some("Editors <editors@example.com>")
         );
         assert_eq!(config.language.as_str(), "pt-BR");
-        let err = Config::from_vars(&vars(&[("HERALD_REPLY_TO", "editors at example")])).unwrap_err();
+        let err =
+            Config::from_vars(&vars(&[("HERALD_REPLY_TO", "editors at example")])).unwrap_err();
         assert_eq!(err.variable, "HERALD_REPLY_TO");
         assert!(err.to_string().contains("not a mailbox"), "{err}");
         let err = Config::from_vars(&vars(&[("HERALD_LANGUAGE", "en_US")])).unwrap_err();

@@ -50,7 +50,10 @@ fn aligned(dkim_domain: &str, from_domain: &str) -> bool {
 
 /// A base URL only this machine can open: plain http is no one's risk there.
 fn is_loopback(base_url: &str) -> bool {
-    match Url::parse(base_url).ok().and_then(|url| url.host().map(|h| h.to_owned())) {
+    match Url::parse(base_url)
+        .ok()
+        .and_then(|url| url.host().map(|h| h.to_owned()))
+    {
         Some(Host::Domain(name)) => {
             let name = name.trim_end_matches('.').to_ascii_lowercase();
             name == "localhost" || name.ends_with(".localhost")
@@ -92,7 +95,10 @@ mod tests {
     #[test]
     fn a_postal_address_of_spaces_is_empty() {
         let warnings = warnings(&[("HERALD_POSTAL_ADDRESS", "   ")]);
-        assert!(warnings[0].contains("HERALD_POSTAL_ADDRESS"), "{warnings:?}");
+        assert!(
+            warnings[0].contains("HERALD_POSTAL_ADDRESS"),
+            "{warnings:?}"
+        );
     }
 
     #[test]
@@ -104,7 +110,10 @@ mod tests {
             "http://[::1]:8080",
             "https://news.example.com",
         ] {
-            assert!(warnings(&[("HERALD_BASE_URL", local)]).is_empty(), "{local}");
+            assert!(
+                warnings(&[("HERALD_BASE_URL", local)]).is_empty(),
+                "{local}"
+            );
         }
         let warned = warnings(&[("HERALD_BASE_URL", "http://news.example.com")]);
         assert_eq!(warned.len(), 1, "{warned:?}");
@@ -138,7 +147,9 @@ mod tests {
         let warned = dkim("example.org");
         assert_eq!(warned.len(), 1, "{warned:?}");
         assert!(
-            warned[0].starts_with("DKIM_DOMAIN example.org is not aligned with the From domain example.com"),
+            warned[0].starts_with(
+                "DKIM_DOMAIN example.org is not aligned with the From domain example.com"
+            ),
             "{warned:?}"
         );
     }

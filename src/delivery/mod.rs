@@ -10,7 +10,7 @@ pub mod outbox;
 mod sends;
 mod signals;
 
-pub use message::{Copy as ReaderCopy, PreparedIssue};
 pub use engine::{Engine, EngineHandle, EngineSettings, RetryPolicy};
+pub use message::{Copy as ReaderCopy, PreparedIssue};
 pub use sends::{SendControlError, SendProgress, Sends};
 pub use signals::DeliverySignals;

@@ -17,7 +17,8 @@ pub use render::{
     render_markdown, IssueView, ItemView, RenderError, RenderedIssue, HTML_WARNING_BYTES,
 };
 pub use test_send::{
-    is_test_copy_token, send_test, TestSendError, Tester, TEST_SENDS_PER_HOUR, TEST_SEND_WINDOW};
+    is_test_copy_token, send_test, TestSendError, Tester, TEST_SENDS_PER_HOUR, TEST_SEND_WINDOW,
+};
 
 use queries::DraftClaim;
 

@@ -271,8 +271,14 @@ async fn a_test_copy_arrives_with_both_parts(backend: Backend) {
     assert!(mail.html.contains(&unsubscribe) && mail.text.contains(&unsubscribe));
     let page = app.get(&unsubscribe).await;
     assert_eq!(page.status(), 200);
-    assert!(page.text().await.expect("page").contains("This link came in a test copy"));
-    let answer = app.post_form(&unsubscribe, &[("List-Unsubscribe", "One-Click")]).await;
+    assert!(page
+        .text()
+        .await
+        .expect("page")
+        .contains("This link came in a test copy"));
+    let answer = app
+        .post_form(&unsubscribe, &[("List-Unsubscribe", "One-Click")])
+        .await;
     assert_eq!(answer.status(), 200);
     assert!(answer
         .text()

@@ -26,7 +26,14 @@ async fn every_kind_of_mail_parses_without_a_defect() {
         };
         let report = String::from_utf8_lossy(&output.stdout);
         let errors = String::from_utf8_lossy(&output.stderr);
-        println!("{kind}: {}", if report.is_empty() { "no defects" } else { &report });
+        println!(
+            "{kind}: {}",
+            if report.is_empty() {
+                "no defects"
+            } else {
+                &report
+            }
+        );
         if !output.status.success() {
             failures.push(format!(
                 "{kind}:\n{report}{errors}\n--- message ---\n{}",

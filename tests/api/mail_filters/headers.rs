@@ -79,7 +79,8 @@ async fn every_kind_of_mail_says_what_it_is_in_its_headers() {
             header(mail, "List-Archive"),
             format!("<{PUBLIC_URL}/issues>")
         );
-        assert!(header(mail, "List-Unsubscribe").starts_with(&format!("<{PUBLIC_URL}/unsubscribe?token=")));
+        assert!(header(mail, "List-Unsubscribe")
+            .starts_with(&format!("<{PUBLIC_URL}/unsubscribe?token=")));
         assert_eq!(
             header(mail, "List-Unsubscribe-Post"),
             "List-Unsubscribe=One-Click"
@@ -92,7 +93,10 @@ async fn every_kind_of_mail_says_what_it_is_in_its_headers() {
 
     // The test copy is the reader's copy: the same headers, the same body
     // but for the link, "[Test] " before the subject.
-    assert_eq!(header_names(&mails.test_copy), header_names(&mails.issue_copy));
+    assert_eq!(
+        header_names(&mails.test_copy),
+        header_names(&mails.issue_copy)
+    );
     assert_eq!(
         mails.test_copy.subject,
         format!("[Test] {}", mails.issue_copy.subject)
@@ -119,5 +123,9 @@ async fn herald_language_sets_the_language_of_the_mails() {
     app.sign_up("lectrice@example.com", "").await;
     let confirmation = app.next_mail_to("lectrice@example.com", 0).await;
     assert_eq!(header(&confirmation, "Content-Language"), "fr");
-    assert!(confirmation.html.contains("<html lang=\"fr\""), "{}", confirmation.html);
+    assert!(
+        confirmation.html.contains("<html lang=\"fr\""),
+        "{}",
+        confirmation.html
+    );
 }

@@ -32,7 +32,6 @@ const ARTICLE: &str = include_str!("../../fixtures/article.txt");
 
 /// One of each kind of mail Herald sends.
 pub struct EveryKind {
-    pub app: TestApp,
     pub issue_id: i64,
     pub confirmation: Mail,
     pub welcome: Mail,
@@ -97,7 +96,11 @@ pub async fn every_kind(backend: Backend) -> EveryKind {
     let test_copy = app.next_mail_to(TESTER_ADDRESS_ASCII, 0).await;
 
     let response = app
-        .api(Method::POST, &format!("/api/v1/issues/{issue_id}/send"), &token)
+        .api(
+            Method::POST,
+            &format!("/api/v1/issues/{issue_id}/send"),
+            &token,
+        )
         .send()
         .await
         .expect("API request");
@@ -117,7 +120,6 @@ pub async fn every_kind(backend: Backend) -> EveryKind {
     let password_reset = app.next_mail_to(EDITOR_ADDRESS_ASCII, 0).await;
 
     EveryKind {
-        app,
         issue_id,
         confirmation,
         welcome,
