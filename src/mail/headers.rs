@@ -31,12 +31,15 @@ pub enum MailKind<'a> {
 }
 
 impl MailKind<'_> {
-    /// Gmail's `CampaignID:CustomerID:MailTypeID:SenderID`, none of them unique
-    /// per message, the last one the stable sender, so its postmaster tools can
-    /// tell spam rates apart by mail type and by issue:
-    /// "Feedback-ID: a:b:c:SenderId … up to 4 parameters … SenderId is
-    /// mandatory and must be the last parameter … must not be unique per
-    /// message" (https://support.google.com/a/answer/6254652).
+    /// Gmail's `CampaignID:CustomerID:MailTypeID:SenderID`, so its postmaster
+    /// tools can tell spam rates apart by issue and by kind of mail. Google
+    /// documents "Feedback-ID: a:b:c:SenderId", a, b and c optional
+    /// identifiers (campaign, customer, other), "SenderId: Mandatory unique
+    /// Identifier (5–15 characters) chosen by the sender. It should be
+    /// consistent across the mail stream", data aggregated on "the first 4
+    /// fields … starting from the right side", and only for identifiers seen
+    /// in enough mail: none may be unique per message
+    /// (https://support.google.com/mail/answer/6254652).
     fn feedback_id(&self, sender: &str) -> String {
         let (campaign, mail_type) = match self {
             Self::Confirmation => ("signup".to_owned(), "confirmation"),
@@ -53,7 +56,24 @@ impl MailKind<'_> {
                 ..
             } => (format!("issue-{issue_id}"), "test"),
         };
-        format!("{campaign}:herald:{mail_type}:{sender}")
+        format!("{campaign}:herald:{mail_type}:{}", sender_id(sender))
+    }
+}
+
+/// The From domain as Gmail's SenderId of 5 to 15 characters: as it is when
+/// it fits, without its dots (and then cut) when longer, with a prefix when
+/// shorter. The same domain always gives the same id.
+fn sender_id(domain: &str) -> String {
+    match domain.len() {
+        5..=15 => domain.to_owned(),
+        0..=4 => format!("herald-{domain}"),
+        _ => domain
+            .chars()
+            .filter(|&c| c != '.')
+            .take(15)
+            .collect::<String>()
+            .trim_end_matches('-')
+            .to_owned(),
     }
 }
 
@@ -324,11 +344,25 @@ mod tests {
         };
         assert_eq!(
             issue.feedback_id("news.example.org"),
-            "issue-42:herald:newsletter:news.example.org"
+            "issue-42:herald:newsletter:newsexampleorg"
         );
         assert_eq!(
-            MailKind::Confirmation.feedback_id("news.example.org"),
-            "signup:herald:confirmation:news.example.org"
+            MailKind::Confirmation.feedback_id("example.org"),
+            "signup:herald:confirmation:example.org"
         );
+    }
+
+    #[test]
+    fn the_sender_id_has_5_to_15_characters() {
+        assert_eq!(sender_id("example.org"), "example.org");
+        assert_eq!(sender_id("news.example.org"), "newsexampleorg");
+        assert_eq!(
+            sender_id("letters.mail.example-company.com"),
+            "lettersmailexam"
+        );
+        assert_eq!(sender_id("a.io"), "herald-a.io");
+        for domain in ["x.y", "example.org", "a-very-long-subdomain.of.example.org"] {
+            assert!((5..=15).contains(&sender_id(domain).len()), "{domain}");
+        }
     }
 }
