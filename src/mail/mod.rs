@@ -5,6 +5,7 @@ mod confirmation;
 mod dkim;
 mod files;
 mod headers;
+mod list_id;
 mod pool;
 mod relay;
 mod relay_status;
@@ -22,7 +23,8 @@ use secrecy::ExposeSecret;
 
 pub use confirmation::ConfirmationEmail;
 pub use dkim::{DkimKeyError, DkimSigner};
-pub use headers::{ListId, ListUnsubscribe, ListUnsubscribePost, MailKind};
+pub use headers::{ListUnsubscribe, ListUnsubscribePost, MailKind};
+pub use list_id::ListId;
 pub use relay_status::RelayStatus;
 pub use welcome::WelcomeEmail;
 
