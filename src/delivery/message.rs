@@ -10,7 +10,7 @@ use lettre::Message;
 use crate::config::SecretKey;
 use crate::issues::render::escape_attribute;
 use crate::issues::RenderedIssue;
-use crate::mail::{MailIdentity, MailKind};
+use crate::mail::{KindHeaders, MailIdentity, MailKind};
 
 /// One part (text or HTML) in quoted-printable pieces, split where the link goes.
 #[derive(Debug, Clone)]
@@ -61,6 +61,11 @@ pub struct PreparedIssue {
     subject: String,
     text: EncodedPart,
     html: EncodedPart,
+    /// The From domain in ASCII, right of every Message-ID.
+    sender_domain: String,
+    /// The headers every reader's copy shares, and every test copy.
+    copy_headers: KindHeaders,
+    test_headers: KindHeaders,
 }
 
 /// One reader's copy.
@@ -71,8 +76,13 @@ pub struct Copy<'a> {
 }
 
 impl PreparedIssue {
-    pub fn new(issue_id: i64, rendered: &RenderedIssue) -> Self {
+    pub fn new(issue_id: i64, rendered: &RenderedIssue, identity: &MailIdentity) -> Self {
+        let sender_domain = identity.sender_domain();
+        let kind = |test| MailKind::IssueCopy { issue_id, test };
         Self {
+            copy_headers: KindHeaders::new(identity, &sender_domain, kind(false)),
+            test_headers: KindHeaders::new(identity, &sender_domain, kind(true)),
+            sender_domain,
             issue_id,
             subject: rendered.subject().as_str().to_owned(),
             text: EncodedPart::encode(rendered.text_parts()),
@@ -110,9 +120,8 @@ impl PreparedIssue {
         key: &SecretKey,
         copy: &Copy<'_>,
     ) -> Result<Message, lettre::error::Error> {
-        let domain = identity.sender_domain();
-        let message_id = self.message_id(key, copy.subscriber_id, &domain);
-        self.build(identity, copy, message_id, &domain, "", false)
+        let message_id = self.message_id(key, copy.subscriber_id, &self.sender_domain);
+        self.build(identity, copy, message_id, &self.copy_headers, "")
     }
 
     /// An editor's test copy: the reader's copy in every header and byte but
@@ -124,9 +133,8 @@ impl PreparedIssue {
         identity: &MailIdentity,
         copy: &Copy<'_>,
     ) -> Result<Message, lettre::error::Error> {
-        let domain = identity.sender_domain();
-        let message_id = self.message_id_tagged(&rand::random::<[u8; 12]>(), &domain);
-        self.build(identity, copy, message_id, &domain, "[Test] ", true)
+        let message_id = self.message_id_tagged(&rand::random::<[u8; 12]>(), &self.sender_domain);
+        self.build(identity, copy, message_id, &self.test_headers, "[Test] ")
     }
 
     fn build(
@@ -134,9 +142,8 @@ impl PreparedIssue {
         identity: &MailIdentity,
         copy: &Copy<'_>,
         message_id: String,
-        domain: &str,
+        headers: &KindHeaders,
         subject_prefix: &str,
-        test: bool,
     ) -> Result<Message, lettre::error::Error> {
         let html_link = escape_attribute(copy.unsubscribe_url);
         let text = Body::dangerous_pre_encoded(
@@ -147,18 +154,18 @@ impl PreparedIssue {
             self.html.with_link(&html_link),
             ContentTransferEncoding::QuotedPrintable,
         );
-        let kind = MailKind::IssueCopy {
-            issue_id: self.issue_id,
-            test,
-            unsubscribe_url: copy.unsubscribe_url,
-        };
         let subject = if subject_prefix.is_empty() {
             self.subject.clone()
         } else {
             format!("{subject_prefix}{}", self.subject)
         };
         identity
-            .message_with_id(copy.to.clone(), message_id, domain, kind)
+            .message_with(
+                copy.to.clone(),
+                message_id,
+                headers,
+                Some(copy.unsubscribe_url),
+            )
             .subject(subject)
             .multipart(
                 MultiPart::alternative()

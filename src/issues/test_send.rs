@@ -87,7 +87,7 @@ pub async fn send_test(
         "/unsubscribe?token={TEST_COPY_TOKEN_PREFIX}{}",
         crate::config::secret_hex(&rand::random::<[u8; 8]>())
     ));
-    let mut message = PreparedIssue::new(issue.id, &rendered).test_message(
+    let mut message = PreparedIssue::new(issue.id, &rendered, identity).test_message(
         identity,
         &ReaderCopy {
             to: Mailbox::new(None, to.to_address()),

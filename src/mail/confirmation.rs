@@ -46,7 +46,7 @@ impl ConfirmationEmail<'_> {
             expires_in: describe_duration(self.expires_in),
         };
         let message = identity
-            .message_to(recipient(self.to, self.name), MailKind::Confirmation)
+            .message_to(recipient(self.to, self.name), MailKind::Confirmation, None)
             .subject(format!(
                 "Confirm your subscription to {}",
                 identity.newsletter_name

@@ -13,24 +13,21 @@ use super::MailIdentity;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What a mail is; it decides the headers beyond From, To and Subject.
-#[derive(Debug, Clone, Copy)]
-pub enum MailKind<'a> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
     /// The double opt-in link.
     Confirmation,
     /// Sent once an address is confirmed: the first mail from the list.
-    Welcome {
-        unsubscribe_url: &'a str,
-    },
+    Welcome,
     PasswordReset,
     /// A reader's copy of an issue; `test` for an editor's test copy.
     IssueCopy {
         issue_id: i64,
         test: bool,
-        unsubscribe_url: &'a str,
     },
 }
 
-impl MailKind<'_> {
+impl MailKind {
     /// Gmail's `CampaignID:CustomerID:MailTypeID:SenderID`, so its postmaster
     /// tools can tell spam rates apart by issue and by kind of mail. Google
     /// documents "Feedback-ID: a:b:c:SenderId", a, b and c optional
@@ -43,17 +40,15 @@ impl MailKind<'_> {
     fn feedback_id(&self, sender: &str) -> String {
         let (campaign, mail_type) = match self {
             Self::Confirmation => ("signup".to_owned(), "confirmation"),
-            Self::Welcome { .. } => ("signup".to_owned(), "welcome"),
+            Self::Welcome => ("signup".to_owned(), "welcome"),
             Self::PasswordReset => ("account".to_owned(), "password-reset"),
             Self::IssueCopy {
                 issue_id,
                 test: false,
-                ..
             } => (format!("issue-{issue_id}"), "newsletter"),
             Self::IssueCopy {
                 issue_id,
                 test: true,
-                ..
             } => (format!("issue-{issue_id}"), "test"),
         };
         format!("{campaign}:herald:{mail_type}:{}", sender_id(sender))
@@ -77,39 +72,51 @@ fn sender_id(domain: &str) -> String {
     }
 }
 
-/// Adds the headers `kind` calls for to a message from `identity`.
-pub(super) fn add_kind_headers(
-    mut message: MessageBuilder,
-    identity: &MailIdentity,
-    sender_domain: &str,
-    kind: MailKind<'_>,
-) -> MessageBuilder {
-    message = message
-        .raw_header(raw("Content-Language", identity.language.as_str()))
-        .raw_header(raw("Feedback-ID", &kind.feedback_id(sender_domain)));
-    let unsubscribe_url = match kind {
-        MailKind::Confirmation | MailKind::PasswordReset => {
-            return message.raw_header(raw("Auto-Submitted", "auto-generated"));
+/// The headers of one kind of mail that are the same for every reader,
+/// made once: an issue's copies share them and add only their own
+/// `List-Unsubscribe`.
+#[derive(Debug, Clone)]
+pub struct KindHeaders(Vec<HeaderValue>);
+
+impl KindHeaders {
+    pub fn new(identity: &MailIdentity, sender_domain: &str, kind: MailKind) -> Self {
+        let mut headers = vec![
+            raw("Content-Language", identity.language.as_str()),
+            raw("Feedback-ID", &kind.feedback_id(sender_domain)),
+        ];
+        // Copies are bulk mail; the others are sent by Herald on its own, to
+        // which no vacation responder should answer (RFC 3834).
+        headers.push(match kind {
+            MailKind::IssueCopy { .. } => raw("Precedence", "bulk"),
+            _ => raw("Auto-Submitted", "auto-generated"),
+        });
+        if matches!(kind, MailKind::Welcome | MailKind::IssueCopy { .. }) {
+            headers.push(ListId::new(&identity.newsletter_name, sender_domain).display());
+            headers.push(raw(
+                "List-Archive",
+                &format!("<{}>", identity.site_url.join("/issues")),
+            ));
         }
-        MailKind::Welcome { unsubscribe_url } => {
-            message = message.raw_header(raw("Auto-Submitted", "auto-generated"));
-            unsubscribe_url
+        Self(headers)
+    }
+
+    /// `message` with these headers, and the reader's own unsubscribe link
+    /// (with RFC 8058's one-click promise) when the mail has one.
+    pub(super) fn add_to(
+        &self,
+        mut message: MessageBuilder,
+        unsubscribe_url: Option<&str>,
+    ) -> MessageBuilder {
+        for header in &self.0 {
+            message = message.raw_header(header.clone());
         }
-        MailKind::IssueCopy {
-            unsubscribe_url, ..
-        } => {
-            message = message.raw_header(raw("Precedence", "bulk"));
-            unsubscribe_url
+        match unsubscribe_url {
+            Some(url) => message
+                .header(ListUnsubscribe::new(url))
+                .header(ListUnsubscribePost),
+            None => message,
         }
-    };
-    message
-        .header(ListId::new(&identity.newsletter_name, sender_domain))
-        .raw_header(raw(
-            "List-Archive",
-            &format!("<{}>", identity.site_url.join("/issues")),
-        ))
-        .header(ListUnsubscribe::new(unsubscribe_url))
-        .header(ListUnsubscribePost)
+    }
 }
 
 /// A header whose value is ASCII made by Herald (no reader's text).
@@ -168,7 +175,6 @@ mod tests {
         let issue = MailKind::IssueCopy {
             issue_id: 42,
             test: false,
-            unsubscribe_url: "https://x/u",
         };
         assert_eq!(
             issue.feedback_id("news.example.org"),

@@ -23,7 +23,7 @@ use secrecy::ExposeSecret;
 
 pub use confirmation::ConfirmationEmail;
 pub use dkim::{DkimKeyError, DkimSigner};
-pub use headers::{ListUnsubscribe, ListUnsubscribePost, MailKind};
+pub use headers::{KindHeaders, ListUnsubscribe, ListUnsubscribePost, MailKind};
 pub use list_id::ListId;
 pub use relay_status::RelayStatus;
 pub use welcome::WelcomeEmail;
@@ -61,23 +61,31 @@ impl MailIdentity {
         }
     }
 
-    /// A message from us to `to`, with a fresh Message-ID and the headers of its kind.
-    pub fn message_to(&self, to: Mailbox, kind: MailKind<'_>) -> MessageBuilder {
+    /// A message from us to `to`, with a fresh Message-ID and the headers of
+    /// its kind; `unsubscribe_url` for a mail from the list (the welcome).
+    pub fn message_to(
+        &self,
+        to: Mailbox,
+        kind: MailKind,
+        unsubscribe_url: Option<&str>,
+    ) -> MessageBuilder {
         let domain = self.sender_domain();
         let message_id = format!(
             "<{}@{domain}>",
             crate::config::secret_hex(&rand::random::<[u8; 16]>())
         );
-        self.message_with_id(to, message_id, &domain, kind)
+        let headers = KindHeaders::new(self, &domain, kind);
+        self.message_with(to, message_id, &headers, unsubscribe_url)
     }
 
-    /// A message from us to `to` with the given Message-ID (`<…@domain>`).
-    pub fn message_with_id(
+    /// A message from us to `to` with the given Message-ID (`<…@domain>`)
+    /// and the headers of its kind, made once for many messages.
+    pub fn message_with(
         &self,
         to: Mailbox,
         message_id: String,
-        sender_domain: &str,
-        kind: MailKind<'_>,
+        headers: &KindHeaders,
+        unsubscribe_url: Option<&str>,
     ) -> MessageBuilder {
         let mut message = Message::builder()
             .from(self.from.clone())
@@ -86,7 +94,7 @@ impl MailIdentity {
         if let Some(reply_to) = &self.reply_to {
             message = message.reply_to(reply_to.clone());
         }
-        headers::add_kind_headers(message, self, sender_domain, kind)
+        headers.add_to(message, unsubscribe_url)
     }
 
     /// The From address's domain in ASCII: the right side of every

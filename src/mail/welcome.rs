@@ -43,9 +43,8 @@ impl WelcomeEmail<'_> {
         let message = identity
             .message_to(
                 recipient(self.to, self.name),
-                MailKind::Welcome {
-                    unsubscribe_url: self.unsubscribe_url,
-                },
+                MailKind::Welcome,
+                Some(self.unsubscribe_url),
             )
             .subject(format!("Welcome to {}", identity.newsletter_name));
         two_part(message, &Text { mail: &content }, &Html { mail: &content })

@@ -270,7 +270,7 @@ fn one_message_bytes(rendered: &RenderedIssue, identity: &MailIdentity) -> anyho
         .site_url
         .join(&format!("/unsubscribe?token={}", token.as_str()));
     let reader = subscriber(123_456, 0)?;
-    let message = PreparedIssue::new(1, rendered).message(
+    let message = PreparedIssue::new(1, rendered, identity).message(
         identity,
         &key,
         &ReaderCopy {

@@ -353,7 +353,11 @@ impl Engine {
             html_bytes = rendered.html_bytes(),
             "issue rendered for sending"
         );
-        Ok(Some(PreparedIssue::new(issue_id, &rendered)))
+        Ok(Some(PreparedIssue::new(
+            issue_id,
+            &rendered,
+            &self.settings.identity,
+        )))
     }
 
     async fn work(&self, queue: &Mutex<mpsc::Receiver<Job>>) {
