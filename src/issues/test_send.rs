@@ -91,6 +91,7 @@ pub async fn send_test(
         identity,
         &ReaderCopy {
             to: Mailbox::new(None, to.to_address()),
+            // No subscriber: a test copy's Message-ID is keyed on a random value.
             subscriber_id: 0,
             unsubscribe_url: &unsubscribe_url,
         },

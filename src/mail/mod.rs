@@ -88,7 +88,7 @@ impl MailIdentity {
         unsubscribe_url: Option<&str>,
     ) -> MessageBuilder {
         let mut message = Message::builder()
-            .from(self.from.clone())
+            .from(ascii_domain_mailbox(self.from.clone()))
             .to(ascii_domain_mailbox(to))
             .message_id(Some(message_id));
         if let Some(reply_to) = &self.reply_to {
