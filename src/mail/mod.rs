@@ -328,3 +328,21 @@ impl Mailer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_international_domain_becomes_its_a_label_and_the_rest_stays() {
+        let mailbox: Mailbox = "José <jose@bücher.example>".parse().expect("a mailbox");
+        let ascii = ascii_domain_mailbox(mailbox);
+        assert_eq!(ascii.email.to_string(), "jose@xn--bcher-kva.example");
+        assert_eq!(ascii.name.as_deref(), Some("José"));
+        let local: Mailbox = "renée@example.com".parse().expect("a mailbox");
+        assert_eq!(
+            ascii_domain_mailbox(local).email.to_string(),
+            "renée@example.com"
+        );
+    }
+}
