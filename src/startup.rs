@@ -90,8 +90,13 @@ impl Application {
         sending: Sending,
     ) -> Result<Self, StartupError> {
         let services = Services::open(&config).await?;
-        for deprecation in config.deprecations() {
-            tracing::warn!("{deprecation}");
+        crate::web::set_page_language(&config.language);
+        for warning in config
+            .deprecations()
+            .iter()
+            .chain(&config.startup_warnings())
+        {
+            tracing::warn!("{warning}");
         }
         let (stop_sender, stop_signal) = watch::channel(false);
         let (engine, signup_desk) = match sending {
@@ -232,12 +237,7 @@ pub enum Sending {
 }
 
 pub(crate) fn identity_of(config: &Config) -> MailIdentity {
-    MailIdentity {
-        from: config.from.clone(),
-        newsletter_name: config.newsletter_name.clone(),
-        postal_address: config.postal_address.clone(),
-        site_url: config.base_url.clone(),
-    }
+    MailIdentity::from_config(config)
 }
 
 /// What both `serve` and `worker` run on: the migrated store, the key, the

@@ -1202,3 +1202,62 @@ async fn json_logs_are_one_object_a_line() {
         process.output()
     );
 }
+
+/// Issue 11, items 4 and 11: settings that will hurt a public list's mail
+/// (a DKIM domain apart from the From domain, no postal address, plain
+/// http links) are warned about once at start, one line each, and the
+/// server starts all the same; `HERALD_LANGUAGE` is every page's `lang`.
+#[tokio::test]
+async fn risky_mail_settings_are_warned_about_once_at_start_without_stopping_it() {
+    // `openssl genpkey -algorithm ed25519`.
+    const ED25519_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIL7fs9n1eIrWJk3nNujFTIoQM0Y/pWH6Ixwp7C/IBqLl
+-----END PRIVATE KEY-----
+";
+    let dir = temp_dir();
+    let key = dir.path().join("dkim.pem");
+    std::fs::write(&key, ED25519_KEY).expect("write the key");
+    let key = key.to_str().expect("a UTF-8 path").to_owned();
+    let herald = Herald::start(
+        dir.path(),
+        &[
+            ("HERALD_BASE_URL", "http://news.example.com"),
+            ("HERALD_FROM", "News <news@example.com>"),
+            ("DKIM_DOMAIN", "example.org"),
+            ("DKIM_SELECTOR", "herald"),
+            ("DKIM_PRIVATE_KEY", key.as_str()),
+            ("HERALD_LANGUAGE", "fr"),
+        ],
+    )
+    .await;
+    let logs = herald.logs();
+    for warning in [
+        "DKIM_DOMAIN example.org is not aligned with the From domain example.com",
+        "HERALD_POSTAL_ADDRESS is empty: CAN-SPAM requires a postal address",
+        "HERALD_BASE_URL http://news.example.com is not https",
+    ] {
+        let lines: Vec<&str> = logs.lines().filter(|l| l.contains(warning)).collect();
+        assert_eq!(lines.len(), 1, "{warning:?} once:\n{logs}");
+        assert!(lines[0].contains("WARN"), "a warning: {}", lines[0]);
+    }
+    let page = herald.get("/").await.text().await.expect("the signup page");
+    assert!(page.contains("<html lang=\"fr\">"), "{page}");
+}
+
+/// A local start with a postal address set has nothing to warn about: no
+/// https needed on this machine, no DKIM to align.
+#[tokio::test]
+async fn a_local_start_with_a_postal_address_warns_about_nothing() {
+    let dir = temp_dir();
+    let herald = Herald::start(
+        dir.path(),
+        &[("HERALD_POSTAL_ADDRESS", "1 Main Street, Springfield")],
+    )
+    .await;
+    let logs = herald.logs();
+    for topic in ["DKIM_DOMAIN", "HERALD_POSTAL_ADDRESS", "HERALD_BASE_URL"] {
+        assert!(!logs.contains(topic), "nothing about {topic}:\n{logs}");
+    }
+    let page = herald.get("/").await.text().await.expect("the signup page");
+    assert!(page.contains("<html lang=\"en\">"), "{page}");
+}

@@ -46,8 +46,13 @@ impl Accounts {
     ) -> Result<ResetRequest, LoginError> {
         self.reserve_attempt(&[&format!("reset:{client}")]).await?;
         let now = now_millis();
+        // Accounts are stored as parsed (an international domain as
+        // punycode); an address that does not parse has no account.
+        let Ok(email) = Self::parse_email(email) else {
+            return Ok(ResetRequest::Nothing);
+        };
         let mut tx = self.store.begin_write().await?;
-        let user = queries::find_user_by_email(&mut tx, email.trim()).await?;
+        let user = queries::find_user_by_email(&mut tx, &email).await?;
         let Some(user) = user.filter(|user| !user.disabled) else {
             return Ok(ResetRequest::Nothing);
         };

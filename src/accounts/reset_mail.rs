@@ -5,7 +5,7 @@ use askama::Template;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{Address, Message};
 
-use crate::mail::{MailBuildError, MailIdentity};
+use crate::mail::{MailBuildError, MailIdentity, MailKind};
 
 struct Content<'a> {
     identity: &'a MailIdentity,
@@ -42,7 +42,11 @@ impl PasswordResetEmail<'_> {
             minutes: super::RESET_LINK_TTL.as_secs() / 60,
         };
         Ok(identity
-            .message_to(Mailbox::new(None, self.to.clone()))
+            .message_to(
+                Mailbox::new(None, self.to.clone()),
+                MailKind::PasswordReset,
+                None,
+            )
             .subject(format!("Reset your {} password", identity.newsletter_name))
             .multipart(MultiPart::alternative_plain_html(
                 Text { mail: &content }.render()?,

@@ -3,8 +3,10 @@
 //! A bad value is reported as one line naming the variable.
 
 mod choices;
+mod language;
 mod proxies;
 mod secret;
+mod warnings;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -18,6 +20,7 @@ use secrecy::SecretString;
 use url::Url;
 
 pub use choices::{LogFormat, TwoFactorPolicy};
+pub use language::Language;
 pub use proxies::TrustedProxies;
 pub use secret::{hex as secret_hex, random_token, token_hash, SecretKey, SecretKeyError};
 
@@ -84,6 +87,10 @@ pub struct Config {
     pub from_is_set: bool,
     pub newsletter_name: String,
     pub postal_address: String,
+    /// `HERALD_REPLY_TO`: where readers' replies go, on every mail; unset, to From.
+    pub reply_to: Option<Mailbox>,
+    /// `HERALD_LANGUAGE`: the `lang` of pages and mails.
+    pub language: Language,
     /// The send page asks the editor to type the number of readers when a
     /// send goes to more than this many; `None` never asks.
     pub send_confirm_above: Option<u64>,
@@ -159,15 +166,13 @@ impl Config {
             smtp_url: env.optional("SMTP_URL", check_smtp_url)?,
             outbox_dir: PathBuf::from(env.get("HERALD_OUTBOX_DIR").unwrap_or("./outbox")),
             from: env
-                .optional("HERALD_FROM", |raw| {
-                    raw.parse::<Mailbox>().map_err(|e| {
-                        format!("not a mailbox like `Name <address@example.com>` ({e})")
-                    })
-                })?
+                .optional("HERALD_FROM", parse_mailbox)?
                 .unwrap_or_else(|| default_from(&newsletter_name)),
             from_is_set: env.get("HERALD_FROM").is_some(),
             newsletter_name,
             postal_address: env.get("HERALD_POSTAL_ADDRESS").unwrap_or("").to_owned(),
+            reply_to: env.optional("HERALD_REPLY_TO", parse_mailbox)?,
+            language: env.with("HERALD_LANGUAGE", "en", Language::parse)?,
             send_confirm_above: env.with("HERALD_SEND_CONFIRM_ABOVE", "50", parse_confirm_above)?,
             send_concurrency: env.parse("HERALD_SEND_CONCURRENCY", "8")?,
             send_rate: env.optional("HERALD_SEND_RATE", |raw| {
@@ -359,6 +364,12 @@ fn default_from(newsletter_name: &str) -> Mailbox {
     Mailbox::new(Some(newsletter_name.to_owned()), address)
 }
 
+/// `Name <address@example.com>` or a bare address.
+fn parse_mailbox(raw: &str) -> Result<Mailbox, String> {
+    raw.parse::<Mailbox>()
+        .map_err(|e| format!("not a mailbox like `Name <address@example.com>` ({e})"))
+}
+
 /// A number of readers, or `off`.
 fn parse_confirm_above(raw: &str) -> Result<Option<u64>, String> {
     if raw.eq_ignore_ascii_case("off") {
@@ -481,6 +492,8 @@ mod tests {
             "HERALD_FROM",
             "HERALD_NEWSLETTER_NAME",
             "HERALD_POSTAL_ADDRESS",
+            "HERALD_REPLY_TO",
+            "HERALD_LANGUAGE",
             "HERALD_SEND_CONFIRM_ABOVE",
             "HERALD_SEND_CONCURRENCY",
             "HERALD_SEND_RATE",
@@ -556,6 +569,29 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(err.variable, "DKIM_PRIVATE_KEY");
+    }
+
+    #[test]
+    fn reply_to_is_a_mailbox_and_language_a_tag() {
+        let config = Config::from_vars(&HashMap::new()).expect("defaults are valid");
+        assert!(config.reply_to.is_none());
+        assert_eq!(config.language.as_str(), "en");
+        let config = Config::from_vars(&vars(&[
+            ("HERALD_REPLY_TO", "Editors <editors@example.com>"),
+            ("HERALD_LANGUAGE", "pt-BR"),
+        ]))
+        .expect("valid");
+        assert_eq!(
+            config.reply_to.map(|m| m.to_string()).as_deref(),
+            Some("Editors <editors@example.com>")
+        );
+        assert_eq!(config.language.as_str(), "pt-BR");
+        let err =
+            Config::from_vars(&vars(&[("HERALD_REPLY_TO", "editors at example")])).unwrap_err();
+        assert_eq!(err.variable, "HERALD_REPLY_TO");
+        assert!(err.to_string().contains("not a mailbox"), "{err}");
+        let err = Config::from_vars(&vars(&[("HERALD_LANGUAGE", "en_US")])).unwrap_err();
+        assert_eq!(err.variable, "HERALD_LANGUAGE");
     }
 
     #[test]

@@ -3,18 +3,14 @@
 //! copy is then a few header lines and a concatenation; no Markdown, template
 //! or encoding work happens per reader.
 
-use lettre::message::header::{
-    ContentTransferEncoding, ContentType, Header, HeaderName, HeaderValue,
-};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
 use crate::config::SecretKey;
 use crate::issues::render::escape_attribute;
 use crate::issues::RenderedIssue;
-use crate::mail::{ListUnsubscribe, ListUnsubscribePost, MailIdentity};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::mail::{KindHeaders, MailIdentity, MailKind};
 
 /// One part (text or HTML) in quoted-printable pieces, split where the link goes.
 #[derive(Debug, Clone)]
@@ -58,57 +54,6 @@ impl EncodedPart {
     }
 }
 
-/// `List-Id: "Name" <name.example.com>` (RFC 2919): lets readers filter the list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListId(String);
-
-impl ListId {
-    /// The id is the newsletter's name made into a label, under the From domain.
-    pub fn for_identity(identity: &MailIdentity) -> Self {
-        let label: String = identity
-            .newsletter_name
-            .chars()
-            .filter_map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    Some(c.to_ascii_lowercase())
-                } else if c == ' ' || c == '-' || c == '_' || c == '.' {
-                    Some('-')
-                } else {
-                    None
-                }
-            })
-            .collect();
-        let label = label.trim_matches('-');
-        let label = if label.is_empty() {
-            "newsletter"
-        } else {
-            label
-        };
-        let phrase = identity
-            .newsletter_name
-            .replace('\\', "\\\\")
-            .replace('"', "\\\"");
-        Self(format!(
-            "\"{phrase}\" <{label}.{}>",
-            identity.from.email.domain()
-        ))
-    }
-}
-
-impl Header for ListId {
-    fn name() -> HeaderName {
-        HeaderName::new_from_ascii_str("List-Id")
-    }
-
-    fn parse(s: &str) -> Result<Self, BoxError> {
-        Ok(Self(s.to_owned()))
-    }
-
-    fn display(&self) -> HeaderValue {
-        HeaderValue::new(Self::name(), self.0.clone())
-    }
-}
-
 /// An issue ready to go to every reader.
 #[derive(Debug, Clone)]
 pub struct PreparedIssue {
@@ -116,7 +61,11 @@ pub struct PreparedIssue {
     subject: String,
     text: EncodedPart,
     html: EncodedPart,
-    list_id: ListId,
+    /// The From domain in ASCII, right of every Message-ID.
+    sender_domain: String,
+    /// The headers every reader's copy shares, and every test copy.
+    copy_headers: KindHeaders,
+    test_headers: KindHeaders,
 }
 
 /// One reader's copy.
@@ -128,12 +77,16 @@ pub struct Copy<'a> {
 
 impl PreparedIssue {
     pub fn new(issue_id: i64, rendered: &RenderedIssue, identity: &MailIdentity) -> Self {
+        let sender_domain = identity.sender_domain();
+        let kind = |test| MailKind::IssueCopy { issue_id, test };
         Self {
+            copy_headers: KindHeaders::new(identity, &sender_domain, kind(false)),
+            test_headers: KindHeaders::new(identity, &sender_domain, kind(true)),
+            sender_domain,
             issue_id,
             subject: rendered.subject().as_str().to_owned(),
             text: EncodedPart::encode(rendered.text_parts()),
             html: EncodedPart::encode(rendered.html_parts()),
-            list_id: ListId::for_identity(identity),
         }
     }
 
@@ -149,18 +102,48 @@ impl PreparedIssue {
             "message-id",
             format!("{}:{subscriber_id}", self.issue_id).as_bytes(),
         );
+        self.message_id_tagged(&tag[..12], domain)
+    }
+
+    fn message_id_tagged(&self, tag: &[u8], domain: &str) -> String {
         format!(
             "<issue-{}.{}@{domain}>",
             self.issue_id,
-            crate::config::secret_hex(&tag[..12])
+            crate::config::secret_hex(tag)
         )
     }
 
+    /// A reader's copy.
     pub fn message(
         &self,
         identity: &MailIdentity,
         key: &SecretKey,
         copy: &Copy<'_>,
+    ) -> Result<Message, lettre::error::Error> {
+        let message_id = self.message_id(key, copy.subscriber_id, &self.sender_domain);
+        self.build(identity, copy, message_id, &self.copy_headers, "")
+    }
+
+    /// An editor's test copy: the reader's copy in every header and byte but
+    /// `[Test] ` before the subject, a Message-ID of the same form keyed on a
+    /// random value (each test send is a message of its own), and the
+    /// unsubscribe link `copy` gives, which should change nothing.
+    pub fn test_message(
+        &self,
+        identity: &MailIdentity,
+        copy: &Copy<'_>,
+    ) -> Result<Message, lettre::error::Error> {
+        let message_id = self.message_id_tagged(&rand::random::<[u8; 12]>(), &self.sender_domain);
+        self.build(identity, copy, message_id, &self.test_headers, "[Test] ")
+    }
+
+    fn build(
+        &self,
+        identity: &MailIdentity,
+        copy: &Copy<'_>,
+        message_id: String,
+        headers: &KindHeaders,
+        subject_prefix: &str,
     ) -> Result<Message, lettre::error::Error> {
         let html_link = escape_attribute(copy.unsubscribe_url);
         let text = Body::dangerous_pre_encoded(
@@ -171,20 +154,19 @@ impl PreparedIssue {
             self.html.with_link(&html_link),
             ContentTransferEncoding::QuotedPrintable,
         );
-        // Not `identity.message_to`: its fresh Message-ID costs a host-name
-        // lookup per copy, only to be replaced.
-        Message::builder()
-            .from(identity.from.clone())
-            .to(copy.to.clone())
-            .message_id(Some(self.message_id(
-                key,
-                copy.subscriber_id,
-                identity.from.email.domain(),
-            )))
-            .subject(self.subject.as_str())
-            .header(self.list_id.clone())
-            .header(ListUnsubscribe::new(copy.unsubscribe_url))
-            .header(ListUnsubscribePost)
+        let subject = if subject_prefix.is_empty() {
+            self.subject.clone()
+        } else {
+            format!("{subject_prefix}{}", self.subject)
+        };
+        identity
+            .message_with(
+                copy.to.clone(),
+                message_id,
+                headers,
+                Some(copy.unsubscribe_url),
+            )
+            .subject(subject)
             .multipart(
                 MultiPart::alternative()
                     .singlepart(
@@ -224,20 +206,6 @@ mod tests {
         assert_eq!(
             String::from_utf8(decoded).unwrap(),
             format!("Hello\r\n{long}\r\nLeave: {link}\r\nBye\r\n")
-        );
-    }
-
-    #[test]
-    fn list_id_is_a_label_under_the_from_domain() {
-        let identity = MailIdentity {
-            from: "News <news@example.com>".parse().unwrap(),
-            newsletter_name: "The \"Weekly\" Digest".into(),
-            postal_address: String::new(),
-            site_url: crate::config::BaseUrl::parse("https://example.com").unwrap(),
-        };
-        assert_eq!(
-            ListId::for_identity(&identity).0,
-            "\"The \\\"Weekly\\\" Digest\" <the-weekly-digest.example.com>"
         );
     }
 }

@@ -11,5 +11,6 @@ mod sends;
 mod signals;
 
 pub use engine::{Engine, EngineHandle, EngineSettings, RetryPolicy};
+pub use message::{Copy as ReaderCopy, PreparedIssue};
 pub use sends::{SendControlError, SendProgress, Sends};
 pub use signals::DeliverySignals;

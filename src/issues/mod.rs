@@ -3,7 +3,6 @@
 //! send, and the public archive's Atom feed. Sending to the list comes later.
 
 pub mod domain;
-mod email;
 pub mod feed;
 pub mod queries;
 pub mod render;
@@ -14,11 +13,12 @@ pub use domain::{
     FieldError, HeaderInput, InvalidInput, Issue, IssueContent, IssueHeader, IssueStatus,
     IssueSummary, Item, ItemContent, ItemInput, MarkdownRendering, Renderings, ValueError,
 };
-pub use email::IssueMessage;
 pub use render::{
     render_markdown, IssueView, ItemView, RenderError, RenderedIssue, HTML_WARNING_BYTES,
 };
-pub use test_send::{send_test, TestSendError, Tester, TEST_SENDS_PER_HOUR, TEST_SEND_WINDOW};
+pub use test_send::{
+    is_test_copy_token, send_test, TestSendError, Tester, TEST_SENDS_PER_HOUR, TEST_SEND_WINDOW,
+};
 
 use queries::DraftClaim;
 

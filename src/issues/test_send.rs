@@ -9,9 +9,9 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 
 use super::domain::Issue;
-use super::email::IssueMessage;
 use super::queries;
 use super::render::{RenderError, RenderedIssue};
+use crate::delivery::{PreparedIssue, ReaderCopy};
 use crate::mail::{MailIdentity, Mailer, SendError};
 use crate::store::{millis, now_millis, Dialect, Store};
 use crate::subscriptions::SubscriberEmail;
@@ -58,10 +58,21 @@ pub enum TestSendError {
     Store(#[from] sqlx::Error),
 }
 
-/// Renders `issue` as sending would and sends one copy to `to` at once, with
-/// `[Test] ` before the subject, once the limit allows it and the send is
-/// recorded. Its unsubscribe link leads nowhere real: the tester is not a
-/// subscriber.
+/// The start of a test copy's unsubscribe token: a dot, which no real
+/// token (base64url or hex) has, so the unsubscribe page can tell it apart.
+const TEST_COPY_TOKEN_PREFIX: &str = "test-copy.";
+
+/// Whether an unsubscribe token is a test copy's: its page shows what a
+/// reader would see, and unsubscribing changes nothing.
+pub fn is_test_copy_token(token: &str) -> bool {
+    token.trim().starts_with(TEST_COPY_TOKEN_PREFIX)
+}
+
+/// Builds `issue` as sending would (the same prepared issue, headers and
+/// signature) and sends one copy to `to` at once, with `[Test] ` before the
+/// subject, once the limit allows it and the send is recorded. Its
+/// unsubscribe link opens the unsubscribe page, which changes nothing for it:
+/// the tester is not a subscriber.
 #[tracing::instrument(skip_all, fields(issue_id = issue.id))]
 pub async fn send_test(
     store: &Store,
@@ -72,16 +83,24 @@ pub async fn send_test(
     mailer: &Mailer,
 ) -> Result<(), TestSendError> {
     let rendered = RenderedIssue::render_blocking(issue, identity).await?;
-    let unsubscribe_url = identity.site_url.join("/unsubscribe?token=test");
-    let message = IssueMessage {
-        rendered: &rendered,
-        to: Mailbox::new(None, to.to_address()),
-        unsubscribe_url: &unsubscribe_url,
-        subject_prefix: "[Test] ",
-    }
-    .build(identity)?;
+    let unsubscribe_url = identity.site_url.join(&format!(
+        "/unsubscribe?token={TEST_COPY_TOKEN_PREFIX}{}",
+        crate::config::secret_hex(&rand::random::<[u8; 8]>())
+    ));
+    let mut message = PreparedIssue::new(issue.id, &rendered, identity).test_message(
+        identity,
+        &ReaderCopy {
+            to: Mailbox::new(None, to.to_address()),
+            // No subscriber: a test copy's Message-ID is keyed on a random value.
+            subscriber_id: 0,
+            unsubscribe_url: &unsubscribe_url,
+        },
+    )?;
     record(store, tester, issue.id, to).await?;
-    mailer.send(&message).await?;
+    mailer.sign(&mut message);
+    mailer
+        .send_raw(message.envelope(), &message.formatted())
+        .await?;
     // The record keeps the address; the log names only its domain.
     let domain = to.as_str().rsplit('@').next().unwrap_or_default();
     tracing::info!(

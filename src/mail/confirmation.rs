@@ -5,7 +5,7 @@ use std::time::Duration;
 use askama::Template;
 use lettre::Message;
 
-use super::{recipient, two_part, MailBuildError, MailIdentity};
+use super::{recipient, two_part, MailBuildError, MailIdentity, MailKind};
 use crate::subscriptions::{SubscriberEmail, SubscriberName};
 
 /// What both parts of the mail are rendered from.
@@ -46,7 +46,7 @@ impl ConfirmationEmail<'_> {
             expires_in: describe_duration(self.expires_in),
         };
         let message = identity
-            .message_to(recipient(self.to, self.name))
+            .message_to(recipient(self.to, self.name), MailKind::Confirmation, None)
             .subject(format!(
                 "Confirm your subscription to {}",
                 identity.newsletter_name

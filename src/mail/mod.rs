@@ -5,6 +5,7 @@ mod confirmation;
 mod dkim;
 mod files;
 mod headers;
+mod list_id;
 mod pool;
 mod relay;
 mod relay_status;
@@ -22,11 +23,12 @@ use secrecy::ExposeSecret;
 
 pub use confirmation::ConfirmationEmail;
 pub use dkim::{DkimKeyError, DkimSigner};
-pub use headers::{ListUnsubscribe, ListUnsubscribePost};
+pub use headers::{KindHeaders, ListUnsubscribe, ListUnsubscribePost, MailKind};
+pub use list_id::ListId;
 pub use relay_status::RelayStatus;
 pub use welcome::WelcomeEmail;
 
-use crate::config::{BaseUrl, Config};
+use crate::config::{BaseUrl, Config, Language};
 use crate::subscriptions::{SubscriberEmail, SubscriberName};
 use files::OutboxDir;
 use pool::SmtpPool;
@@ -41,15 +43,87 @@ pub struct MailIdentity {
     pub postal_address: String,
     /// The public URL: named in the footer, and the base of every link.
     pub site_url: BaseUrl,
+    /// Where replies go, when not to `from`.
+    pub reply_to: Option<Mailbox>,
+    /// The `lang` of the HTML parts and the `Content-Language` of every mail.
+    pub language: Language,
 }
 
 impl MailIdentity {
-    /// A message from us to `to`, with a fresh Message-ID and the date.
-    pub fn message_to(&self, to: Mailbox) -> MessageBuilder {
-        Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .message_id(None)
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            from: config.from.clone(),
+            newsletter_name: config.newsletter_name.clone(),
+            postal_address: config.postal_address.clone(),
+            site_url: config.base_url.clone(),
+            reply_to: config.reply_to.clone(),
+            language: config.language.clone(),
+        }
+    }
+
+    /// A message from us to `to`, with a fresh Message-ID and the headers of
+    /// its kind; `unsubscribe_url` for a mail from the list (the welcome).
+    pub fn message_to(
+        &self,
+        to: Mailbox,
+        kind: MailKind,
+        unsubscribe_url: Option<&str>,
+    ) -> MessageBuilder {
+        let domain = self.sender_domain();
+        let message_id = format!(
+            "<{}@{domain}>",
+            crate::config::secret_hex(&rand::random::<[u8; 16]>())
+        );
+        let headers = KindHeaders::new(self, &domain, kind);
+        self.message_with(to, message_id, &headers, unsubscribe_url)
+    }
+
+    /// A message from us to `to` with the given Message-ID (`<…@domain>`)
+    /// and the headers of its kind, made once for many messages.
+    pub fn message_with(
+        &self,
+        to: Mailbox,
+        message_id: String,
+        headers: &KindHeaders,
+        unsubscribe_url: Option<&str>,
+    ) -> MessageBuilder {
+        let mut message = Message::builder()
+            .from(ascii_domain_mailbox(self.from.clone()))
+            .to(ascii_domain_mailbox(to))
+            .message_id(Some(message_id));
+        if let Some(reply_to) = &self.reply_to {
+            message = message.reply_to(reply_to.clone());
+        }
+        headers.add_to(message, unsubscribe_url)
+    }
+
+    /// The From address's domain in ASCII: the right side of every
+    /// Message-ID (never this machine's host name) and the sender of
+    /// `List-Id` and `Feedback-ID`.
+    pub fn sender_domain(&self) -> String {
+        let domain = self.from.email.domain();
+        if domain.is_ascii() {
+            domain.to_ascii_lowercase()
+        } else {
+            idna::domain_to_ascii(domain).unwrap_or_else(|_| "localhost".to_owned())
+        }
+    }
+}
+
+/// The mailbox with its domain as punycode (the A-label), so the header and
+/// the envelope stay ASCII and need no SMTPUTF8 for an international domain.
+/// A non-ASCII local part has no ASCII form and is left as it is.
+fn ascii_domain_mailbox(mailbox: Mailbox) -> Mailbox {
+    let domain = mailbox.email.domain();
+    if domain.is_ascii() {
+        return mailbox;
+    }
+    let Ok(ascii) = idna::domain_to_ascii(domain) else {
+        return mailbox;
+    };
+    match lettre::Address::new(mailbox.email.user(), ascii) {
+        Ok(email) => Mailbox::new(mailbox.name, email),
+        Err(_) => mailbox,
     }
 }
 
@@ -252,5 +326,23 @@ impl Mailer {
                     .map(|id| format!("written as {id}.eml"))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_international_domain_becomes_its_a_label_and_the_rest_stays() {
+        let mailbox: Mailbox = "José <jose@bücher.example>".parse().expect("a mailbox");
+        let ascii = ascii_domain_mailbox(mailbox);
+        assert_eq!(ascii.email.to_string(), "jose@xn--bcher-kva.example");
+        assert_eq!(ascii.name.as_deref(), Some("José"));
+        let local: Mailbox = "renée@example.com".parse().expect("a mailbox");
+        assert_eq!(
+            ascii_domain_mailbox(local).email.to_string(),
+            "renée@example.com"
+        );
     }
 }

@@ -174,7 +174,7 @@ fn mail_parameters(
     if non_ascii_address {
         if !server.supports_feature(Extension::SmtpUtfEight) {
             return Err(Failure::unsendable(
-                "the envelope has non-ASCII addresses but the SMTP server lacks SMTPUTF8",
+                "the relay does not support SMTPUTF8, which this address needs",
             ));
         }
         parameters.push(MailParameter::SmtpUtfEight);
@@ -182,7 +182,7 @@ fn mail_parameters(
     if !message.is_ascii() {
         if !server.supports_feature(Extension::EightBitMime) {
             return Err(Failure::unsendable(
-                "the message is not ASCII but the SMTP server lacks 8BITMIME",
+                "the relay does not support 8BITMIME, which this message needs",
             ));
         }
         parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
@@ -208,10 +208,12 @@ impl Failure {
         Self { error, after }
     }
 
-    /// Nothing was sent: the session is untouched.
+    /// The relay lacks what the message needs: it cannot take this message
+    /// on any attempt, so it fails for good. Nothing was sent: the session is
+    /// untouched.
     fn unsendable(reason: &str) -> Self {
         Self {
-            error: SendError::Transient(reason.to_owned()),
+            error: SendError::Permanent(reason.to_owned()),
             after: After::InStep,
         }
     }

@@ -4,8 +4,7 @@
 use askama::Template;
 use lettre::Message;
 
-use super::headers::{ListUnsubscribe, ListUnsubscribePost};
-use super::{recipient, two_part, MailBuildError, MailIdentity};
+use super::{recipient, two_part, MailBuildError, MailIdentity, MailKind};
 use crate::subscriptions::{SubscriberEmail, SubscriberName};
 
 struct Content<'a> {
@@ -42,10 +41,12 @@ impl WelcomeEmail<'_> {
             unsubscribe_url: self.unsubscribe_url,
         };
         let message = identity
-            .message_to(recipient(self.to, self.name))
-            .subject(format!("Welcome to {}", identity.newsletter_name))
-            .header(ListUnsubscribe::new(self.unsubscribe_url))
-            .header(ListUnsubscribePost);
+            .message_to(
+                recipient(self.to, self.name),
+                MailKind::Welcome,
+                Some(self.unsubscribe_url),
+            )
+            .subject(format!("Welcome to {}", identity.newsletter_name));
         two_part(message, &Text { mail: &content }, &Html { mail: &content })
     }
 }

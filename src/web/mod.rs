@@ -21,7 +21,7 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::web;
 
 pub use error::{error_chain, WebError};
-pub use pages::Site;
+pub use pages::{set_page_language, Site};
 pub use rate_limit::SignupLimiter;
 pub use request_log::log_request;
 

@@ -1,10 +1,27 @@
 //! The pages visitors see, as askama templates (escaped by default).
 
+use std::sync::OnceLock;
+
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use askama::Template;
 
 use super::error::WebError;
+use crate::config::Language;
+
+/// The `lang` of every page: `HERALD_LANGUAGE`, set once when the process
+/// starts (one language per process, like the binary's templates).
+static PAGE_LANGUAGE: OnceLock<Language> = OnceLock::new();
+
+/// Sets the language of every page; the first call wins.
+pub fn set_page_language(language: &Language) {
+    let _ = PAGE_LANGUAGE.set(language.clone());
+}
+
+/// The `lang` attribute of every page's `<html>`: `en` until set.
+pub fn page_language() -> &'static str {
+    PAGE_LANGUAGE.get().map_or("en", Language::as_str)
+}
 
 /// What every page shows about the publication.
 #[derive(Debug, Clone)]
@@ -84,6 +101,9 @@ pub struct UnsubscribePage<'a> {
     pub site: &'a Site,
     pub email: &'a str,
     pub token: &'a str,
+    /// The link came in an editor's test copy: the page says that
+    /// unsubscribing here changes nothing.
+    pub test_copy: bool,
 }
 
 /// A page that answers an error status (404, 403) in the site's style, with

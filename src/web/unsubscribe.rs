@@ -10,6 +10,7 @@ use super::error::WebError;
 use super::origin::request_origin;
 use super::pages::{html, MessagePage, UnsubscribePage};
 use super::AppState;
+use crate::issues::is_test_copy_token;
 use crate::subscriptions::domain::display_address;
 use crate::subscriptions::{SubscriberStatus, SubscriptionError};
 
@@ -20,6 +21,17 @@ pub async fn unsubscribe_page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let raw = token_of(query);
+    if is_test_copy_token(&raw) {
+        return html(
+            StatusCode::OK,
+            &UnsubscribePage {
+                site: &state.site,
+                email: "",
+                token: raw.trim(),
+                test_copy: true,
+            },
+        );
+    }
     match state.subscriptions.unsubscribe_target(&raw).await {
         Ok(Some(subscriber))
             if matches!(
@@ -34,6 +46,7 @@ pub async fn unsubscribe_page(
                     // Stored as ASCII (punycode), shown as the reader wrote it.
                     email: &display_address(&subscriber.email),
                     token: raw.trim(),
+                    test_copy: false,
                 },
             )
         }
@@ -51,6 +64,17 @@ pub async fn unsubscribe(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let raw = token_of(query);
+    if is_test_copy_token(&raw) {
+        tracing::info!("unsubscribe link of a test copy used: nothing changed");
+        return html(
+            StatusCode::OK,
+            &MessagePage::new(
+                &state.site,
+                "This was a test copy: nothing changed",
+                &["A reader who unsubscribes with this link in their copy of the issue is unsubscribed at once and sees “You are unsubscribed”."],
+            ),
+        );
+    }
     let origin = request_origin(&req, &state.config.trusted_proxies);
     match state.subscriptions.unsubscribe(&raw, &origin).await {
         Ok(()) => {

@@ -11,6 +11,7 @@ mod authorization;
 mod confirm;
 mod health;
 mod issues;
+mod mail_filters;
 mod metrics;
 mod outbox;
 mod sending;

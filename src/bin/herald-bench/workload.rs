@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use herald::config::{Config, SecretKey};
+use herald::delivery::{PreparedIssue, ReaderCopy};
 use herald::issues::{
-    HeaderInput, Issue, IssueContent, IssueMessage, IssueStatus, Issues, Item, ItemInput,
-    RenderedIssue, Renderings,
+    HeaderInput, Issue, IssueContent, IssueStatus, Issues, Item, ItemInput, RenderedIssue,
+    Renderings,
 };
 use herald::mail::{recipient, MailIdentity};
 use herald::store::{now_millis, Store};
@@ -113,12 +114,7 @@ pub async fn prepare_at(dir: &Path, url: &str, subscribers: u64) -> anyhow::Resu
     seed(&store, subscribers).await?;
     let seed_time = started.elapsed();
 
-    let identity = MailIdentity {
-        from: config.from.clone(),
-        newsletter_name: config.newsletter_name.clone(),
-        postal_address: config.postal_address.clone(),
-        site_url: config.base_url.clone(),
-    };
+    let identity = MailIdentity::from_config(&config);
     let content = digest_of_size(&identity, TARGET_HTML_BYTES)?;
     let issues = Issues::new(store.clone());
     let issue_id = issues.create(&content).await?;
@@ -274,12 +270,14 @@ fn one_message_bytes(rendered: &RenderedIssue, identity: &MailIdentity) -> anyho
         .site_url
         .join(&format!("/unsubscribe?token={}", token.as_str()));
     let reader = subscriber(123_456, 0)?;
-    let message = IssueMessage {
-        rendered,
-        to: recipient(&reader.email, reader.name.as_ref()),
-        unsubscribe_url: &unsubscribe_url,
-        subject_prefix: "",
-    }
-    .build(identity)?;
+    let message = PreparedIssue::new(1, rendered, identity).message(
+        identity,
+        &key,
+        &ReaderCopy {
+            to: recipient(&reader.email, reader.name.as_ref()),
+            subscriber_id: 123_456,
+            unsubscribe_url: &unsubscribe_url,
+        },
+    )?;
     Ok(message.formatted().len() as u64)
 }

@@ -17,6 +17,8 @@ fn identity() -> MailIdentity {
         newsletter_name: "The Daily Herald".into(),
         postal_address: "1 Test Street, Testville".into(),
         site_url: BaseUrl::parse("https://herald.example").expect("valid URL"),
+        reply_to: None,
+        language: crate::config::Language::default(),
     }
 }
 
@@ -116,6 +118,26 @@ fn the_html_part_is_a_600px_table_layout_with_inlined_css() {
         "the subject has inline style"
     );
     assert!(html.contains(r#"class="preheader" style="display: none"#));
+    // Hidden without a colour: text the colour of its background is what
+    // SpamAssassin's HTML_FONT_LOW_CONTRAST counts against a mail.
+    let preheader_style = html
+        .split(r#"class="preheader" style=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the preheader's style");
+    assert!(!preheader_style.contains("color"), "{preheader_style}");
+    for hiding in [
+        "display: none",
+        "max-height: 0",
+        "overflow: hidden",
+        "mso-hide: all",
+        "opacity: 0",
+    ] {
+        assert!(
+            preheader_style.contains(hiding),
+            "{hiding} in {preheader_style}"
+        );
+    }
     assert!(html.contains("What Moscow says its soldiers are doing in Venezuela"));
     // The item: title linked, byline, summary, a link with clear text.
     assert!(html.contains(

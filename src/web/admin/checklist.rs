@@ -174,11 +174,14 @@ pub(crate) fn first_run(state: &AppState, facts: &FirstRunFacts) -> Vec<Check> {
 /// program shows it.
 pub(crate) fn sender_lines(state: &AppState) -> (String, String) {
     let from = state.identity.from.to_string();
-    // Herald sets no Reply-To header, so a reply goes to the From address.
-    let reply_to = format!(
-        "not set: replies go to the From address, {}",
-        state.identity.from.email
-    );
+    // Without HERALD_REPLY_TO there is no Reply-To header, so a reply goes to the From address.
+    let reply_to = match &state.identity.reply_to {
+        Some(reply_to) => reply_to.to_string(),
+        None => format!(
+            "not set: replies go to the From address, {}",
+            state.identity.from.email
+        ),
+    };
     (from, reply_to)
 }
 

@@ -245,16 +245,46 @@ async fn a_test_copy_arrives_with_both_parts(backend: Backend) {
     assert!(mail.html.contains("<strong>readers</strong>"));
     assert!(!mail.html.contains("alert('intro')"));
     assert_inert(&mail.html);
-    let unsubscribe = format!("{}/unsubscribe?token=test", app.address);
-    assert_eq!(
-        mail.header("List-Unsubscribe"),
-        Some(format!("<{unsubscribe}>").as_str())
+    // The test copy is the reader's copy: the same list headers and
+    // Message-ID form, and an unsubscribe link that shows the page but
+    // changes nothing.
+    let list_unsubscribe = mail.header("List-Unsubscribe").expect("List-Unsubscribe");
+    let unsubscribe = list_unsubscribe
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_owned();
+    assert!(
+        unsubscribe.starts_with(&format!("{}/unsubscribe?token=test-copy.", app.address)),
+        "{unsubscribe}"
     );
     assert_eq!(
         mail.header("List-Unsubscribe-Post"),
         Some("List-Unsubscribe=One-Click")
     );
+    assert_eq!(mail.header("Precedence"), Some("bulk"));
+    assert!(mail.header("List-Id").is_some());
+    let message_id = mail.header("Message-ID").expect("Message-ID");
+    assert!(
+        message_id.starts_with(&format!("<issue-{id}.")) && message_id.ends_with("@localhost>"),
+        "{message_id}"
+    );
     assert!(mail.html.contains(&unsubscribe) && mail.text.contains(&unsubscribe));
+    let page = app.get(&unsubscribe).await;
+    assert_eq!(page.status(), 200);
+    assert!(page
+        .text()
+        .await
+        .expect("page")
+        .contains("This link came in a test copy"));
+    let answer = app
+        .post_form(&unsubscribe, &[("List-Unsubscribe", "One-Click")])
+        .await;
+    assert_eq!(answer.status(), 200);
+    assert!(answer
+        .text()
+        .await
+        .expect("page")
+        .contains("This was a test copy: nothing changed"));
     assert!(!mail.html.contains("unsubscribe.invalid"));
 }
 

@@ -83,6 +83,8 @@ struct Behaviour {
     credentials: Option<(String, String)>,
     /// Leave PIPELINING (RFC 2920) out of the EHLO reply.
     no_pipelining: bool,
+    /// Leave SMTPUTF8 (RFC 6531) out of the EHLO reply.
+    no_smtputf8: bool,
 }
 
 const HOSTNAME: &str = "herald-test";
@@ -190,6 +192,12 @@ impl TestSmtpServer {
     /// send one command at a time.
     pub fn without_pipelining(&self) {
         lock(&self.shared.behaviour).no_pipelining = true;
+    }
+
+    /// Stops offering SMTPUTF8 to sessions opened from now on, as many
+    /// relays do: an address with a non-ASCII local part cannot go through.
+    pub fn without_smtputf8(&self) {
+        lock(&self.shared.behaviour).no_smtputf8 = true;
     }
 
     /// From now on `MAIL` needs a successful `AUTH` with exactly these
@@ -337,18 +345,28 @@ impl Session {
             match verb.to_ascii_uppercase().as_str() {
                 "EHLO" => {
                     self.greet();
-                    let pipelining = if lock(&self.shared.behaviour).no_pipelining {
-                        ""
-                    } else {
-                        "250-PIPELINING\r\n"
+                    let (pipelining, smtputf8) = {
+                        let behaviour = lock(&self.shared.behaviour);
+                        (
+                            if behaviour.no_pipelining {
+                                ""
+                            } else {
+                                "250-PIPELINING\r\n"
+                            },
+                            if behaviour.no_smtputf8 {
+                                ""
+                            } else {
+                                "250-SMTPUTF8\r\n"
+                            },
+                        )
                     };
                     let reply = format!(
                         "250-{HOSTNAME} greets {arg}\r\n\
                          {pipelining}\
+                         {smtputf8}\
                          250-AUTH PLAIN LOGIN\r\n\
                          250-8BITMIME\r\n\
-                         250-ENHANCEDSTATUSCODES\r\n\
-                         250 SMTPUTF8"
+                         250 ENHANCEDSTATUSCODES"
                     );
                     self.reply(&reply).await?;
                 }
