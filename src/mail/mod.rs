@@ -178,6 +178,11 @@ pub enum SendError {
     /// The server refused for good (5xx): retrying cannot help.
     #[error("permanent failure: {0}")]
     Permanent(String),
+    /// The relay lacks an extension this message needs (SMTPUTF8 for a
+    /// non-ASCII address): no attempt can succeed until the relay changes,
+    /// and the reader is not at fault, so it must not count as a bounce.
+    #[error("the relay cannot take this message: {0}")]
+    Unsupported(String),
 }
 
 impl SendError {
@@ -186,6 +191,7 @@ impl SendError {
         match self {
             Self::Transient(text) => Self::Transient(format!("{what}: {text}")),
             Self::Permanent(text) => Self::Permanent(format!("{what}: {text}")),
+            Self::Unsupported(text) => Self::Unsupported(format!("{what}: {text}")),
         }
     }
 }

@@ -209,11 +209,11 @@ impl Failure {
     }
 
     /// The relay lacks what the message needs: it cannot take this message
-    /// on any attempt, so it fails for good. Nothing was sent: the session is
-    /// untouched.
+    /// on any attempt, so it fails for good, but not as a bounce: the address
+    /// is fine. Nothing was sent: the session is untouched.
     fn unsendable(reason: &str) -> Self {
         Self {
-            error: SendError::Permanent(reason.to_owned()),
+            error: SendError::Unsupported(reason.to_owned()),
             after: After::InStep,
         }
     }

@@ -148,6 +148,12 @@ impl Engine {
                 failure: Failure::Permanent,
                 error,
             },
+            // Undeliverable, not Permanent: the reader's address is not the
+            // problem, so they must not be marked bounced for it.
+            Err(SendError::Unsupported(error)) => Outcome::Failed {
+                failure: Failure::Undeliverable,
+                error,
+            },
             // The relay cannot be reached: not this copy's failure, and no attempt.
             Err(SendError::Transient(_)) if self.mailer.relay_is_unreachable() => Outcome::Released,
             Err(SendError::Transient(error)) => {

@@ -57,7 +57,9 @@ impl Engine {
                 MailOutcome::Released
             }
             Err(AttemptError::Send(SendError::Transient(why))) => MailOutcome::Retry(why),
-            Err(AttemptError::Send(SendError::Permanent(why))) => MailOutcome::Failed(why),
+            Err(AttemptError::Send(SendError::Permanent(why) | SendError::Unsupported(why))) => {
+                MailOutcome::Failed(why)
+            }
             Err(AttemptError::Undeliverable(why)) => MailOutcome::Failed(why),
             Err(AttemptError::Store(error)) => {
                 MailOutcome::Retry(format!("database error: {error}"))

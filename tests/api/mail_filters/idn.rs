@@ -148,6 +148,11 @@ async fn a_unicode_local_part_fails_at_once_and_clearly_where_the_relay_lacks_sm
         "{reply}"
     );
     assert!(app.mails_to(READER).await.is_empty());
+    assert_eq!(
+        app.subscriber_status(READER).await.as_deref(),
+        Some("confirmed"),
+        "the relay's shortcoming is not the reader's bounce"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
