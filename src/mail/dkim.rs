@@ -137,8 +137,8 @@ impl DkimSigner {
     }
 
     /// `message` (the bytes as they go on the wire) with one `DKIM-Signature`
-    /// per key in front. Each key costs a private-key operation (a
-    /// millisecond or so for RSA-2048): call from a blocking context.
+    /// per key in front. Each key costs a private-key operation (about
+    /// 0.3 ms of CPU for RSA-2048): call from a blocking context.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, DkimSignError> {
         let mut headers = String::new();
         for key in &self.keys {
