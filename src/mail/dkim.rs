@@ -138,7 +138,7 @@ impl DkimSigner {
 
     /// `message` (the bytes as they go on the wire) with one `DKIM-Signature`
     /// per key in front. Each key costs a private-key operation (about
-    /// 0.3 ms of CPU for RSA-2048): call from a blocking context.
+    /// 0.6 ms of CPU for RSA-2048 with ring): call from a blocking context.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, DkimSignError> {
         let mut headers = String::new();
         for key in &self.keys {
