@@ -1,8 +1,9 @@
 //! The command line: `herald serve`, `herald worker`, `herald migrate`, users,
-//! tokens, subscribers and issue sends. Every command reads the
+//! tokens, subscribers, issue sends and `herald dns`. Every command reads the
 //! same configuration as `serve`.
 
 mod db;
+mod dns;
 mod issue;
 pub mod subscribers;
 
@@ -60,6 +61,18 @@ enum Command {
         #[command(subcommand)]
         command: subscribers::SubscribersCommand,
     },
+    /// Print the DNS records to publish (DKIM keys, SPF, DMARC, the bounce
+    /// domain), or check what DNS serves.
+    Dns {
+        /// Look the records up and say which are missing or wrong; the exit
+        /// status is 1 unless all are right.
+        #[arg(long)]
+        check: bool,
+        /// The DNS server to ask, as IP:PORT [default: the system's, from
+        /// /etc/resolv.conf].
+        #[arg(long, value_name = "IP:PORT", requires = "check")]
+        resolver: Option<std::net::SocketAddr>,
+    },
     /// Copy the whole database into another one (from SQLite up to PostgreSQL).
     Db {
         #[command(subcommand)]
@@ -109,7 +122,7 @@ pub fn main() -> ExitCode {
         config.log_format,
         matches!(
             cli.command,
-            Command::Subscribers { .. } | Command::Db { .. }
+            Command::Subscribers { .. } | Command::Db { .. } | Command::Dns { .. }
         ),
     );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -142,6 +155,7 @@ pub fn main() -> ExitCode {
                 command: TokenCommand::Create { name, role, owner },
             } => create_token(config, &name, role, &owner).await,
             Command::Subscribers { command } => subscribers::run(config, command).await,
+            Command::Dns { check, resolver } => dns::run(&config, check, resolver).await,
             Command::Db { command } => db::run(&config.database_url, command).await,
         }
     })

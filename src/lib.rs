@@ -6,6 +6,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod delivery;
+pub mod dns;
 pub mod format;
 pub mod issues;
 pub mod mail;

@@ -126,6 +126,9 @@ pub struct Config {
     /// relay with a private or self-signed certificate.
     pub smtp_ca_file: Option<PathBuf>,
     pub dkim: Option<DkimSettings>,
+    /// The mailbox bounces go to; `herald dns` names the records its domain
+    /// needs.
+    pub bounce_address: Option<lettre::Address>,
     pub session_idle_timeout: Duration,
     pub log_format: LogFormat,
     pub require_two_factor: TwoFactorPolicy,
@@ -135,8 +138,16 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct DkimSettings {
     pub domain: String,
+    /// One signature per key, all for `domain`.
+    pub keys: Vec<DkimKeySettings>,
+}
+
+/// One DKIM key and the selector its public half is published under.
+#[derive(Debug, Clone)]
+pub struct DkimKeySettings {
     pub selector: String,
-    /// PEM text of an RSA or ed25519 private key.
+    /// PEM text of an RSA or ed25519 private key, or the base64 of an
+    /// ed25519 seed.
     pub private_key: SecretString,
 }
 
@@ -211,6 +222,10 @@ impl Config {
                 }
             })?,
             dkim: dkim_settings(&env)?,
+            bounce_address: env.optional("HERALD_BOUNCE_ADDRESS", |raw| {
+                raw.parse::<lettre::Address>()
+                    .map_err(|e| format!("not an address like `bounces@example.com` ({e})"))
+            })?,
             session_idle_timeout: env.duration("HERALD_SESSION_IDLE_TIMEOUT", "8h")?,
             log_format: env.parse("HERALD_LOG_FORMAT", "text")?,
             require_two_factor: env.parse("HERALD_REQUIRE_2FA", "none")?,
@@ -313,7 +328,9 @@ fn parse_claim_lease(raw: &str) -> Result<Duration, String> {
     Ok(lease)
 }
 
-/// `DKIM_PRIVATE_KEY` holds the PEM text itself or the path of a PEM file.
+/// `DKIM_SELECTOR` and `DKIM_PRIVATE_KEY` are comma-separated lists paired
+/// by position (`rsa2026,ed2026` with `rsa.pem,ed.pem`); each key is PEM text
+/// or the path of a PEM file.
 fn dkim_settings(env: &Env<'_>) -> Result<Option<DkimSettings>, ConfigError> {
     let domain = env.get("DKIM_DOMAIN");
     let selector = env.get("DKIM_SELECTOR");
@@ -328,31 +345,67 @@ fn dkim_settings(env: &Env<'_>) -> Result<Option<DkimSettings>, ConfigError> {
         })
     };
     let domain = required("DKIM_DOMAIN", domain)?;
-    let selector = required("DKIM_SELECTOR", selector)?;
-    let key = required("DKIM_PRIVATE_KEY", key)?;
-    for (variable, value) in [("DKIM_DOMAIN", &domain), ("DKIM_SELECTOR", &selector)] {
-        let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_';
-        if !value.chars().all(allowed) {
+    let selectors = required("DKIM_SELECTOR", selector)?;
+    let keys = required("DKIM_PRIVATE_KEY", key)?;
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_';
+    let checked = |variable: &'static str, value: &str| {
+        if value.is_empty() || !value.chars().all(allowed) {
             return Err(ConfigError {
                 variable,
-                problem: "may hold only letters, digits, '-', '_' and '.'".into(),
+                problem: "may hold only letters, digits, '-', '_' and '.' (selectors separated by commas)"
+                    .into(),
+            });
+        }
+        Ok(())
+    };
+    checked("DKIM_DOMAIN", &domain)?;
+    let selectors: Vec<&str> = selectors.split(',').map(str::trim).collect();
+    for selector in &selectors {
+        checked("DKIM_SELECTOR", selector)?;
+    }
+    // Neither PEM text nor base64 holds a comma, so the keys split as the
+    // selectors do.
+    let keys: Vec<&str> = keys.split(',').map(str::trim).collect();
+    if keys.len() != selectors.len() {
+        return Err(ConfigError {
+            variable: "DKIM_PRIVATE_KEY",
+            problem: format!(
+                "lists {} keys but DKIM_SELECTOR lists {} selectors; they pair up by position",
+                keys.len(),
+                selectors.len()
+            ),
+        });
+    }
+    for (index, selector) in selectors.iter().enumerate() {
+        if selectors[..index].contains(selector) {
+            return Err(ConfigError {
+                variable: "DKIM_SELECTOR",
+                problem: format!("names {selector} twice; each key needs its own selector"),
             });
         }
     }
-    let pem = if key.contains("-----BEGIN") {
-        // A PEM pasted into one environment line keeps its line breaks as `\n`.
-        key.replace("\\n", "\n")
-    } else {
-        std::fs::read_to_string(&key).map_err(|e| ConfigError {
-            variable: "DKIM_PRIVATE_KEY",
-            problem: format!("is neither PEM text nor a readable file ({e})"),
-        })?
-    };
-    Ok(Some(DkimSettings {
-        domain,
-        selector,
-        private_key: SecretString::from(pem),
-    }))
+    let keys = selectors
+        .into_iter()
+        .zip(keys)
+        .map(|(selector, key)| {
+            let pem = if key.contains("-----BEGIN") {
+                // A PEM pasted into one environment line keeps its line breaks as `\n`.
+                key.replace("\\n", "\n")
+            } else {
+                std::fs::read_to_string(key).map_err(|e| ConfigError {
+                    variable: "DKIM_PRIVATE_KEY",
+                    problem: format!(
+                        "the key for selector {selector} is neither PEM text nor a readable file ({e})"
+                    ),
+                })?
+            };
+            Ok(DkimKeySettings {
+                selector: selector.to_owned(),
+                private_key: SecretString::from(pem),
+            })
+        })
+        .collect::<Result<_, ConfigError>>()?;
+    Ok(Some(DkimSettings { domain, keys }))
 }
 
 /// The From of a list whose sender is not set yet: the newsletter's name,
@@ -592,6 +645,61 @@ mod tests {
         assert!(err.to_string().contains("not a mailbox"), "{err}");
         let err = Config::from_vars(&vars(&[("HERALD_LANGUAGE", "en_US")])).unwrap_err();
         assert_eq!(err.variable, "HERALD_LANGUAGE");
+    }
+
+    #[test]
+    fn dkim_selectors_and_keys_pair_up_by_position() {
+        use secrecy::ExposeSecret as _;
+        let pem = |name: &str| {
+            format!("-----BEGIN PRIVATE KEY-----\\n{name}\\n-----END PRIVATE KEY-----")
+        };
+        let config = Config::from_vars(&vars(&[
+            ("DKIM_DOMAIN", "example.com"),
+            ("DKIM_SELECTOR", "rsa2026, ed2026"),
+            (
+                "DKIM_PRIVATE_KEY",
+                &format!("{},{}", pem("first"), pem("second")),
+            ),
+        ]))
+        .expect("valid");
+        let dkim = config.dkim.expect("DKIM is on");
+        assert_eq!(dkim.domain, "example.com");
+        let pairs: Vec<(&str, bool)> = dkim
+            .keys
+            .iter()
+            .map(|k| {
+                (
+                    k.selector.as_str(),
+                    k.private_key.expose_secret().contains("first"),
+                )
+            })
+            .collect();
+        assert_eq!(pairs, [("rsa2026", true), ("ed2026", false)]);
+
+        let err = Config::from_vars(&vars(&[
+            ("DKIM_DOMAIN", "example.com"),
+            ("DKIM_SELECTOR", "rsa2026,ed2026"),
+            ("DKIM_PRIVATE_KEY", &pem("only")),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.variable, "DKIM_PRIVATE_KEY");
+        let text = err.to_string();
+        assert!(
+            text.contains("DKIM_SELECTOR")
+                && text.contains("1 keys")
+                && text.contains("2 selectors"),
+            "{text}"
+        );
+        assert!(!text.contains("only"), "the key leaked: {text}");
+
+        let err = Config::from_vars(&vars(&[
+            ("DKIM_DOMAIN", "example.com"),
+            ("DKIM_SELECTOR", "herald,herald"),
+            ("DKIM_PRIVATE_KEY", &format!("{},{}", pem("a"), pem("b"))),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.variable, "DKIM_SELECTOR");
+        assert!(err.to_string().contains("herald twice"), "{err}");
     }
 
     #[test]

@@ -87,7 +87,7 @@ pub async fn send_test(
         "/unsubscribe?token={TEST_COPY_TOKEN_PREFIX}{}",
         crate::config::secret_hex(&rand::random::<[u8; 8]>())
     ));
-    let mut message = PreparedIssue::new(issue.id, &rendered, identity).test_message(
+    let message = PreparedIssue::new(issue.id, &rendered, identity).test_message(
         identity,
         &ReaderCopy {
             to: Mailbox::new(None, to.to_address()),
@@ -97,10 +97,8 @@ pub async fn send_test(
         },
     )?;
     record(store, tester, issue.id, to).await?;
-    mailer.sign(&mut message);
-    mailer
-        .send_raw(message.envelope(), &message.formatted())
-        .await?;
+    // Signed and sent as a reader's copy is.
+    mailer.send(&message).await?;
     // The record keeps the address; the log names only its domain.
     let domain = to.as_str().rsplit('@').next().unwrap_or_default();
     tracing::info!(

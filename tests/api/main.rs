@@ -9,6 +9,7 @@ mod archive;
 mod audit;
 mod authorization;
 mod confirm;
+mod dkim_verify;
 mod health;
 mod issues;
 mod mail_filters;

@@ -11,6 +11,7 @@
 //! met; 1: the benchmark failed; 3: a target was missed.
 
 mod cpu;
+mod dkim;
 mod herald_run;
 mod postgres;
 mod report;
@@ -62,6 +63,10 @@ struct Args {
     /// Herald's renderer gives; Herald itself does not run.
     #[arg(long)]
     smtp_source_only: bool,
+    /// Sign every copy with DKIM, with keys made for the run: `rsa`
+    /// (RSA-2048), `ed25519`, or `both` (two signatures per copy).
+    #[arg(long, value_enum)]
+    dkim: Option<dkim::DkimKeys>,
     /// Runtime threads of the SMTP sink.
     #[arg(long, default_value_t = 1, hide = true)]
     sink_threads: usize,
@@ -145,7 +150,7 @@ struct Workload {
 /// Runs the benchmark in `dir`; `Ok(false)` when Herald missed a target.
 fn bench(args: &Args, dir: &Path, tools: &Tools) -> anyhow::Result<bool> {
     println!(
-        "herald-bench: {} subscribers, {} connections, {} worker{} on {}, {} run{}; {}",
+        "herald-bench: {} subscribers, {} connections, {} worker{} on {}, {} run{}, DKIM {}; {}",
         report::thousands(args.subscribers as f64),
         args.concurrency,
         args.workers,
@@ -157,6 +162,12 @@ fn bench(args: &Args, dir: &Path, tools: &Tools) -> anyhow::Result<bool> {
         },
         args.runs,
         if args.runs == 1 { "" } else { "s" },
+        match args.dkim {
+            None => "off",
+            Some(dkim::DkimKeys::Rsa) => "RSA-2048",
+            Some(dkim::DkimKeys::Ed25519) => "ed25519",
+            Some(dkim::DkimKeys::Both) => "RSA-2048 + ed25519",
+        },
         setup::machine()
     );
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -251,7 +262,11 @@ fn one_run(
                     }
                 };
             let smtp_url = format!("smtp://127.0.0.1:{}", sink.address.port());
-            let env = workload::herald_env(&run_dir, &database_url, &smtp_url, args.concurrency);
+            let mut env =
+                workload::herald_env(&run_dir, &database_url, &smtp_url, args.concurrency);
+            if let Some(keys) = args.dkim {
+                env.extend(dkim::env(&run_dir, keys)?);
+            }
             let run = herald_run::HeraldRun {
                 herald_exe,
                 run_dir: &run_dir,

@@ -10,7 +10,7 @@ use super::recorder::Committed;
 use super::Engine;
 use crate::delivery::deliveries::{ClaimedDelivery, Failure, Outcome};
 use crate::delivery::message::{Copy, PreparedIssue};
-use crate::mail::SendError;
+use crate::mail::{DkimSignError, SendError};
 use crate::store::{millis, now_millis};
 use crate::subscriptions::{LinkKey, SubscriberEmail, SubscriberName};
 use crate::telemetry;
@@ -107,7 +107,7 @@ impl Engine {
                 unsubscribe_url: &unsubscribe_url,
             },
         );
-        let mut message = match message {
+        let message = match message {
             Ok(message) => message,
             Err(error) => {
                 return Some(Outcome::Failed {
@@ -116,7 +116,17 @@ impl Engine {
                 })
             }
         };
-        self.mailer.sign(&mut message);
+        let envelope = message.envelope().clone();
+        let signed = match self.mailer.signed(message).await {
+            Ok(signed) => signed,
+            Err(DkimSignError::Interrupted) => return Some(Outcome::Released),
+            Err(error) => {
+                return Some(Outcome::Failed {
+                    failure: Failure::Undeliverable,
+                    error: error.to_string(),
+                })
+            }
+        };
         if !self.wait_for_rate().await {
             return Some(Outcome::Released);
         }
@@ -134,7 +144,7 @@ impl Engine {
         let previous = previous.take();
         let sent = self
             .mailer
-            .send_raw_when(message.envelope(), &message.formatted(), async {
+            .send_raw_when(&envelope, &signed, async {
                 if let Some(previous) = previous {
                     previous.wait().await;
                 }

@@ -1,82 +1,76 @@
 //! Signatures are checked by a verifier written here from RFC 6376 (relaxed
-//! canonicalization), independent of lettre's signing code, against the
-//! public half of the key.
+//! canonicalization), independent of mail-auth's signing code, against the
+//! public half of the key as ring computes it. tests/api/dkim_verify.rs
+//! checks real mail with dkimpy too.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use ed25519_dalek::Verifier as _;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::Message;
-use rsa::pkcs1::{EncodeRsaPrivateKey as _, LineEnding};
-use rsa::pkcs1v15::Pkcs1v15Sign;
-use rsa::pkcs8::DecodePrivateKey as _;
-use rsa::{RsaPrivateKey, RsaPublicKey};
+use ring::signature::KeyPair as _;
 use secrecy::SecretString;
 use sha2::{Digest as _, Sha256};
 
-use super::{DkimKeyError, DkimSigner};
-use crate::config::DkimSettings;
+use super::key::pem_body;
+use super::{DkimKey, DkimKeyError, DkimSigner};
+use crate::config::{DkimKeySettings, DkimSettings};
 use crate::mail::{ListUnsubscribe, ListUnsubscribePost};
 
-/// `openssl genrsa 1024` (PKCS#8, as openssl 3 writes it). Short for test speed.
-const RSA_PKCS8: &str = "-----BEGIN PRIVATE KEY-----
-MIICdwIBADANBgkqhkiG9w0BAQEFAASCAmEwggJdAgEAAoGBAKEAIVub189Yayf4
-HxAtIOPR+ueXWMVJi5WAqh1sZmyGgo0IMBT2axecoRHKDLZgSjeQCLF+fxRoaI1t
-yOM6h3QQpUmzRz+Sf8Wkw5p9eXwo6XH673s5ghwe9nI/fmLpByLTXTUfLmZtRvyY
-pa3WTXycKXmsCm8SEuBsb7ASuIZ3AgMBAAECgYApWP44J7Lp9jw23JslrWFYAPJe
-DdlneXbWo1+NBOzdDEJ089hdWdexDbGz/t7664nD8UK6StFaLWJEiCBicwKcHM5m
-f5p+pDTM7rd7LDj6uMycEeKR8VVXWKJVNZPANpNrpBYJiPJDQeaCsT1QxnVhTA2I
-QLwJKDMk2qrv/0g1uQJBANVPWZk5wXpIjGdCfB5JLV9svQn0GZ1Ba9oB7DhcvLfD
-8350EPpfeiwq4+68bDFOg4IXLmEeNJKBR4z3n4tUOHUCQQDBOMaQKJ+fPl7FTvUo
-O4iajySydYFXBwwjaB9FMGAs+pGkQEkDXVDpbW45U48guiqmR7UDdi9kM4ma3Bc/
-lQW7AkAQffkUcrW1yaQpW6eTA99hMFwRR/EvCl7XVSy5Uto4bwsFbN3fLcCZZ5uF
-2sWWrlZWmYo5cgdoiFxK1t5b/F/9AkEAr6uu2+ITPfS2tSzUN3/o8pyyAI5UyYre
-vlIsG/ufdUVapLrNpwFwTsnvLK+LsXWQ0RzgtgT9kVxJ/0Ga4XPbgQJBAJzWq6xC
-kElM+xSxD7pmcv19+XfU2EDhNyS9t1y8rT97i6Bbth7wTigOr5gEAi4imbIP6ARa
-BQfBq/dS3maxWh4=
------END PRIVATE KEY-----
-";
-
-/// `openssl genpkey -algorithm ed25519`.
-const ED25519_PKCS8: &str = "-----BEGIN PRIVATE KEY-----
-MC4CAQAwBQYDK2VwBCIEIL7fs9n1eIrWJk3nNujFTIoQM0Y/pWH6Ixwp7C/IBqLl
------END PRIVATE KEY-----
-";
-
-/// `openssl genrsa 512 | openssl rsa -traditional`: too short to be trusted.
-const RSA_512_PKCS1: &str = "-----BEGIN RSA PRIVATE KEY-----
-MIIBOgIBAAJBAMtAiO/CNgSX2iN3uLgS7C8sAfTJNe0AE5TCEN2MZhgdTk0GiFev
-HMp6p9q/HNd6DcCK296lB6TZOaQWDsGL/rsCAwEAAQJAWNTcxIUKHNnNYgD6P6Et
-jrRaKoUiR3HoHPTwcBPjrxegAi+afPPxt9TQEVYuI3n8mFOqG/6xwbu9Sx/wZbA5
-WQIhAPPcEgrisiPDHyINPO2UCDdofK4262jKqsnMmyI6xPTnAiEA1V7ubKGlQxHm
-LoH+EIn89aG5zasUFI6Jt2pSszQ3GQ0CIQCtrctb3WEqf0mpIuyF+KxxagWCvrKj
-C9TfrM3Ab0LfeQIgDau6bP1iYEy6ScqMY7Tjnz1QcUv/yl1jl3vZdp/m09UCIDsu
-hIyDfT2vg26hM5GMSahPJeSrBqe9CWQGfRdm1cHr
------END RSA PRIVATE KEY-----
-";
-
-enum PublicKey {
-    Rsa(RsaPublicKey),
-    Ed25519(ed25519_dalek::VerifyingKey),
+macro_rules! fixture {
+    ($name:literal) => {
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/dkim/",
+            $name
+        ))
+    };
 }
 
-fn settings(key: &str) -> DkimSettings {
+/// `openssl genrsa 2048` (PKCS#8, as openssl 3 writes it).
+const RSA_PKCS8: &str = fixture!("rsa2048.pem");
+/// The same key as `openssl rsa -traditional` writes it.
+const RSA_PKCS1: &str = fixture!("rsa2048-pkcs1.pem");
+/// `openssl genrsa 1024`: receivers would take it, ring signs with 2048 bits and up.
+const RSA_1024: &str = fixture!("rsa1024.pem");
+/// `openssl genpkey -algorithm ed25519`.
+const ED25519_PKCS8: &str = fixture!("ed25519.pem");
+/// What openssl says the public halves (and the ed25519 seed) are.
+const PUBLIC: &str = fixture!("public.txt");
+
+fn published(name: &str) -> &'static str {
+    PUBLIC
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("{name} is not in public.txt"))
+}
+
+enum PublicKey {
+    /// PKCS#1 RSAPublicKey, as ring verifies with it.
+    Rsa(Vec<u8>),
+    Ed25519(Vec<u8>),
+}
+
+fn settings(keys: &[(&str, &str)]) -> DkimSettings {
     DkimSettings {
         domain: "news.example.com".into(),
-        selector: "herald2025".into(),
-        private_key: SecretString::from(key.to_owned()),
+        keys: keys
+            .iter()
+            .map(|(selector, key)| DkimKeySettings {
+                selector: (*selector).to_owned(),
+                private_key: SecretString::from((*key).to_owned()),
+            })
+            .collect(),
     }
 }
 
 fn rsa_public() -> PublicKey {
-    let private = RsaPrivateKey::from_pkcs8_pem(RSA_PKCS8).expect("test key");
-    PublicKey::Rsa(RsaPublicKey::from(&private))
+    let der = pem_body(RSA_PKCS8, "PRIVATE KEY").expect("test key");
+    let pair = ring::signature::RsaKeyPair::from_pkcs8(&der).expect("test key");
+    PublicKey::Rsa(pair.public_key().as_ref().to_vec())
 }
 
 fn ed25519_public() -> PublicKey {
-    use ed25519_dalek::pkcs8::DecodePrivateKey as _;
-    let private = ed25519_dalek::SigningKey::from_pkcs8_pem(ED25519_PKCS8).expect("test key");
-    PublicKey::Ed25519(private.verifying_key())
+    PublicKey::Ed25519(BASE64.decode(published("ed25519")).expect("base64"))
 }
 
 /// A newsletter-like message: multipart, list headers, a subject long enough
@@ -106,48 +100,76 @@ fn newsletter() -> Message {
         .expect("message")
 }
 
+fn signed_with(keys: &[(&str, &str)]) -> Vec<u8> {
+    let signer = DkimSigner::new(&settings(keys)).expect("keys are accepted");
+    signer.sign(&newsletter().formatted()).expect("signed")
+}
+
 fn signed(key: &str) -> Vec<u8> {
-    let signer = DkimSigner::new(&settings(key)).expect("key is accepted");
-    let mut message = newsletter();
-    signer.sign(&mut message);
-    message.formatted()
+    signed_with(&[("herald2025", key)])
+}
+
+fn count(list: &str, name: &str) -> usize {
+    list.split(':')
+        .filter(|h| h.eq_ignore_ascii_case(name))
+        .count()
 }
 
 #[test]
 fn an_rsa_pkcs8_key_signs_and_the_signature_verifies() {
     let raw = signed(RSA_PKCS8);
-    let tags = verify(&raw, &rsa_public()).expect("signature verifies");
+    let tags = verify(&raw, "herald2025", &rsa_public()).expect("signature verifies");
     assert_eq!(tag(&tags, "d"), "news.example.com");
     assert_eq!(tag(&tags, "s"), "herald2025");
     assert_eq!(tag(&tags, "a"), "rsa-sha256");
     assert_eq!(tag(&tags, "c"), "relaxed/relaxed");
-    let signed_headers = tag(&tags, "h").to_ascii_lowercase();
-    for name in ["from", "to", "subject", "date", "message-id"] {
-        assert!(
-            signed_headers.split(':').any(|h| h == name),
-            "{name} is not signed: h={signed_headers}"
-        );
+}
+
+#[test]
+fn the_mime_and_list_headers_are_signed_and_the_single_ones_over_signed() {
+    let raw = signed(ED25519_PKCS8);
+    let tags = verify(&raw, "herald2025", &ed25519_public()).expect("signature verifies");
+    let h = tag(&tags, "h");
+    // Present once, named twice: a second copy added on the way breaks the signature.
+    for name in [
+        "From",
+        "To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
+    ] {
+        assert_eq!(count(h, name), 2, "{name} is not over-signed: h={h}");
     }
-    assert!(
-        signed_headers
-            .split(':')
-            .any(|h| h == "list-unsubscribe-post"),
-        "RFC 8058 needs List-Unsubscribe-Post signed: h={signed_headers}"
-    );
+    // Absent, named twice: none may be added, nor two.
+    for name in ["Reply-To", "List-Id"] {
+        assert_eq!(count(h, name), 2, "{name} is not over-signed: h={h}");
+    }
+    for name in [
+        "MIME-Version",
+        "Content-Type",
+        "Content-Transfer-Encoding",
+        "Cc",
+        "List-Archive",
+        "Precedence",
+        "Feedback-ID",
+        "Auto-Submitted",
+    ] {
+        assert_eq!(count(h, name), 1, "{name} is not signed once: h={h}");
+    }
 }
 
 #[test]
 fn an_rsa_pkcs1_key_signs_too() {
-    let private = RsaPrivateKey::from_pkcs8_pem(RSA_PKCS8).expect("test key");
-    let pkcs1 = private.to_pkcs1_pem(LineEnding::LF).expect("PKCS#1 PEM");
-    assert!(pkcs1.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
-    verify(&signed(&pkcs1), &rsa_public()).expect("signature verifies");
+    assert!(RSA_PKCS1.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+    verify(&signed(RSA_PKCS1), "herald2025", &rsa_public()).expect("signature verifies");
 }
 
 #[test]
 fn an_ed25519_pkcs8_key_signs_and_the_signature_verifies() {
     let raw = signed(ED25519_PKCS8);
-    let tags = verify(&raw, &ed25519_public()).expect("signature verifies");
+    let tags = verify(&raw, "herald2025", &ed25519_public()).expect("signature verifies");
     assert_eq!(tag(&tags, "a"), "ed25519-sha256");
     assert_eq!(tag(&tags, "d"), "news.example.com");
     assert_eq!(tag(&tags, "s"), "herald2025");
@@ -155,10 +177,37 @@ fn an_ed25519_pkcs8_key_signs_and_the_signature_verifies() {
 
 #[test]
 fn an_ed25519_seed_in_base64_is_accepted() {
-    use ed25519_dalek::pkcs8::DecodePrivateKey as _;
-    let private = ed25519_dalek::SigningKey::from_pkcs8_pem(ED25519_PKCS8).expect("test key");
-    let seed = BASE64.encode(private.to_bytes());
-    verify(&signed(&seed), &ed25519_public()).expect("signature verifies");
+    let seed = published("ed25519-seed");
+    verify(&signed(seed), "herald2025", &ed25519_public()).expect("signature verifies");
+}
+
+#[test]
+fn two_keys_give_two_signatures_that_verify_each_on_its_own() {
+    let raw = signed_with(&[("rsa2026", RSA_PKCS8), ("ed2026", ED25519_PKCS8)]);
+    let text = String::from_utf8_lossy(&raw);
+    assert_eq!(text.matches("DKIM-Signature:").count(), 2);
+    let rsa = verify(&raw, "rsa2026", &rsa_public()).expect("RSA signature verifies");
+    assert_eq!(tag(&rsa, "a"), "rsa-sha256");
+    let ed = verify(&raw, "ed2026", &ed25519_public()).expect("ed25519 signature verifies");
+    assert_eq!(tag(&ed, "a"), "ed25519-sha256");
+}
+
+#[test]
+fn the_dns_records_hold_the_public_keys_openssl_computes() {
+    let rsa = DkimKey::parse(RSA_PKCS8).expect("key");
+    assert_eq!(
+        rsa.dns_record(),
+        format!("v=DKIM1; k=rsa; p={}", published("rsa2048"))
+    );
+    let rsa_pkcs1 = DkimKey::parse(RSA_PKCS1).expect("key");
+    assert_eq!(rsa_pkcs1.dns_record(), rsa.dns_record());
+    let ed = DkimKey::parse(ED25519_PKCS8).expect("key");
+    assert_eq!(
+        ed.dns_record(),
+        format!("v=DKIM1; k=ed25519; p={}", published("ed25519"))
+    );
+    let seed = DkimKey::parse(published("ed25519-seed")).expect("key");
+    assert_eq!(seed.dns_record(), ed.dns_record());
 }
 
 #[test]
@@ -166,38 +215,58 @@ fn the_verifier_rejects_a_changed_subject_or_body() {
     let raw = String::from_utf8(signed(RSA_PKCS8)).expect("ASCII message");
     let subject_changed = raw.replacen("Issue 42", "Issue 43", 1);
     assert_ne!(subject_changed, raw);
-    let error = verify(subject_changed.as_bytes(), &rsa_public()).expect_err("tampered");
+    let error =
+        verify(subject_changed.as_bytes(), "herald2025", &rsa_public()).expect_err("tampered");
     assert!(error.contains("signature"), "{error}");
 
     let body_changed = raw.replacen("the news.", "the nevvs.", 1);
     assert_ne!(body_changed, raw);
-    let error = verify(body_changed.as_bytes(), &rsa_public()).expect_err("tampered");
+    let error = verify(body_changed.as_bytes(), "herald2025", &rsa_public()).expect_err("tampered");
     assert!(error.contains("body hash"), "{error}");
 
     // White space alone may change: that is what relaxed canonicalization is for.
     let refolded = raw.replacen("Hello  reader,", "Hello reader,", 1);
     assert_ne!(refolded, raw);
-    verify(refolded.as_bytes(), &rsa_public()).expect("white space is not content");
+    verify(refolded.as_bytes(), "herald2025", &rsa_public()).expect("white space is not content");
+}
+
+#[test]
+fn headers_added_on_the_way_break_the_signature() {
+    let raw = String::from_utf8(signed(ED25519_PKCS8)).expect("ASCII message");
+    let key = ed25519_public();
+    for added in [
+        "Subject: Something else\r\n",
+        "List-Unsubscribe: <https://evil.example/>\r\n",
+        "From: someone@evil.example\r\n",
+        "List-Id: <other.example.com>\r\n",
+    ] {
+        let tampered = format!("{added}{raw}");
+        verify(tampered.as_bytes(), "herald2025", &key).expect_err(added);
+    }
+    let mixed = raw.replacen("multipart/alternative", "multipart/mixed", 1);
+    assert_ne!(mixed, raw);
+    verify(mixed.as_bytes(), "herald2025", &key).expect_err("Content-Type changed");
 }
 
 #[test]
 fn a_key_of_the_wrong_kind_is_refused_without_repeating_it() {
-    let error = DkimSigner::new(&settings("not-a-key-at-all")).expect_err("not a key");
+    let error = DkimSigner::new(&settings(&[("s", "not-a-key-at-all")])).expect_err("not a key");
     assert!(matches!(error, DkimKeyError::Unreadable));
     assert!(!error.to_string().contains("not-a-key"));
 
     let ec = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBm1\n-----END EC PRIVATE KEY-----\n";
-    let error = DkimSigner::new(&settings(ec)).expect_err("EC keys are not DKIM keys");
+    let error = DkimSigner::new(&settings(&[("s", ec)])).expect_err("EC keys are not DKIM keys");
     assert!(matches!(error, DkimKeyError::Unreadable));
     assert!(!error.to_string().contains("MHcC"));
 
     let encrypted =
         "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHz\n-----END ENCRYPTED PRIVATE KEY-----\n";
-    let error = DkimSigner::new(&settings(encrypted)).expect_err("encrypted");
+    let error = DkimSigner::new(&settings(&[("s", encrypted)])).expect_err("encrypted");
     assert!(matches!(error, DkimKeyError::Encrypted));
 
-    let error = DkimSigner::new(&settings(RSA_512_PKCS1)).expect_err("too short");
-    assert!(matches!(error, DkimKeyError::RsaTooShort(512)));
+    let error = DkimSigner::new(&settings(&[("s", RSA_1024)])).expect_err("too short");
+    assert!(matches!(error, DkimKeyError::RsaSize));
+    assert!(error.to_string().contains("2048"), "{error}");
 }
 
 fn tag<'a>(tags: &'a [(String, String)], name: &str) -> &'a str {
@@ -207,8 +276,8 @@ fn tag<'a>(tags: &'a [(String, String)], name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {name}= tag in {tags:?}"))
 }
 
-/// Checks the one `DKIM-Signature` of `raw`; returns its tags.
-fn verify(raw: &[u8], key: &PublicKey) -> Result<Vec<(String, String)>, String> {
+/// Checks the `DKIM-Signature` of `raw` with selector `selector`; returns its tags.
+fn verify(raw: &[u8], selector: &str, key: &PublicKey) -> Result<Vec<(String, String)>, String> {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -217,20 +286,12 @@ fn verify(raw: &[u8], key: &PublicKey) -> Result<Vec<(String, String)>, String> 
     let body = &raw[split + 4..];
     let headers = unfold(header_block);
 
-    let signature_header = headers
+    let (signature_header, tags) = headers
         .iter()
-        .find(|h| name_of(h).eq_ignore_ascii_case("DKIM-Signature"))
-        .ok_or("no DKIM-Signature header")?;
-    let value = &signature_header[signature_header.find(':').ok_or("no colon")? + 1..];
-    let tags: Vec<(String, String)> = value
-        .split(';')
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| {
-            let (name, value) = t.split_once('=').unwrap_or((t, ""));
-            let value: String = value.chars().filter(|c| !c.is_whitespace()).collect();
-            (name.trim().to_owned(), value)
-        })
-        .collect();
+        .filter(|h| name_of(h).eq_ignore_ascii_case("DKIM-Signature"))
+        .map(|h| (h, tags_of(h)))
+        .find(|(_, tags)| tags.iter().any(|(n, v)| n == "s" && v == selector))
+        .ok_or_else(|| format!("no DKIM-Signature with s={selector}"))?;
     if tag(&tags, "c") != "relaxed/relaxed" {
         return Err(format!(
             "this verifier knows relaxed/relaxed, not {}",
@@ -243,7 +304,7 @@ fn verify(raw: &[u8], key: &PublicKey) -> Result<Vec<(String, String)>, String> 
         return Err("body hash mismatch".into());
     }
 
-    let mut hasher = Sha256::new();
+    let mut signed_data = Vec::new();
     let mut used = vec![false; headers.len()];
     for name in tag(&tags, "h").split(':') {
         // The last unused instance of the name; an absent one adds nothing.
@@ -252,8 +313,8 @@ fn verify(raw: &[u8], key: &PublicKey) -> Result<Vec<(String, String)>, String> 
             .find(|&i| !used[i] && name_of(&headers[i]).eq_ignore_ascii_case(name))
         {
             used[i] = true;
-            hasher.update(relaxed_header(&headers[i]));
-            hasher.update(b"\r\n");
+            signed_data.extend_from_slice(relaxed_header(&headers[i]).as_bytes());
+            signed_data.extend_from_slice(b"\r\n");
         }
     }
     let without_b: Vec<String> = signature_header
@@ -263,24 +324,46 @@ fn verify(raw: &[u8], key: &PublicKey) -> Result<Vec<(String, String)>, String> 
             _ => t.to_owned(),
         })
         .collect();
-    hasher.update(relaxed_header(&without_b.join(";")));
-    let digest = hasher.finalize();
+    signed_data.extend_from_slice(relaxed_header(&without_b.join(";")).as_bytes());
 
     let signature = BASE64
         .decode(tag(&tags, "b"))
         .map_err(|e| format!("b= is not base64: {e}"))?;
     let verified = match key {
-        PublicKey::Rsa(key) => key
-            .verify(Pkcs1v15Sign::new::<Sha256>(), &digest, &signature)
-            .is_ok(),
-        PublicKey::Ed25519(key) => ed25519_dalek::Signature::from_slice(&signature)
-            .is_ok_and(|signature| key.verify(&digest, &signature).is_ok()),
+        PublicKey::Rsa(key) => ring::signature::UnparsedPublicKey::new(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            key,
+        )
+        .verify(&signed_data, &signature)
+        .is_ok(),
+        // RFC 8463: ed25519 signs the SHA-256 of the data, not the data.
+        PublicKey::Ed25519(key) => {
+            ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, key)
+                .verify(&Sha256::digest(&signed_data), &signature)
+                .is_ok()
+        }
     };
     if verified {
         Ok(tags)
     } else {
         Err("signature does not verify".into())
     }
+}
+
+fn tags_of(signature_header: &str) -> Vec<(String, String)> {
+    let value = signature_header
+        .split_once(':')
+        .map(|(_, value)| value)
+        .unwrap_or("");
+    value
+        .split(';')
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| {
+            let (name, value) = t.split_once('=').unwrap_or((t, ""));
+            let value: String = value.chars().filter(|c| !c.is_whitespace()).collect();
+            (name.trim().to_owned(), value)
+        })
+        .collect()
 }
 
 /// One string per header field, continuation lines kept with their CRLF.

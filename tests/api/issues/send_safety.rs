@@ -4,7 +4,7 @@
 //! truth about a cancelled send, and duplicating and deleting drafts.
 
 use herald::accounts::Role;
-use herald::config::DkimSettings;
+use herald::config::{DkimKeySettings, DkimSettings};
 use herald::subscriptions::SubscriberStatus;
 use secrecy::SecretString;
 use serde_json::Value;
@@ -240,8 +240,10 @@ async fn the_first_run_checklist_goes_once_everything_is_done(backend: Backend) 
         config.from_is_set = true;
         config.dkim = Some(DkimSettings {
             domain: "example.com".into(),
-            selector: "herald".into(),
-            private_key: SecretString::from(ED25519_KEY.to_owned()),
+            keys: vec![DkimKeySettings {
+                selector: "herald".into(),
+                private_key: SecretString::from(ED25519_KEY.to_owned()),
+            }],
         });
     })
     .await;

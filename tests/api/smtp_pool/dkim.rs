@@ -1,7 +1,7 @@
-//! DKIM through `Mailer`: `send` signs, `sign` signs for `send_raw`, which
+//! DKIM through `Mailer`: `send` signs, `signed` signs for `send_raw`, which
 //! sends bytes as they are; a key Herald cannot read stops the start.
 
-use herald::config::DkimSettings;
+use herald::config::{DkimKeySettings, DkimSettings};
 use herald::mail::MailerError;
 use secrecy::SecretString;
 
@@ -17,8 +17,10 @@ MC4CAQAwBQYDK2VwBCIEIL7fs9n1eIrWJk3nNujFTIoQM0Y/pWH6Ixwp7C/IBqLl
 fn dkim(key: &str) -> DkimSettings {
     DkimSettings {
         domain: "example.com".into(),
-        selector: "herald".into(),
-        private_key: SecretString::from(key.to_owned()),
+        keys: vec![DkimKeySettings {
+            selector: "herald".into(),
+            private_key: SecretString::from(key.to_owned()),
+        }],
     }
 }
 
@@ -49,12 +51,10 @@ async fn send_signs_and_send_raw_sends_the_bytes_as_they_are() {
         .await
         .expect("sent");
 
-    let mut signed_for_raw = message("signed-raw@example.org");
-    mailer.sign(&mut signed_for_raw);
-    mailer
-        .send_raw(signed_for_raw.envelope(), &signed_for_raw.formatted())
-        .await
-        .expect("sent");
+    let for_raw = message("signed-raw@example.org");
+    let envelope = for_raw.envelope().clone();
+    let signed = mailer.signed(for_raw).await.expect("signed");
+    mailer.send_raw(&envelope, &signed).await.expect("sent");
 
     let messages = smtp.messages().await;
     assert_eq!(messages.len(), 3);
