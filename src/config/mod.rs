@@ -370,9 +370,9 @@ fn dkim_settings(env: &Env<'_>) -> Result<Option<DkimSettings>, ConfigError> {
         return Err(ConfigError {
             variable: "DKIM_PRIVATE_KEY",
             problem: format!(
-                "lists {} keys but DKIM_SELECTOR lists {} selectors; they pair up by position",
-                keys.len(),
-                selectors.len()
+                "lists {} but DKIM_SELECTOR lists {}; they pair up by position",
+                crate::format::counted(keys.len() as i128, "key", "keys"),
+                crate::format::counted(selectors.len() as i128, "selector", "selectors")
             ),
         });
     }
@@ -686,7 +686,7 @@ mod tests {
         let text = err.to_string();
         assert!(
             text.contains("DKIM_SELECTOR")
-                && text.contains("1 keys")
+                && text.contains("1 key ")
                 && text.contains("2 selectors"),
             "{text}"
         );
