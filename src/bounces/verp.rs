@@ -110,6 +110,16 @@ impl ReturnPath {
     /// Herald made; anything else (another address, a forged or mangled
     /// token) is `None`. Case does not matter, as MTAs may change it.
     pub fn target_of(&self, key: &SecretKey, recipient: &str) -> Option<ReturnTarget> {
+        target_of_token(key, self.token_in(recipient)?)
+    }
+
+    /// Whether `recipient` is this mailbox with something after the `+`: a
+    /// return address, genuine or not.
+    pub fn carries_token(&self, recipient: &str) -> bool {
+        self.token_in(recipient).is_some()
+    }
+
+    fn token_in<'a>(&self, recipient: &'a str) -> Option<&'a str> {
         let recipient = recipient
             .trim()
             .trim_start_matches('<')
@@ -123,8 +133,7 @@ impl ReturnPath {
         if !prefix.eq_ignore_ascii_case(user) {
             return None;
         }
-        let token = local[user.len()..].strip_prefix('+')?;
-        target_of_token(key, token)
+        local[user.len()..].strip_prefix('+')
     }
 }
 
