@@ -302,7 +302,7 @@ fn enhanced_code(word: &str) -> Option<String> {
 }
 
 /// Words that say the sender was refused, not the address.
-const POLICY_WORDS: [&str; 10] = [
+const POLICY_WORDS: [&str; 9] = [
     "blocklist",
     "blacklist",
     "block list",
@@ -312,7 +312,6 @@ const POLICY_WORDS: [&str; 10] = [
     "dmarc",
     "policy",
     "blocked",
-    "rbl",
 ];
 
 /// Words that say the mailbox does not exist.

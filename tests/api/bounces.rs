@@ -384,7 +384,7 @@ async fn a_complaint_unsubscribes_its_reader(backend: Backend) {
         ),
         ("delayed.eml", "delayed: reader002@example.com counted"),
     ] {
-        let (_, verp_2) = two_readers_sent_an_issue_again(&app).await;
+        let (_, verp_2) = senders_of_the_copies_sent(&app).await;
         let report = report_about(name, &verp_2, "reader002@example.com");
         let outcome = ingest(&app, &report);
         assert!(outcome.stdout.starts_with(line), "{}", outcome.stdout);
@@ -397,8 +397,8 @@ async fn a_complaint_unsubscribes_its_reader(backend: Backend) {
     );
 }
 
-/// The envelope senders of the copies already sent (no new send).
-async fn two_readers_sent_an_issue_again(app: &TestApp) -> (String, String) {
+/// The envelope senders of the two readers' copies already sent.
+async fn senders_of_the_copies_sent(app: &TestApp) -> (String, String) {
     let received = app.smtp.messages().await;
     let sender_to = |reader: &str| {
         received
