@@ -2,6 +2,7 @@
 //! tokens, subscribers, issue sends and `herald dns`. Every command reads the
 //! same configuration as `serve`.
 
+mod bounces;
 mod db;
 mod dns;
 mod issue;
@@ -78,6 +79,11 @@ enum Command {
         #[command(subcommand)]
         command: db::DbCommand,
     },
+    /// Bounces, complaints and auto-replies that came back.
+    Bounces {
+        #[command(subcommand)]
+        command: bounces::BouncesCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,7 +128,10 @@ pub fn main() -> ExitCode {
         config.log_format,
         matches!(
             cli.command,
-            Command::Subscribers { .. } | Command::Db { .. } | Command::Dns { .. }
+            Command::Subscribers { .. }
+                | Command::Db { .. }
+                | Command::Dns { .. }
+                | Command::Bounces { .. }
         ),
     );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -157,6 +166,7 @@ pub fn main() -> ExitCode {
             Command::Subscribers { command } => subscribers::run(config, command).await,
             Command::Dns { check, resolver } => dns::run(&config, check, resolver).await,
             Command::Db { command } => db::run(&config.database_url, command).await,
+            Command::Bounces { command } => bounces::run(config, command).await,
         }
     })
 }

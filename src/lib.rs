@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod bounces;
 pub mod cli;
 pub mod config;
 pub mod delivery;

@@ -15,6 +15,7 @@ use utoipa_actix_web::AppExt as _;
 
 use crate::accounts::Accounts;
 use crate::audit::AuditLog;
+use crate::bounces::ReturnPath;
 use crate::config::{Config, SecretKey, SecretKeyError};
 use crate::delivery::{DeliverySignals, Engine, EngineHandle, EngineSettings, RetryPolicy, Sends};
 use crate::mail::{MailIdentity, Mailer, MailerError};
@@ -305,6 +306,7 @@ impl Services {
                 concurrency: config.send_concurrency,
                 rate: config.send_rate,
                 bounce_after_failures: config.bounce_after_failures,
+                return_path: config.bounce_address.clone().map(ReturnPath::new),
                 claim_lease: config.claim_lease,
             },
             self.signals.clone(),

@@ -339,6 +339,28 @@ async fn populate(db: &TestDatabase) -> (String, i64, i64) {
         text(&send.stderr)
     );
     assert!(server.stop().await.success(), "herald serve on SQLite");
+    // A soft bounce for a reader the send reached, taken in by the real
+    // command (recorded in bounce_reports).
+    let bounce = dir.join("bounce.eml");
+    std::fs::write(
+        &bounce,
+        include_str!("fixtures/bounces/mailbox-full.eml")
+            .replace("reader@example.org", "reader004@example.com"),
+    )
+    .expect("write the bounce");
+    let ingested = run({
+        let mut command = herald(dir, &db.url, free_port());
+        command.arg("bounces").arg("ingest").arg(&bounce);
+        command
+    })
+    .await;
+    assert_eq!(
+        text(&ingested.stdout).trim(),
+        "soft bounce: reader004@example.com counted (1 of 5 in 30 days) \
+         (5.2.2 552 5.2.2 The email account that you tried to reach is over quota.)",
+        "{}",
+        text(&ingested.stderr)
+    );
 
     // Rows only some databases hold, made the way Herald makes them: an older
     // release's look-alike of another reader's address, reported by the

@@ -129,6 +129,9 @@ pub struct Config {
     /// The mailbox bounces go to; `herald dns` names the records its domain
     /// needs.
     pub bounce_address: Option<lettre::Address>,
+    /// Soft bounces within 30 days, with no successful delivery between,
+    /// after which a reader is `bounced`.
+    pub soft_bounce_limit: NonZeroU32,
     pub session_idle_timeout: Duration,
     pub log_format: LogFormat,
     pub require_two_factor: TwoFactorPolicy,
@@ -226,6 +229,7 @@ impl Config {
                 raw.parse::<lettre::Address>()
                     .map_err(|e| format!("not an address like `bounces@example.com` ({e})"))
             })?,
+            soft_bounce_limit: env.parse("HERALD_SOFT_BOUNCE_LIMIT", "5")?,
             session_idle_timeout: env.duration("HERALD_SESSION_IDLE_TIMEOUT", "8h")?,
             log_format: env.parse("HERALD_LOG_FORMAT", "text")?,
             require_two_factor: env.parse("HERALD_REQUIRE_2FA", "none")?,

@@ -73,6 +73,24 @@ impl SecretKey {
         }
     }
 
+    /// `configured`, or the key in `file`, which must exist: for a command
+    /// that reads what was signed before and must not make up a key.
+    pub fn load_existing(
+        configured: Option<&SecretString>,
+        file: &Path,
+    ) -> Result<Self, SecretKeyError> {
+        if configured.is_none() && !file.exists() {
+            return Err(SecretKeyError::Read {
+                path: file.display().to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such file; set HERALD_SECRET or HERALD_SECRET_FILE as `herald serve` has it",
+                ),
+            });
+        }
+        Self::load_or_create(configured, file)
+    }
+
     /// HMAC-SHA256 of `message` under this key, separated by `purpose` so that a
     /// value made for one use can never be replayed for another.
     pub fn sign(&self, purpose: &str, message: &[u8]) -> [u8; 32] {

@@ -307,14 +307,23 @@ impl Mailer {
     }
 
     /// Signs (when DKIM is configured) and sends.
-    #[tracing::instrument(name = "mail_send", skip_all)]
     pub async fn send(&self, message: &Message) -> Result<String, SendError> {
-        let envelope = message.envelope().clone();
+        self.send_with_envelope(message.envelope(), message).await
+    }
+
+    /// Signs (when DKIM is configured) and sends with `envelope` instead of
+    /// the message's own: a VERP sender (src/bounces/verp.rs).
+    #[tracing::instrument(name = "mail_send", skip_all)]
+    pub async fn send_with_envelope(
+        &self,
+        envelope: &Envelope,
+        message: &Message,
+    ) -> Result<String, SendError> {
         let signed = self
             .signed(message.clone())
             .await
             .map_err(|error| SendError::Permanent(error.to_string()))?;
-        self.send_raw(&envelope, &signed).await
+        self.send_raw(envelope, &signed).await
     }
 
     /// Sends a message already formatted as bytes, as it is (no signature is

@@ -97,8 +97,13 @@ impl Store {
         }
         if let (Dialect::Sqlite, Some(file)) = (dialect, &sqlite_file) {
             if !url.contains("mode=ro") {
-                // Only where SQLite itself would create the file (not `mode=rw`).
-                if url.contains("mode=rwc") {
+                // Only where SQLite itself would create the file (not `mode=rw`),
+                // and only when it is not there yet: on POSIX, closing any
+                // descriptor of a file drops every lock this process holds on
+                // it, so opening an open database here would strip another
+                // Store's SQLite locks in this process, and a second process
+                // (`herald bounces ingest`) could then have its write undone.
+                if url.contains("mode=rwc") && !file.exists() {
                     create_private(file).map_err(|source| file_error(file, source))?;
                 }
                 // WAL is a property of the file; switching needs an exclusive

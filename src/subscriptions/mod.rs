@@ -429,6 +429,35 @@ impl Subscriptions {
         Ok(true)
     }
 
+    /// A reader who reported a copy as spam: unsubscribed at once, with a
+    /// `complaint` event, and never mailed again unless they sign up again.
+    /// The caller commits. False when they were not on the list any more.
+    pub async fn mark_complained(
+        conn: &mut sqlx::AnyConnection,
+        dialect: crate::store::Dialect,
+        id: i64,
+        reason: &str,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let Some(subscriber) = queries::find_by_id(conn, id).await? else {
+            return Ok(false);
+        };
+        if !Self::leave(conn, &subscriber, Leaving::Unsubscribed, now).await? {
+            return Ok(false);
+        }
+        admin_queries::record_events(
+            conn,
+            dialect,
+            &[id],
+            "complaint",
+            &RequestOrigin::default(),
+            Some(reason),
+            now,
+        )
+        .await?;
+        Ok(true)
+    }
+
     /// Pending or confirmed → `how`: open confirmation links withdrawn and
     /// unsent mail dropped. False when the subscriber was not on the list.
     async fn leave(

@@ -8,6 +8,7 @@ use lettre::message::Mailbox;
 use super::lease::Lease;
 use super::recorder::Committed;
 use super::Engine;
+use crate::bounces::ReturnTarget;
 use crate::delivery::deliveries::{ClaimedDelivery, Failure, Outcome};
 use crate::delivery::message::{Copy, PreparedIssue};
 use crate::mail::{DkimSignError, SendError};
@@ -116,7 +117,13 @@ impl Engine {
                 })
             }
         };
-        let envelope = message.envelope().clone();
+        let envelope = self.envelope_for(
+            &message,
+            ReturnTarget::IssueCopy {
+                issue_id: job.issue.issue_id(),
+                subscriber_id: delivery.subscriber_id,
+            },
+        );
         let signed = match self.mailer.signed(message).await {
             Ok(signed) => signed,
             Err(DkimSignError::Interrupted) => return Some(Outcome::Released),

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::Engine;
+use crate::bounces::ReturnTarget;
 use crate::delivery::outbox::{self, ClaimedMail, MailKind};
 use crate::mail::{ConfirmationEmail, SendError, WelcomeEmail};
 use crate::store::{is_unavailable, millis, now_millis};
@@ -206,7 +207,15 @@ impl Engine {
             return Err(AttemptError::RelayUnreachable);
         }
         let started = std::time::Instant::now();
-        self.mailer.send(&message).await?;
+        let subscriber_id = mail.subscriber_id;
+        let envelope = self.envelope_for(
+            &message,
+            match kind {
+                MailKind::Confirmation => ReturnTarget::Confirmation { subscriber_id },
+                MailKind::Welcome => ReturnTarget::Welcome { subscriber_id },
+            },
+        );
+        self.mailer.send_with_envelope(&envelope, &message).await?;
         metrics::histogram!(telemetry::SEND_DURATION, "kind" => kind.as_str())
             .record(started.elapsed().as_secs_f64());
         Ok(())

@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
+use lettre::address::Envelope;
+use lettre::Message;
 use tokio::sync::{mpsc, watch, Mutex};
 use tokio::task::JoinSet;
 
@@ -30,6 +32,7 @@ use super::deliveries::{self, Outcome};
 use super::message::PreparedIssue;
 use super::outbox::{self, ClaimedMail};
 use super::DeliverySignals;
+use crate::bounces::{ReturnPath, ReturnTarget};
 use crate::config::SecretKey;
 use crate::issues::{queries as issue_queries, RenderedIssue};
 use crate::mail::{MailIdentity, Mailer};
@@ -74,6 +77,9 @@ pub struct EngineSettings {
     /// Messages per second at most, for the whole deployment; `None` for no limit.
     pub rate: Option<NonZeroU32>,
     pub bounce_after_failures: NonZeroU32,
+    /// `HERALD_BOUNCE_ADDRESS`: when set, each copy and signup mail carries
+    /// its own VERP envelope sender, so a bounce names the copy.
+    pub return_path: Option<ReturnPath>,
     /// How long a claim lasts unless renewed.
     pub claim_lease: Duration,
 }
@@ -415,6 +421,21 @@ impl Engine {
         match &self.pacer {
             Some(pacer) => pacer.until_ready(|| self.is_stopping()).await,
             None => true,
+        }
+    }
+
+    /// The envelope `message` leaves with: its own (the From address as
+    /// sender), or, with a bounce address set, the VERP sender for `target`.
+    fn envelope_for(&self, message: &Message, target: ReturnTarget) -> Envelope {
+        let own = message.envelope();
+        let sender = self
+            .settings
+            .return_path
+            .as_ref()
+            .and_then(|path| path.sender_for(&self.key, target));
+        match sender {
+            Some(sender) => Envelope::new(Some(sender), own.to().to_vec()).unwrap_or(own.clone()),
+            None => own.clone(),
         }
     }
 

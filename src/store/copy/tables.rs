@@ -303,6 +303,18 @@ pub const TABLES: &[Table] = &[
             int("sent_at"),
         ],
     },
+    Table {
+        name: "bounce_reports",
+        columns: &[
+            int("id"),
+            text("report_key"),
+            text("class"),
+            opt_int("subscriber_id"),
+            opt_int("issue_id"),
+            opt_text("status"),
+            int("received_at"),
+        ],
+    },
 ];
 
 #[cfg(test)]

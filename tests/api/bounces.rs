@@ -1,0 +1,481 @@
+//! Hearing back: with `HERALD_BOUNCE_ADDRESS` set, every copy and signup mail
+//! leaves with its own VERP envelope sender, which names that very message
+//! to Herald and to nobody else; `herald bounces ingest` (the real binary)
+//! reads what comes back and applies it once.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use sqlx::Row;
+
+use herald::accounts::Role;
+use herald::bounces::{ReturnPath, ReturnTarget};
+use herald::config::SecretKey;
+use reqwest::Method;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+use crate::on_both_databases;
+use crate::support::{Backend, TestApp, MAIL_WAIT, TEST_SECRET};
+
+const BOUNCE_ADDRESS: &str = "bounces@news.example.org";
+
+async fn app_with_bounce_address(backend: Backend) -> TestApp {
+    TestApp::spawn_with(backend, |config| {
+        config.bounce_address = Some(BOUNCE_ADDRESS.parse().expect("an address"));
+    })
+    .await
+}
+
+/// Creates an issue and sends it through the API; waits until it is sent.
+async fn send_an_issue(app: &TestApp) -> i64 {
+    let token = app.api_token(Role::Editor).await;
+    let created = app
+        .api(Method::POST, "/api/v1/issues", &token)
+        .json(&json!({"subject": "Return paths", "intro": "Hello."}))
+        .send()
+        .await
+        .expect("create the issue");
+    assert_eq!(created.status(), 201);
+    let issue = created.json::<Value>().await.expect("json")["id"]
+        .as_i64()
+        .expect("an id");
+    let sent = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/issues/{issue}/send"),
+            &token,
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(sent.status(), 202);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let progress: Value = app
+            .api(
+                Method::GET,
+                &format!("/api/v1/issues/{issue}/progress"),
+                &token,
+            )
+            .send()
+            .await
+            .expect("progress")
+            .json()
+            .await
+            .expect("json");
+        if progress["status"] == "sent" {
+            return issue;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{progress}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn each_mail_leaves_with_a_verp_sender_that_names_it(backend: Backend) {
+    let app = app_with_bounce_address(backend).await;
+    let reader = "reader@example.org";
+    app.subscribed_reader(reader).await;
+    let issue_id = send_an_issue(&app).await;
+    let subscriber_id = app.db.subscriber_id(reader).await;
+
+    let received = app.smtp.wait_for_messages(3, MAIL_WAIT).await;
+    let key = SecretKey::from_secret(&SecretString::from(TEST_SECRET));
+    let return_path = ReturnPath::new(BOUNCE_ADDRESS.parse().expect("an address"));
+    let targets: Vec<ReturnTarget> = received
+        .iter()
+        .map(|message| {
+            assert_eq!(message.rcpt_to, vec![reader.to_owned()]);
+            assert!(
+                message.mail_from.starts_with("bounces+")
+                    && message.mail_from.ends_with("@news.example.org"),
+                "MAIL FROM:<{}>",
+                message.mail_from
+            );
+            let headers = String::from_utf8_lossy(&message.data);
+            let from = headers
+                .lines()
+                .find(|line| line.starts_with("From:"))
+                .expect("a From header");
+            assert!(
+                !from.contains("bounces"),
+                "the From header stays the newsletter's: {from}"
+            );
+            return_path
+                .target_of(&key, &message.mail_from)
+                .unwrap_or_else(|| panic!("{} names no message", message.mail_from))
+        })
+        .collect();
+    assert_eq!(
+        targets,
+        vec![
+            ReturnTarget::Confirmation { subscriber_id },
+            ReturnTarget::Welcome { subscriber_id },
+            ReturnTarget::IssueCopy {
+                issue_id,
+                subscriber_id
+            },
+        ]
+    );
+
+    let other_key = SecretKey::from_secret(&SecretString::from(
+        "another-secret-that-is-long-enough-0123456789",
+    ));
+    assert_eq!(
+        return_path.target_of(&other_key, &received[2].mail_from),
+        None,
+        "only the key that made a token reads it"
+    );
+}
+
+async fn without_a_bounce_address_the_envelope_sender_is_the_from_address(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.sign_up("reader@example.org", "Reader").await;
+    let received = app.smtp.wait_for_messages(1, MAIL_WAIT).await;
+    assert_eq!(received[0].mail_from, app.config.from.email.to_string());
+}
+
+/// The address the hand-written fixtures were sent from and about.
+const FIXTURE_VERP: &str = "bounces+abcdefghijklmnopqrstuvwxyz23456@news.example.org";
+const FIXTURE_READER: &str = "reader@example.org";
+
+fn fixture(name: &str) -> String {
+    let path = format!(
+        "{}/tests/fixtures/bounces/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A fixture as if it came back from `verp` about `reader`.
+fn report_about(name: &str, verp: &str, reader: &str) -> String {
+    fixture(name)
+        .replace(FIXTURE_VERP, verp)
+        .replace(FIXTURE_READER, reader)
+}
+
+/// What `herald bounces ingest` printed, and its exit code.
+struct Ingested {
+    stdout: String,
+    code: Option<i32>,
+}
+
+/// Runs the real binary on `message` through standard input, as an MTA's
+/// pipe transport does.
+fn ingest_with(database_url: &str, bounce_address: Option<&str>, message: &[u8]) -> Ingested {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+    command
+        .args(["bounces", "ingest"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", database_url)
+        .env("HERALD_SECRET", TEST_SECRET)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(address) = bounce_address {
+        command.env("HERALD_BOUNCE_ADDRESS", address);
+    }
+    let mut child = command.spawn().expect("start herald bounces ingest");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let message = message.to_vec();
+    let writer = std::thread::spawn(move || {
+        // A closed pipe is the command's business; the exit code tells.
+        let _ = stdin.write_all(&message);
+    });
+    let output = child.wait_with_output().expect("herald bounces ingest ran");
+    writer.join().expect("the writer thread");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    Ingested {
+        stdout: String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+        code: output.status.code(),
+    }
+}
+
+fn ingest(app: &TestApp, message: &str) -> Ingested {
+    ingest_with(&app.db.url, Some(BOUNCE_ADDRESS), message.as_bytes())
+}
+
+/// Two confirmed readers and one issue sent to them; the envelope sender
+/// of each reader's copy.
+async fn two_readers_sent_an_issue(app: &TestApp) -> (String, String) {
+    app.add_subscribers(
+        2,
+        herald::subscriptions::SubscriberStatus::Confirmed,
+        "reader",
+    )
+    .await;
+    send_an_issue(app).await;
+    let received = app.smtp.wait_for_messages(2, MAIL_WAIT).await;
+    let sender_to = |reader: &str| {
+        received
+            .iter()
+            .find(|message| message.rcpt_to == [reader.to_owned()])
+            .map(|message| message.mail_from.clone())
+            .unwrap_or_else(|| panic!("no copy to {reader}"))
+    };
+    (
+        sender_to("reader001@example.com"),
+        sender_to("reader002@example.com"),
+    )
+}
+
+async fn event_notes(app: &TestApp, email: &str, kind: &str) -> Vec<String> {
+    let mut conn = app.db.connect().await;
+    sqlx::query(
+        "SELECT e.note FROM subscriber_events e JOIN subscribers s ON s.id = e.subscriber_id \
+         WHERE s.email = $1 AND e.kind = $2 ORDER BY e.id",
+    )
+    .bind(email)
+    .bind(kind)
+    .fetch_all(&mut conn)
+    .await
+    .expect("query events")
+    .iter()
+    .map(|row| row.get::<Option<String>, _>("note").unwrap_or_default())
+    .collect()
+}
+
+async fn a_hard_bounce_bounces_its_reader_once_and_nobody_else(backend: Backend) {
+    let app = app_with_bounce_address(backend).await;
+    let (verp, _) = two_readers_sent_an_issue(&app).await;
+    let dsn = report_about("postfix-user-unknown.eml", &verp, "reader001@example.com");
+
+    let first = ingest(&app, &dsn);
+    assert_eq!(first.code, Some(0), "{}", first.stdout);
+    assert!(
+        first
+            .stdout
+            .starts_with("hard bounce: reader001@example.com bounced (5.1.1 550 5.1.1"),
+        "{}",
+        first.stdout
+    );
+    assert_eq!(
+        app.subscriber_status("reader001@example.com")
+            .await
+            .as_deref(),
+        Some("bounced")
+    );
+    let notes = event_notes(&app, "reader001@example.com", "bounced").await;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("User unknown"), "{notes:?}");
+    assert_eq!(
+        app.subscriber_status("reader002@example.com")
+            .await
+            .as_deref(),
+        Some("confirmed")
+    );
+
+    let again = ingest(&app, &dsn);
+    assert_eq!(again.code, Some(0));
+    assert_eq!(again.stdout, "duplicate: already handled");
+    assert_eq!(app.db.count("bounce_reports").await, 1);
+    assert_eq!(
+        event_notes(&app, "reader001@example.com", "bounced")
+            .await
+            .len(),
+        1
+    );
+}
+
+async fn a_forged_or_foreign_token_changes_nothing(backend: Backend) {
+    let app = app_with_bounce_address(backend).await;
+    let (verp, _) = two_readers_sent_an_issue(&app).await;
+    let subscriber_id = app.db.subscriber_id("reader001@example.com").await;
+    // A token the right shape, made with another key, for the right reader.
+    let other_key = SecretKey::from_secret(&SecretString::from(
+        "another-secret-that-is-long-enough-0123456789",
+    ));
+    let foreign = ReturnPath::new(BOUNCE_ADDRESS.parse().expect("an address"))
+        .sender_for(&other_key, ReturnTarget::Welcome { subscriber_id })
+        .expect("a sender")
+        .to_string();
+    let mut altered = verp.clone().into_bytes();
+    let position = "bounces+".len() + 3;
+    altered[position] = if altered[position] == b'a' {
+        b'b'
+    } else {
+        b'a'
+    };
+    let altered = String::from_utf8(altered).expect("ascii");
+    for (n, forged) in [foreign, altered].iter().enumerate() {
+        let dsn = report_about("postfix-user-unknown.eml", forged, "reader001@example.com")
+            .replace("dsn-hard-1@", &format!("forged-{n}@"));
+        let outcome = ingest(&app, &dsn);
+        assert_eq!(outcome.code, Some(0));
+        assert_eq!(outcome.stdout, "ignored: unknown return token", "{forged}");
+    }
+    // Sent to the plain bounce mailbox about an address Herald never mailed.
+    let stranger = report_about(
+        "postfix-user-unknown.eml",
+        BOUNCE_ADDRESS,
+        "stranger@example.net",
+    );
+    assert_eq!(ingest(&app, &stranger).stdout, "ignored: no attribution");
+    assert_eq!(
+        app.subscriber_status("reader001@example.com")
+            .await
+            .as_deref(),
+        Some("confirmed")
+    );
+}
+
+async fn soft_bounces_count_and_the_fifth_bounces(backend: Backend) {
+    let app = app_with_bounce_address(backend).await;
+    let (verp, _) = two_readers_sent_an_issue(&app).await;
+    for n in 1..=5 {
+        let dsn = report_about("expired.eml", &verp, "reader001@example.com")
+            .replace("dsn-expired-1@", &format!("dsn-expired-{n}@"));
+        let outcome = ingest(&app, &dsn);
+        assert_eq!(outcome.code, Some(0));
+        let status = app.subscriber_status("reader001@example.com").await;
+        if n < 5 {
+            assert_eq!(
+                outcome.stdout,
+                format!(
+                    "soft bounce: reader001@example.com counted ({n} of 5 in 30 days) \
+                     (4.4.7 421 4.4.7 Message expired: could not connect for 5 days)"
+                )
+            );
+            assert_eq!(status.as_deref(), Some("confirmed"));
+        } else {
+            assert!(
+                outcome
+                    .stdout
+                    .starts_with("soft bounce: reader001@example.com bounced"),
+                "{}",
+                outcome.stdout
+            );
+            assert_eq!(status.as_deref(), Some("bounced"));
+        }
+    }
+}
+
+async fn a_complaint_unsubscribes_its_reader(backend: Backend) {
+    let app = app_with_bounce_address(backend).await;
+    let (verp, _) = two_readers_sent_an_issue(&app).await;
+    let arf = report_about("arf-abuse.eml", &verp, "reader001@example.com");
+    let outcome = ingest(&app, &arf);
+    assert_eq!(outcome.code, Some(0));
+    assert_eq!(
+        outcome.stdout,
+        "complaint: reader001@example.com unsubscribed (feedback-type abuse)"
+    );
+    assert_eq!(
+        app.subscriber_status("reader001@example.com")
+            .await
+            .as_deref(),
+        Some("unsubscribed")
+    );
+    assert_eq!(
+        event_notes(&app, "reader001@example.com", "complaint")
+            .await
+            .len(),
+        1
+    );
+    // Policy refusals, delays and out-of-office answers only count.
+    for (name, line) in [
+        (
+            "spamhaus-policy.eml",
+            "policy bounce: reader002@example.com counted",
+        ),
+        ("delayed.eml", "delayed: reader002@example.com counted"),
+    ] {
+        let (_, verp_2) = senders_of_the_copies_sent(&app).await;
+        let report = report_about(name, &verp_2, "reader002@example.com");
+        let outcome = ingest(&app, &report);
+        assert!(outcome.stdout.starts_with(line), "{}", outcome.stdout);
+    }
+    assert_eq!(
+        app.subscriber_status("reader002@example.com")
+            .await
+            .as_deref(),
+        Some("confirmed")
+    );
+}
+
+/// The envelope senders of the two readers' copies already sent.
+async fn senders_of_the_copies_sent(app: &TestApp) -> (String, String) {
+    let received = app.smtp.messages().await;
+    let sender_to = |reader: &str| {
+        received
+            .iter()
+            .find(|message| message.rcpt_to == [reader.to_owned()])
+            .map(|message| message.mail_from.clone())
+            .unwrap_or_else(|| panic!("no copy to {reader}"))
+    };
+    (
+        sender_to("reader001@example.com"),
+        sender_to("reader002@example.com"),
+    )
+}
+
+async fn without_a_token_the_final_recipient_of_a_recent_copy_is_attributed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (from, _) = two_readers_sent_an_issue(&app).await;
+    let dsn = report_about("sendmail-vague-status.eml", &from, "reader001@example.com");
+    let outcome = ingest_with(&app.db.url, None, dsn.as_bytes());
+    assert!(
+        outcome
+            .stdout
+            .starts_with("hard bounce: reader001@example.com bounced (5.1.1"),
+        "{}",
+        outcome.stdout
+    );
+    assert_eq!(
+        app.subscriber_status("reader002@example.com")
+            .await
+            .as_deref(),
+        Some("confirmed")
+    );
+}
+
+async fn garbage_and_oversized_messages_are_ignored(backend: Backend) {
+    let app = app_with_bounce_address(backend).await;
+    let garbage: Vec<u8> = (0..100_000u32)
+        .map(|n| (n.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let outcome = ingest_with(&app.db.url, Some(BOUNCE_ADDRESS), &garbage);
+    assert_eq!(
+        (outcome.code, outcome.stdout.as_str()),
+        (Some(0), "ignored: not a bounce")
+    );
+    let mut huge = fixture("postfix-user-unknown.eml").into_bytes();
+    huge.resize(10 * 1024 * 1024 + 1, b'x');
+    let outcome = ingest_with(&app.db.url, Some(BOUNCE_ADDRESS), &huge);
+    assert_eq!(
+        (outcome.code, outcome.stdout.as_str()),
+        (Some(0), "ignored: too large")
+    );
+    assert_eq!(app.db.count("bounce_reports").await, 0);
+}
+
+#[test]
+fn an_unreachable_database_asks_the_mta_to_try_again() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a port")
+        .port();
+    let url = format!("postgres://postgres@127.0.0.1:{closed}/herald");
+    let outcome = ingest_with(
+        &url,
+        Some(BOUNCE_ADDRESS),
+        fixture("postfix-user-unknown.eml").as_bytes(),
+    );
+    assert_eq!(outcome.code, Some(75), "EX_TEMPFAIL");
+    assert_eq!(outcome.stdout, "");
+}
+
+on_both_databases!(
+    each_mail_leaves_with_a_verp_sender_that_names_it,
+    without_a_bounce_address_the_envelope_sender_is_the_from_address,
+    a_hard_bounce_bounces_its_reader_once_and_nobody_else,
+    a_forged_or_foreign_token_changes_nothing,
+    soft_bounces_count_and_the_fifth_bounces,
+    a_complaint_unsubscribes_its_reader,
+    without_a_token_the_final_recipient_of_a_recent_copy_is_attributed,
+    garbage_and_oversized_messages_are_ignored,
+);
