@@ -66,6 +66,9 @@ pub enum Ignored {
     NoAttribution,
     /// Sent to the bounce mailbox with a token Herald did not make.
     UnknownToken,
+    /// VERP is on and the report carries no token: anyone can write a
+    /// report naming an address Herald mailed, so none is taken on its word.
+    NoToken,
 }
 
 impl fmt::Display for Outcome {
@@ -97,6 +100,7 @@ impl fmt::Display for Outcome {
                 Ignored::NotABounce => "ignored: not a bounce",
                 Ignored::NoAttribution => "ignored: no attribution",
                 Ignored::UnknownToken => "ignored: unknown return token",
+                Ignored::NoToken => "ignored: no return token",
             }),
             Self::Duplicate => f.write_str("duplicate: already handled"),
         }
@@ -108,6 +112,7 @@ enum Attribution {
     Copy(ReturnTarget),
     Recipient(i64),
     UnknownToken,
+    NoToken,
     Nobody,
 }
 
@@ -160,7 +165,7 @@ impl Intake {
                 },
             ),
             Attribution::Recipient(id) => (Some(id), None),
-            Attribution::UnknownToken | Attribution::Nobody => (None, None),
+            Attribution::UnknownToken | Attribution::NoToken | Attribution::Nobody => (None, None),
         };
         let email = match subscriber_id {
             Some(id) => queries::email_of(&mut tx, id).await?,
@@ -176,6 +181,7 @@ impl Intake {
             tx.commit().await?;
             return Ok(Outcome::Ignored(match attribution {
                 Attribution::UnknownToken => Ignored::UnknownToken,
+                Attribution::NoToken => Ignored::NoToken,
                 _ => Ignored::NoAttribution,
             }));
         };
@@ -239,10 +245,13 @@ impl Intake {
         })
     }
 
-    /// The VERP token first: exact, and unforgeable. A message to the
-    /// bounce mailbox with a token that does not check out is refused
-    /// outright, since anyone can write one. Without a token, the
-    /// report's recipient, if Herald mailed that address lately.
+    /// The VERP token: exact, and unforgeable. A message to the bounce
+    /// mailbox with a token that does not check out is refused outright,
+    /// since anyone can write one; so is one without a token while VERP is
+    /// on, because every real report then comes back to a tokened address,
+    /// and a report naming a reader's address is easy to forge. Only with
+    /// VERP off is the report's recipient taken, if Herald mailed that
+    /// address lately.
     async fn attribute(
         &self,
         conn: &mut sqlx::AnyConnection,
@@ -262,9 +271,11 @@ impl Intake {
                 }
                 saw_token |= path.carries_token(candidate);
             }
-            if saw_token {
-                return Ok(Attribution::UnknownToken);
-            }
+            return Ok(if saw_token {
+                Attribution::UnknownToken
+            } else {
+                Attribution::NoToken
+            });
         }
         let Some(recipient) = &report.recipient else {
             return Ok(Attribution::Nobody);

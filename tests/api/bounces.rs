@@ -314,7 +314,7 @@ async fn a_forged_or_foreign_token_changes_nothing(backend: Backend) {
         BOUNCE_ADDRESS,
         "stranger@example.net",
     );
-    assert_eq!(ingest(&app, &stranger).stdout, "ignored: no attribution");
+    assert_eq!(ingest(&app, &stranger).stdout, "ignored: no return token");
     assert_eq!(
         app.subscriber_status("reader001@example.com")
             .await
@@ -425,8 +425,35 @@ async fn without_a_token_the_final_recipient_of_a_recent_copy_is_attributed(back
         "{}",
         outcome.stdout
     );
+    // About an address Herald never mailed: nobody's report.
+    let stranger = report_about("postfix-user-unknown.eml", &from, "stranger@example.net");
+    assert_eq!(
+        ingest_with(&app.db.url, None, stranger.as_bytes()).stdout,
+        "ignored: no attribution"
+    );
     assert_eq!(
         app.subscriber_status("reader002@example.com")
+            .await
+            .as_deref(),
+        Some("confirmed")
+    );
+}
+
+/// With VERP on, a report without a token is not taken on its word, even
+/// when it names a reader Herald just mailed: anyone can write one.
+async fn with_verp_on_a_report_without_a_token_changes_nothing(backend: Backend) {
+    let app = app_with_bounce_address(backend).await;
+    two_readers_sent_an_issue(&app).await;
+    let dsn = report_about(
+        "sendmail-vague-status.eml",
+        BOUNCE_ADDRESS,
+        "reader001@example.com",
+    );
+    let outcome = ingest(&app, &dsn);
+    assert_eq!(outcome.stdout, "ignored: no return token");
+    assert_eq!(outcome.code, Some(0));
+    assert_eq!(
+        app.subscriber_status("reader001@example.com")
             .await
             .as_deref(),
         Some("confirmed")
@@ -472,6 +499,7 @@ fn an_unreachable_database_asks_the_mta_to_try_again() {
 on_both_databases!(
     each_mail_leaves_with_a_verp_sender_that_names_it,
     without_a_bounce_address_the_envelope_sender_is_the_from_address,
+    with_verp_on_a_report_without_a_token_changes_nothing,
     a_hard_bounce_bounces_its_reader_once_and_nobody_else,
     a_forged_or_foreign_token_changes_nothing,
     soft_bounces_count_and_the_fifth_bounces,
