@@ -44,6 +44,11 @@ pub enum Outcome {
     Ignored(Ignored),
     /// A report with this Message-ID (or these bytes) was handled before.
     Duplicate,
+    /// Mail to a reader's `List-Unsubscribe` address.
+    UnsubscribedByMail {
+        email: String,
+        effect: Effect,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +108,12 @@ impl fmt::Display for Outcome {
                 Ignored::NoToken => "ignored: no return token",
             }),
             Self::Duplicate => f.write_str("duplicate: already handled"),
+            Self::UnsubscribedByMail { email, effect } => match effect {
+                Effect::AlreadyOff => {
+                    write!(f, "unsubscribe by mail: {email} already off the list")
+                }
+                _ => write!(f, "unsubscribe by mail: {email} unsubscribed"),
+            },
         }
     }
 }
@@ -145,6 +156,11 @@ impl Intake {
             return Ok(Outcome::Ignored(Ignored::TooLarge));
         }
         let inspected = inspect(raw);
+        if let Some(subscriber_id) = self.unsubscribe_request(&inspected, envelope_recipient) {
+            return self
+                .unsubscribe_by_mail(subscriber_id, &report_key(&inspected, raw))
+                .await;
+        }
         let Some(report) = &inspected.report else {
             return Ok(Outcome::Ignored(Ignored::NotABounce));
         };
@@ -242,6 +258,62 @@ impl Intake {
             email,
             effect,
             detail,
+        })
+    }
+
+    /// The reader whose `List-Unsubscribe` address this message was sent
+    /// to, whatever it says: RFC 2369 asks nothing more of the mail.
+    fn unsubscribe_request(
+        &self,
+        inspected: &Inspected,
+        envelope_recipient: Option<&str>,
+    ) -> Option<i64> {
+        let path = self.return_path.as_ref()?;
+        envelope_recipient
+            .into_iter()
+            .chain(inspected.addressed_to.iter().map(String::as_str))
+            .find_map(|candidate| match path.target_of(&self.key, candidate)? {
+                ReturnTarget::Unsubscribe { subscriber_id } => Some(subscriber_id),
+                _ => None,
+            })
+    }
+
+    /// Takes the reader off the list, once per message.
+    async fn unsubscribe_by_mail(
+        &self,
+        subscriber_id: i64,
+        report_key: &str,
+    ) -> Result<Outcome, sqlx::Error> {
+        let now = now_millis();
+        let mut tx = self.store.begin_write().await?;
+        let Some(email) = queries::email_of(&mut tx, subscriber_id).await? else {
+            return Ok(Outcome::Ignored(Ignored::NoAttribution));
+        };
+        if !queries::record_report(
+            &mut tx,
+            report_key,
+            "unsubscribe",
+            Some(subscriber_id),
+            None,
+            None,
+            now,
+        )
+        .await?
+        {
+            return Ok(Outcome::Duplicate);
+        }
+        let left = Subscriptions::mark_unsubscribed_by_mail(
+            &mut tx,
+            self.store.dialect(),
+            subscriber_id,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(subscriber_id, "unsubscribed by mail");
+        Ok(Outcome::UnsubscribedByMail {
+            email,
+            effect: left_or_not(left, Effect::Unsubscribed),
         })
     }
 

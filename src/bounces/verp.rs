@@ -36,6 +36,9 @@ pub enum ReturnTarget {
     Confirmation { subscriber_id: i64 },
     /// The mail after confirming.
     Welcome { subscriber_id: i64 },
+    /// The `mailto:` of a reader's `List-Unsubscribe` (RFC 2369): whatever
+    /// arrives at it takes the reader off the list.
+    Unsubscribe { subscriber_id: i64 },
 }
 
 impl ReturnTarget {
@@ -43,7 +46,8 @@ impl ReturnTarget {
         match *self {
             Self::IssueCopy { subscriber_id, .. }
             | Self::Confirmation { subscriber_id }
-            | Self::Welcome { subscriber_id } => subscriber_id,
+            | Self::Welcome { subscriber_id }
+            | Self::Unsubscribe { subscriber_id } => subscriber_id,
         }
     }
 
@@ -55,6 +59,7 @@ impl ReturnTarget {
             } => (1u8, issue_id, subscriber_id),
             Self::Confirmation { subscriber_id } => (2, 0, subscriber_id),
             Self::Welcome { subscriber_id } => (3, 0, subscriber_id),
+            Self::Unsubscribe { subscriber_id } => (4, 0, subscriber_id),
         };
         if !(0..=MAX_ID).contains(&issue_id) || !(0..=MAX_ID).contains(&subscriber_id) {
             return None;
@@ -80,6 +85,7 @@ impl ReturnTarget {
             }),
             2 if issue_id == 0 => Some(Self::Confirmation { subscriber_id }),
             3 if issue_id == 0 => Some(Self::Welcome { subscriber_id }),
+            4 if issue_id == 0 => Some(Self::Unsubscribe { subscriber_id }),
             _ => None,
         }
     }

@@ -10,7 +10,7 @@ use lettre::Message;
 use crate::config::SecretKey;
 use crate::issues::render::escape_attribute;
 use crate::issues::RenderedIssue;
-use crate::mail::{KindHeaders, MailIdentity, MailKind};
+use crate::mail::{KindHeaders, MailIdentity, MailKind, UnsubscribeLinks};
 
 /// One part (text or HTML) in quoted-printable pieces, split where the link goes.
 #[derive(Debug, Clone)]
@@ -73,6 +73,8 @@ pub struct Copy<'a> {
     pub to: Mailbox,
     pub subscriber_id: i64,
     pub unsubscribe_url: &'a str,
+    /// The `mailto:` unsubscribe address, when the bounce mailbox is set.
+    pub unsubscribe_mailto: Option<&'a str>,
 }
 
 impl PreparedIssue {
@@ -164,7 +166,10 @@ impl PreparedIssue {
                 copy.to.clone(),
                 message_id,
                 headers,
-                Some(copy.unsubscribe_url),
+                Some(UnsubscribeLinks {
+                    url: copy.unsubscribe_url,
+                    mailto: copy.unsubscribe_mailto,
+                }),
             )
             .subject(subject)
             .multipart(

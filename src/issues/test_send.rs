@@ -94,6 +94,8 @@ pub async fn send_test(
             // No subscriber: a test copy's Message-ID is keyed on a random value.
             subscriber_id: 0,
             unsubscribe_url: &unsubscribe_url,
+            // No address that unsubscribes: the tester is nobody's reader.
+            unsubscribe_mailto: None,
         },
     )?;
     record(store, tester, issue.id, to).await?;

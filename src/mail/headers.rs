@@ -105,14 +105,14 @@ impl KindHeaders {
     pub(super) fn add_to(
         &self,
         mut message: MessageBuilder,
-        unsubscribe_url: Option<&str>,
+        unsubscribe: Option<UnsubscribeLinks<'_>>,
     ) -> MessageBuilder {
         for header in &self.0 {
             message = message.raw_header(header.clone());
         }
-        match unsubscribe_url {
-            Some(url) => message
-                .header(ListUnsubscribe::new(url))
+        match unsubscribe {
+            Some(links) => message
+                .header(ListUnsubscribe::with_mailto(links.url, links.mailto))
                 .header(ListUnsubscribePost),
             None => message,
         }
@@ -132,6 +132,24 @@ impl ListUnsubscribe {
     pub fn new(url: &str) -> Self {
         Self(format!("<{url}>"))
     }
+
+    /// The https link first (the one RFC 8058's one-click POST goes to),
+    /// then the `mailto:` for clients that unsubscribe by mail.
+    pub fn with_mailto(url: &str, mailto: Option<&str>) -> Self {
+        match mailto {
+            Some(address) => Self(format!("<{url}>, <mailto:{address}>")),
+            None => Self::new(url),
+        }
+    }
+}
+
+/// Where a reader leaves the list from their mail client: their https
+/// unsubscribe link and, when `HERALD_BOUNCE_ADDRESS` is set, an address of
+/// the bounce mailbox that unsubscribes them when mailed.
+#[derive(Debug, Clone, Copy)]
+pub struct UnsubscribeLinks<'a> {
+    pub url: &'a str,
+    pub mailto: Option<&'a str>,
 }
 
 impl Header for ListUnsubscribe {

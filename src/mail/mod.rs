@@ -23,7 +23,7 @@ use secrecy::ExposeSecret;
 
 pub use confirmation::ConfirmationEmail;
 pub use dkim::{DkimKey, DkimKeyError, DkimSignError, DkimSigner};
-pub use headers::{KindHeaders, ListUnsubscribe, ListUnsubscribePost, MailKind};
+pub use headers::{KindHeaders, ListUnsubscribe, ListUnsubscribePost, MailKind, UnsubscribeLinks};
 pub use list_id::ListId;
 pub use relay_status::RelayStatus;
 pub use welcome::WelcomeEmail;
@@ -62,12 +62,12 @@ impl MailIdentity {
     }
 
     /// A message from us to `to`, with a fresh Message-ID and the headers of
-    /// its kind; `unsubscribe_url` for a mail from the list (the welcome).
+    /// its kind; `unsubscribe` for a mail from the list (the welcome).
     pub fn message_to(
         &self,
         to: Mailbox,
         kind: MailKind,
-        unsubscribe_url: Option<&str>,
+        unsubscribe: Option<UnsubscribeLinks<'_>>,
     ) -> MessageBuilder {
         let domain = self.sender_domain();
         let message_id = format!(
@@ -75,7 +75,7 @@ impl MailIdentity {
             crate::config::secret_hex(&rand::random::<[u8; 16]>())
         );
         let headers = KindHeaders::new(self, &domain, kind);
-        self.message_with(to, message_id, &headers, unsubscribe_url)
+        self.message_with(to, message_id, &headers, unsubscribe)
     }
 
     /// A message from us to `to` with the given Message-ID (`<…@domain>`)
@@ -85,7 +85,7 @@ impl MailIdentity {
         to: Mailbox,
         message_id: String,
         headers: &KindHeaders,
-        unsubscribe_url: Option<&str>,
+        unsubscribe: Option<UnsubscribeLinks<'_>>,
     ) -> MessageBuilder {
         let mut message = Message::builder()
             .from(ascii_domain_mailbox(self.from.clone()))
@@ -94,7 +94,7 @@ impl MailIdentity {
         if let Some(reply_to) = &self.reply_to {
             message = message.reply_to(reply_to.clone());
         }
-        headers.add_to(message, unsubscribe_url)
+        headers.add_to(message, unsubscribe)
     }
 
     /// The From address's domain in ASCII: the right side of every

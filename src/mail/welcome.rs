@@ -4,7 +4,7 @@
 use askama::Template;
 use lettre::Message;
 
-use super::{recipient, two_part, MailBuildError, MailIdentity, MailKind};
+use super::{recipient, two_part, MailBuildError, MailIdentity, MailKind, UnsubscribeLinks};
 use crate::subscriptions::{SubscriberEmail, SubscriberName};
 
 struct Content<'a> {
@@ -30,6 +30,8 @@ pub struct WelcomeEmail<'a> {
     pub to: &'a SubscriberEmail,
     pub name: Option<&'a SubscriberName>,
     pub unsubscribe_url: &'a str,
+    /// The `mailto:` unsubscribe address, when the bounce mailbox is set.
+    pub unsubscribe_mailto: Option<&'a str>,
 }
 
 impl WelcomeEmail<'_> {
@@ -44,7 +46,10 @@ impl WelcomeEmail<'_> {
             .message_to(
                 recipient(self.to, self.name),
                 MailKind::Welcome,
-                Some(self.unsubscribe_url),
+                Some(UnsubscribeLinks {
+                    url: self.unsubscribe_url,
+                    mailto: self.unsubscribe_mailto,
+                }),
             )
             .subject(format!("Welcome to {}", identity.newsletter_name));
         two_part(message, &Text { mail: &content }, &Html { mail: &content })

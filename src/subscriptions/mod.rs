@@ -458,6 +458,34 @@ impl Subscriptions {
         Ok(true)
     }
 
+    /// The reader mailed the `mailto:` of their `List-Unsubscribe`: off the
+    /// list at once, with an `unsubscribed` event saying how. False when
+    /// they were not on the list.
+    pub async fn mark_unsubscribed_by_mail(
+        conn: &mut sqlx::AnyConnection,
+        dialect: crate::store::Dialect,
+        id: i64,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let Some(subscriber) = queries::find_by_id(conn, id).await? else {
+            return Ok(false);
+        };
+        if !Self::leave(conn, &subscriber, Leaving::Unsubscribed, now).await? {
+            return Ok(false);
+        }
+        admin_queries::record_events(
+            conn,
+            dialect,
+            &[id],
+            "unsubscribed",
+            &RequestOrigin::default(),
+            Some("by mail to the List-Unsubscribe address"),
+            now,
+        )
+        .await?;
+        Ok(true)
+    }
+
     /// Pending or confirmed → `how`: open confirmation links withdrawn and
     /// unsent mail dropped. False when the subscriber was not on the list.
     async fn leave(

@@ -131,9 +131,77 @@ async fn each_mail_leaves_with_a_verp_sender_that_names_it(backend: Backend) {
 
 async fn without_a_bounce_address_the_envelope_sender_is_the_from_address(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    app.sign_up("reader@example.org", "Reader").await;
-    let received = app.smtp.wait_for_messages(1, MAIL_WAIT).await;
+    app.subscribed_reader("reader@example.org").await;
+    let received = app.smtp.wait_for_messages(2, MAIL_WAIT).await;
     assert_eq!(received[0].mail_from, app.config.from.email.to_string());
+    let header = list_unsubscribe(&received[1].data);
+    assert!(
+        header.starts_with("<http") && !header.contains("mailto:"),
+        "no mailto without a bounce mailbox: {header}"
+    );
+}
+
+/// `List-Unsubscribe` of a captured message, unfolded.
+fn list_unsubscribe(data: &[u8]) -> String {
+    let text = String::from_utf8_lossy(data).replace("\r\n ", " ");
+    text.lines()
+        .find_map(|line| line.strip_prefix("List-Unsubscribe: "))
+        .unwrap_or_else(|| panic!("no List-Unsubscribe in {text}"))
+        .to_owned()
+}
+
+/// The welcome and every copy offer a `mailto:` beside the https link; a
+/// mail to it takes the reader off the list, once.
+async fn a_mail_to_the_list_unsubscribe_address_takes_the_reader_off_once(backend: Backend) {
+    let app = app_with_bounce_address(backend).await;
+    let reader = "reader@example.org";
+    app.subscribed_reader(reader).await;
+    send_an_issue(&app).await;
+    let subscriber_id = app.db.subscriber_id(reader).await;
+    let received = app.smtp.wait_for_messages(3, MAIL_WAIT).await;
+    let key = SecretKey::from_secret(&SecretString::from(TEST_SECRET));
+    let return_path = ReturnPath::new(BOUNCE_ADDRESS.parse().expect("an address"));
+    let mut mailtos = Vec::new();
+    for message in &received[1..] {
+        let header = list_unsubscribe(&message.data);
+        let (https, mailto) = header
+            .split_once(", ")
+            .unwrap_or_else(|| panic!("one entry only: {header}"));
+        assert!(https.starts_with("<http"), "the web link first: {header}");
+        let address = mailto
+            .strip_prefix("<mailto:")
+            .and_then(|rest| rest.strip_suffix('>'))
+            .unwrap_or_else(|| panic!("no mailto: {header}"));
+        assert_eq!(
+            return_path.target_of(&key, address),
+            Some(ReturnTarget::Unsubscribe { subscriber_id })
+        );
+        mailtos.push(address.to_owned());
+    }
+    assert_eq!(mailtos[0], mailtos[1], "one address per reader");
+    assert_ne!(
+        mailtos[0], received[2].mail_from,
+        "not the copy's return path"
+    );
+
+    let request = format!(
+        "From: {reader}\r\nTo: {}\r\nSubject: unsubscribe\r\n\
+         Message-ID: <leave-1@example.org>\r\n\r\nunsubscribe\r\n",
+        mailtos[0]
+    );
+    let outcome = ingest(&app, &request);
+    assert_eq!(
+        (outcome.stdout.as_str(), outcome.code),
+        (
+            "unsubscribe by mail: reader@example.org unsubscribed",
+            Some(0)
+        )
+    );
+    assert_eq!(
+        app.subscriber_status(reader).await.as_deref(),
+        Some("unsubscribed")
+    );
+    assert_eq!(ingest(&app, &request).stdout, "duplicate: already handled");
 }
 
 /// The address the hand-written fixtures were sent from and about.
@@ -500,6 +568,7 @@ on_both_databases!(
     each_mail_leaves_with_a_verp_sender_that_names_it,
     without_a_bounce_address_the_envelope_sender_is_the_from_address,
     with_verp_on_a_report_without_a_token_changes_nothing,
+    a_mail_to_the_list_unsubscribe_address_takes_the_reader_off_once,
     a_hard_bounce_bounces_its_reader_once_and_nobody_else,
     a_forged_or_foreign_token_changes_nothing,
     soft_bounces_count_and_the_fifth_bounces,

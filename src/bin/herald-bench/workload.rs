@@ -277,6 +277,7 @@ fn one_message_bytes(rendered: &RenderedIssue, identity: &MailIdentity) -> anyho
             to: recipient(&reader.email, reader.name.as_ref()),
             subscriber_id: 123_456,
             unsubscribe_url: &unsubscribe_url,
+            unsubscribe_mailto: None,
         },
     )?;
     Ok(message.formatted().len() as u64)

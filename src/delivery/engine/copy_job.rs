@@ -99,6 +99,7 @@ impl Engine {
             });
         };
         let unsubscribe_url = self.unsubscribe_url(&link_key);
+        let unsubscribe_mailto = self.unsubscribe_mailto(delivery.subscriber_id);
         let message = job.issue.message(
             &self.settings.identity,
             &self.key,
@@ -106,6 +107,7 @@ impl Engine {
                 to,
                 subscriber_id: delivery.subscriber_id,
                 unsubscribe_url: &unsubscribe_url,
+                unsubscribe_mailto: unsubscribe_mailto.as_deref(),
             },
         );
         let message = match message {

@@ -191,10 +191,12 @@ impl Engine {
                     )
                 })?;
                 let unsubscribe_url = self.unsubscribe_url(link_key);
+                let unsubscribe_mailto = self.unsubscribe_mailto(mail.subscriber_id);
                 WelcomeEmail {
                     to: &email,
                     name: name.as_ref(),
                     unsubscribe_url: &unsubscribe_url,
+                    unsubscribe_mailto: unsubscribe_mailto.as_deref(),
                 }
                 .build(identity)
             }

@@ -439,6 +439,14 @@ impl Engine {
         }
     }
 
+    /// The bounce mailbox's address that unsubscribes this reader when
+    /// mailed; none without `HERALD_BOUNCE_ADDRESS`.
+    fn unsubscribe_mailto(&self, subscriber_id: i64) -> Option<String> {
+        let path = self.settings.return_path.as_ref()?;
+        path.sender_for(&self.key, ReturnTarget::Unsubscribe { subscriber_id })
+            .map(|address| address.to_string())
+    }
+
     fn unsubscribe_url(&self, link_key: &LinkKey) -> String {
         let token = self.subscriptions.unsubscribe_token(link_key);
         self.settings
