@@ -410,23 +410,8 @@ impl Subscriptions {
         reason: &str,
         now: i64,
     ) -> Result<bool, sqlx::Error> {
-        let Some(subscriber) = queries::find_by_id(conn, id).await? else {
-            return Ok(false);
-        };
-        if !Self::leave(conn, &subscriber, Leaving::Bounced, now).await? {
-            return Ok(false);
-        }
-        admin_queries::record_events(
-            conn,
-            dialect,
-            &[id],
-            "bounced",
-            &RequestOrigin::default(),
-            Some(reason),
-            now,
-        )
-        .await?;
-        Ok(true)
+        let how = Leaving::Bounced;
+        Self::leave_with_event(conn, dialect, id, how, "bounced", reason, now).await
     }
 
     /// A reader who reported a copy as spam: unsubscribed at once, with a
@@ -439,23 +424,8 @@ impl Subscriptions {
         reason: &str,
         now: i64,
     ) -> Result<bool, sqlx::Error> {
-        let Some(subscriber) = queries::find_by_id(conn, id).await? else {
-            return Ok(false);
-        };
-        if !Self::leave(conn, &subscriber, Leaving::Unsubscribed, now).await? {
-            return Ok(false);
-        }
-        admin_queries::record_events(
-            conn,
-            dialect,
-            &[id],
-            "complaint",
-            &RequestOrigin::default(),
-            Some(reason),
-            now,
-        )
-        .await?;
-        Ok(true)
+        let how = Leaving::Unsubscribed;
+        Self::leave_with_event(conn, dialect, id, how, "complaint", reason, now).await
     }
 
     /// The reader mailed the `mailto:` of their `List-Unsubscribe`: off the
@@ -467,19 +437,38 @@ impl Subscriptions {
         id: i64,
         now: i64,
     ) -> Result<bool, sqlx::Error> {
+        let (how, note) = (
+            Leaving::Unsubscribed,
+            "by mail to the List-Unsubscribe address",
+        );
+        Self::leave_with_event(conn, dialect, id, how, "unsubscribed", note, now).await
+    }
+
+    /// Off the list as `how` (a departure Herald decided, so no request
+    /// origin goes with it), and the event `kind` with `note`. False when
+    /// the reader was not on it.
+    async fn leave_with_event(
+        conn: &mut sqlx::AnyConnection,
+        dialect: crate::store::Dialect,
+        id: i64,
+        how: Leaving,
+        kind: &str,
+        note: &str,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
         let Some(subscriber) = queries::find_by_id(conn, id).await? else {
             return Ok(false);
         };
-        if !Self::leave(conn, &subscriber, Leaving::Unsubscribed, now).await? {
+        if !Self::leave(conn, &subscriber, how, now).await? {
             return Ok(false);
         }
         admin_queries::record_events(
             conn,
             dialect,
             &[id],
-            "unsubscribed",
+            kind,
             &RequestOrigin::default(),
-            Some("by mail to the List-Unsubscribe address"),
+            Some(note),
             now,
         )
         .await?;
