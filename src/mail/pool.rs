@@ -144,7 +144,15 @@ impl SmtpPool {
                 Ok(Err(failure)) => match failure.after {
                     After::LostBeforeStart if reused => continue,
                     After::LostBeforeStart | After::Lost => {
-                        return Err(failure.error.about(shared.relay.name()))
+                        // The session died under this message: ask the relay
+                        // at once whether it still answers, so that an outage
+                        // is known (and the copy waits untried, as every copy
+                        // does during one) before this copy's outcome is
+                        // decided, rather than costing it an attempt.
+                        if let Ok(fresh) = shared.open().await {
+                            shared.put_back(fresh).await;
+                        }
+                        return Err(failure.error.about(shared.relay.name()));
                     }
                     After::InStep => {
                         session.messages += 1;
