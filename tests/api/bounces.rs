@@ -5,16 +5,13 @@
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use sqlx::Row;
 
-use herald::accounts::Role;
 use herald::bounces::{ReturnPath, ReturnTarget};
 use herald::config::SecretKey;
-use reqwest::Method;
 use secrecy::SecretString;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::on_both_databases;
 use crate::support::{Backend, TestApp, MAIL_WAIT, TEST_SECRET};
@@ -30,47 +27,7 @@ async fn app_with_bounce_address(backend: Backend) -> TestApp {
 
 /// Creates an issue and sends it through the API; waits until it is sent.
 async fn send_an_issue(app: &TestApp) -> i64 {
-    let token = app.api_token(Role::Editor).await;
-    let created = app
-        .api(Method::POST, "/api/v1/issues", &token)
-        .json(&json!({"subject": "Return paths", "intro": "Hello."}))
-        .send()
-        .await
-        .expect("create the issue");
-    assert_eq!(created.status(), 201);
-    let issue = created.json::<Value>().await.expect("json")["id"]
-        .as_i64()
-        .expect("an id");
-    let sent = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/issues/{issue}/send"),
-            &token,
-        )
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(sent.status(), 202);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let progress: Value = app
-            .api(
-                Method::GET,
-                &format!("/api/v1/issues/{issue}/progress"),
-                &token,
-            )
-            .send()
-            .await
-            .expect("progress")
-            .json()
-            .await
-            .expect("json");
-        if progress["status"] == "sent" {
-            return issue;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{progress}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    crate::issues::send_with_api(app, &json!({"subject": "Return paths", "intro": "Hello."})).await
 }
 
 async fn each_mail_leaves_with_a_verp_sender_that_names_it(backend: Backend) {

@@ -114,6 +114,36 @@ pub async fn create_with_api(app: &TestApp, body: &serde_json::Value) -> i64 {
     body["id"].as_i64().expect("an id")
 }
 
+/// Creates an issue through the API, sends it to the list and waits (up to
+/// 30 s) until the send is over; returns its id.
+pub async fn send_with_api(app: &TestApp, body: &serde_json::Value) -> i64 {
+    let issue = create_with_api(app, body).await;
+    let token = app.api_token(Role::Editor).await;
+    let path = format!("/api/v1/issues/{issue}");
+    let sent = app
+        .api(reqwest::Method::POST, &format!("{path}/send"), &token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(sent.status(), 202);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let progress: serde_json::Value = app
+            .api(reqwest::Method::GET, &format!("{path}/progress"), &token)
+            .send()
+            .await
+            .expect("progress")
+            .json()
+            .await
+            .expect("JSON");
+        if progress["status"] == "sent" {
+            return issue;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{progress}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// An issue whose every field tries to run script.
 pub fn hostile_issue() -> serde_json::Value {
     json!({

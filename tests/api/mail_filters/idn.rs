@@ -6,13 +6,9 @@
 //! part are refused at signup, so the one such address Herald sends with is
 //! a From like `rédaction@…`.
 
-use std::time::Duration;
-
-use herald::accounts::Role;
 use herald::subscriptions::admin::{insert_samples, SampleSubscriber};
 use herald::subscriptions::{SubscriberEmail, SubscriberStatus};
-use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::support::{Backend, Mail, TestApp};
 
@@ -41,53 +37,14 @@ async fn add_readers(app: &TestApp, addresses: &[&str]) {
 /// Sends a one-item issue to the list through the API and waits until the
 /// send is over.
 async fn send_an_issue(app: &TestApp) {
-    let token = app.api_token(Role::Editor).await;
-    let response = app
-        .api(Method::POST, "/api/v1/issues", &token)
-        .json(&json!({
+    crate::issues::send_with_api(
+        app,
+        &json!({
             "subject": "This week",
             "items": [{"title": "A story", "url": "https://example.org/story"}]
-        }))
-        .send()
-        .await
-        .expect("API request");
-    assert_eq!(response.status(), 201);
-    let issue = response.json::<Value>().await.expect("JSON")["id"]
-        .as_i64()
-        .expect("an id");
-    let send = app
-        .api(
-            Method::POST,
-            &format!("/api/v1/issues/{issue}/send"),
-            &token,
-        )
-        .send()
-        .await
-        .expect("API request");
-    assert_eq!(send.status(), 202);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let progress: Value = app
-            .api(
-                Method::GET,
-                &format!("/api/v1/issues/{issue}/progress"),
-                &token,
-            )
-            .send()
-            .await
-            .expect("API request")
-            .json()
-            .await
-            .expect("JSON");
-        if progress["status"] == "sent" {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the send did not finish: {progress}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        }),
+    )
+    .await;
 }
 
 /// The delivery row of the copy to `email`: status, attempts, and what the relay said.
