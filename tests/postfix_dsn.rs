@@ -23,6 +23,8 @@ mod smtp_server;
 #[path = "postfix_dsn/relay.rs"]
 mod relay;
 
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
@@ -77,7 +79,7 @@ fn postfix_is_at_hand() -> bool {
     false
 }
 
-async fn a_reader_refused_behind_postfix_is_bounced_by_its_dsn_and_nobody_else(backend: Backend) {
+async fn dsns_through_postfix_bounce_their_reader_and_nobody_else(backend: Backend) {
     let smtpd_port = free_port();
     let smtp_url = format!("smtp://127.0.0.1:{smtpd_port}");
     let setup = Setup::new(
@@ -115,14 +117,7 @@ async fn a_reader_refused_behind_postfix_is_bounced_by_its_dsn_and_nobody_else(b
         );
     }
 
-    while setup.db.subscriber_status(&refused).await.as_deref() != Some("bounced") {
-        assert!(
-            started.elapsed() < BOUNCE_WAIT,
-            "{refused} was not bounced within {BOUNCE_WAIT:?} of the send; Postfix's log:\n{}",
-            relay.log()
-        );
-        tokio::time::sleep(POLL).await;
-    }
+    wait_until_bounced(&setup, &relay, &refused, started).await;
     eprintln!(
         "{refused} bounced {:.1?} after the send started",
         started.elapsed()
@@ -147,6 +142,97 @@ async fn a_reader_refused_behind_postfix_is_bounced_by_its_dsn_and_nobody_else(b
         "one report, from Postfix; log:\n{}",
         relay.log()
     );
+
+    // Later, the receiving server of another reader's copy sends its own DSN
+    // to the copy's return path: Postfix's smtpd takes it for the bounce
+    // mailbox, and the same pipe applies it.
+    let later = &setup.readers[2];
+    let return_path = relayed
+        .iter()
+        .find(|message| message.rcpt_to == [later.clone()])
+        .map(|message| message.mail_from.clone())
+        .unwrap_or_else(|| panic!("no copy of {later} relayed"));
+    let dsn = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/bounces/postfix-user-unknown.eml"
+    ))
+    .expect("the DSN fixture")
+    .replace(FIXTURE_VERP, &return_path)
+    .replace("reader@example.org", later);
+    let received = Instant::now();
+    deliver_over_smtp(smtpd_port, &return_path, &dsn);
+    wait_until_bounced(&setup, &relay, later, received).await;
+    assert_eq!(
+        setup
+            .db
+            .subscriber_status(&setup.readers[0])
+            .await
+            .as_deref(),
+        Some("confirmed"),
+        "the first reader stays on the list"
+    );
+    assert_eq!(setup.db.count("bounce_reports").await, 2);
+}
+
+/// The return address of the DSN fixtures.
+const FIXTURE_VERP: &str = "bounces+abcdefghijklmnopqrstuvwxyz23456@news.example.org";
+
+async fn wait_until_bounced(setup: &Setup, relay: &Relay, reader: &str, since: Instant) {
+    while setup.db.subscriber_status(reader).await.as_deref() != Some("bounced") {
+        assert!(
+            since.elapsed() < BOUNCE_WAIT,
+            "{reader} was not bounced within {BOUNCE_WAIT:?}; Postfix's log:\n{}",
+            relay.log()
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Hands `message` to Postfix's smtpd as another mail server would hand a
+/// DSN: null sender, one recipient. Panics on any refusal.
+fn deliver_over_smtp(port: u16, recipient: &str, message: &str) {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to Postfix's smtpd");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("a read timeout");
+    let mut reader = BufReader::new(stream.try_clone().expect("a second handle"));
+    let mut writer = stream;
+    let mut expect = |command: Option<String>, code: &str| {
+        if let Some(command) = &command {
+            writer
+                .write_all(command.as_bytes())
+                .expect("write to Postfix's smtpd");
+        }
+        // The last line of a reply has a space after the code.
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("read Postfix's reply");
+            assert!(
+                line.starts_with(code),
+                "Postfix answered {line:?} to {command:?}"
+            );
+            if line.as_bytes().get(3) == Some(&b' ') {
+                break;
+            }
+        }
+    };
+    expect(None, "220");
+    expect(Some("EHLO mx.example.org\r\n".into()), "250");
+    expect(Some("MAIL FROM:<>\r\n".into()), "250");
+    expect(Some(format!("RCPT TO:<{recipient}>\r\n")), "250");
+    expect(Some("DATA\r\n".into()), "354");
+    let mut data = String::new();
+    for line in message.lines() {
+        // Dot-stuffing (RFC 5321, 4.5.2).
+        if line.starts_with('.') {
+            data.push('.');
+        }
+        data.push_str(line);
+        data.push_str("\r\n");
+    }
+    data.push_str(".\r\n");
+    expect(Some(data), "250");
+    expect(Some("QUIT\r\n".into()), "221");
 }
 
 /// The pipe's working directory, as docs/bounces.md sets it up: a `.env`
@@ -202,4 +288,4 @@ async fn bounced_notes(setup: &Setup, email: &str) -> Vec<String> {
     .collect()
 }
 
-on_both_databases!(a_reader_refused_behind_postfix_is_bounced_by_its_dsn_and_nobody_else);
+on_both_databases!(dsns_through_postfix_bounce_their_reader_and_nobody_else);

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 const POSTFIX: &str = "/usr/sbin/postfix";
 const POSTMAP: &str = "/usr/sbin/postmap";
+const POSTALIAS: &str = "/usr/sbin/postalias";
 /// The unprivileged user the pipe runs `herald bounces ingest` as: Postfix
 /// refuses root there, and an operator's `herald` user has no more rights.
 pub const PIPE_USER: &str = "nobody";
@@ -85,6 +86,7 @@ impl Relay {
             .split_once('@')
             .expect("a bounce address with a domain");
         let transport_file = config_directory.join("transport");
+        let aliases_file = config_directory.join("aliases");
         write(
             &config_directory.join("main.cf"),
             &main_cf(&MainCf {
@@ -95,6 +97,7 @@ impl Relay {
                 bounce_domain,
                 sink_port: wiring.sink_port,
                 transport_file: &transport_file,
+                aliases_file: &aliases_file,
             }),
         );
         write(&config_directory.join("master.cf"), &master_cf(wiring));
@@ -102,12 +105,14 @@ impl Relay {
             &transport_file,
             &format!("{local_part}@{bounce_domain}  herald-bounces:\n"),
         );
+        write(&aliases_file, &format!("{local_part}: {PIPE_USER}\n"));
         let relay = Relay {
             config_directory,
             log_file,
             _dir: dir,
         };
         relay.run(POSTMAP, &[&format!("hash:{}", transport_file.display())]);
+        relay.run(POSTALIAS, &[&format!("hash:{}", aliases_file.display())]);
         relay.run(POSTFIX, &["start"]);
         relay.wait_for_smtpd(wiring.smtpd_port);
         relay
@@ -190,6 +195,7 @@ struct MainCf<'a> {
     bounce_domain: &'a str,
     sink_port: u16,
     transport_file: &'a Path,
+    aliases_file: &'a Path,
 }
 
 /// Everything this instance needs, set here: nothing comes from the
@@ -217,8 +223,13 @@ fn main_cf(cf: &MainCf<'_>) -> String {
     set("mynetworks", &"127.0.0.0/8");
     set("smtpd_relay_restrictions", &"permit_mynetworks, reject");
     set("relayhost", &format!("[127.0.0.1]:{}", cf.sink_port));
-    set("alias_maps", &"");
-    set("alias_database", &"");
+    // The bounce mailbox is a known local recipient (an alias), so that
+    // smtpd takes DSNs from other servers; the transport still delivers it.
+    set("alias_maps", &format!("hash:{}", cf.aliases_file.display()));
+    set(
+        "alias_database",
+        &format!("hash:{}", cf.aliases_file.display()),
+    );
     // The wiring of docs/bounces.md ("By pipe"):
     set("recipient_delimiter", &"+");
     set(
