@@ -28,11 +28,15 @@ pub fn unavailable() -> Option<String> {
                 .to_owned(),
         );
     }
-    let uid = Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Some("Postfix's master must be started as root; these tests are not".to_owned());
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned());
+    match uid {
+        Ok(uid) if uid == "0" => None,
+        Ok(_) => Some("Postfix's master must be started as root; these tests are not".to_owned()),
+        Err(e) => Some(format!("cannot tell whether these tests run as root: {e}")),
     }
-    None
 }
 
 /// What the test wires into Postfix.
