@@ -8,7 +8,7 @@
 //! as dead makes a hard bounce. Anything unclear is at most soft, which only
 //! counts; a reader is never suppressed on a guess.
 
-use mail_parser::{Message, MessageParser, MimeHeaders};
+use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 /// What the report says happened to one recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,10 +87,27 @@ pub fn inspect(raw: &[u8]) -> Inspected {
         // Before auto-replies: Exim marks its notices `Auto-Submitted` too.
         .or_else(|| plain_text_notice(&message))
         .or_else(|| auto_reply(&message));
-    Inspected {
+    let inspected = Inspected {
         message_id: message.message_id().map(str::to_owned),
         addressed_to,
         report,
+    };
+    drop_level_by_level(message);
+    inspected
+}
+
+/// mail_parser keeps a message/rfc822 part as a message inside its parent
+/// and drops them recursively, a chain of stack frames per level: a 10 MB
+/// message nests some 300,000 levels, far past any thread's stack. So the
+/// nested messages are taken out and dropped one level at a time.
+fn drop_level_by_level(message: Message<'_>) {
+    let mut pending = vec![message];
+    while let Some(mut message) = pending.pop() {
+        for part in &mut message.parts {
+            if let PartType::Message(nested) = std::mem::take(&mut part.body) {
+                pending.push(nested);
+            }
+        }
     }
 }
 

@@ -14,6 +14,8 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use crate::on_both_databases;
+
+mod bad_input;
 use crate::support::{Backend, TestApp, MAIL_WAIT, TEST_SECRET};
 
 const BOUNCE_ADDRESS: &str = "bounces@news.example.org";

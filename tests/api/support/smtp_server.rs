@@ -450,7 +450,10 @@ impl Session {
                 Some(&code) if code < 500 => Some(format!(
                     "{code} 4.3.0 <{to}>: Recipient temporarily unavailable"
                 )),
-                Some(&code) => Some(format!("{code} 5.1.1 <{to}>: Recipient address rejected")),
+                // Postfix's own words for an unknown local user.
+                Some(&code) => Some(format!(
+                    "{code} 5.1.1 <{to}>: Recipient address rejected: User unknown"
+                )),
                 None => match behaviour.mode {
                     SmtpMode::Accept => None,
                     SmtpMode::RejectTransient => {
