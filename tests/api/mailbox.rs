@@ -91,6 +91,10 @@ struct MailboxWorker {
 
 impl MailboxWorker {
     fn start(app: &TestApp, dovecot: &Dovecot, url: &str) -> Self {
+        Self::start_logging(app, dovecot, url, "warn,herald=info")
+    }
+
+    fn start_logging(app: &TestApp, dovecot: &Dovecot, url: &str, rust_log: &str) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
             .arg("worker")
             .current_dir(app.db.dir.path())
@@ -104,7 +108,7 @@ impl MailboxWorker {
             .env("HERALD_BOUNCE_MAILBOX_CA_FILE", &dovecot.ca_file)
             .env("HERALD_BOUNCE_MAILBOX_POLL_INTERVAL", NO_POLLING)
             .env("HERALD_LOG_FORMAT", "text")
-            .env("RUST_LOG", "warn,herald=info")
+            .env("RUST_LOG", rust_log)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -301,17 +305,76 @@ async fn over_starttls_a_wrong_password_changes_nothing_and_the_right_one_reads(
     );
     worker.stop();
 
-    let worker = MailboxWorker::start(&app, &dovecot, &dovecot.imap_url(PASSWORD));
+    // An operator debugging the connection asks for the IMAP library's
+    // trace, which would show each command sent, LOGIN too.
+    let worker = MailboxWorker::start_logging(
+        &app,
+        &dovecot,
+        &dovecot.imap_url(PASSWORD),
+        "info,async_imap=trace",
+    );
     wait_for_status(&app, "reader001@example.com", "bounced", &worker).await;
     wait_for_count(&mut mailbox, "INBOX", 0).await;
     assert_eq!(mailbox.count(HANDLED).await, 1);
     let log = worker.log();
-    assert!(!log.contains(PASSWORD), "the password was logged:\n{log}");
+    assert!(log.contains("bounce mailbox: reading"), "{log}");
+    assert!(
+        !log.contains(PASSWORD) && !log.contains("LOGIN"),
+        "the login was logged:\n{log}"
+    );
     worker.stop();
+}
+
+/// Two workers reading one mailbox at once (two `herald worker`
+/// processes on one database): each report is applied once and each
+/// message ends up in the handled folder once.
+async fn two_workers_on_one_mailbox_apply_each_report_once(backend: Backend) {
+    let Some(dovecot) = Dovecot::start(DovecotTls::On).await else {
+        return;
+    };
+    let (app, first_verp, second_verp) = app_with_two_readers(backend).await;
+    let mut mailbox = dovecot.client().await;
+    let url = dovecot.imaps_url(PASSWORD);
+    let first = MailboxWorker::start(&app, &dovecot, &url);
+    let second = MailboxWorker::start(&app, &dovecot, &url);
+    first.wait_for_log("bounce mailbox: reading", 1).await;
+    second.wait_for_log("bounce mailbox: reading", 1).await;
+    mailbox
+        .append(
+            "INBOX",
+            &report_about(
+                "postfix-user-unknown.eml",
+                &first_verp,
+                "reader001@example.com",
+            ),
+        )
+        .await;
+    for n in 1..=3 {
+        let soft = report_about("expired.eml", &second_verp, "reader002@example.com");
+        let soft = String::from_utf8(soft)
+            .expect("text")
+            .replace("dsn-expired-1@", &format!("dsn-expired-{n}@"));
+        mailbox.append("INBOX", soft.as_bytes()).await;
+    }
+    wait_for_status(&app, "reader001@example.com", "bounced", &first).await;
+    wait_for_count(&mut mailbox, "INBOX", 0).await;
+    assert_eq!(mailbox.count(HANDLED).await, 4);
+    assert_eq!(app.db.count("bounce_reports").await, 4);
+    assert_eq!(bounced_events(&app, "reader001@example.com").await, 1);
+    assert_eq!(
+        app.subscriber_status("reader002@example.com")
+            .await
+            .as_deref(),
+        Some("confirmed"),
+        "3 soft bounces of 5"
+    );
+    first.stop();
+    second.stop();
 }
 
 on_both_databases!(
     a_report_in_the_mailbox_is_applied_once_and_moved_out,
+    two_workers_on_one_mailbox_apply_each_report_once,
     over_starttls_a_wrong_password_changes_nothing_and_the_right_one_reads,
 );
 
