@@ -291,7 +291,10 @@ async fn over_starttls_a_wrong_password_changes_nothing_and_the_right_one_reads(
     let mut worker = MailboxWorker::start(&app, &dovecot, &dovecot.imap_url(wrong));
     // Refused, then tried again after the backoff.
     let log = worker
-        .wait_for_log("the server refused the login of herald", 2)
+        .wait_for_log(
+            "the server refused the login of herald: [AUTHENTICATIONFAILED]",
+            2,
+        )
         .await;
     assert!(!log.contains(wrong), "the password was logged:\n{log}");
     assert!(worker.is_running(), "a refused login stops nothing");
@@ -326,8 +329,8 @@ async fn over_starttls_a_wrong_password_changes_nothing_and_the_right_one_reads(
 }
 
 /// Two workers reading one mailbox at once (two `herald worker`
-/// processes on one database): each report is applied once and each
-/// message ends up in the handled folder once.
+/// processes on one database): each report is applied once and every
+/// message leaves the INBOX for the handled folder.
 async fn two_workers_on_one_mailbox_apply_each_report_once(backend: Backend) {
     let Some(dovecot) = Dovecot::start(DovecotTls::On).await else {
         return;
@@ -358,7 +361,11 @@ async fn two_workers_on_one_mailbox_apply_each_report_once(backend: Backend) {
     }
     wait_for_status(&app, "reader001@example.com", "bounced", &first).await;
     wait_for_count(&mut mailbox, "INBOX", 0).await;
-    assert_eq!(mailbox.count(HANDLED).await, 4);
+    // Two workers moving one message at the same instant may each leave a
+    // copy (the server copies, then expunges); its report counts once.
+    let moved: std::collections::BTreeSet<String> =
+        mailbox.message_ids(HANDLED).await.into_iter().collect();
+    assert_eq!(moved.len(), 4, "{moved:?}");
     assert_eq!(app.db.count("bounce_reports").await, 4);
     assert_eq!(bounced_events(&app, "reader001@example.com").await, 1);
     assert_eq!(

@@ -89,7 +89,7 @@ pub async fn open(url: &MailboxUrl, tls: &Tls) -> Result<MailboxSession, Mailbox
         Err((async_imap::error::Error::No(answer) | async_imap::error::Error::Bad(answer), _)) => {
             Err(MailboxError::LoginRefused {
                 user: url.user.clone(),
-                answer,
+                answer: server_text(&answer),
             })
         }
         Err((error, _)) => Err(error.into()),
@@ -111,11 +111,20 @@ async fn starttls(tcp: TcpStream, host: &str) -> Result<TcpStream, MailboxError>
         Err(async_imap::error::Error::No(answer) | async_imap::error::Error::Bad(answer)) => {
             Err(MailboxError::NoStartTls {
                 host: host.to_owned(),
-                answer,
+                answer: server_text(&answer),
             })
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// What the server said, out of async-imap's `code: …, info: Some("…")`.
+fn server_text(answer: &str) -> String {
+    answer
+        .split_once("info: Some(\"")
+        .and_then(|(_, rest)| rest.strip_suffix("\")"))
+        .unwrap_or(answer)
+        .to_owned()
 }
 
 /// One step, bounded by [`STEP_TIMEOUT`].
@@ -123,4 +132,18 @@ pub async fn within<T>(step: impl std::future::Future<Output = T>) -> Result<T, 
     tokio::time::timeout(STEP_TIMEOUT, step)
         .await
         .map_err(|_| MailboxError::Timeout(STEP_TIMEOUT))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_server_text_is_taken_out_of_the_crate_wrapping() {
+        assert_eq!(
+            super::server_text(
+                r#"code: None, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")"#
+            ),
+            "[AUTHENTICATIONFAILED] Authentication failed."
+        );
+        assert_eq!(super::server_text("odd"), "odd");
+    }
 }

@@ -293,6 +293,28 @@ impl MailboxClient {
         }
     }
 
+    /// The Message-ID header of each message in `folder`.
+    pub async fn message_ids(&mut self, folder: &str) -> Vec<String> {
+        let exists = self.session.examine(folder).await.expect("EXAMINE").exists;
+        if exists == 0 {
+            return Vec::new();
+        }
+        self.session
+            .fetch("1:*", "BODY.PEEK[HEADER]")
+            .await
+            .expect("FETCH")
+            .map_ok(|fetch| {
+                String::from_utf8_lossy(fetch.header().unwrap_or_default())
+                    .lines()
+                    .find(|line| line.to_ascii_lowercase().starts_with("message-id:"))
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .try_collect()
+            .await
+            .expect("FETCH answers")
+    }
+
     /// The names of every folder.
     pub async fn folders(&mut self) -> Vec<String> {
         self.session
