@@ -91,10 +91,15 @@ struct MailboxWorker {
 
 impl MailboxWorker {
     fn start(app: &TestApp, dovecot: &Dovecot, url: &str) -> Self {
-        Self::start_logging(app, dovecot, url, "warn,herald=info")
+        Self::start_with(app, dovecot, url, &[])
     }
 
     fn start_logging(app: &TestApp, dovecot: &Dovecot, url: &str, rust_log: &str) -> Self {
+        Self::start_with(app, dovecot, url, &[("RUST_LOG", rust_log)])
+    }
+
+    /// With `env` on top of the usual environment.
+    fn start_with(app: &TestApp, dovecot: &Dovecot, url: &str, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
             .arg("worker")
             .current_dir(app.db.dir.path())
@@ -108,7 +113,8 @@ impl MailboxWorker {
             .env("HERALD_BOUNCE_MAILBOX_CA_FILE", &dovecot.ca_file)
             .env("HERALD_BOUNCE_MAILBOX_POLL_INTERVAL", NO_POLLING)
             .env("HERALD_LOG_FORMAT", "text")
-            .env("RUST_LOG", rust_log)
+            .env("RUST_LOG", "warn,herald=info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -379,7 +385,46 @@ async fn two_workers_on_one_mailbox_apply_each_report_once(backend: Backend) {
     second.stop();
 }
 
+/// A server that offers neither IDLE nor MOVE (only what RFC 3501 and
+/// UIDPLUS give): the worker polls, and moves by COPY, `\Deleted` and UID
+/// EXPUNGE.
+async fn without_idle_or_move_the_worker_polls_and_copies(backend: Backend) {
+    let Some(dovecot) = Dovecot::start_with(
+        DovecotTls::On,
+        "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UIDPLUS",
+    )
+    .await
+    else {
+        return;
+    };
+    let (app, first_verp, _) = app_with_two_readers(backend).await;
+    let mut mailbox = dovecot.client().await;
+    let worker = MailboxWorker::start_with(
+        &app,
+        &dovecot,
+        &dovecot.imaps_url(PASSWORD),
+        &[("HERALD_BOUNCE_MAILBOX_POLL_INTERVAL", "1s")],
+    );
+    worker.wait_for_log("polling", 1).await;
+    mailbox
+        .append(
+            "INBOX",
+            &report_about(
+                "postfix-user-unknown.eml",
+                &first_verp,
+                "reader001@example.com",
+            ),
+        )
+        .await;
+    wait_for_status(&app, "reader001@example.com", "bounced", &worker).await;
+    wait_for_count(&mut mailbox, "INBOX", 0).await;
+    assert_eq!(mailbox.count(HANDLED).await, 1);
+    assert!(!worker.log().contains("IDLE"), "{}", worker.log());
+    worker.stop();
+}
+
 on_both_databases!(
+    without_idle_or_move_the_worker_polls_and_copies,
     a_report_in_the_mailbox_is_applied_once_and_moved_out,
     two_workers_on_one_mailbox_apply_each_report_once,
     over_starttls_a_wrong_password_changes_nothing_and_the_right_one_reads,

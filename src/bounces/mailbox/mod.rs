@@ -103,10 +103,9 @@ impl MailboxReader {
     /// as reading the folder resets the backoff.
     async fn read(&self, retry: &mut Duration) -> Result<Infallible, MailboxError> {
         let mut session = connection::open(&self.url, &self.tls).await?;
-        let disposal = session::prepare_disposal(&mut session).await?;
-        let offers_idle = connection::within(session.capabilities())
-            .await??
-            .has_str("IDLE");
+        let capabilities = connection::within(session.capabilities()).await??;
+        let disposal = session::prepare_disposal(&mut session, &capabilities).await?;
+        let offers_idle = capabilities.has_str("IDLE");
         connection::within(session.select(&self.url.folder))
             .await?
             .map_err(|source| MailboxError::Folder {

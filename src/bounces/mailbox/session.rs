@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use async_imap::types::Capabilities;
 use futures_util::TryStreamExt as _;
 
 use super::connection::{within, MailboxError, MailboxSession};
@@ -41,8 +42,10 @@ impl Disposal {
 
 /// The handled folder, created if missing; the keyword where the server
 /// lets no folder be made.
-pub async fn prepare_disposal(session: &mut MailboxSession) -> Result<Disposal, MailboxError> {
-    let capabilities = within(session.capabilities()).await??;
+pub async fn prepare_disposal(
+    session: &mut MailboxSession,
+    capabilities: &Capabilities,
+) -> Result<Disposal, MailboxError> {
     let delimiter = {
         let names: Vec<_> = within(async {
             session

@@ -61,6 +61,11 @@ pub struct Dovecot {
 impl Dovecot {
     /// None when Dovecot is not installed (outside CI).
     pub async fn start(tls: DovecotTls) -> Option<Self> {
+        Self::start_with(tls, "").await
+    }
+
+    /// With `extra` lines added to the configuration.
+    pub async fn start_with(tls: DovecotTls, extra: &str) -> Option<Self> {
         let program = program()?;
         let dir = tempfile::tempdir().expect("a temporary folder");
         let root = dir.path();
@@ -118,7 +123,8 @@ impl Dovecot {
              mail_location = maildir:~/Maildir\n\
              service imap-login {{\n  chroot =\n  inet_listener imap {{\n    port = {imap_port}\n  }}\n  \
              inet_listener imaps {{\n    port = {imaps_port}\n  }}\n}}\n\
-             service anvil {{\n  chroot =\n}}\n",
+             service anvil {{\n  chroot =\n}}\n\
+             {extra}\n",
             root = root.display(),
             log = log_file.display(),
         );
