@@ -172,9 +172,12 @@ pub fn main() -> ExitCode {
 }
 
 fn init_tracing(format: LogFormat, logs_to_stderr: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(crate::telemetry::DEFAULT_LOG_FILTER)
     });
+    if let Ok(silenced) = crate::telemetry::NEVER_LOGGED.parse() {
+        filter = filter.add_directive(silenced);
+    }
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
     let writer = if logs_to_stderr {
         BoxMakeWriter::new(std::io::stderr)

@@ -15,7 +15,7 @@ use utoipa_actix_web::AppExt as _;
 
 use crate::accounts::Accounts;
 use crate::audit::AuditLog;
-use crate::bounces::ReturnPath;
+use crate::bounces::{Intake, MailboxReader, MailboxSetupError, ReturnPath};
 use crate::config::{Config, SecretKey, SecretKeyError};
 use crate::delivery::{DeliverySignals, Engine, EngineHandle, EngineSettings, RetryPolicy, Sends};
 use crate::mail::{MailIdentity, Mailer, MailerError};
@@ -34,6 +34,8 @@ pub enum StartupError {
     Mailer(#[from] MailerError),
     #[error("DATABASE_URL: {0}")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Mailbox(#[from] MailboxSetupError),
     #[error("HERALD_BIND: cannot listen on {address}: {source}")]
     Bind {
         address: String,
@@ -45,7 +47,7 @@ impl StartupError {
     /// 2 for a setting that cannot work as given, 1 for anything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::SecretKey(_) | Self::Mailer(_) | Self::Bind { .. } => 2,
+            Self::SecretKey(_) | Self::Mailer(_) | Self::Mailbox(_) | Self::Bind { .. } => 2,
             Self::Store(StoreError::Connect(_) | StoreError::File { .. }) => 2,
             Self::Store(_) => 1,
         }
@@ -60,6 +62,8 @@ pub struct Application {
     engine: Option<EngineHandle>,
     /// Handles queued signups where the engine runs; None with `--no-worker`.
     signup_desk: Option<JoinHandle<()>>,
+    /// Reads `HERALD_BOUNCE_MAILBOX` where the engine runs, when it is set.
+    mailbox_reader: Option<JoinHandle<()>>,
     stop_sender: watch::Sender<bool>,
     limiter_sweeper: JoinHandle<()>,
     mailer_description: String,
@@ -99,14 +103,19 @@ impl Application {
         {
             tracing::warn!("{warning}");
         }
+        let mailbox_reader = match sending {
+            Sending::InThisProcess => services.mailbox_reader(&config)?,
+            Sending::Elsewhere => None,
+        };
         let (stop_sender, stop_signal) = watch::channel(false);
         let (engine, signup_desk) = match sending {
             Sending::InThisProcess => (
                 Some(services.start_engine(&config, stop_signal.clone())),
-                Some(services.start_signup_desk(stop_signal)),
+                Some(services.start_signup_desk(stop_signal.clone())),
             ),
             Sending::Elsewhere => (None, None),
         };
+        let mailbox_reader = mailbox_reader.map(|reader| tokio::spawn(reader.run(stop_signal)));
         let Services {
             store,
             key,
@@ -182,6 +191,7 @@ impl Application {
             store,
             engine,
             signup_desk,
+            mailbox_reader,
             stop_sender,
             limiter_sweeper,
             mailer_description: mailer.describe(),
@@ -213,6 +223,9 @@ impl Application {
         self.limiter_sweeper.abort();
         if let Some(desk) = self.signup_desk {
             stop_signup_desk(desk).await;
+        }
+        if let Some(reader) = self.mailbox_reader {
+            stop_mailbox_reader(reader).await;
         }
         if let Some(engine) = self.engine {
             if tokio::time::timeout(SENDER_STOP_GRACE, engine.finished())
@@ -289,6 +302,26 @@ impl Services {
         tokio::spawn(self.subscriptions.clone().run_signup_desk(stop))
     }
 
+    /// The reader of `HERALD_BOUNCE_MAILBOX`, when it is set; started
+    /// beside the engine.
+    fn mailbox_reader(&self, config: &Config) -> Result<Option<MailboxReader>, StartupError> {
+        let Some(url) = &config.bounce_mailbox else {
+            return Ok(None);
+        };
+        let intake = Intake::new(
+            self.store.clone(),
+            self.key.clone(),
+            config.bounce_address.clone().map(ReturnPath::new),
+            config.soft_bounce_limit.get(),
+        );
+        Ok(Some(MailboxReader::new(
+            url.clone(),
+            config.bounce_mailbox_ca_file.as_deref(),
+            intake,
+            config.bounce_mailbox_poll_interval,
+        )?))
+    }
+
     fn start_engine(&self, config: &Config, stop: watch::Receiver<bool>) -> EngineHandle {
         Engine::start(
             self.store.clone(),
@@ -321,6 +354,7 @@ pub struct Worker {
     store: Store,
     engine: EngineHandle,
     signup_desk: JoinHandle<()>,
+    mailbox_reader: Option<JoinHandle<()>>,
     stop_sender: watch::Sender<bool>,
     mailer_description: String,
 }
@@ -328,13 +362,16 @@ pub struct Worker {
 impl Worker {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let services = Services::open(&config).await?;
+        let mailbox_reader = services.mailbox_reader(&config)?;
         let (stop_sender, stop_signal) = watch::channel(false);
         let engine = services.start_engine(&config, stop_signal.clone());
-        let signup_desk = services.start_signup_desk(stop_signal);
+        let signup_desk = services.start_signup_desk(stop_signal.clone());
+        let mailbox_reader = mailbox_reader.map(|reader| tokio::spawn(reader.run(stop_signal)));
         Ok(Self {
             store: services.store,
             engine,
             signup_desk,
+            mailbox_reader,
             stop_sender,
             mailer_description: services.mailer.describe(),
         })
@@ -348,6 +385,9 @@ impl Worker {
     pub async fn stop(self) {
         let _ = self.stop_sender.send(true);
         stop_signup_desk(self.signup_desk).await;
+        if let Some(reader) = self.mailbox_reader {
+            stop_mailbox_reader(reader).await;
+        }
         if tokio::time::timeout(SENDER_STOP_GRACE, self.engine.finished())
             .await
             .is_err()
@@ -363,5 +403,16 @@ impl Worker {
 async fn stop_signup_desk(desk: JoinHandle<()>) {
     if tokio::time::timeout(SENDER_STOP_GRACE, desk).await.is_err() {
         tracing::warn!("the signup desk did not stop in time; queued signups stay queued");
+    }
+}
+
+/// The reader stops at once when asked; a report it was applying is rolled
+/// back and its message read again next time.
+async fn stop_mailbox_reader(reader: JoinHandle<()>) {
+    if tokio::time::timeout(SENDER_STOP_GRACE, reader)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the bounce mailbox reader did not stop in time");
     }
 }

@@ -13,6 +13,11 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 /// thousands of lines. `RUST_LOG=info` shows them again when wanted.
 pub const DEFAULT_LOG_FILTER: &str = "error,herald=info";
 
+/// Added to every filter, whatever `RUST_LOG` says: async-imap traces each
+/// command it sends through the `log` bridge, the bounce mailbox's LOGIN
+/// with its password among them.
+pub const NEVER_LOGGED: &str = "async_imap=off";
+
 pub const SIGNUPS: &str = "herald_signups_total";
 pub const SIGNUPS_DROPPED: &str = "herald_signups_dropped_total";
 pub const CONFIRMATIONS: &str = "herald_confirmations_total";

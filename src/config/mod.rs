@@ -4,6 +4,7 @@
 
 mod choices;
 mod language;
+mod mailbox;
 mod proxies;
 mod secret;
 mod warnings;
@@ -21,6 +22,7 @@ use url::Url;
 
 pub use choices::{LogFormat, TwoFactorPolicy};
 pub use language::Language;
+pub use mailbox::{MailboxSecurity, MailboxUrl};
 pub use proxies::TrustedProxies;
 pub use secret::{hex as secret_hex, random_token, token_hash, SecretKey, SecretKeyError};
 
@@ -132,6 +134,13 @@ pub struct Config {
     /// Soft bounces within 30 days, with no successful delivery between,
     /// after which a reader is `bounced`.
     pub soft_bounce_limit: NonZeroU32,
+    /// The IMAP mailbox the worker reads bounces and complaints from.
+    pub bounce_mailbox: Option<MailboxUrl>,
+    /// Extra certificate authorities (PEM) trusted for the bounce mailbox,
+    /// for a server with a private or self-signed certificate.
+    pub bounce_mailbox_ca_file: Option<PathBuf>,
+    /// How often the mailbox is read when its server offers no IDLE.
+    pub bounce_mailbox_poll_interval: Duration,
     pub session_idle_timeout: Duration,
     pub log_format: LogFormat,
     pub require_two_factor: TwoFactorPolicy,
@@ -216,20 +225,20 @@ impl Config {
             claim_lease: env.with("HERALD_CLAIM_LEASE", "60s", parse_claim_lease)?,
             smtp_messages_per_connection: env
                 .parse("HERALD_SMTP_MESSAGES_PER_CONNECTION", "1000")?,
-            smtp_ca_file: env.optional("HERALD_SMTP_CA_FILE", |raw| {
-                let path = PathBuf::from(raw);
-                if path.is_file() {
-                    Ok(path)
-                } else {
-                    Err(format!("{raw:?} is not a readable file"))
-                }
-            })?,
+            smtp_ca_file: env.optional("HERALD_SMTP_CA_FILE", readable_file)?,
             dkim: dkim_settings(&env)?,
             bounce_address: env.optional("HERALD_BOUNCE_ADDRESS", |raw| {
                 raw.parse::<lettre::Address>()
                     .map_err(|e| format!("not an address like `bounces@example.com` ({e})"))
             })?,
             soft_bounce_limit: env.parse("HERALD_SOFT_BOUNCE_LIMIT", "5")?,
+            bounce_mailbox: env.optional("HERALD_BOUNCE_MAILBOX", MailboxUrl::parse)?,
+            bounce_mailbox_ca_file: env.optional("HERALD_BOUNCE_MAILBOX_CA_FILE", readable_file)?,
+            bounce_mailbox_poll_interval: env.with(
+                "HERALD_BOUNCE_MAILBOX_POLL_INTERVAL",
+                "60s",
+                parse_poll_interval,
+            )?,
             session_idle_timeout: env.duration("HERALD_SESSION_IDLE_TIMEOUT", "8h")?,
             log_format: env.parse("HERALD_LOG_FORMAT", "text")?,
             require_two_factor: env.parse("HERALD_REQUIRE_2FA", "none")?,
@@ -319,6 +328,25 @@ fn trusted_proxies(env: &Env<'_>) -> Result<TrustedProxies, ConfigError> {
     } else {
         TrustedProxies::none()
     })
+}
+
+fn readable_file(raw: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(raw);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!("{raw:?} is not a readable file"))
+    }
+}
+
+/// A second at least: a shorter one would only load the mail server.
+fn parse_poll_interval(raw: &str) -> Result<Duration, String> {
+    let interval = humantime::parse_duration(raw)
+        .map_err(|e| format!("cannot use {raw:?} as a duration like `60s`: {e}"))?;
+    if interval < Duration::from_secs(1) {
+        return Err(format!("{raw:?} is too short; use at least 1s"));
+    }
+    Ok(interval)
 }
 
 /// Renewed at a third of its length, so a few seconds is the least that
@@ -571,6 +599,9 @@ mod tests {
             "HERALD_SMTP_MESSAGES_PER_CONNECTION",
             "HERALD_CLAIM_LEASE",
             "HERALD_SMTP_CA_FILE",
+            "HERALD_BOUNCE_MAILBOX",
+            "HERALD_BOUNCE_MAILBOX_CA_FILE",
+            "HERALD_BOUNCE_MAILBOX_POLL_INTERVAL",
             "DKIM_DOMAIN",
             "DKIM_SELECTOR",
             "DKIM_PRIVATE_KEY",
@@ -749,6 +780,38 @@ mod tests {
             Config::from_vars(&vars(&[("HERALD_TRUSTED_PROXIES", "10.0.0.0/40")])).unwrap_err();
         assert_eq!(err.variable, "HERALD_TRUSTED_PROXIES");
         assert!(err.to_string().contains("10.0.0.0/40"), "{err}");
+    }
+
+    #[test]
+    fn the_bounce_mailbox_setting_names_itself_and_hides_its_password() {
+        let config = Config::from_vars(&vars(&[(
+            "HERALD_BOUNCE_MAILBOX",
+            "imaps://bounces:s3cret@mail.example.org/INBOX",
+        )]))
+        .expect("valid");
+        let mailbox = config.bounce_mailbox.as_ref().expect("set");
+        assert_eq!(
+            mailbox.to_string(),
+            "imaps://bounces@mail.example.org:993/INBOX"
+        );
+        assert!(!format!("{config:?}").contains("s3cret"));
+        assert_eq!(config.bounce_mailbox_poll_interval, Duration::from_secs(60));
+        let err = Config::from_vars(&vars(&[(
+            "HERALD_BOUNCE_MAILBOX",
+            "https://bounces:s3cret@mail.example.org/INBOX",
+        )]))
+        .unwrap_err();
+        assert_eq!(err.variable, "HERALD_BOUNCE_MAILBOX");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        let err = Config::from_vars(&vars(&[("HERALD_BOUNCE_MAILBOX_POLL_INTERVAL", "10ms")]))
+            .unwrap_err();
+        assert_eq!(err.variable, "HERALD_BOUNCE_MAILBOX_POLL_INTERVAL");
+        let err = Config::from_vars(&vars(&[(
+            "HERALD_BOUNCE_MAILBOX_CA_FILE",
+            "/nonexistent/ca.pem",
+        )]))
+        .unwrap_err();
+        assert_eq!(err.variable, "HERALD_BOUNCE_MAILBOX_CA_FILE");
     }
 
     #[test]

@@ -33,7 +33,7 @@ use crate::subscriptions::{SubscriberEmail, SubscriberName};
 use files::OutboxDir;
 use pool::SmtpPool;
 use relay::Relay;
-use tls::ExtraRoots;
+pub use tls::ExtraRoots;
 
 /// Who the mail is from and what the reader is told about the sender.
 #[derive(Debug, Clone)]

@@ -1,6 +1,7 @@
 //! TLS for SMTP: the trusted roots (webpki's, plus HERALD_SMTP_CA_FILE), the
 //! parameters lettre uses for STARTTLS, and implicit TLS (`smtps://`) on a
-//! socket Herald opened itself.
+//! socket Herald opened itself. The bounce mailbox (IMAP) trusts the same
+//! way, with its own extra roots.
 
 use std::io;
 use std::net::SocketAddr;
@@ -60,6 +61,15 @@ impl ExtraRoots {
     pub fn implicit_tls(&self, server_name: &str) -> Result<ImplicitTls, String> {
         let server_name = ServerName::try_from(server_name.to_owned())
             .map_err(|_| "the host is neither a DNS name nor an IP address".to_owned())?;
+        Ok(ImplicitTls {
+            connector: self.connector()?,
+            server_name,
+        })
+    }
+
+    /// A rustls client (ring, the safe default protocol versions) trusting
+    /// the webpki roots and ours.
+    pub fn connector(&self) -> Result<TlsConnector, String> {
         let mut roots = RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
@@ -74,10 +84,7 @@ impl ExtraRoots {
             .map_err(|e| format!("cannot set up TLS ({e})"))?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        Ok(ImplicitTls {
-            connector: TlsConnector::from(Arc::new(config)),
-            server_name,
-        })
+        Ok(TlsConnector::from(Arc::new(config)))
     }
 }
 

@@ -14,6 +14,7 @@ mod dkim_verify;
 mod health;
 mod issues;
 mod mail_filters;
+mod mailbox;
 mod metrics;
 mod outbox;
 mod sending;

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod appending_proxy;
 pub mod child;
 pub mod database;
+pub mod dovecot;
 pub mod mail;
 pub mod proxy;
 pub mod smtp_server;
