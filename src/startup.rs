@@ -17,7 +17,9 @@ use crate::accounts::Accounts;
 use crate::audit::AuditLog;
 use crate::bounces::ReturnPath;
 use crate::config::{Config, SecretKey, SecretKeyError};
-use crate::delivery::{DeliverySignals, Engine, EngineHandle, EngineSettings, RetryPolicy, Sends};
+use crate::delivery::{
+    DeliverySignals, Engine, EngineHandle, EngineSettings, PauseGuards, RetryPolicy, Sends,
+};
 use crate::mail::{MailIdentity, Mailer, MailerError};
 use crate::store::{Store, StoreError};
 use crate::subscriptions::{SignupPolicy, Subscriptions};
@@ -308,6 +310,10 @@ impl Services {
                 bounce_after_failures: config.bounce_after_failures,
                 return_path: config.bounce_address.clone().map(ReturnPath::new),
                 claim_lease: config.claim_lease,
+                pause_guards: PauseGuards {
+                    bounce_rate: config.pause_bounce_rate,
+                    complaint_rate: config.pause_complaint_rate,
+                },
             },
             self.signals.clone(),
             stop,
