@@ -21,6 +21,7 @@ use crate::delivery::{
     DeliverySignals, Engine, EngineHandle, EngineSettings, PauseGuards, RetryPolicy, Sends,
 };
 use crate::mail::{MailIdentity, Mailer, MailerError};
+use crate::reports::Reports;
 use crate::store::{Store, StoreError};
 use crate::subscriptions::{SignupPolicy, Subscriptions};
 use crate::web::{self as http, AppState, SignupLimiter, Site};
@@ -132,6 +133,7 @@ impl Application {
             audit: AuditLog::new(store.clone()),
             subscriptions,
             sends: Sends::new(store.clone(), signals),
+            reports: Reports::new(store.clone()),
             signup_limiter: SignupLimiter::per_minute(config.signup_rate_per_minute),
         });
         let limiter_sweeper = tokio::spawn({
