@@ -492,6 +492,12 @@ impl Engine {
             .map(|address| address.to_string())
     }
 
+    /// The unsubscribe link of a reader's copy of `issue_id`: it names the
+    /// issue, so the issue's report counts who left from it.
+    fn copy_unsubscribe_url(&self, link_key: &LinkKey, issue_id: i64) -> String {
+        format!("{}&issue={issue_id}", self.unsubscribe_url(link_key))
+    }
+
     fn unsubscribe_url(&self, link_key: &LinkKey) -> String {
         let token = self.subscriptions.unsubscribe_token(link_key);
         self.settings

@@ -28,8 +28,8 @@ use super::error::WebError;
 use super::pages::html;
 use super::AppState;
 use crate::config::SecretKey;
-use crate::subscriptions::stats::{subscriber_stats, SubscriberStats};
 use crate::reports::PolicyBounces;
+use crate::subscriptions::stats::{subscriber_stats, SubscriberStats};
 
 /// The largest urlencoded form of the admin pages (an intro holds 20,000
 /// characters, far more than actix's 16 KB default once URL-encoded). Bigger

@@ -44,7 +44,11 @@ pub async fn report_view(state: &AppState, id: i64) -> Result<Option<ReportView>
         return Ok(None);
     };
     let (listed, other) = report.top_domains(DOMAINS_SHOWN);
-    let rows = listed.iter().chain(other.as_ref()).map(ReportRow::from).collect();
+    let rows = listed
+        .iter()
+        .chain(other.as_ref())
+        .map(ReportRow::from)
+        .collect();
     Ok(Some(ReportView {
         rows,
         totals: ReportRow::from(&report.totals),
