@@ -8,6 +8,7 @@ mod accounts;
 mod archive;
 mod audit;
 mod authorization;
+mod bounce_guards;
 mod bounces;
 mod confirm;
 mod dkim_verify;
