@@ -9,6 +9,7 @@ mod archive;
 mod audit;
 mod authorization;
 mod bounce_guards;
+mod bounce_reports;
 mod bounces;
 mod confirm;
 mod dkim_verify;
