@@ -133,6 +133,14 @@ async fn the_report_counts_each_class_per_receiving_domain(backend: Backend) {
         .expect("Fay's copy");
     let link = fay.unsubscribe_link(&app.address);
     assert!(link.ends_with(&format!("&issue={issue}")), "{link}");
+    // The page the link opens carries the issue on to its button.
+    let page = app
+        .get(&link)
+        .await
+        .text()
+        .await
+        .expect("the unsubscribe page");
+    assert!(page.contains(&format!("&amp;issue={issue}\">")), "{page}");
     let left = app
         .client
         .post(&link)

@@ -67,7 +67,7 @@ impl PauseGuards {
     /// Judges issue `issue_id` and pauses it if a rate passed its limit
     /// (only while it is sending: a pause by an editor or another process
     /// stands). Returns the reason when this call paused it.
-    #[tracing::instrument(skip_all, fields(issue_id))]
+    #[tracing::instrument(skip(self, store))]
     pub async fn check(&self, store: &Store, issue_id: i64) -> Result<Option<String>, sqlx::Error> {
         let mut conn = store.pool().acquire().await?;
         let Some(start) = queries::guard_start(&mut conn, issue_id).await? else {
