@@ -9,7 +9,7 @@
   var INTERVAL = 1000;
   var AFTER_ERROR = 5000;
   var FIELDS = ["heading", "summary", "ended_label", "total", "sent", "queued", "retrying",
-    "failed", "cancelled", "percent", "rate", "time_left", "started", "finished"];
+    "failed", "cancelled", "percent", "rate", "time_left", "started", "finished", "pause_reason"];
 
   var section = document.getElementById("send-progress");
   if (!section || !window.fetch || section.getAttribute("data-live") !== "true") {
@@ -56,6 +56,10 @@
   function show(progress) {
     FIELDS.forEach(function (name) { setText(name, progress[name]); });
     setText("status", progress.status);
+    // Why a send paused itself; empty when an editor paused it or it is not paused.
+    section.querySelectorAll('[data-field="pause_reason"]').forEach(function (element) {
+      element.hidden = !progress.pause_reason;
+    });
     section.querySelectorAll(".badge").forEach(function (badge) {
       badge.className = "badge badge-" + progress.status;
     });

@@ -11,6 +11,7 @@ pub mod dns;
 pub mod format;
 pub mod issues;
 pub mod mail;
+pub mod reports;
 pub mod startup;
 pub mod store;
 pub mod subscriptions;

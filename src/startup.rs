@@ -17,8 +17,11 @@ use crate::accounts::Accounts;
 use crate::audit::AuditLog;
 use crate::bounces::{Intake, MailboxReader, MailboxSetupError, ReturnPath};
 use crate::config::{Config, SecretKey, SecretKeyError};
-use crate::delivery::{DeliverySignals, Engine, EngineHandle, EngineSettings, RetryPolicy, Sends};
+use crate::delivery::{
+    DeliverySignals, Engine, EngineHandle, EngineSettings, PauseGuards, RetryPolicy, Sends,
+};
 use crate::mail::{MailIdentity, Mailer, MailerError};
+use crate::reports::Reports;
 use crate::store::{Store, StoreError};
 use crate::subscriptions::{SignupPolicy, Subscriptions};
 use crate::web::{self as http, AppState, SignupLimiter, Site};
@@ -139,6 +142,7 @@ impl Application {
             audit: AuditLog::new(store.clone()),
             subscriptions,
             sends: Sends::new(store.clone(), signals),
+            reports: Reports::new(store.clone()),
             signup_limiter: SignupLimiter::per_minute(config.signup_rate_per_minute),
         });
         let limiter_sweeper = tokio::spawn({
@@ -341,6 +345,10 @@ impl Services {
                 bounce_after_failures: config.bounce_after_failures,
                 return_path: config.bounce_address.clone().map(ReturnPath::new),
                 claim_lease: config.claim_lease,
+                pause_guards: PauseGuards {
+                    bounce_rate: config.pause_bounce_rate,
+                    complaint_rate: config.pause_complaint_rate,
+                },
             },
             self.signals.clone(),
             stop,

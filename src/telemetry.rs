@@ -29,6 +29,29 @@ pub const SEND_DURATION: &str = "herald_send_duration_seconds";
 pub const QUEUE_DEPTH: &str = "herald_outbox_queue_depth";
 pub const DELIVERY_QUEUE_DEPTH: &str = "herald_delivery_queue_depth";
 pub const RELAY_UP: &str = "herald_relay_up";
+pub const BOUNCES: &str = "herald_bounces_total";
+pub const COMPLAINTS: &str = "herald_complaints_total";
+
+/// The bounce classes `herald_bounces_total` is labelled with.
+const BOUNCE_CLASSES: [&str; 3] = ["hard", "soft", "policy"];
+
+/// Sets the bounce and complaint counters to the totals recorded in the
+/// database (`class`, count). They are read when scraped rather than counted
+/// in memory because `herald bounces ingest` runs as a process of its own,
+/// whose counts would die with it; the database holds every channel's, across
+/// restarts, and only grows.
+pub fn set_report_totals(totals: &[(String, i64)]) {
+    let total_of = |class: &str| {
+        totals
+            .iter()
+            .find(|(name, _)| name == class)
+            .map_or(0, |(_, count)| u64::try_from(*count).unwrap_or(0))
+    };
+    for class in BOUNCE_CLASSES {
+        metrics::counter!(BOUNCES, "class" => class).absolute(total_of(class));
+    }
+    metrics::counter!(COMPLAINTS).absolute(total_of("complaint"));
+}
 
 /// Seconds from handing a message to the transport until it is accepted.
 const SEND_BUCKETS: &[f64] = &[
@@ -75,6 +98,14 @@ fn describe() {
         "Time for the mail server to accept a message, by kind"
     );
     metrics::describe_gauge!(QUEUE_DEPTH, "Messages waiting in the outbox");
+    metrics::describe_counter!(
+        BOUNCES,
+        "Bounces taken in for the whole deployment, by class (hard, soft, policy)"
+    );
+    metrics::describe_counter!(
+        COMPLAINTS,
+        "Complaints (a reader marked a copy as spam) taken in for the whole deployment"
+    );
     metrics::describe_gauge!(
         RELAY_UP,
         "1 while the SMTP relay can be reached, 0 while it cannot (mail waits)"

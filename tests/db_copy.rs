@@ -26,6 +26,7 @@ use herald::accounts::Accounts;
 use herald::config::SecretKey;
 use herald::delivery::DeliverySignals;
 use herald::issues::{HeaderInput, IssueContent, Issues, ItemInput};
+use herald::reports::Reports;
 use herald::store::copy::TABLES;
 use herald::store::{now_millis, Store};
 use herald::subscriptions::admin::{insert_samples, SampleSubscriber};
@@ -416,6 +417,18 @@ async fn populate(db: &TestDatabase) -> (String, i64, i64) {
         matches!(reset, herald::accounts::ResetRequest::Send { .. }),
         "{reset:?}"
     );
+    // Two readers who left with the unsubscribe link of their copy of the
+    // sent issue (issue 12, reports), recorded as the unsubscribe page does.
+    let mut conn = store.pool().acquire().await.expect("a connection");
+    for reader in [1, 2] {
+        assert!(
+            Reports::record_unsubscribe(&mut conn, sent, reader, now_millis())
+                .await
+                .expect("record an unsubscribe from a copy"),
+            "reader {reader} was sent a copy"
+        );
+    }
+    drop(conn);
     let report = upgrade::normalise_stored_addresses(&store)
         .await
         .expect("the upgrade step")
@@ -480,6 +493,7 @@ async fn answers(
         (format!("/api/v1/subscribers/{}", READERS + 1), true),
         (format!("/api/v1/issues/{sent}"), true),
         (format!("/api/v1/issues/{draft}"), true),
+        (format!("/api/v1/issues/{sent}/report"), true),
         ("/issues".into(), false),
         (format!("/issues/{sent}"), false),
         (format!("/issues/{draft}"), false),

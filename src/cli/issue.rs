@@ -22,7 +22,9 @@ pub enum IssueCommand {
     /// or `herald worker` on the same database does the sending.
     Send {
         id: i64,
-        /// Follow the send with a progress bar until every copy has an outcome.
+        /// Follow the send with a progress bar until every copy has an outcome
+        /// (exit 0 once sent), or until it pauses itself over its bounce or
+        /// complaint rate (exit 1, with the reason).
         #[arg(long)]
         wait: bool,
     },
@@ -130,7 +132,9 @@ async fn follow(sends: &Sends, id: i64) -> ExitCode {
             u64::try_from(counts.sent + counts.failed + counts.cancelled).unwrap_or(0),
         );
         bar.set_message(detail(&progress));
-        if progress.is_finished() {
+        // A guard's pause waits for an editor's choice, which may take
+        // hours: the command says why and ends instead of waiting.
+        if progress.is_finished() || progress.pause_reason.is_some() {
             bar.finish();
             // The bar is hidden when stderr is not a terminal; the outcome is always printed.
             println!("{}", summary(&progress));
@@ -173,8 +177,12 @@ fn summary(progress: &SendProgress) -> String {
         ),
         _ => String::new(),
     };
+    let why = match &progress.pause_reason {
+        Some(reason) => format!("\nIssue {}: {reason}", progress.issue_id),
+        None => String::new(),
+    };
     format!(
-        "Issue {}: {} · {} copies · sent {} · failed {} · cancelled {} · queued {} · retrying {}{took}",
+        "Issue {}: {} · {} copies · sent {} · failed {} · cancelled {} · queued {} · retrying {}{took}{why}",
         progress.issue_id,
         progress.status,
         counts.total,

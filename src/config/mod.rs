@@ -5,6 +5,7 @@
 mod choices;
 mod language;
 mod mailbox;
+mod percent;
 mod proxies;
 mod secret;
 mod warnings;
@@ -23,6 +24,7 @@ use url::Url;
 pub use choices::{LogFormat, TwoFactorPolicy};
 pub use language::Language;
 pub use mailbox::{MailboxSecurity, MailboxUrl};
+pub use percent::{format_rate, Percent};
 pub use proxies::TrustedProxies;
 pub use secret::{hex as secret_hex, random_token, token_hash, SecretKey, SecretKeyError};
 
@@ -141,6 +143,11 @@ pub struct Config {
     pub bounce_mailbox_ca_file: Option<PathBuf>,
     /// How often the mailbox is read when its server offers no IDLE.
     pub bounce_mailbox_poll_interval: Duration,
+    /// A send pauses itself when, after 1,000 copies tried, more than this
+    /// share of them came back as hard bounces.
+    pub pause_bounce_rate: Percent,
+    /// The same for complaints (Gmail's threshold by default).
+    pub pause_complaint_rate: Percent,
     pub session_idle_timeout: Duration,
     pub log_format: LogFormat,
     pub require_two_factor: TwoFactorPolicy,
@@ -239,6 +246,8 @@ impl Config {
                 "60s",
                 parse_poll_interval,
             )?,
+            pause_bounce_rate: env.parse("HERALD_PAUSE_BOUNCE_RATE", "5")?,
+            pause_complaint_rate: env.parse("HERALD_PAUSE_COMPLAINT_RATE", "0.3")?,
             session_idle_timeout: env.duration("HERALD_SESSION_IDLE_TIMEOUT", "8h")?,
             log_format: env.parse("HERALD_LOG_FORMAT", "text")?,
             require_two_factor: env.parse("HERALD_REQUIRE_2FA", "none")?,
@@ -548,6 +557,23 @@ mod tests {
     }
 
     #[test]
+    fn pause_rates_are_percents_from_0_to_100() {
+        let config =
+            Config::from_vars(&vars(&[("HERALD_PAUSE_COMPLAINT_RATE", "0.5%")])).expect("valid");
+        assert_eq!(config.pause_complaint_rate.value(), 0.5);
+        assert_eq!(config.pause_bounce_rate.value(), 5.0);
+        for (variable, bad) in [
+            ("HERALD_PAUSE_BOUNCE_RATE", "120"),
+            ("HERALD_PAUSE_BOUNCE_RATE", "-1"),
+            ("HERALD_PAUSE_COMPLAINT_RATE", "lots"),
+        ] {
+            let err = Config::from_vars(&vars(&[(variable, bad)])).unwrap_err();
+            assert_eq!(err.variable, variable);
+            assert!(err.to_string().contains("percent"), "{err}");
+        }
+    }
+
+    #[test]
     fn smtp_url_error_does_not_echo_the_password() {
         let err =
             Config::from_vars(&vars(&[("SMTP_URL", "http://user:hunter2@host")])).unwrap_err();
@@ -596,6 +622,8 @@ mod tests {
             "HERALD_RETRY_HORIZON",
             "HERALD_RETRY_MAX_ATTEMPTS",
             "HERALD_BOUNCE_AFTER_FAILURES",
+            "HERALD_PAUSE_BOUNCE_RATE",
+            "HERALD_PAUSE_COMPLAINT_RATE",
             "HERALD_SMTP_MESSAGES_PER_CONNECTION",
             "HERALD_CLAIM_LEASE",
             "HERALD_SMTP_CA_FILE",

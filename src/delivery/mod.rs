@@ -5,12 +5,14 @@
 pub mod deliveries;
 pub mod deployment;
 mod engine;
+pub mod guards;
 mod message;
 pub mod outbox;
 mod sends;
 mod signals;
 
 pub use engine::{Engine, EngineHandle, EngineSettings, RetryPolicy};
+pub use guards::PauseGuards;
 pub use message::{Copy as ReaderCopy, PreparedIssue};
 pub use sends::{SendControlError, SendProgress, Sends};
 pub use signals::DeliverySignals;

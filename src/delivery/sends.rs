@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::deliveries::{self, DeliveryCounts, FailedDelivery, ReceivedIssue};
-use super::DeliverySignals;
+use super::{guards, DeliverySignals};
 use crate::issues::queries as issue_queries;
 use crate::issues::{IssueStatus, RenderError, RenderedIssue};
 use crate::mail::MailIdentity;
@@ -41,6 +41,9 @@ pub struct SendProgress {
     /// At the current rate; None when nothing is moving or nothing is left.
     pub seconds_left: Option<f64>,
     pub started_at: Option<i64>,
+    /// Why a paused send paused itself (a pause guard); None when an editor
+    /// paused it, or it is not paused.
+    pub pause_reason: Option<String>,
     /// When it was sent, or cancelled (a cancelled issue changes no more).
     pub finished_at: Option<i64>,
 }
@@ -120,10 +123,16 @@ impl Sends {
         Ok(())
     }
 
+    /// Sends on. Over a pause guard's pause this is the editor's choice,
+    /// and that guard counts afresh from here (see `guards::resume`).
     #[tracing::instrument(skip_all, fields(issue_id = id))]
     pub async fn resume(&self, id: i64) -> Result<(), SendControlError> {
-        self.move_status(id, IssueStatus::Paused, IssueStatus::Sending)
-            .await?;
+        let mut tx = self.store.begin_write().await?;
+        if !guards::resume(&mut tx, id, now_millis()).await? {
+            drop(tx);
+            return Err(self.conflict_or_missing(id).await);
+        }
+        tx.commit().await?;
         tracing::info!("issue send resumed");
         self.signals.mail_queued();
         Ok(())
@@ -173,6 +182,10 @@ impl Sends {
         #[allow(clippy::cast_precision_loss)]
         let seconds_left =
             (rate_per_second > 0.0 && remaining > 0).then(|| remaining as f64 / rate_per_second);
+        let pause_reason = match row.status {
+            IssueStatus::Paused => guards::pause_reason(&mut conn, id).await?,
+            _ => None,
+        };
         Ok(SendProgress {
             issue_id: id,
             status: row.status,
@@ -180,6 +193,7 @@ impl Sends {
             rate_per_second,
             seconds_left,
             started_at: row.started_at,
+            pause_reason,
             finished_at: match row.status {
                 IssueStatus::Cancelled => Some(row.updated_at),
                 _ => row.sent_at,

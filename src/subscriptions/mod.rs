@@ -364,9 +364,12 @@ impl Subscriptions {
     /// Takes the subscriber off the list at once; unsent mail to them is dropped
     /// and open confirmation links are withdrawn. Doing it twice is harmless.
     #[tracing::instrument(skip_all)]
+    /// `issue_id` is the issue whose copy the link came in, if it says:
+    /// counted in that issue's report when the reader was sent a copy.
     pub async fn unsubscribe(
         &self,
         raw_token: &str,
+        issue_id: Option<i64>,
         origin: &RequestOrigin,
     ) -> Result<(), SubscriptionError> {
         // Checked before the transaction: a forged link takes no write lock.
@@ -380,6 +383,9 @@ impl Subscriptions {
         let left = Self::take_off_list(&mut tx, &subscriber, now).await?;
         if left {
             queries::record_event(&mut tx, id, "unsubscribed", origin, now).await?;
+            if let Some(issue_id) = issue_id {
+                crate::reports::Reports::record_unsubscribe(&mut tx, issue_id, id, now).await?;
+            }
         }
         tx.commit().await?;
         if left {

@@ -58,6 +58,12 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             tracing::warn!(error = %error_chain(&error), "cannot read the delivery queue depth");
         }
     }
+    match state.reports.totals_by_class().await {
+        Ok(totals) => crate::telemetry::set_report_totals(&totals),
+        Err(error) => {
+            tracing::warn!(error = %error_chain(&error), "cannot read the bounce and complaint totals");
+        }
+    }
     if let Some(status) = state.mailer.relay_status() {
         let up = if status.is_unreachable() { 0.0 } else { 1.0 };
         ::metrics::gauge!(crate::telemetry::RELAY_UP).set(up);

@@ -33,6 +33,7 @@ use crate::config::Config;
 use crate::delivery::Sends;
 use crate::issues::{self, Issue, TestSendError, Tester};
 use crate::mail::{MailIdentity, Mailer};
+use crate::reports::Reports;
 use crate::store::Store;
 use crate::subscriptions::{SubscriberEmail, Subscriptions};
 
@@ -47,6 +48,7 @@ pub struct AppState {
     pub audit: AuditLog,
     pub subscriptions: Subscriptions,
     pub sends: Sends,
+    pub reports: Reports,
     pub signup_limiter: SignupLimiter,
 }
 

@@ -101,6 +101,8 @@ pub struct UnsubscribePage<'a> {
     pub site: &'a Site,
     pub email: &'a str,
     pub token: &'a str,
+    /// The issue whose copy the link came in, carried to the POST.
+    pub issue: Option<i64>,
     /// The link came in an editor's test copy: the page says that
     /// unsubscribing here changes nothing.
     pub test_copy: bool,

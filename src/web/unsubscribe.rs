@@ -5,7 +5,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 
-use super::confirm::TokenParams;
 use super::error::WebError;
 use super::origin::request_origin;
 use super::pages::{html, MessagePage, UnsubscribePage};
@@ -14,13 +13,23 @@ use crate::issues::is_test_copy_token;
 use crate::subscriptions::domain::display_address;
 use crate::subscriptions::{SubscriberStatus, SubscriptionError};
 
+/// `?token=U&issue=N`: the link of a reader's copy names the issue it came
+/// in, so the issue's report can count the unsubscribe. The number is not
+/// signed; one that is not a number, or names no copy the reader was sent,
+/// only goes uncounted (the token alone decides who leaves).
+#[derive(Debug, serde::Deserialize)]
+pub struct UnsubscribeParams {
+    pub token: Option<String>,
+    pub issue: Option<String>,
+}
+
 #[get("/unsubscribe")]
 #[tracing::instrument(name = "unsubscribe_page", skip_all)]
 pub async fn unsubscribe_page(
-    query: Option<web::Query<TokenParams>>,
+    query: Option<web::Query<UnsubscribeParams>>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let raw = token_of(query);
+    let (raw, issue) = params_of(query);
     if is_test_copy_token(&raw) {
         return html(
             StatusCode::OK,
@@ -28,6 +37,7 @@ pub async fn unsubscribe_page(
                 site: &state.site,
                 email: "",
                 token: raw.trim(),
+                issue: None,
                 test_copy: true,
             },
         );
@@ -46,6 +56,7 @@ pub async fn unsubscribe_page(
                     // Stored as ASCII (punycode), shown as the reader wrote it.
                     email: &display_address(&subscriber.email),
                     token: raw.trim(),
+                    issue,
                     test_copy: false,
                 },
             )
@@ -60,10 +71,10 @@ pub async fn unsubscribe_page(
 #[tracing::instrument(name = "unsubscribe", skip_all)]
 pub async fn unsubscribe(
     req: HttpRequest,
-    query: Option<web::Query<TokenParams>>,
+    query: Option<web::Query<UnsubscribeParams>>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let raw = token_of(query);
+    let (raw, issue) = params_of(query);
     if is_test_copy_token(&raw) {
         tracing::info!("unsubscribe link of a test copy used: nothing changed");
         return html(
@@ -76,7 +87,7 @@ pub async fn unsubscribe(
         );
     }
     let origin = request_origin(&req, &state.config.trusted_proxies);
-    match state.subscriptions.unsubscribe(&raw, &origin).await {
+    match state.subscriptions.unsubscribe(&raw, issue, &origin).await {
         Ok(()) => {
             tracing::info!("unsubscribed");
             unsubscribed(&state)
@@ -86,8 +97,12 @@ pub async fn unsubscribe(
     }
 }
 
-fn token_of(query: Option<web::Query<TokenParams>>) -> String {
-    query.and_then(|q| q.into_inner().token).unwrap_or_default()
+fn params_of(query: Option<web::Query<UnsubscribeParams>>) -> (String, Option<i64>) {
+    let Some(params) = query.map(web::Query::into_inner) else {
+        return (String::new(), None);
+    };
+    let issue = params.issue.and_then(|raw| raw.trim().parse().ok());
+    (params.token.unwrap_or_default(), issue)
 }
 
 fn unsubscribed(state: &AppState) -> Result<HttpResponse, WebError> {

@@ -460,6 +460,13 @@ async fn every_api_route_checks_the_token_and_is_documented(backend: Backend) {
             AnyToken,
         ),
         (
+            Method::GET,
+            "/api/v1/issues/{id}/report",
+            format!("/api/v1/issues/{issue}/report"),
+            None,
+            AnyToken,
+        ),
+        (
             Method::POST,
             "/api/v1/issues/{id}/send",
             format!("/api/v1/issues/{issue}/send"),

@@ -8,6 +8,8 @@ mod accounts;
 mod archive;
 mod audit;
 mod authorization;
+mod bounce_guards;
+mod bounce_reports;
 mod bounces;
 mod confirm;
 mod dkim_verify;

@@ -98,7 +98,7 @@ impl Engine {
                 error: "the subscriber has no link key for an unsubscribe link".to_owned(),
             });
         };
-        let unsubscribe_url = self.unsubscribe_url(&link_key);
+        let unsubscribe_url = self.copy_unsubscribe_url(&link_key, job.issue.issue_id());
         let unsubscribe_mailto = self.unsubscribe_mailto(delivery.subscriber_id);
         let message = job.issue.message(
             &self.settings.identity,

@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use lettre::address::Envelope;
 use lettre::Message;
 use tokio::sync::{mpsc, watch, Mutex};
@@ -31,7 +33,7 @@ use self::share::Share;
 use super::deliveries::{self, Outcome};
 use super::message::PreparedIssue;
 use super::outbox::{self, ClaimedMail};
-use super::DeliverySignals;
+use super::{DeliverySignals, PauseGuards};
 use crate::bounces::{ReturnPath, ReturnTarget};
 use crate::config::SecretKey;
 use crate::issues::{queries as issue_queries, RenderedIssue};
@@ -45,6 +47,11 @@ const COPY_BATCH: i64 = 256;
 const IDLE_POLL: Duration = Duration::from_secs(1);
 /// How often workers learn which issues are paused or cancelled.
 const STATUS_POLL: Duration = Duration::from_millis(250);
+/// How often a sending issue's bounce and complaint rates are judged, and
+/// always before its first batch in this process (a start, a resume, a
+/// restart): reports come back over minutes, so a second is soon enough, and
+/// a judgement mostly costs one indexed count.
+const GUARD_CHECK: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -82,6 +89,8 @@ pub struct EngineSettings {
     pub return_path: Option<ReturnPath>,
     /// How long a claim lasts unless renewed.
     pub claim_lease: Duration,
+    /// The bounce and complaint rates above which a send pauses itself.
+    pub pause_guards: PauseGuards,
 }
 
 /// SQLite has one writer at a time and a writer that finds the file locked
@@ -127,6 +136,8 @@ pub struct Engine {
     write_gate: WriteGate,
     /// Issues whose status is `sending`, refreshed every `STATUS_POLL`.
     sending: RwLock<HashSet<i64>>,
+    /// When each sending issue's pause guards were last judged here.
+    guards_checked: Mutex<HashMap<i64, Instant>>,
     stopping: AtomicBool,
 }
 
@@ -177,6 +188,7 @@ impl Engine {
             recorder,
             write_gate,
             sending: RwLock::new(HashSet::new()),
+            guards_checked: Mutex::new(HashMap::new()),
             stopping: AtomicBool::new(false),
         });
         let task = tokio::spawn(async move {
@@ -278,6 +290,10 @@ impl Engine {
         self.set_sending(&sending);
         prepared.retain(|id, _| sending.contains(id));
         for issue_id in sending {
+            if self.paused_by_a_guard(issue_id).await {
+                prepared.remove(&issue_id);
+                continue;
+            }
             let issue = match prepared.get(&issue_id) {
                 Some(issue) => issue.clone(),
                 None => match self.prepare(issue_id).await {
@@ -334,6 +350,35 @@ impl Engine {
             }
         }
         Ok(claimed)
+    }
+
+    /// Judges the issue's bounce and complaint rates when due; true when a
+    /// guard paused it just now, so no more of it is claimed. An error
+    /// leaves the send going: the next round judges again.
+    async fn paused_by_a_guard(&self, issue_id: i64) -> bool {
+        {
+            let mut checked = self.guards_checked.lock().await;
+            let sending = self.sending.read().unwrap_or_else(PoisonError::into_inner);
+            checked.retain(|id, _| sending.contains(id));
+            drop(sending);
+            let now = Instant::now();
+            match checked.get(&issue_id) {
+                Some(last) if now.duration_since(*last) < GUARD_CHECK => return false,
+                _ => checked.insert(issue_id, now),
+            };
+        }
+        match self
+            .settings
+            .pause_guards
+            .check(&self.store, issue_id)
+            .await
+        {
+            Ok(paused) => paused.is_some(),
+            Err(error) => {
+                tracing::warn!(issue_id, %error, "cannot judge the send's bounce and complaint rates");
+                false
+            }
+        }
     }
 
     /// At a limited rate, claim no more than a couple of seconds' worth: the
@@ -445,6 +490,12 @@ impl Engine {
         let path = self.settings.return_path.as_ref()?;
         path.sender_for(&self.key, ReturnTarget::Unsubscribe { subscriber_id })
             .map(|address| address.to_string())
+    }
+
+    /// The unsubscribe link of a reader's copy of `issue_id`: it names the
+    /// issue, so the issue's report counts who left from it.
+    fn copy_unsubscribe_url(&self, link_key: &LinkKey, issue_id: i64) -> String {
+        format!("{}&issue={issue_id}", self.unsubscribe_url(link_key))
     }
 
     fn unsubscribe_url(&self, link_key: &LinkKey) -> String {

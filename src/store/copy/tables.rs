@@ -259,6 +259,12 @@ pub const TABLES: &[Table] = &[
             opt_text("sent_by"),
             opt_text("intro_html"),
             opt_text("intro_text"),
+            opt_text("pause_guard"),
+            opt_text("pause_reason"),
+            int("bounce_guard_from_tried"),
+            int("bounce_guard_from_hard"),
+            int("complaint_guard_from_tried"),
+            int("complaint_guard_from_complaints"),
         ],
     },
     Table {
@@ -313,6 +319,15 @@ pub const TABLES: &[Table] = &[
             opt_int("issue_id"),
             opt_text("status"),
             int("received_at"),
+        ],
+    },
+    Table {
+        name: "issue_unsubscribes",
+        columns: &[
+            int("id"),
+            int("issue_id"),
+            opt_int("subscriber_id"),
+            int("unsubscribed_at"),
         ],
     },
 ];

@@ -8,6 +8,7 @@ mod drafts;
 mod items;
 mod preview;
 mod progress;
+mod report;
 mod sending;
 
 use actix_web::http::StatusCode;

@@ -28,6 +28,7 @@ use super::error::WebError;
 use super::pages::html;
 use super::AppState;
 use crate::config::SecretKey;
+use crate::reports::PolicyBounces;
 use crate::subscriptions::stats::{subscriber_stats, SubscriberStats};
 
 /// The largest urlencoded form of the admin pages (an intro holds 20,000
@@ -84,7 +85,13 @@ struct DashboardPage {
     first_run: Vec<Check>,
     /// No subscriber yet: the checklist stands in for the rows of zeros.
     no_subscribers: bool,
+    /// Admins only: receiving domains that refused mail on policy or
+    /// reputation grounds lately, which no reader can fix.
+    policy_bounces: Option<Vec<PolicyBounces>>,
 }
+
+/// Domains listed with their policy refusals on the dashboard.
+const POLICY_DOMAINS_SHOWN: i64 = 10;
 
 #[get("")]
 #[tracing::instrument(name = "dashboard", skip_all)]
@@ -98,6 +105,16 @@ async fn dashboard(state: web::Data<AppState>, me: SignedIn) -> Result<HttpRespo
         .await?;
     // Erased subscribers were subscribers once: the list is not new.
     let subscribers = stats.by_status.iter().map(|(_, n)| n).sum::<i64>() + stats.erased;
+    let policy_bounces = if me.user.is_admin() {
+        Some(
+            state
+                .reports
+                .policy_bounces_by_domain(POLICY_DOMAINS_SHOWN)
+                .await?,
+        )
+    } else {
+        None
+    };
     let facts = FirstRunFacts {
         subscribers,
         test_sent,
@@ -112,6 +129,7 @@ async fn dashboard(state: web::Data<AppState>, me: SignedIn) -> Result<HttpRespo
             mail_to_files: mail_to_files(&state),
             stats,
             latest_issues,
+            policy_bounces,
         },
     )
 }

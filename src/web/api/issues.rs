@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::reports;
 use super::sends::{self, DeliveryCounts};
 use super::{json_body, ApiCaller, ApiError, ErrorBody};
 use crate::issues::{
@@ -33,7 +34,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(sends::pause_issue)
             .service(sends::resume_issue)
             .service(sends::cancel_issue)
-            .service(sends::issue_progress),
+            .service(sends::issue_progress)
+            .service(reports::issue_report),
     );
 }
 

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod error;
 mod issues;
+mod reports;
 mod sends;
 mod subscribers;
 

@@ -41,6 +41,10 @@ pub struct ProgressResponse {
     pub started_at: Option<String>,
     /// RFC 3339; null until every copy has an outcome.
     pub finished_at: Option<String>,
+    /// Why a paused send paused itself, e.g. "paused itself: hard-bounce rate
+    /// 6.1 % (73 of 1,200 copies) passes HERALD_PAUSE_BOUNCE_RATE 5 %"; null
+    /// when an editor paused it, or it is not paused.
+    pub pause_reason: Option<String>,
 }
 
 impl From<SendProgress> for ProgressResponse {
@@ -61,6 +65,7 @@ impl From<SendProgress> for ProgressResponse {
             seconds_left: progress.seconds_left,
             started_at: progress.started_at.map(timestamps::rfc3339),
             finished_at: progress.finished_at.map(timestamps::rfc3339),
+            pause_reason: progress.pause_reason,
         }
     }
 }

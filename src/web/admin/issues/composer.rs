@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::items::{add_with_header, AddForm};
 use super::progress::{progress_view, ProgressView};
+use super::report::{report_view, ReportView};
 use super::{failure, issues_of, FormErrors, PageError};
 use crate::issues::{
     self, FieldError, HeaderInput, IssueError, IssueHeader, IssueStatus, ItemContent, ItemInput,
@@ -58,6 +59,8 @@ struct ComposerPage {
     updated: String,
     /// The send, once there is one.
     progress: Option<ProgressView>,
+    /// What came back from it, per receiving domain.
+    report: Option<ReportView>,
 }
 
 /// What the editor typed in the forms that were refused, to show it again.
@@ -168,10 +171,13 @@ pub(super) async fn render_composer(
             }
         })
         .collect();
-    let progress = if issue.status.is_draft() {
-        None
+    let (progress, report) = if issue.status.is_draft() {
+        (None, None)
     } else {
-        Some(progress_view(state, id).await?)
+        (
+            Some(progress_view(state, id).await?),
+            report_view(state, id).await?,
+        )
     };
     let editable = issue.status.is_draft();
     Ok(html(
@@ -192,6 +198,7 @@ pub(super) async fn render_composer(
             created: timestamps::date_time(issue.created_at),
             updated: timestamps::date_time(issue.updated_at),
             progress,
+            report,
         },
     )?)
 }

@@ -45,6 +45,8 @@ pub struct ProgressView {
     pub time_left: String,
     pub started: String,
     pub finished: String,
+    /// Why the send paused itself (a pause guard); empty otherwise.
+    pub pause_reason: String,
     pub failures: Vec<FailureRow>,
 }
 
@@ -121,6 +123,7 @@ impl ProgressView {
                 .finished_at
                 .map(timestamps::date_time)
                 .unwrap_or_default(),
+            pause_reason: progress.pause_reason.clone().unwrap_or_default(),
             failures: failures.into_iter().map(FailureRow::from).collect(),
         }
     }
@@ -234,6 +237,7 @@ mod tests {
             rate_per_second: 2.5,
             seconds_left: None,
             started_at: Some(10_000),
+            pause_reason: None,
             finished_at,
         }
     }
