@@ -11,7 +11,10 @@
 use mail_parser::{Message, MessageParser, MimeHeaders};
 
 mod notice;
+mod reply;
 mod words;
+
+pub use reply::{classify_reply, ReplyReading};
 
 /// What the report says happened to one recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +34,18 @@ pub enum BounceClass {
 }
 
 impl BounceClass {
+    /// The name `bounce_reports.class` stores.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Self::Hard => "hard",
+            Self::Soft => "soft",
+            Self::Policy => "policy",
+            Self::Delayed => "delayed",
+            Self::AutoReply => "auto-reply",
+            Self::Complaint => "complaint",
+        }
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Hard => "hard bounce",
