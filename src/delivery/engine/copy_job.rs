@@ -167,8 +167,10 @@ impl Engine {
             .record(started.elapsed().as_secs_f64());
         Some(match sent {
             Ok(reply) => Outcome::Sent { reply },
+            // A session refused at its opening (a greeting, EHLO or AUTH:
+            // `535` for wrong credentials) is the sender's, never the reader's.
             Err(SendError::Permanent(error)) => Outcome::Failed {
-                failure: Failure::Permanent,
+                failure: Failure::Policy,
                 error,
             },
             Err(SendError::Refused(refusal)) => refused(&refusal),

@@ -216,10 +216,6 @@ async fn write_group(
                     _ => None,
                 }
             }
-            Outcome::Failed {
-                failure: Failure::Permanent,
-                error,
-            } => refused_too_often(&mut tx, record, error, bounce_after_failures).await?,
             _ => None,
         };
         let Some(reason) = reason else {
