@@ -10,6 +10,12 @@
 
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
+mod notice;
+mod reply;
+mod words;
+
+pub use reply::{classify_reply, ReplyReading};
+
 /// What the report says happened to one recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BounceClass {
@@ -28,6 +34,18 @@ pub enum BounceClass {
 }
 
 impl BounceClass {
+    /// The name `bounce_reports.class` stores.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Self::Hard => "hard",
+            Self::Soft => "soft",
+            Self::Policy => "policy",
+            Self::Delayed => "delayed",
+            Self::AutoReply => "auto-reply",
+            Self::Complaint => "complaint",
+        }
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Hard => "hard bounce",
@@ -82,11 +100,22 @@ pub fn inspect(raw: &[u8]) -> Inspected {
         .flat_map(|name| header_values(&message, name))
         .flat_map(|value| addresses_in(&value))
         .collect();
-    let report = feedback_report(&message)
-        .or_else(|| delivery_status(&message))
-        // Before auto-replies: Exim marks its notices `Auto-Submitted` too.
-        .or_else(|| plain_text_notice(&message))
-        .or_else(|| auto_reply(&message));
+    let report = match feedback_report(&message) {
+        Feedback::Complaint(report) => Some(report),
+        // A feedback report of another type (not-spam, auth-failure,
+        // opt-out) is not about a failed delivery, whatever else it holds.
+        Feedback::OtherType => None,
+        Feedback::Absent => match delivery_status(&message) {
+            DeliveryStatus::Failure(report) => Some(report),
+            // A success notice is not a bounce, whatever its text says.
+            DeliveryStatus::NoFailure => None,
+            // Before auto-replies: Exim and Postfix mark their notices
+            // `Auto-Submitted` too.
+            DeliveryStatus::Absent => {
+                notice::plain_text_notice(&message).or_else(|| auto_reply(&message))
+            }
+        },
+    };
     let inspected = Inspected {
         message_id: message.message_id().map(str::to_owned),
         addressed_to,
@@ -193,26 +222,37 @@ fn original_message_id(message: &Message<'_>) -> Option<String> {
     })
 }
 
+/// What a `message/feedback-report` part says.
+enum Feedback {
+    Absent,
+    OtherType,
+    Complaint(Report),
+}
+
 /// RFC 5965: `multipart/report; report-type=feedback-report`.
-fn feedback_report(message: &Message<'_>) -> Option<Report> {
-    let part = message.parts.iter().find(|part| {
+fn feedback_report(message: &Message<'_>) -> Feedback {
+    let Some(part) = message.parts.iter().find(|part| {
         part.content_type().is_some_and(|kind| {
             kind.ctype().eq_ignore_ascii_case("message")
                 && kind
                     .subtype()
                     .is_some_and(|sub| sub.eq_ignore_ascii_case("feedback-report"))
         })
-    })?;
+    }) else {
+        return Feedback::Absent;
+    };
     let body = String::from_utf8_lossy(part.contents());
     let fields: Vec<(String, String)> = field_groups(&body).into_iter().flatten().collect();
-    let feedback_type = field(&fields, "feedback-type")?;
+    let Some(feedback_type) = field(&fields, "feedback-type") else {
+        return Feedback::OtherType;
+    };
     // abuse is "unsolicited mail"; fraud and virus reports are complaints
     // too. not-spam, auth-failure and other are not about the reader.
     if !["abuse", "fraud", "virus"]
         .iter()
         .any(|kind| feedback_type.eq_ignore_ascii_case(kind))
     {
-        return None;
+        return Feedback::OtherType;
     }
     let recipient = field(&fields, "original-rcpt-to")
         .map(typed_address)
@@ -226,7 +266,7 @@ fn feedback_report(message: &Message<'_>) -> Option<Report> {
                 .and_then(|to| to.address())
                 .map(str::to_ascii_lowercase)
         });
-    Some(Report {
+    Feedback::Complaint(Report {
         class: BounceClass::Complaint,
         recipient,
         status: None,
@@ -235,9 +275,18 @@ fn feedback_report(message: &Message<'_>) -> Option<Report> {
     })
 }
 
+/// What a `message/delivery-status` part (or RFC 6533's global one) says.
+enum DeliveryStatus {
+    /// No such part, or one without a single `Action` field.
+    Absent,
+    /// Every recipient was delivered, relayed or expanded.
+    NoFailure,
+    Failure(Report),
+}
+
 /// RFC 3464: a `message/delivery-status` part (or RFC 6533's global one).
-fn delivery_status(message: &Message<'_>) -> Option<Report> {
-    let part = message.parts.iter().find(|part| {
+fn delivery_status(message: &Message<'_>) -> DeliveryStatus {
+    let Some(part) = message.parts.iter().find(|part| {
         part.content_type().is_some_and(|kind| {
             kind.ctype().eq_ignore_ascii_case("message")
                 && kind.subtype().is_some_and(|sub| {
@@ -245,13 +294,30 @@ fn delivery_status(message: &Message<'_>) -> Option<Report> {
                         || sub.eq_ignore_ascii_case("global-delivery-status")
                 })
         })
-    })?;
-    let body = String::from_utf8_lossy(part.contents());
-    // The first group is about the message; each further one, a recipient.
-    // Herald sends each copy to one reader: the first recipient that failed
-    // or was delayed is the one.
-    let groups = field_groups(&body);
-    let recipient = groups.iter().skip(1).find(|group| {
+    }) else {
+        return DeliveryStatus::Absent;
+    };
+    let groups = field_groups(&String::from_utf8_lossy(part.contents()));
+    if !groups.iter().any(|group| field(group, "action").is_some()) {
+        return DeliveryStatus::Absent;
+    }
+    match recipient_report(&groups, Some(&notice::notice_text(message))) {
+        Some(mut report) => {
+            report.original_message_id = original_message_id(message);
+            DeliveryStatus::Failure(report)
+        }
+        None => DeliveryStatus::NoFailure,
+    }
+}
+
+/// The report on the first recipient that failed or was delayed, from the
+/// field groups of a delivery status (the first group is about the message,
+/// each further one about a recipient, though some relays run them into
+/// one). Herald sends each copy to one reader, so the first is the one.
+/// `human_text` is the notice's own text, read for words when the codes
+/// are vague.
+fn recipient_report(groups: &[Vec<(String, String)>], human_text: Option<&str>) -> Option<Report> {
+    let recipient = groups.iter().find(|group| {
         field(group, "action").is_some_and(|action| {
             let action = action.to_ascii_lowercase();
             action.starts_with("failed") || action.starts_with("delayed")
@@ -270,7 +336,20 @@ fn delivery_status(message: &Message<'_>) -> Option<Report> {
     let class = if action.starts_with("delayed") {
         BounceClass::Delayed
     } else {
-        class_of(status.as_deref(), diagnostic.as_deref().unwrap_or_default())
+        let by_code = class_of(status.as_deref(), diagnostic.as_deref().unwrap_or_default());
+        let permanent = status.as_deref().is_none_or(|code| code.starts_with('5'));
+        match (by_code, human_text) {
+            // A vague 5.0.0 with a diagnostic that says little: the
+            // notice's own words may name the address.
+            (BounceClass::Soft, Some(text))
+                if permanent
+                    && status.as_deref().is_none_or(is_vague)
+                    && !diagnostic.as_deref().is_some_and(refuses_a_command) =>
+            {
+                notice::by_words(&text.to_lowercase())
+            }
+            (class, _) => class,
+        }
     };
     Some(Report {
         class,
@@ -279,25 +358,50 @@ fn delivery_status(message: &Message<'_>) -> Option<Report> {
             .map(typed_address),
         status,
         diagnostic,
-        original_message_id: original_message_id(message),
+        original_message_id: None,
     })
 }
 
-/// The Status field, unless it is a vague `x.0.0` and the diagnostic names
-/// a more precise code (`Status: 5.0.0` with `550 5.1.1 user unknown`).
+/// A code that says nothing about the address: "other or undefined"
+/// (`5.0.0`, `5.0.910`), "other address status" (`5.1.0`), the mail system,
+/// routing or protocol (`5.3.x`, `5.4.x`, `5.5.x`).
+fn is_vague(status: &str) -> bool {
+    let mut parts = status.split('.').skip(1);
+    matches!(
+        (parts.next(), parts.next()),
+        (Some("0" | "3" | "4" | "5"), _) | (Some("1"), Some("0"))
+    )
+}
+
+/// The remote server's own code, from its diagnostic, when it is of the
+/// Status field's class: the reporting relay's Status is its summary, often
+/// a vague `5.0.0`, and sometimes a wrong one (`Status: 5.1.1` over `552
+/// 5.2.2 Over quota`). The Status field when the diagnostic has no code.
 fn best_status(status: Option<&str>, diagnostic: Option<&str>) -> Option<String> {
     let status = status.and_then(|status| enhanced_code(status.split_whitespace().next()?));
-    let from_diagnostic =
-        diagnostic.and_then(|words| words.split_whitespace().find_map(enhanced_code));
+    let from_diagnostic = diagnostic.and_then(remote_enhanced_code);
     match (status, from_diagnostic) {
-        (Some(status), Some(precise))
-            if status.ends_with(".0.0") && precise.starts_with(&status[..1]) =>
-        {
-            Some(precise)
-        }
+        (Some(status), Some(remote)) if remote.starts_with(&status[..1]) => Some(remote),
         (Some(status), _) => Some(status),
-        (None, precise) => precise,
+        (None, remote) => remote,
     }
+}
+
+/// The enhanced code of a diagnostic: the one right after its SMTP reply
+/// code when there is one (`5.1.0 - Unknown address error 550-'5.2.2 …`
+/// is the remote server's 5.2.2, not the relay's 5.1.0), else the first.
+fn remote_enhanced_code(diagnostic: &str) -> Option<String> {
+    let words: Vec<&str> = diagnostic
+        .split(|c: char| c.is_whitespace() || matches!(c, '-' | '\'' | '"' | '(' | '['))
+        .filter(|word| !word.is_empty())
+        .collect();
+    words
+        .windows(2)
+        .find_map(|pair| {
+            smtp_reply_class(pair[0])?;
+            enhanced_code(pair[1])
+        })
+        .or_else(|| words.iter().find_map(|word| enhanced_code(word)))
 }
 
 /// `5.1.1` when `word` is an RFC 3463 code (class 2, 4 or 5, subject and
@@ -318,40 +422,22 @@ fn enhanced_code(word: &str) -> Option<String> {
     .then(|| word.to_owned())
 }
 
-/// Words that say the sender was refused, not the address.
-const POLICY_WORDS: [&str; 9] = [
-    "blocklist",
-    "blacklist",
-    "block list",
-    "spamhaus",
-    "spam",
-    "reputation",
-    "dmarc",
-    "policy",
-    "blocked",
-];
-
-/// Words that say the mailbox does not exist.
-const UNKNOWN_USER_WORDS: [&str; 9] = [
-    "user unknown",
-    "unknown user",
-    "no such user",
-    "no such mailbox",
-    "mailbox not found",
-    "does not exist",
-    "address rejected",
-    "invalid recipient",
-    "recipient not found",
-];
-
-/// RFC 3463 codes first; the words only where the code says little.
+/// RFC 3463 codes first; the words only where the code says little (an
+/// X.1.0, X.5.x, any code of no subject, or none at all).
 fn class_of(status: Option<&str>, diagnostic: &str) -> BounceClass {
-    let words = diagnostic.to_ascii_lowercase();
-    let says = |list: &[&str]| list.iter().any(|word| words.contains(word));
+    let words = diagnostic.to_lowercase();
+    let says = |list: &[&str]| words::says(&words, list);
+    if refuses_a_command(diagnostic) && status.is_none_or(is_vague) {
+        return if says(words::POLICY) {
+            BounceClass::Policy
+        } else {
+            BounceClass::Soft
+        };
+    }
     let Some(status) = status else {
         return match smtp_reply_class(diagnostic) {
-            Some('5') if says(&POLICY_WORDS) => BounceClass::Policy,
-            Some('5') if says(&UNKNOWN_USER_WORDS) => BounceClass::Hard,
+            Some('5') if says(words::POLICY) => BounceClass::Policy,
+            Some('5') if words::names_dead_address(&words) => BounceClass::Hard,
             _ => BounceClass::Soft,
         };
     };
@@ -363,14 +449,40 @@ fn class_of(status: Option<&str>, diagnostic: &str) -> BounceClass {
     );
     match (class, subject, detail) {
         ("4", _, _) | ("2", _, _) => BounceClass::Soft,
+        // X.1.7 and X.1.8 are about the sender's address; X.7.13 is
+        // "user account disabled", the one 5.7 code about the reader.
+        ("5", "1", "7" | "8") => BounceClass::Policy,
+        ("5", "7", "13") => BounceClass::Hard,
         ("5", "7", _) => BounceClass::Policy,
-        ("5", "1", _) => BounceClass::Hard,
-        _ if says(&POLICY_WORDS) => BounceClass::Policy,
-        ("5", "2", "1") | ("5", "5", _) => BounceClass::Hard,
+        // Exchange Online's directory-based edge blocking: Microsoft
+        // documents this reply as "the recipient does not exist".
+        ("5", "4", "1") if says(&["recipient address rejected: access denied"]) => {
+            BounceClass::Hard
+        }
+        // X.1.0 is "other address status": the words must say which.
+        ("5", "1", detail) if detail != "0" => BounceClass::Hard,
+        _ if says(words::POLICY) => BounceClass::Policy,
+        ("5", "2", "1") => BounceClass::Hard,
         ("5", "2", "2") => BounceClass::Soft,
-        _ if says(&UNKNOWN_USER_WORDS) => BounceClass::Hard,
+        _ if words::names_dead_address(&words) => BounceClass::Hard,
         _ => BounceClass::Soft,
     }
+}
+
+/// 500 to 504 refuse a command's syntax or order, never an address.
+fn refuses_a_command(diagnostic: &str) -> bool {
+    reply_code(diagnostic).is_some_and(|code| (500..=504).contains(&code))
+}
+
+/// The first `550`-style reply code a text holds.
+fn reply_code(text: &str) -> Option<u16> {
+    text.split(|c: char| c.is_whitespace() || matches!(c, '-' | ':' | '[' | '(' | '\''))
+        .find(|word| {
+            word.len() == 3
+                && word.bytes().all(|b| b.is_ascii_digit())
+                && matches!(word.as_bytes()[0], b'4' | b'5')
+        })
+        .and_then(|word| word.parse().ok())
 }
 
 /// `5` for a text that starts with (or holds) a `550`-style reply code.
@@ -399,6 +511,7 @@ fn auto_reply(message: &Message<'_>) -> Option<Report> {
         "automatic reply",
         "auto-reply",
         "autoreply",
+        "auto reply",
     ]
     .iter()
     .any(|words| subject.contains(words));
@@ -415,52 +528,8 @@ fn auto_reply(message: &Message<'_>) -> Option<Report> {
     })
 }
 
-/// The plain-text notices of qmail ("Hi. This is the qmail-send program")
-/// and Exim ("This message was created automatically by mail delivery
-/// software"): the first address they name and the first reply line.
-fn plain_text_notice(message: &Message<'_>) -> Option<Report> {
-    let text = message.body_text(0)?;
-    let qmail = text.contains("This is the qmail-send program");
-    let exim = text.contains("created automatically by mail delivery software");
-    if !qmail && !exim {
-        return None;
-    }
-    let recipient = text.lines().find_map(|line| {
-        let line = line.trim();
-        let address = if qmail {
-            line.strip_prefix('<')?.strip_suffix(">:")?
-        } else {
-            line
-        };
-        (address.contains('@') && !address.contains(char::is_whitespace))
-            .then(|| address.to_ascii_lowercase())
-    })?;
-    let diagnostic = text
-        .lines()
-        .map(str::trim)
-        .map(|line| {
-            line.strip_prefix("Remote host said:")
-                .map_or(line, str::trim)
-        })
-        .find(|line| smtp_reply_class(line.split_whitespace().next().unwrap_or_default()).is_some())
-        .map(str::to_owned);
-    let status = diagnostic
-        .as_deref()
-        .and_then(|words| words.split_whitespace().find_map(enhanced_code));
-    let class = match diagnostic.as_deref() {
-        Some(words) if smtp_reply_class(words) == Some('4') => BounceClass::Soft,
-        Some(words) => class_of(status.as_deref(), words),
-        // qmail and Exim write these notices only when they have given up.
-        None => BounceClass::Soft,
-    };
-    Some(Report {
-        class,
-        recipient: Some(recipient),
-        status,
-        diagnostic,
-        original_message_id: original_message_id(message),
-    })
-}
-
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod corpus;

@@ -370,14 +370,7 @@ fn left_or_not(left: bool, effect: Effect) -> Effect {
 }
 
 fn class_name(class: BounceClass) -> &'static str {
-    match class {
-        BounceClass::Hard => "hard",
-        BounceClass::Soft => "soft",
-        BounceClass::Policy => "policy",
-        BounceClass::Delayed => "delayed",
-        BounceClass::AutoReply => "auto-reply",
-        BounceClass::Complaint => "complaint",
-    }
+    class.key()
 }
 
 /// The report's Message-ID, or a hash of the whole message without one

@@ -1,5 +1,6 @@
-//! The SQL of bounce intake: the record of handled reports, the soft-bounce
-//! count, and the look-ups that attribute a report to a reader.
+//! The SQL of bounce intake: the record of handled reports (those that
+//! came back, and the refusals heard at send time), the soft-bounce count,
+//! and the look-ups that attribute a report to a reader.
 
 use sqlx::{AnyConnection, Row};
 
@@ -21,6 +22,32 @@ pub async fn record_report(
     .bind(class)
     .bind(subscriber_id)
     .bind(issue_id)
+    .bind(status)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records the relay's refusal of the copy `delivery_id`, heard at send
+/// time, as the report `smtp:ISSUE:SUBSCRIBER` of that issue and reader;
+/// false when it was recorded before.
+pub async fn record_send_time_refusal(
+    conn: &mut AnyConnection,
+    delivery_id: i64,
+    class: &str,
+    status: Option<&str>,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    // `WHERE` also keeps SQLite from reading ON CONFLICT as a join's.
+    let done = sqlx::query(
+        "INSERT INTO bounce_reports (report_key, class, subscriber_id, issue_id, status, received_at) \
+         SELECT 'smtp:' || d.issue_id || ':' || d.subscriber_id, $2, d.subscriber_id, d.issue_id, $3, $4 \
+         FROM deliveries d WHERE d.id = $1 \
+         ON CONFLICT (report_key) DO NOTHING",
+    )
+    .bind(delivery_id)
+    .bind(class)
     .bind(status)
     .bind(now)
     .execute(conn)

@@ -119,7 +119,9 @@ pub struct Config {
     pub retry_horizon: Duration,
     /// A message is given up after this many attempts, whatever the horizon.
     pub retry_max_attempts: NonZeroU32,
-    /// Hard failures (5xx) in a row, across issues, after which a subscriber is `bounced`.
+    /// Refusals (5xx) at send time that do not name the address as dead, in
+    /// a row across issues, after which a subscriber is `bounced`. One that
+    /// does (5.1.1) bounces them at once; a policy refusal never does.
     pub bounce_after_failures: NonZeroU32,
     /// How long a worker's claim on queued mail lasts unless renewed; a
     /// process that dies leaves its claims to others after this.

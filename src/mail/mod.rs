@@ -7,6 +7,7 @@ mod files;
 mod headers;
 mod list_id;
 mod pool;
+mod refusal;
 mod relay;
 mod relay_status;
 mod tls;
@@ -25,6 +26,7 @@ pub use confirmation::ConfirmationEmail;
 pub use dkim::{DkimKey, DkimKeyError, DkimSignError, DkimSigner};
 pub use headers::{KindHeaders, ListUnsubscribe, ListUnsubscribePost, MailKind, UnsubscribeLinks};
 pub use list_id::ListId;
+pub use refusal::{Refusal, Stage};
 pub use relay_status::RelayStatus;
 pub use welcome::WelcomeEmail;
 
@@ -175,9 +177,14 @@ pub enum SendError {
     /// Try again later: 4xx replies, connection and I/O errors, timeouts.
     #[error("temporary failure: {0}")]
     Transient(String),
-    /// The server refused for good (5xx): retrying cannot help.
+    /// The server refused for good (5xx) outside a message's transaction
+    /// (a greeting, EHLO or AUTH refused): retrying cannot help.
     #[error("permanent failure: {0}")]
     Permanent(String),
+    /// The relay refused this message for good (5xx) at MAIL FROM, RCPT TO
+    /// or DATA: retrying cannot help, and the reply says why.
+    #[error("permanent failure: {0}")]
+    Refused(Refusal),
     /// The relay lacks an extension this message needs (SMTPUTF8 for a
     /// non-ASCII address): no attempt can succeed until the relay changes,
     /// and the reader is not at fault, so it must not count as a bounce.
@@ -192,6 +199,8 @@ impl SendError {
             Self::Transient(text) => Self::Transient(format!("{what}: {text}")),
             Self::Permanent(text) => Self::Permanent(format!("{what}: {text}")),
             Self::Unsupported(text) => Self::Unsupported(format!("{what}: {text}")),
+            // The relay's own words about this message.
+            Self::Refused(refusal) => Self::Refused(refusal),
         }
     }
 }

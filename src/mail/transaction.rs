@@ -1,6 +1,7 @@
 //! One message over an open SMTP session: lettre's `AsyncSmtpConnection`
 //! commands, with the outcome told apart by how it leaves the session.
 
+use std::error::Error as _;
 use std::future::Future;
 
 use lettre::address::Envelope;
@@ -11,7 +12,7 @@ use lettre::transport::smtp::response::Response;
 use tokio::time::timeout;
 
 use super::pool::COMMAND_TIMEOUT;
-use super::SendError;
+use super::{Refusal, SendError, Stage};
 
 /// How a failed transaction left the session.
 pub(super) enum After {
@@ -49,17 +50,17 @@ pub(super) async fn transaction(
         connection
             .command(mail)
             .await
-            .map_err(|e| Failure::new(e, After::LostBeforeStart))?;
+            .map_err(|e| Failure::new(e, After::LostBeforeStart, Stage::Sender))?;
         for recipient in envelope.to() {
             connection
                 .command(Rcpt::new(recipient.clone(), vec![]))
                 .await
-                .map_err(|e| Failure::new(e, After::Lost))?;
+                .map_err(|e| Failure::new(e, After::Lost, Stage::Recipient))?;
         }
         connection
             .command(Data)
             .await
-            .map_err(|e| Failure::new(e, After::Lost))?;
+            .map_err(|e| Failure::new(e, After::Lost, Stage::Data))?;
     }
     if let Some(ready) = ready.take() {
         ready.await;
@@ -68,7 +69,7 @@ pub(super) async fn transaction(
         Some(payload) => connection.command(payload).await,
         None => connection.message(message).await,
     }
-    .map_err(|e| Failure::new(e, After::Lost))?;
+    .map_err(|e| Failure::new(e, After::Lost, Stage::Data))?;
     Ok(reply_text(&response))
 }
 
@@ -88,7 +89,7 @@ async fn open_pipelined(
     let mut refusal = match connection.command(commands).await {
         Ok(_) => None,
         Err(error) => {
-            let failure = Failure::new(error, After::LostBeforeStart);
+            let failure = Failure::new(error, After::LostBeforeStart, Stage::Sender);
             if !matches!(failure.after, After::InStep) {
                 return Err(failure);
             }
@@ -97,7 +98,7 @@ async fn open_pipelined(
     };
     for _ in envelope.to() {
         if let Err(error) = connection.read_response().await {
-            let failure = Failure::new(error, After::Lost);
+            let failure = Failure::new(error, After::Lost, Stage::Recipient);
             if !matches!(failure.after, After::InStep) {
                 return Err(failure);
             }
@@ -112,12 +113,12 @@ async fn open_pipelined(
                 connection
                     .command(".\r\n")
                     .await
-                    .map_err(|e| Failure::new(e, After::Lost))?;
+                    .map_err(|e| Failure::new(e, After::Lost, Stage::Data))?;
                 Err(refusal)
             }
             None => Ok(()),
         },
-        Err(error) => Err(refusal.unwrap_or_else(|| Failure::new(error, After::Lost))),
+        Err(error) => Err(refusal.unwrap_or_else(|| Failure::new(error, After::Lost, Stage::Data))),
     }
 }
 
@@ -193,17 +194,25 @@ fn mail_parameters(
 impl Failure {
     /// `after` is how the session stands if the error is not a reply of
     /// the relay's; a reply other than 421 (closing) leaves it in step.
-    fn new(error: lettre::transport::smtp::Error, after: After) -> Self {
+    /// `stage` is the command the reply answers.
+    fn new(error: lettre::transport::smtp::Error, after: After, stage: Stage) -> Self {
         let closing = error.status().is_some_and(|code| u16::from(code) == 421);
         let (after, text) = if error.status().is_some() && !closing {
             (After::InStep, error.to_string())
         } else {
             (after, format!("the session broke off: {error}"))
         };
-        let error = if error.is_permanent() {
-            SendError::Permanent(text)
-        } else {
-            SendError::Transient(text)
+        let error = match error.status() {
+            Some(code) if error.is_permanent() => SendError::Refused(Refusal {
+                stage,
+                code: code.into(),
+                // lettre keeps the reply's lines as the error's source.
+                text: error
+                    .source()
+                    .map_or_else(String::new, |reply| reply.to_string()),
+            }),
+            _ if error.is_permanent() => SendError::Permanent(text),
+            _ => SendError::Transient(text),
         };
         Self { error, after }
     }

@@ -3,6 +3,8 @@
 //! to Herald and to nobody else; `herald bounces ingest` (the real binary)
 //! reads what comes back and applies it once.
 
+mod send_time;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 

@@ -171,6 +171,27 @@ fn codes_decide_before_words() {
         class_of(Some("5.5.0"), "rejected as spam"),
         BounceClass::Policy
     );
+    assert_eq!(
+        class_of(Some("5.5.1"), "503 Improper sequence of commands"),
+        BounceClass::Soft,
+        "a protocol code names no address"
+    );
+    assert_eq!(
+        class_of(Some("5.1.8"), "553 sender domain does not resolve"),
+        BounceClass::Policy,
+        "X.1.8 is the sender's address"
+    );
+    assert_eq!(
+        class_of(Some("5.7.13"), "525 User account disabled"),
+        BounceClass::Hard
+    );
+    assert_eq!(
+        class_of(
+            Some("5.1.0"),
+            "550 5.1.0 <bounce@example.net> sender rejected"
+        ),
+        BounceClass::Policy
+    );
     assert_eq!(class_of(Some("4.2.2"), "user unknown"), BounceClass::Soft);
     assert_eq!(class_of(Some("5.3.0"), "something odd"), BounceClass::Soft);
     assert_eq!(class_of(None, "550 No such user here"), BounceClass::Hard);

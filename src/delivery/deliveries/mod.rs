@@ -11,6 +11,7 @@ pub use reports::{
 
 use sqlx::{AnyConnection, AnyPool, Row};
 
+use crate::bounces::BounceClass;
 use crate::store::{Dialect, Placeholders};
 
 /// Queues a copy of `issue_id` for every confirmed subscriber; the caller's
@@ -128,8 +129,16 @@ pub async fn renew_claim(
 /// Why a delivery failed for good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
-    /// The server refused it (5xx).
+    /// The server refused it (5xx) for a reason not known to be the
+    /// address's: counted, and `HERALD_BOUNCE_AFTER_FAILURES` in a row
+    /// bounce the reader.
     Permanent,
+    /// The server named the address dead (5.1.1 and the like): the reader
+    /// is bounced at once.
+    Hard,
+    /// The server refused the sender or the content (5.7.x, a blocklist, a
+    /// refused MAIL FROM): not the reader's doing, so never a bounce.
+    Policy,
     /// Still failing temporarily when the retry horizon or attempts ran out.
     Expired,
     /// The message could not be made: the stored address or subscriber no longer fit.
@@ -137,9 +146,20 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// How a refusal the classifier read as `class` fails its copy.
+    pub fn of_refusal(class: BounceClass) -> Self {
+        match class {
+            BounceClass::Hard => Self::Hard,
+            BounceClass::Policy => Self::Policy,
+            _ => Self::Permanent,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Permanent => "permanent",
+            Self::Hard => "hard",
+            Self::Policy => "policy",
             Self::Expired => "expired",
             Self::Undeliverable => "undeliverable",
         }
@@ -160,6 +180,15 @@ pub enum Outcome {
     },
     Failed {
         failure: Failure,
+        error: String,
+    },
+    /// The relay refused the copy (5xx) in its transaction; `class` is what
+    /// the bounce classifier read in its reply. Failed, and recorded as a
+    /// send-time bounce report.
+    Refused {
+        class: BounceClass,
+        /// The RFC 3463 code of the reply, `5.1.1`, when it has one.
+        status: Option<String>,
         error: String,
     },
     /// The reader left or the issue was cancelled while it waited.
@@ -192,14 +221,10 @@ pub async fn record(
         .bind(id)
         .bind(*at)
         .bind(error.as_str()),
-        Outcome::Failed { failure, error } => sqlx::query(
-            "UPDATE deliveries SET status = 'failed', failed_at = $2, failure = $3, reply = $4 \
-             WHERE id = $1 AND status = 'queued'",
-        )
-        .bind(id)
-        .bind(now)
-        .bind(failure.as_str())
-        .bind(error.as_str()),
+        Outcome::Failed { failure, error } => record_failed(id, *failure, error, now),
+        Outcome::Refused { class, error, .. } => {
+            record_failed(id, Failure::of_refusal(*class), error, now)
+        }
         Outcome::Cancelled { why } => sqlx::query(
             "UPDATE deliveries SET status = 'cancelled', reply = $2 \
              WHERE id = $1 AND status = 'queued'",
@@ -215,6 +240,22 @@ pub async fn record(
     };
     query.execute(conn).await?;
     Ok(())
+}
+
+fn record_failed<'q>(
+    id: i64,
+    failure: Failure,
+    error: &'q str,
+    now: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query(
+        "UPDATE deliveries SET status = 'failed', failed_at = $2, failure = $3, reply = $4 \
+         WHERE id = $1 AND status = 'queued'",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(failure.as_str())
+    .bind(error)
 }
 
 /// Marks many deliveries sent, each with the server's reply, in one statement
@@ -314,7 +355,9 @@ pub async fn finish_if_done(pool: &AnyPool, issue_id: i64, now: i64) -> Result<b
         == 1)
 }
 
-/// Hard failures (5xx) of a subscriber since the last copy that went out.
+/// Refusals (5xx) of a subscriber's copies not known to be about their
+/// address (`failure = 'permanent'`; not policy ones) since the last copy
+/// that went out.
 pub async fn permanent_failures_in_a_row(
     conn: &mut AnyConnection,
     subscriber_id: i64,

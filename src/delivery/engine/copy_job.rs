@@ -8,10 +8,10 @@ use lettre::message::Mailbox;
 use super::lease::Lease;
 use super::recorder::Committed;
 use super::Engine;
-use crate::bounces::ReturnTarget;
+use crate::bounces::{classify_reply, BounceClass, ReturnTarget};
 use crate::delivery::deliveries::{ClaimedDelivery, Failure, Outcome};
 use crate::delivery::message::{Copy, PreparedIssue};
-use crate::mail::{DkimSignError, SendError};
+use crate::mail::{DkimSignError, Refusal, SendError, Stage};
 use crate::store::{millis, now_millis};
 use crate::subscriptions::{LinkKey, SubscriberEmail, SubscriberName};
 use crate::telemetry;
@@ -49,6 +49,10 @@ impl Engine {
             }
             Outcome::Failed { error, failure } => {
                 tracing::warn!(%error, failure = failure.as_str(), "copy failed");
+                metrics::counter!(telemetry::MESSAGES_FAILED, "kind" => KIND).increment(1);
+            }
+            Outcome::Refused { error, class, .. } => {
+                tracing::warn!(%error, class = class.as_str(), "copy refused");
                 metrics::counter!(telemetry::MESSAGES_FAILED, "kind" => KIND).increment(1);
             }
             Outcome::Cancelled { .. } | Outcome::Released => {}
@@ -163,10 +167,13 @@ impl Engine {
             .record(started.elapsed().as_secs_f64());
         Some(match sent {
             Ok(reply) => Outcome::Sent { reply },
+            // A session refused at its opening (a greeting, EHLO or AUTH:
+            // `535` for wrong credentials) is the sender's, never the reader's.
             Err(SendError::Permanent(error)) => Outcome::Failed {
-                failure: Failure::Permanent,
+                failure: Failure::Policy,
                 error,
             },
+            Err(SendError::Refused(refusal)) => refused(&refusal),
             // Undeliverable, not Permanent: the reader's address is not the
             // problem, so they must not be marked bounced for it.
             Err(SendError::Unsupported(error)) => Outcome::Failed {
@@ -193,6 +200,22 @@ impl Engine {
                 }
             }
         })
+    }
+}
+
+/// A copy the relay refused, read by the bounce classifier. A refused
+/// MAIL FROM is about the sender whatever the reply says, so it is policy;
+/// at RCPT TO or DATA the reply's code and words decide.
+fn refused(refusal: &Refusal) -> Outcome {
+    let reading = classify_reply(refusal.code, &refusal.text);
+    let class = match refusal.stage {
+        Stage::Sender => BounceClass::Policy,
+        Stage::Recipient | Stage::Data => reading.class,
+    };
+    Outcome::Refused {
+        class,
+        status: reading.status,
+        error: refusal.to_string(),
     }
 }
 

@@ -61,6 +61,9 @@ impl Engine {
             Err(AttemptError::Send(SendError::Permanent(why) | SendError::Unsupported(why))) => {
                 MailOutcome::Failed(why)
             }
+            Err(AttemptError::Send(SendError::Refused(refusal))) => {
+                MailOutcome::Failed(refusal.to_string())
+            }
             Err(AttemptError::Undeliverable(why)) => MailOutcome::Failed(why),
             Err(AttemptError::Store(error)) => {
                 MailOutcome::Retry(format!("database error: {error}"))

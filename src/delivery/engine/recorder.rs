@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::WriteGate;
+use crate::bounces::send_time;
 use crate::delivery::deliveries::{self, Failure, Outcome};
 use crate::delivery::DeliverySignals;
 use crate::store::{is_unavailable, now_millis, Store};
@@ -192,31 +193,55 @@ async fn write_group(
     }
     let mut bounced = Vec::new();
     for record in group {
-        let Outcome::Failed {
-            failure: Failure::Permanent,
-            error,
-        } = &record.outcome
-        else {
+        let reason = match &record.outcome {
+            Outcome::Refused {
+                class,
+                status,
+                error,
+            } => {
+                send_time::record_refusal(
+                    &mut tx,
+                    record.delivery_id,
+                    *class,
+                    status.as_deref(),
+                    now,
+                )
+                .await?;
+                match Failure::of_refusal(*class) {
+                    // The relay named the address dead: no second try.
+                    Failure::Hard => Some(format!("refused at send time: {error}")),
+                    Failure::Permanent => {
+                        refused_too_often(&mut tx, record, error, bounce_after_failures).await?
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        let Some(reason) = reason else {
             continue;
         };
-        let in_a_row =
-            deliveries::permanent_failures_in_a_row(&mut tx, record.subscriber_id).await?;
-        if in_a_row >= bounce_after_failures {
-            let reason = format!("{in_a_row} hard failures in a row; last: {error}");
-            if Subscriptions::mark_bounced(
-                &mut tx,
-                store.dialect(),
-                record.subscriber_id,
-                &reason,
-                now,
-            )
+        if Subscriptions::mark_bounced(&mut tx, store.dialect(), record.subscriber_id, &reason, now)
             .await?
-            {
-                tracing::info!(subscriber_id = record.subscriber_id, "subscriber bounced");
-                bounced.push(record.subscriber_id);
-            }
+        {
+            tracing::info!(subscriber_id = record.subscriber_id, "subscriber bounced");
+            bounced.push(record.subscriber_id);
         }
     }
     tx.commit().await?;
     Ok(bounced)
+}
+
+/// The reason to bounce the reader of `record`, whose copy was refused for a
+/// reason not known to be their address's, once `bounce_after_failures` of
+/// their copies in a row were.
+async fn refused_too_often(
+    conn: &mut sqlx::AnyConnection,
+    record: &Record,
+    error: &str,
+    bounce_after_failures: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    let in_a_row = deliveries::permanent_failures_in_a_row(conn, record.subscriber_id).await?;
+    Ok((in_a_row >= bounce_after_failures)
+        .then(|| format!("{in_a_row} refusals in a row; last: {error}")))
 }

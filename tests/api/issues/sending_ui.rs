@@ -408,8 +408,9 @@ async fn a_subscriber_page_lists_the_issues_sent_with_their_outcome(backend: Bac
         .get_page(&format!("/admin/subscribers/{refused_id}"))
         .await;
     let row = received_row(&failed, issue);
+    // The test relay refuses with 550 5.1.1: a dead address, a hard failure.
     assert!(
-        row.contains("<td class=\"error\">failed (permanent)</td>"),
+        row.contains("<td class=\"error\">failed (hard)</td>"),
         "{row}"
     );
     assert!(row.contains("550"), "why it failed: {row}");

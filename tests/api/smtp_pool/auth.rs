@@ -1,7 +1,7 @@
 //! AUTH through the pool: credentials from the URL, percent-decoded; wrong
 //! ones are a permanent failure that never shows the password.
 
-use herald::mail::SendError;
+use herald::mail::{SendError, Stage};
 
 use super::{mailer, send};
 use crate::support::TestSmtpServer;
@@ -71,7 +71,10 @@ async fn without_credentials_a_server_that_demands_them_refuses_for_good() {
     smtp.require_auth("herald", "s3cret");
     let mailer = mailer(&smtp.url(), |_| {});
     match send(&mailer, "reader@example.org").await {
-        Err(SendError::Permanent(text)) => assert!(text.contains("530"), "{text}"),
-        other => panic!("expected a permanent 530, got {other:?}"),
+        Err(SendError::Refused(refusal)) => {
+            assert_eq!(refusal.code, 530, "{refusal}");
+            assert_eq!(refusal.stage, Stage::Sender, "{refusal}");
+        }
+        other => panic!("expected a 530 refusing MAIL FROM, got {other:?}"),
     }
 }

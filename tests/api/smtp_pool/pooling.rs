@@ -4,7 +4,7 @@
 use std::num::{NonZeroU32, NonZeroUsize};
 
 use futures_util::future::join_all;
-use herald::mail::SendError;
+use herald::mail::{SendError, Stage};
 
 use super::{mailer, send};
 use crate::support::TestSmtpServer;
@@ -84,8 +84,15 @@ async fn refusals_leave_the_session_in_step(pipelining: bool) {
     let mailer = mailer(&smtp.url(), |_| {});
 
     match send(&mailer, "gone@example.org").await {
-        Err(SendError::Permanent(text)) => assert!(text.contains("550"), "{text}"),
-        other => panic!("a 550 is a permanent failure, got {other:?}"),
+        Err(SendError::Refused(refusal)) => {
+            assert_eq!(refusal.code, 550, "{refusal}");
+            assert_eq!(refusal.stage, Stage::Recipient, "{refusal}");
+            assert!(
+                refusal.text.starts_with("5.1.1 <gone@example.org>"),
+                "{refusal}"
+            );
+        }
+        other => panic!("a 550 is a permanent refusal of RCPT TO, got {other:?}"),
     }
     match send(&mailer, "later@example.org").await {
         Err(SendError::Transient(text)) => assert!(text.contains("451"), "{text}"),

@@ -80,6 +80,8 @@ struct Behaviour {
     /// Per-recipient reply codes, keyed by lower-cased address and checked
     /// before `mode`.
     rejected: HashMap<String, u16>,
+    /// Per-recipient whole reply lines, checked before `rejected`.
+    replies: HashMap<String, String>,
     credentials: Option<(String, String)>,
     /// Leave PIPELINING (RFC 2920) out of the EHLO reply.
     no_pipelining: bool,
@@ -186,6 +188,19 @@ impl TestSmtpServer {
         lock(&self.shared.behaviour)
             .rejected
             .insert(addr.to_ascii_lowercase(), code);
+    }
+
+    /// Answers `RCPT TO:<addr>` with the whole `reply` line, such as
+    /// `550 5.7.1 Message refused as spam`, whatever the mode.
+    pub fn reject_recipient_with(&self, addr: &str, reply: &str) {
+        let code = reply.get(..3).and_then(|code| code.parse::<u16>().ok());
+        assert!(
+            code.is_some_and(|code| (400..600).contains(&code)) && !reply.contains(['\r', '\n']),
+            "test SMTP server: reject_recipient_with needs one 4xx or 5xx reply line, got {reply:?}"
+        );
+        lock(&self.shared.behaviour)
+            .replies
+            .insert(addr.to_ascii_lowercase(), reply.to_owned());
     }
 
     /// Stops offering PIPELINING to sessions opened from now on, so clients
@@ -446,7 +461,9 @@ impl Session {
         };
         let refusal = {
             let behaviour = lock(&self.shared.behaviour);
-            match behaviour.rejected.get(&to.to_ascii_lowercase()) {
+            let key = to.to_ascii_lowercase();
+            match behaviour.rejected.get(&key) {
+                _ if behaviour.replies.contains_key(&key) => behaviour.replies.get(&key).cloned(),
                 Some(&code) if code < 500 => Some(format!(
                     "{code} 4.3.0 <{to}>: Recipient temporarily unavailable"
                 )),
