@@ -155,10 +155,12 @@ fn typed_address(value: &str) -> String {
     address.trim().trim_matches(['<', '>']).to_ascii_lowercase()
 }
 
-/// The Message-ID of the original that came back attached, whole
-/// (`message/rfc822`) or as headers only (`text/rfc822-headers`).
+/// The Message-ID of the original: of the copy that came back attached,
+/// whole (`message/rfc822`) or as headers only (`text/rfc822-headers`);
+/// else the one the report answers (In-Reply-To, then the last of
+/// References), as auto-replies and some MTAs give it.
 fn original_message_id(message: &Message<'_>) -> Option<String> {
-    message.parts.iter().find_map(|part| {
+    let attached = message.parts.iter().find_map(|part| {
         if let Some(original) = part.message() {
             return original.message_id().map(str::to_owned);
         }
@@ -173,7 +175,10 @@ fn original_message_id(message: &Message<'_>) -> Option<String> {
             return parsed.message_id().map(str::to_owned);
         }
         None
-    })
+    });
+    attached
+        .or_else(|| message.in_reply_to().as_text().map(str::to_owned))
+        .or_else(|| message.references().as_text().map(str::to_owned))
 }
 
 /// RFC 5965: `multipart/report; report-type=feedback-report`.
@@ -264,6 +269,14 @@ fn delivery_status(message: &Message<'_>) -> Option<Report> {
         diagnostic,
         original_message_id: original_message_id(message),
     })
+}
+
+/// The class of a failure a provider reported by webhook, read from its
+/// RFC 3463 code and the remote server's words as a DSN's would be, and the
+/// code it settles on.
+pub fn classify_failure(status: Option<&str>, diagnostic: &str) -> (BounceClass, Option<String>) {
+    let status = best_status(status, Some(diagnostic));
+    (class_of(status.as_deref(), diagnostic), status)
 }
 
 /// The Status field, unless it is a vague `x.0.0` and the diagnostic names
@@ -394,7 +407,7 @@ fn auto_reply(message: &Message<'_>) -> Option<Report> {
             .map(str::to_ascii_lowercase),
         status: None,
         diagnostic: None,
-        original_message_id: None,
+        original_message_id: original_message_id(message),
     })
 }
 

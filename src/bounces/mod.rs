@@ -4,9 +4,11 @@
 
 pub mod classify;
 pub mod intake;
+pub mod message_id;
 mod queries;
 pub mod verp;
 
-pub use classify::{inspect, BounceClass, Inspected, Report};
-pub use intake::{Intake, Outcome, MAX_MESSAGE_SIZE};
+pub use classify::{classify_failure, inspect, BounceClass, Inspected, Report};
+pub use intake::{Intake, Outcome, ProviderEvent, MAX_MESSAGE_SIZE};
+pub use message_id::{message_id_for, target_of_message_id};
 pub use verp::{ReturnPath, ReturnTarget};
