@@ -16,3 +16,4 @@ pub mod store;
 pub mod subscriptions;
 pub mod telemetry;
 pub mod web;
+pub mod webhooks;

@@ -15,6 +15,7 @@ use utoipa_actix_web::AppExt as _;
 
 use crate::accounts::Accounts;
 use crate::audit::AuditLog;
+use crate::bounces::Intake;
 use crate::bounces::ReturnPath;
 use crate::config::{Config, SecretKey, SecretKeyError};
 use crate::delivery::{DeliverySignals, Engine, EngineHandle, EngineSettings, RetryPolicy, Sends};
@@ -22,6 +23,7 @@ use crate::mail::{MailIdentity, Mailer, MailerError};
 use crate::store::{Store, StoreError};
 use crate::subscriptions::{SignupPolicy, Subscriptions};
 use crate::web::{self as http, AppState, SignupLimiter, Site};
+use crate::webhooks::Webhooks;
 
 /// How long in-flight mail may take to finish when the server stops.
 const SENDER_STOP_GRACE: Duration = Duration::from_secs(30);
@@ -131,6 +133,16 @@ impl Application {
             subscriptions,
             sends: Sends::new(store.clone(), signals),
             signup_limiter: SignupLimiter::per_minute(config.signup_rate_per_minute),
+            webhooks: Arc::new(Webhooks::new(
+                config.webhooks.clone(),
+                store.clone(),
+                Intake::new(
+                    store.clone(),
+                    key.clone(),
+                    config.bounce_address.clone().map(ReturnPath::new),
+                    config.soft_bounce_limit.get(),
+                ),
+            )),
         });
         let limiter_sweeper = tokio::spawn({
             let state = state.clone();

@@ -7,6 +7,7 @@ mod language;
 mod proxies;
 mod secret;
 mod warnings;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -23,6 +24,7 @@ pub use choices::{LogFormat, TwoFactorPolicy};
 pub use language::Language;
 pub use proxies::TrustedProxies;
 pub use secret::{hex as secret_hex, random_token, token_hash, SecretKey, SecretKeyError};
+pub use webhooks::WebhookSettings;
 
 /// A variable whose value cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +134,8 @@ pub struct Config {
     /// Soft bounces within 30 days, with no successful delivery between,
     /// after which a reader is `bounced`.
     pub soft_bounce_limit: NonZeroU32,
+    /// The provider webhooks' secrets; a provider without one has no webhook.
+    pub webhooks: WebhookSettings,
     pub session_idle_timeout: Duration,
     pub log_format: LogFormat,
     pub require_two_factor: TwoFactorPolicy,
@@ -230,6 +234,7 @@ impl Config {
                     .map_err(|e| format!("not an address like `bounces@example.com` ({e})"))
             })?,
             soft_bounce_limit: env.parse("HERALD_SOFT_BOUNCE_LIMIT", "5")?,
+            webhooks: webhooks::webhook_settings(&env)?,
             session_idle_timeout: env.duration("HERALD_SESSION_IDLE_TIMEOUT", "8h")?,
             log_format: env.parse("HERALD_LOG_FORMAT", "text")?,
             require_two_factor: env.parse("HERALD_REQUIRE_2FA", "none")?,

@@ -22,3 +22,4 @@ mod smtp_pool;
 mod subscribers;
 mod unsubscribe;
 mod web;
+mod webhooks;
