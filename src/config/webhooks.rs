@@ -80,3 +80,41 @@ fn parse_topic_arns(raw: &str) -> Result<Vec<String>, String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::super::Config;
+
+    fn error_of(name: &str, value: &str) -> String {
+        let vars = HashMap::from([(name.to_owned(), value.to_owned())]);
+        Config::from_vars(&vars)
+            .expect_err("a bad value")
+            .to_string()
+    }
+
+    #[test]
+    fn bad_webhook_secrets_name_their_setting_and_never_repeat_it() {
+        for (name, value) in [
+            ("HERALD_SES_TOPIC_ARNS", "arn:aws:sqs:eu-west-1:1:q"),
+            (
+                "HERALD_POSTMARK_WEBHOOK_CREDENTIALS",
+                "user-without-password",
+            ),
+            ("HERALD_POSTMARK_WEBHOOK_CREDENTIALS", "user:short-secret"),
+            ("HERALD_MAILGUN_WEBHOOK_SIGNING_KEY", "short-secret"),
+            (
+                "HERALD_SENDGRID_WEBHOOK_PUBLIC_KEY",
+                "bm90IGEga2V5IGF0IGFsbA==",
+            ),
+            ("HERALD_SENDGRID_WEBHOOK_PUBLIC_KEY", "not base64!"),
+        ] {
+            let error = error_of(name, value);
+            assert!(error.starts_with(&format!("{name}: ")), "{error}");
+            if name != "HERALD_SES_TOPIC_ARNS" {
+                assert!(!error.contains("secret"), "{error}");
+            }
+        }
+    }
+}
