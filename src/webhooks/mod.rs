@@ -137,6 +137,9 @@ impl Webhooks {
                 "the body is larger than {MAX_BODY_SIZE} bytes"
             )));
         }
+        // The Mailgun token recorded for this call, given back if the call
+        // fails on our side so that Mailgun's retry is not taken for a replay.
+        let mut nonce = None;
         let parsed = match provider {
             Provider::Ses => ses::receive(self, delivery).await?,
             Provider::Postmark => {
@@ -167,6 +170,7 @@ impl Webhooks {
                         "this signature was used before".into(),
                     ));
                 }
+                nonce = Some(token);
                 events
             }
             Provider::Sendgrid => {
@@ -182,7 +186,16 @@ impl Webhooks {
             Parsed::Events(events) => {
                 let mut outcomes = Vec::with_capacity(events.len());
                 for event in &events {
-                    outcomes.push(self.intake.apply_event(event).await?);
+                    match self.intake.apply_event(event).await {
+                        Ok(outcome) => outcomes.push(outcome),
+                        Err(error) => {
+                            if let Some(token) = &nonce {
+                                // Best effort: the database just failed us.
+                                let _ = queries::forget(self.store.pool(), "mailgun", token).await;
+                            }
+                            return Err(error.into());
+                        }
+                    }
                 }
                 Ok(outcomes)
             }

@@ -62,7 +62,7 @@ pub(crate) fn receive(
     let kind = record.kind.as_deref().unwrap_or_default();
     let class = match record.record_type.as_str() {
         "SpamComplaint" => Some(BounceClass::Complaint),
-        "Bounce" => class_of(kind, record.type_code, record.details.as_deref()),
+        "Bounce" => class_of(kind, record.type_code),
         _ => None,
     };
     let Some(class) = class else {
@@ -94,7 +94,7 @@ pub(crate) fn receive(
 }
 
 /// What Postmark's bounce type says, before any code in its Details.
-fn class_of(kind: &str, type_code: Option<i64>, _details: Option<&str>) -> Option<BounceClass> {
+fn class_of(kind: &str, type_code: Option<i64>) -> Option<BounceClass> {
     Some(match (kind, type_code) {
         ("HardBounce" | "BadEmailAddress", _) | (_, Some(1 | 100_000)) => BounceClass::Hard,
         ("SoftBounce" | "Transient" | "DnsError", _) | (_, Some(2 | 256 | 4096)) => {

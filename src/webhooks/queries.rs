@@ -29,3 +29,14 @@ pub async fn first_use(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Forgets `nonce`, for a call that failed on Herald's side and will be
+/// retried by its provider with the same signature.
+pub async fn forget(pool: &sqlx::AnyPool, provider: &str, nonce: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM webhook_nonces WHERE provider = $1 AND nonce = $2")
+        .bind(provider)
+        .bind(nonce)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

@@ -94,6 +94,10 @@ async fn postmark_bounces_and_complaints_reach_the_right_reader(backend: Backend
     assert_eq!(status, 401, "wrong password");
     assert_eq!(statuses(&app).await, confirmed_both());
 
+    let oversized = " ".repeat(herald::webhooks::MAX_BODY_SIZE + 1);
+    let (status, _) = post(&app, "postmark", &basic(CREDENTIALS), oversized).await;
+    assert_eq!(status, 413, "over the size limit");
+
     let (status, answer) = post(&app, "postmark", &basic(CREDENTIALS), "{\"RecordType\": ").await;
     assert_eq!(status, 400);
     assert!(
