@@ -17,3 +17,4 @@ pub mod store;
 pub mod subscriptions;
 pub mod telemetry;
 pub mod web;
+pub mod webhooks;

@@ -25,6 +25,7 @@ use crate::reports::Reports;
 use crate::store::{Store, StoreError};
 use crate::subscriptions::{SignupPolicy, Subscriptions};
 use crate::web::{self as http, AppState, SignupLimiter, Site};
+use crate::webhooks::Webhooks;
 
 /// How long in-flight mail may take to finish when the server stops.
 const SENDER_STOP_GRACE: Duration = Duration::from_secs(30);
@@ -144,6 +145,16 @@ impl Application {
             sends: Sends::new(store.clone(), signals),
             reports: Reports::new(store.clone()),
             signup_limiter: SignupLimiter::per_minute(config.signup_rate_per_minute),
+            webhooks: Arc::new(Webhooks::new(
+                config.webhooks.clone(),
+                store.clone(),
+                Intake::new(
+                    store.clone(),
+                    key.clone(),
+                    config.bounce_address.clone().map(ReturnPath::new),
+                    config.soft_bounce_limit.get(),
+                ),
+            )),
         });
         let limiter_sweeper = tokio::spawn({
             let state = state.clone();

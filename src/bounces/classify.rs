@@ -201,10 +201,12 @@ fn typed_address(value: &str) -> String {
     address.trim().trim_matches(['<', '>']).to_ascii_lowercase()
 }
 
-/// The Message-ID of the original that came back attached, whole
-/// (`message/rfc822`) or as headers only (`text/rfc822-headers`).
+/// The Message-ID of the original: of the copy that came back attached,
+/// whole (`message/rfc822`) or as headers only (`text/rfc822-headers`);
+/// else the one the report answers (In-Reply-To, then the last of
+/// References), as auto-replies and some MTAs give it.
 fn original_message_id(message: &Message<'_>) -> Option<String> {
-    message.parts.iter().find_map(|part| {
+    let attached = message.parts.iter().find_map(|part| {
         if let Some(original) = part.message() {
             return original.message_id().map(str::to_owned);
         }
@@ -219,7 +221,10 @@ fn original_message_id(message: &Message<'_>) -> Option<String> {
             return parsed.message_id().map(str::to_owned);
         }
         None
-    })
+    });
+    attached
+        .or_else(|| message.in_reply_to().as_text().map(str::to_owned))
+        .or_else(|| message.references().as_text().map(str::to_owned))
 }
 
 /// What a `message/feedback-report` part says.
@@ -373,6 +378,14 @@ fn is_vague(status: &str) -> bool {
     )
 }
 
+/// The class of a failure a provider reported by webhook, read from its
+/// RFC 3463 code and the remote server's words as a DSN's would be, and the
+/// code it settles on.
+pub fn classify_failure(status: Option<&str>, diagnostic: &str) -> (BounceClass, Option<String>) {
+    let status = best_status(status, Some(diagnostic));
+    (class_of(status.as_deref(), diagnostic), status)
+}
+
 /// The remote server's own code, from its diagnostic, when it is of the
 /// Status field's class: the reporting relay's Status is its summary, often
 /// a vague `5.0.0`, and sometimes a wrong one (`Status: 5.1.1` over `552
@@ -524,7 +537,7 @@ fn auto_reply(message: &Message<'_>) -> Option<Report> {
             .map(str::to_ascii_lowercase),
         status: None,
         diagnostic: None,
-        original_message_id: None,
+        original_message_id: original_message_id(message),
     })
 }
 

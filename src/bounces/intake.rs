@@ -1,6 +1,6 @@
 //! Taking in one message that came back: read it, find the reader it is
-//! about, and apply what it says, once. Every channel (today `herald
-//! bounces ingest`) hands its messages here.
+//! about, and apply what it says, once. Every channel hands its messages
+//! here (`herald bounces ingest`), or its events (the provider webhooks).
 
 use std::fmt;
 use std::time::Duration;
@@ -8,10 +8,11 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::classify::{inspect, BounceClass, Inspected, Report};
+use super::message_id::target_of_message_id;
 use super::queries;
 use super::verp::{ReturnPath, ReturnTarget};
 use crate::config::{secret_hex, SecretKey};
-use crate::store::{millis, now_millis, Store};
+use crate::store::{millis, now_millis, Store, WriteTransaction};
 use crate::subscriptions::Subscriptions;
 
 /// Larger messages are not read: a bounce with its original is a few
@@ -118,6 +119,16 @@ impl fmt::Display for Outcome {
     }
 }
 
+/// One event a provider reported by webhook, read into a report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderEvent {
+    /// `ses`, `postmark`, `mailgun`, `sendgrid`.
+    pub provider: &'static str,
+    /// The provider's own id of the event, unique per provider.
+    pub event_id: String,
+    pub report: Report,
+}
+
 /// Who a report is about.
 enum Attribution {
     Copy(ReturnTarget),
@@ -165,13 +176,52 @@ impl Intake {
             return Ok(Outcome::Ignored(Ignored::NotABounce));
         };
         let report_key = report_key(&inspected, raw);
-        let now = now_millis();
-        let since = now - millis(WINDOW);
-        let dialect = self.store.dialect();
+        let since = now_millis() - millis(WINDOW);
         let mut tx = self.store.begin_write().await?;
         let attribution = self
             .attribute(&mut tx, &inspected, report, envelope_recipient, since)
             .await?;
+        self.apply(tx, &report_key, report, attribution).await
+    }
+
+    /// Applies one event a provider reported by webhook (already
+    /// authenticated, so its recipient may be believed): attributed by the
+    /// keyed Message-ID of the original it names, else by the recipient if
+    /// Herald mailed that address in the last 30 days. Each event once, by
+    /// its provider's id.
+    #[tracing::instrument(skip_all, fields(provider = event.provider))]
+    pub async fn apply_event(&self, event: &ProviderEvent) -> Result<Outcome, sqlx::Error> {
+        let report_key = bounded_key(&format!("{}:{}", event.provider, event.event_id));
+        let since = now_millis() - millis(WINDOW);
+        let mut tx = self.store.begin_write().await?;
+        let attribution = match self.keyed_original(&event.report) {
+            Some(target) => Attribution::Copy(target),
+            None => match &event.report.recipient {
+                Some(recipient) => {
+                    match queries::recently_mailed(&mut tx, recipient, since).await? {
+                        Some(id) => Attribution::Recipient(id),
+                        None => Attribution::Nobody,
+                    }
+                }
+                None => Attribution::Nobody,
+            },
+        };
+        self.apply(tx, &report_key, &event.report, attribution)
+            .await
+    }
+
+    /// The effect of `report` on the reader `attribution` names, recorded
+    /// under `report_key` in the same transaction, so it happens once.
+    async fn apply(
+        &self,
+        mut tx: WriteTransaction,
+        report_key: &str,
+        report: &Report,
+        attribution: Attribution,
+    ) -> Result<Outcome, sqlx::Error> {
+        let now = now_millis();
+        let since = now - millis(WINDOW);
+        let dialect = self.store.dialect();
         let (subscriber_id, issue_id) = match attribution {
             Attribution::Copy(target) => (
                 Some(target.subscriber_id()),
@@ -189,7 +239,7 @@ impl Intake {
         };
         let (Some(subscriber_id), Some(email)) = (subscriber_id, email) else {
             // Counted as ignored, once; nothing about any reader changes.
-            if !queries::record_report(&mut tx, &report_key, "ignored", None, None, None, now)
+            if !queries::record_report(&mut tx, report_key, "ignored", None, None, None, now)
                 .await?
             {
                 return Ok(Outcome::Duplicate);
@@ -203,7 +253,7 @@ impl Intake {
         };
         let recorded = queries::record_report(
             &mut tx,
-            &report_key,
+            report_key,
             class_name(report.class),
             Some(subscriber_id),
             issue_id,
@@ -259,6 +309,12 @@ impl Intake {
             effect,
             detail,
         })
+    }
+
+    /// The mail a report's returned original was, by its keyed Message-ID;
+    /// a Message-ID Herald did not make names nothing.
+    fn keyed_original(&self, report: &Report) -> Option<ReturnTarget> {
+        target_of_message_id(&self.key, report.original_message_id.as_deref()?)
     }
 
     /// The reader whose `List-Unsubscribe` address this message was sent
@@ -317,13 +373,16 @@ impl Intake {
         })
     }
 
-    /// The VERP token: exact, and unforgeable. A message to the bounce
-    /// mailbox with a token that does not check out is refused outright,
-    /// since anyone can write one; so is one without a token while VERP is
-    /// on, because every real report then comes back to a tokened address,
-    /// and a report naming a reader's address is easy to forge. Only with
-    /// VERP off is the report's recipient taken, if Herald mailed that
-    /// address lately.
+    /// In this order: the VERP token, exact and unforgeable; the keyed
+    /// Message-ID of the returned original, as unforgeable; and, only with
+    /// VERP off, the report's recipient if Herald mailed that address lately.
+    /// A message to the bounce mailbox with a token that does not check out
+    /// is refused outright, since anyone can write one; so is one with
+    /// neither a token nor a keyed Message-ID while VERP is on, because every
+    /// real bounce then comes back to a tokened address, and a report naming
+    /// a reader's address is easy to forge. (Feedback loops that mail a
+    /// registered address without the token still quote the original's
+    /// Message-ID, which only its reader and Herald know.)
     async fn attribute(
         &self,
         conn: &mut sqlx::AnyConnection,
@@ -343,11 +402,15 @@ impl Intake {
                 }
                 saw_token |= path.carries_token(candidate);
             }
-            return Ok(if saw_token {
-                Attribution::UnknownToken
-            } else {
-                Attribution::NoToken
-            });
+            if saw_token {
+                return Ok(Attribution::UnknownToken);
+            }
+        }
+        if let Some(target) = self.keyed_original(report) {
+            return Ok(Attribution::Copy(target));
+        }
+        if self.return_path.is_some() {
+            return Ok(Attribution::NoToken);
         }
         let Some(recipient) = &report.recipient else {
             return Ok(Attribution::Nobody);
@@ -379,6 +442,16 @@ fn report_key(inspected: &Inspected, raw: &[u8]) -> String {
     match &inspected.message_id {
         Some(id) if !id.is_empty() && id.len() <= 250 => format!("message-id:{id}"),
         _ => format!("sha256:{}", secret_hex(&Sha256::digest(raw))),
+    }
+}
+
+/// `key`, or a hash of it when it is too long to be an honest id: a
+/// provider's payload sets it, and the column is indexed.
+fn bounded_key(key: &str) -> String {
+    if key.len() <= 250 {
+        key.to_owned()
+    } else {
+        format!("sha256:{}", secret_hex(&Sha256::digest(key.as_bytes())))
     }
 }
 

@@ -6,11 +6,15 @@
 pub mod classify;
 pub mod intake;
 pub mod mailbox;
+pub mod message_id;
 mod queries;
 pub mod send_time;
 pub mod verp;
 
-pub use classify::{classify_reply, inspect, BounceClass, Inspected, ReplyReading, Report};
-pub use intake::{Intake, Outcome, MAX_MESSAGE_SIZE};
+pub use classify::{
+    classify_failure, classify_reply, inspect, BounceClass, Inspected, ReplyReading, Report,
+};
+pub use intake::{Intake, Outcome, ProviderEvent, MAX_MESSAGE_SIZE};
 pub use mailbox::{MailboxReader, MailboxSetupError};
+pub use message_id::{message_id_for, target_of_message_id};
 pub use verp::{ReturnPath, ReturnTarget};

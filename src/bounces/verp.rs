@@ -143,7 +143,8 @@ impl ReturnPath {
     }
 }
 
-fn token_for(key: &SecretKey, target: ReturnTarget) -> Option<String> {
+/// The token for `target`: the same for the same target under one key.
+pub(super) fn token_for(key: &SecretKey, target: ReturnTarget) -> Option<String> {
     let payload = target.pack()?;
     let tag = key.sign(TAG_PURPOSE, &payload);
     let tag = &tag[..TAG_LEN];
@@ -154,7 +155,8 @@ fn token_for(key: &SecretKey, target: ReturnTarget) -> Option<String> {
     Some(BASE32_NOPAD.encode(&bytes).to_ascii_lowercase())
 }
 
-fn target_of_token(key: &SecretKey, token: &str) -> Option<ReturnTarget> {
+/// The target `token` names, when Herald made it under `key`.
+pub(super) fn target_of_token(key: &SecretKey, token: &str) -> Option<ReturnTarget> {
     if token.len() != TOKEN_LEN {
         return None;
     }

@@ -9,6 +9,7 @@ mod percent;
 mod proxies;
 mod secret;
 mod warnings;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ pub use mailbox::{MailboxSecurity, MailboxUrl};
 pub use percent::{format_rate, Percent};
 pub use proxies::TrustedProxies;
 pub use secret::{hex as secret_hex, random_token, token_hash, SecretKey, SecretKeyError};
+pub use webhooks::WebhookSettings;
 
 /// A variable whose value cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -150,6 +152,8 @@ pub struct Config {
     pub pause_bounce_rate: Percent,
     /// The same for complaints (Gmail's threshold by default).
     pub pause_complaint_rate: Percent,
+    /// The provider webhooks' secrets; a provider without one has no webhook.
+    pub webhooks: WebhookSettings,
     pub session_idle_timeout: Duration,
     pub log_format: LogFormat,
     pub require_two_factor: TwoFactorPolicy,
@@ -250,6 +254,7 @@ impl Config {
             )?,
             pause_bounce_rate: env.parse("HERALD_PAUSE_BOUNCE_RATE", "5")?,
             pause_complaint_rate: env.parse("HERALD_PAUSE_COMPLAINT_RATE", "0.3")?,
+            webhooks: webhooks::webhook_settings(&env)?,
             session_idle_timeout: env.duration("HERALD_SESSION_IDLE_TIMEOUT", "8h")?,
             log_format: env.parse("HERALD_LOG_FORMAT", "text")?,
             require_two_factor: env.parse("HERALD_REQUIRE_2FA", "none")?,
@@ -606,6 +611,10 @@ mod tests {
             "HERALD_NEWSLETTER_NAME",
             "HERALD_POSTAL_ADDRESS",
             "HERALD_REPLY_TO",
+            "HERALD_SES_TOPIC_ARNS",
+            "HERALD_POSTMARK_WEBHOOK_CREDENTIALS",
+            "HERALD_MAILGUN_WEBHOOK_SIGNING_KEY",
+            "HERALD_SENDGRID_WEBHOOK_PUBLIC_KEY",
             "HERALD_LANGUAGE",
             "HERALD_SEND_CONFIRM_ABOVE",
             "HERALD_SEND_CONCURRENCY",

@@ -7,6 +7,7 @@ use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
+use crate::bounces::{message_id_for, ReturnTarget};
 use crate::config::SecretKey;
 use crate::issues::render::escape_attribute;
 use crate::issues::RenderedIssue;
@@ -98,13 +99,21 @@ impl PreparedIssue {
 
     /// The same for the same (issue, reader) on every attempt and in every
     /// process, so a copy sent twice after a crash is recognisably one message;
-    /// keyed, so it does not reveal subscriber ids.
+    /// keyed, so it shows no subscriber id, and it names the copy to bounce
+    /// intake (src/bounces/message_id.rs). Ids too large for a token keep a
+    /// keyed tag that names nothing.
     pub fn message_id(&self, key: &SecretKey, subscriber_id: i64, domain: &str) -> String {
-        let tag = key.sign(
-            "message-id",
-            format!("{}:{subscriber_id}", self.issue_id).as_bytes(),
-        );
-        self.message_id_tagged(&tag[..12], domain)
+        let target = ReturnTarget::IssueCopy {
+            issue_id: self.issue_id,
+            subscriber_id,
+        };
+        message_id_for(key, target, domain).unwrap_or_else(|| {
+            let tag = key.sign(
+                "message-id",
+                format!("{}:{subscriber_id}", self.issue_id).as_bytes(),
+            );
+            self.message_id_tagged(&tag[..12], domain)
+        })
     }
 
     fn message_id_tagged(&self, tag: &[u8], domain: &str) -> String {
@@ -127,8 +136,9 @@ impl PreparedIssue {
     }
 
     /// An editor's test copy: the reader's copy in every header and byte but
-    /// `[Test] ` before the subject, a Message-ID of the same form keyed on a
-    /// random value (each test send is a message of its own), and the
+    /// `[Test] ` before the subject, a Message-ID of the old form keyed on a
+    /// random value (each test send is a message of its own, and names no
+    /// reader to bounce intake), and the
     /// unsubscribe link `copy` gives, which should change nothing.
     pub fn test_message(
         &self,

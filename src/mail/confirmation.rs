@@ -32,6 +32,9 @@ struct Text<'a> {
 pub struct ConfirmationEmail<'a> {
     pub to: &'a SubscriberEmail,
     pub name: Option<&'a SubscriberName>,
+    /// A Message-ID that names this mail to bounce intake
+    /// (`crate::bounces::message_id_for`); a random one when `None`.
+    pub message_id: Option<String>,
     pub confirm_url: &'a str,
     pub expires_in: Duration,
 }
@@ -46,7 +49,12 @@ impl ConfirmationEmail<'_> {
             expires_in: describe_duration(self.expires_in),
         };
         let message = identity
-            .message_to(recipient(self.to, self.name), MailKind::Confirmation, None)
+            .message_to_with_id(
+                recipient(self.to, self.name),
+                self.message_id.clone(),
+                MailKind::Confirmation,
+                None,
+            )
             .subject(format!(
                 "Confirm your subscription to {}",
                 identity.newsletter_name

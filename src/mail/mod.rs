@@ -71,11 +71,25 @@ impl MailIdentity {
         kind: MailKind,
         unsubscribe: Option<UnsubscribeLinks<'_>>,
     ) -> MessageBuilder {
+        self.message_to_with_id(to, None, kind, unsubscribe)
+    }
+
+    /// As `message_to`, with `message_id` (`<…@domain>`) when the caller
+    /// made one that names the mail to bounce intake; a random one without.
+    pub fn message_to_with_id(
+        &self,
+        to: Mailbox,
+        message_id: Option<String>,
+        kind: MailKind,
+        unsubscribe: Option<UnsubscribeLinks<'_>>,
+    ) -> MessageBuilder {
         let domain = self.sender_domain();
-        let message_id = format!(
-            "<{}@{domain}>",
-            crate::config::secret_hex(&rand::random::<[u8; 16]>())
-        );
+        let message_id = message_id.unwrap_or_else(|| {
+            format!(
+                "<{}@{domain}>",
+                crate::config::secret_hex(&rand::random::<[u8; 16]>())
+            )
+        });
         let headers = KindHeaders::new(self, &domain, kind);
         self.message_with(to, message_id, &headers, unsubscribe)
     }

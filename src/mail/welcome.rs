@@ -29,6 +29,9 @@ struct Text<'a> {
 pub struct WelcomeEmail<'a> {
     pub to: &'a SubscriberEmail,
     pub name: Option<&'a SubscriberName>,
+    /// A Message-ID that names this mail to bounce intake
+    /// (`crate::bounces::message_id_for`); a random one when `None`.
+    pub message_id: Option<String>,
     pub unsubscribe_url: &'a str,
     /// The `mailto:` unsubscribe address, when the bounce mailbox is set.
     pub unsubscribe_mailto: Option<&'a str>,
@@ -43,8 +46,9 @@ impl WelcomeEmail<'_> {
             unsubscribe_url: self.unsubscribe_url,
         };
         let message = identity
-            .message_to(
+            .message_to_with_id(
                 recipient(self.to, self.name),
+                self.message_id.clone(),
                 MailKind::Welcome,
                 Some(UnsubscribeLinks {
                     url: self.unsubscribe_url,

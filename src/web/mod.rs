@@ -14,6 +14,7 @@ mod rate_limit;
 mod request_log;
 mod signup;
 mod unsubscribe;
+mod webhooks;
 
 use actix_cors::Cors;
 use actix_web::http::header;
@@ -36,6 +37,7 @@ use crate::mail::{MailIdentity, Mailer};
 use crate::reports::Reports;
 use crate::store::Store;
 use crate::subscriptions::{SubscriberEmail, Subscriptions};
+use crate::webhooks::Webhooks;
 
 /// What handlers share.
 pub struct AppState {
@@ -50,6 +52,7 @@ pub struct AppState {
     pub sends: Sends,
     pub reports: Reports,
     pub signup_limiter: SignupLimiter,
+    pub webhooks: Arc<Webhooks>,
 }
 
 impl AppState {
@@ -101,6 +104,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, cors_origins: &[String]) {
         .service(health::admin_script)
         .service(health::copy_script)
         .configure(archive::routes)
+        .configure(webhooks::routes)
         .configure(admin::routes)
         .default_service(web::to(not_found));
 }

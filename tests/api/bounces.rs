@@ -509,6 +509,164 @@ async fn garbage_and_oversized_messages_are_ignored(backend: Backend) {
     assert_eq!(app.db.count("bounce_reports").await, 0);
 }
 
+/// The Message-ID header of a captured message.
+fn message_id_of(message: &crate::support::smtp_server::ReceivedMessage) -> String {
+    crate::support::mail::Mail::from_received(message)
+        .header("Message-ID")
+        .expect("a Message-ID")
+        .to_owned()
+}
+
+/// Every mail to a reader carries a Message-ID that names it to Herald
+/// alone; a copy's is the same on every attempt, signup mails' are unique.
+async fn message_ids_name_their_mail_with_or_without_verp(backend: Backend) {
+    for bounce_address in [None, Some(BOUNCE_ADDRESS)] {
+        let app = TestApp::spawn_with(backend, |config| {
+            config.bounce_address = bounce_address.map(|a| a.parse().expect("an address"));
+        })
+        .await;
+        let reader = "reader@example.org";
+        app.subscribed_reader(reader).await;
+        let issue_id = send_an_issue(&app).await;
+        let subscriber_id = app.db.subscriber_id(reader).await;
+        let received = app.smtp.wait_for_messages(3, MAIL_WAIT).await;
+        let key = SecretKey::from_secret(&SecretString::from(TEST_SECRET));
+        let ids: Vec<String> = received.iter().map(message_id_of).collect();
+        let named: Vec<Option<ReturnTarget>> = ids
+            .iter()
+            .map(|id| herald::bounces::target_of_message_id(&key, id))
+            .collect();
+        assert_eq!(
+            named,
+            vec![
+                Some(ReturnTarget::Confirmation { subscriber_id }),
+                Some(ReturnTarget::Welcome { subscriber_id }),
+                Some(ReturnTarget::IssueCopy {
+                    issue_id,
+                    subscriber_id
+                }),
+            ],
+            "{ids:?}"
+        );
+        assert!(
+            ids[2].starts_with(&format!("<issue-{issue_id}.")),
+            "{}",
+            ids[2]
+        );
+        let other_key = SecretKey::from_secret(&SecretString::from(
+            "another-secret-that-is-long-enough-0123456789",
+        ));
+        assert_eq!(
+            herald::bounces::target_of_message_id(&other_key, &ids[2]),
+            None
+        );
+    }
+}
+
+/// An ARF report a feedback loop mails to the plain bounce address (no
+/// token) is about the copy whose keyed Message-ID it quotes; a forged
+/// Message-ID changes nothing.
+async fn a_complaint_without_a_token_is_attributed_by_the_keyed_message_id(backend: Backend) {
+    let app = app_with_bounce_address(backend).await;
+    two_readers_sent_an_issue(&app).await;
+    let received = app.smtp.messages().await;
+    let copy_to = |reader: &str| {
+        received
+            .iter()
+            .find(|message| message.rcpt_to == [reader.to_owned()])
+            .map(message_id_of)
+            .unwrap_or_else(|| panic!("no copy to {reader}"))
+    };
+    let original = copy_to("reader001@example.com");
+    let fixture_original = "<issue-42.0123456789abcdef01234567@news.example.org>";
+
+    // The forgery first: right shape, one character changed, and it names
+    // reader002 as the complainer.
+    let mut forged = copy_to("reader002@example.com").into_bytes();
+    // Inside the token, which follows `<issue-N.`.
+    let position = forged.iter().position(|b| *b == b'.').expect("a dot") + 3;
+    forged[position] = if forged[position] == b'a' { b'b' } else { b'a' };
+    let forged = String::from_utf8(forged).expect("ascii");
+    let arf = report_about("arf-abuse.eml", BOUNCE_ADDRESS, "reader002@example.com")
+        .replace(fixture_original, &forged)
+        .replace("arf-0001@", "arf-forged@");
+    assert_eq!(ingest(&app, &arf).stdout, "ignored: no return token");
+    assert_eq!(
+        app.subscriber_status("reader002@example.com")
+            .await
+            .as_deref(),
+        Some("confirmed")
+    );
+
+    // The genuine one, whatever address it claims the complaint is about.
+    let arf = report_about("arf-abuse.eml", BOUNCE_ADDRESS, "someone@example.net")
+        .replace(fixture_original, &original);
+    let outcome = ingest(&app, &arf);
+    assert_eq!(
+        (outcome.stdout.as_str(), outcome.code),
+        (
+            "complaint: reader001@example.com unsubscribed (feedback-type abuse)",
+            Some(0)
+        )
+    );
+    assert_eq!(
+        app.subscriber_status("reader001@example.com")
+            .await
+            .as_deref(),
+        Some("unsubscribed")
+    );
+    assert_eq!(
+        app.subscriber_status("reader002@example.com")
+            .await
+            .as_deref(),
+        Some("confirmed")
+    );
+    assert_eq!(ingest(&app, &arf).stdout, "duplicate: already handled");
+}
+
+/// Without VERP, a bounce quoting the keyed Message-ID (here of the
+/// confirmation mail, in text/rfc822-headers) is that mail's, before any
+/// Final-Recipient it names.
+async fn without_verp_the_keyed_message_id_comes_before_the_final_recipient(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.sign_up("pending@example.org", "").await;
+    app.add_subscribers(
+        1,
+        herald::subscriptions::SubscriberStatus::Confirmed,
+        "reader",
+    )
+    .await;
+    send_an_issue(&app).await;
+    let received = app.smtp.wait_for_messages(2, MAIL_WAIT).await;
+    let confirmation = received
+        .iter()
+        .find(|message| message.rcpt_to == ["pending@example.org".to_owned()])
+        .expect("the confirmation mail");
+    let dsn = report_about(
+        "sendmail-vague-status.eml",
+        app.config.from.email.as_ref(),
+        "reader001@example.com",
+    )
+    .replace(
+        "<issue-42.0123456789abcdef01234567@news.example.org>",
+        &message_id_of(confirmation),
+    );
+    let outcome = ingest_with(&app.db.url, None, dsn.as_bytes());
+    assert!(
+        outcome
+            .stdout
+            .starts_with("hard bounce: pending@example.org bounced (5.1.1"),
+        "{}",
+        outcome.stdout
+    );
+    assert_eq!(
+        app.subscriber_status("reader001@example.com")
+            .await
+            .as_deref(),
+        Some("confirmed")
+    );
+}
+
 #[test]
 fn an_unreachable_database_asks_the_mta_to_try_again() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
@@ -536,4 +694,7 @@ on_both_databases!(
     a_complaint_unsubscribes_its_reader,
     without_a_token_the_final_recipient_of_a_recent_copy_is_attributed,
     garbage_and_oversized_messages_are_ignored,
+    message_ids_name_their_mail_with_or_without_verp,
+    a_complaint_without_a_token_is_attributed_by_the_keyed_message_id,
+    without_verp_the_keyed_message_id_comes_before_the_final_recipient,
 );

@@ -25,3 +25,4 @@ mod smtp_pool;
 mod subscribers;
 mod unsubscribe;
 mod web;
+mod webhooks;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::Engine;
-use crate::bounces::ReturnTarget;
+use crate::bounces::{message_id_for, ReturnTarget};
 use crate::delivery::outbox::{self, ClaimedMail, MailKind};
 use crate::mail::{ConfirmationEmail, SendError, WelcomeEmail};
 use crate::store::{is_unavailable, millis, now_millis};
@@ -164,6 +164,12 @@ impl Engine {
             .as_deref()
             .and_then(|n| SubscriberName::parse(n).ok().flatten());
         let identity = &self.settings.identity;
+        let subscriber_id = mail.subscriber_id;
+        let target = match kind {
+            MailKind::Confirmation => ReturnTarget::Confirmation { subscriber_id },
+            MailKind::Welcome => ReturnTarget::Welcome { subscriber_id },
+        };
+        let message_id = message_id_for(&self.key, target, &identity.sender_domain());
         let message = match kind {
             MailKind::Confirmation => {
                 let seed = mail
@@ -180,6 +186,7 @@ impl Engine {
                 ConfirmationEmail {
                     to: &email,
                     name: name.as_ref(),
+                    message_id,
                     confirm_url: &confirm_url,
                     expires_in: Duration::from_millis(
                         u64::try_from(mail.expires_at - now_millis()).unwrap_or(0),
@@ -198,6 +205,7 @@ impl Engine {
                 WelcomeEmail {
                     to: &email,
                     name: name.as_ref(),
+                    message_id,
                     unsubscribe_url: &unsubscribe_url,
                     unsubscribe_mailto: unsubscribe_mailto.as_deref(),
                 }
@@ -212,14 +220,7 @@ impl Engine {
             return Err(AttemptError::RelayUnreachable);
         }
         let started = std::time::Instant::now();
-        let subscriber_id = mail.subscriber_id;
-        let envelope = self.envelope_for(
-            &message,
-            match kind {
-                MailKind::Confirmation => ReturnTarget::Confirmation { subscriber_id },
-                MailKind::Welcome => ReturnTarget::Welcome { subscriber_id },
-            },
-        );
+        let envelope = self.envelope_for(&message, target);
         self.mailer.send_with_envelope(&envelope, &message).await?;
         metrics::histogram!(telemetry::SEND_DURATION, "kind" => kind.as_str())
             .record(started.elapsed().as_secs_f64());

@@ -71,7 +71,8 @@ const fn opt_text(name: &'static str) -> Column {
 /// Tables of the schema that are not copied: sqlx's record of applied
 /// migrations (the target keeps its own), the senders' coordination state,
 /// which belongs to one deployment and starts afresh on the new one, and the
-/// admin sessions: everyone signs in again on the new database.
+/// admin sessions: everyone signs in again on the new database. The webhook
+/// nonces too: a call older than their 15 minutes is refused as stale anyway.
 /// `upgrade_steps` lists what the target's own migrations leave to do.
 pub const NOT_COPIED: &[&str] = &[
     "_sqlx_migrations",
@@ -79,6 +80,7 @@ pub const NOT_COPIED: &[&str] = &[
     "send_pacing",
     "admin_sessions",
     "upgrade_steps",
+    "webhook_nonces",
 ];
 
 /// Every table with data, parents before children. `tables::tests` checks
