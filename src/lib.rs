@@ -14,5 +14,6 @@ pub mod mail;
 pub mod startup;
 pub mod store;
 pub mod subscriptions;
+pub mod suppressions;
 pub mod telemetry;
 pub mod web;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::WriteGate;
+use crate::config::SecretKey;
 use crate::delivery::deliveries::{self, Failure, Outcome};
 use crate::delivery::DeliverySignals;
 use crate::store::{is_unavailable, now_millis, Store};
@@ -52,6 +53,7 @@ impl Recorder {
         store: Store,
         write_gate: WriteGate,
         signals: Arc<DeliverySignals>,
+        key: Arc<SecretKey>,
         bounce_after_failures: i64,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (records, incoming) = mpsc::channel(MAX_GROUP * 2);
@@ -59,6 +61,7 @@ impl Recorder {
             store,
             write_gate,
             signals,
+            key,
             bounce_after_failures,
             incoming,
         ));
@@ -100,6 +103,7 @@ async fn write_groups(
     store: Store,
     write_gate: WriteGate,
     signals: Arc<DeliverySignals>,
+    key: Arc<SecretKey>,
     bounce_after_failures: i64,
     mut incoming: mpsc::Receiver<Record>,
 ) {
@@ -108,7 +112,7 @@ async fn write_groups(
         let mut tries = 0;
         let mut waits = 0u32;
         loop {
-            match write_group(&store, &write_gate, &group, bounce_after_failures).await {
+            match write_group(&store, &write_gate, &key, &group, bounce_after_failures).await {
                 Ok(bounced) => {
                     for subscriber_id in bounced {
                         signals.departed(subscriber_id);
@@ -156,6 +160,7 @@ async fn write_groups(
 async fn write_group(
     store: &Store,
     write_gate: &WriteGate,
+    key: &SecretKey,
     group: &[Record],
     bounce_after_failures: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
@@ -206,6 +211,7 @@ async fn write_group(
             if Subscriptions::mark_bounced(
                 &mut tx,
                 store.dialect(),
+                key,
                 record.subscriber_id,
                 &reason,
                 now,

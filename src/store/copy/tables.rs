@@ -315,6 +315,19 @@ pub const TABLES: &[Table] = &[
             int("received_at"),
         ],
     },
+    Table {
+        name: "suppressions",
+        columns: &[
+            int("id"),
+            opt_text("address_hash"),
+            opt_text("email"),
+            opt_text("domain"),
+            text("source"),
+            text("reason"),
+            opt_text("added_by"),
+            int("created_at"),
+        ],
+    },
 ];
 
 #[cfg(test)]
