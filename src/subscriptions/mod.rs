@@ -71,6 +71,8 @@ pub enum SignupOutcome {
     /// The per-address limit held the mail back.
     ConfirmationWithheld,
     AlreadyConfirmed,
+    /// The address is on the suppression list: nothing stored, nothing sent.
+    Suppressed,
 }
 
 /// Why a confirmation link does not work.
@@ -140,6 +142,14 @@ impl Subscriptions {
         origin: &RequestOrigin,
         now: i64,
     ) -> Result<SignupOutcome, sqlx::Error> {
+        // Before anything is read or written about the address: the visitor
+        // got the usual answer already, and nothing must show it was refused.
+        if suppressions::check_in(conn, &self.key, email)
+            .await?
+            .is_some()
+        {
+            return Ok(SignupOutcome::Suppressed);
+        }
         let subscriber_id = match queries::find_by_email(conn, email).await? {
             Some(existing) => match existing.status {
                 SubscriberStatus::Confirmed => return Ok(SignupOutcome::AlreadyConfirmed),
@@ -168,6 +178,16 @@ impl Subscriptions {
         subscriber_id: i64,
         now: i64,
     ) -> Result<SignupOutcome, sqlx::Error> {
+        if let Some(subscriber) = queries::find_by_id(conn, subscriber_id).await? {
+            if let Ok(email) = SubscriberEmail::parse_any_domain(&subscriber.email) {
+                if suppressions::check_in(conn, &self.key, &email)
+                    .await?
+                    .is_some()
+                {
+                    return Ok(SignupOutcome::Suppressed);
+                }
+            }
+        }
         if self.may_send_confirmation(conn, subscriber_id, now).await? {
             self.send_confirmation(conn, subscriber_id, now).await?;
             Ok(SignupOutcome::ConfirmationQueued)
