@@ -21,6 +21,7 @@ use crate::delivery::{DeliverySignals, Engine, EngineHandle, EngineSettings, Ret
 use crate::mail::{MailIdentity, Mailer, MailerError};
 use crate::store::{Store, StoreError};
 use crate::subscriptions::{SignupPolicy, Subscriptions};
+use crate::suppressions::Suppressions;
 use crate::web::{self as http, AppState, SignupLimiter, Site};
 
 /// How long in-flight mail may take to finish when the server stops.
@@ -129,6 +130,7 @@ impl Application {
             accounts: Accounts::new(store.clone()),
             audit: AuditLog::new(store.clone()),
             subscriptions,
+            suppressions: Suppressions::new(store.clone(), key.clone()),
             sends: Sends::new(store.clone(), signals),
             signup_limiter: SignupLimiter::per_minute(config.signup_rate_per_minute),
         });

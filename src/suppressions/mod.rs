@@ -22,9 +22,7 @@ use crate::subscriptions::domain::display_address;
 use crate::subscriptions::SubscriberEmail;
 
 pub use queries::NOT_SUPPRESSED;
-pub use target::{
-    Reason, ReasonError, SuppressedDomain, Target, TargetError, MAX_REASON_LENGTH,
-};
+pub use target::{Reason, ReasonError, SuppressedDomain, Target, TargetError, MAX_REASON_LENGTH};
 
 /// The HMAC purpose of an address's lookup hash; never reused for another value.
 const HASH_PURPOSE: &str = "herald suppressed address v1";
@@ -251,8 +249,7 @@ impl Suppressions {
             .map(like_pattern);
         let mut conn = self.store.pool().acquire().await?;
         // One more than shown tells whether a next page exists.
-        let mut rows =
-            queries::page(&mut conn, pattern.as_deref(), query.after, limit + 1).await?;
+        let mut rows = queries::page(&mut conn, pattern.as_deref(), query.after, limit + 1).await?;
         let next = if rows.len() as i64 > limit {
             rows.truncate(limit as usize);
             rows.last().map(|row| row.id)
@@ -438,7 +435,10 @@ mod tests {
     #[test]
     fn erasure_scrubs_the_address_from_a_reason() {
         assert_eq!(
-            scrub("550 5.1.1 <Ann@Example.org>: unknown; ann@example.org", "ann@example.org"),
+            scrub(
+                "550 5.1.1 <Ann@Example.org>: unknown; ann@example.org",
+                "ann@example.org"
+            ),
             "550 5.1.1 <[erased address]>: unknown; [erased address]"
         );
         assert_eq!(scrub("mailbox full", "ann@example.org"), "mailbox full");

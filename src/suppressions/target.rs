@@ -18,7 +18,10 @@ pub enum TargetError {
     #[error("{value:?} is not an email address: {problem}")]
     NotAnAddress { value: String, problem: EmailError },
     #[error("{value:?} is not a domain: {problem}")]
-    NotADomain { value: String, problem: &'static str },
+    NotADomain {
+        value: String,
+        problem: &'static str,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,9 +71,7 @@ impl SuppressedDomain {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         };
         if !labels.iter().all(label_ok) {
             return Err(refuse(
@@ -107,12 +108,14 @@ impl Target {
             return Err(TargetError::Missing);
         }
         match value.rfind('@') {
-            Some(at) if at > 0 => SubscriberEmail::parse(value)
-                .map(Self::Address)
-                .map_err(|problem| TargetError::NotAnAddress {
-                    value: shortened(value),
-                    problem,
-                }),
+            Some(at) if at > 0 => {
+                SubscriberEmail::parse(value)
+                    .map(Self::Address)
+                    .map_err(|problem| TargetError::NotAnAddress {
+                        value: shortened(value),
+                        problem,
+                    })
+            }
             _ => SuppressedDomain::parse(value).map(Self::Domain),
         }
     }

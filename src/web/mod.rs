@@ -35,6 +35,7 @@ use crate::issues::{self, Issue, TestSendError, Tester};
 use crate::mail::{MailIdentity, Mailer};
 use crate::store::Store;
 use crate::subscriptions::{SubscriberEmail, Subscriptions};
+use crate::suppressions::Suppressions;
 
 /// What handlers share.
 pub struct AppState {
@@ -46,6 +47,7 @@ pub struct AppState {
     pub accounts: Accounts,
     pub audit: AuditLog,
     pub subscriptions: Subscriptions,
+    pub suppressions: Suppressions,
     pub sends: Sends,
     pub signup_limiter: SignupLimiter,
 }

@@ -108,8 +108,8 @@ pub async fn recipient_count(conn: &mut AnyConnection) -> Result<i64, sqlx::Erro
         crate::suppressions::NOT_SUPPRESSED
     ))
     .fetch_one(conn)
-        .await?
-        .try_get("n")
+    .await?
+    .try_get("n")
 }
 
 /// A copy of an issue that failed for good, for the editor watching the send.
