@@ -20,5 +20,6 @@ mod sending;
 mod signup;
 mod smtp_pool;
 mod subscribers;
+mod suppressions;
 mod unsubscribe;
 mod web;
