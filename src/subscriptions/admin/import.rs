@@ -366,6 +366,8 @@ pub struct DryRun {
     pub invalid: u64,
     /// Addresses already on the list, in any state: left as they are.
     pub already_listed: u64,
+    /// Addresses on the suppression list: left out, each with its line.
+    pub suppressed: u64,
     /// The invalid and repeated rows, with their line and why: the first
     /// [`MAX_PROBLEMS_KEPT`].
     pub problems: Vec<RowProblem>,
@@ -412,7 +414,6 @@ impl Subscriptions {
                 }
             }
         }
-        let addresses: Vec<String> = seen.into_keys().collect();
         let dialect: Dialect = self.store.dialect();
         let mut conn = self
             .store
@@ -420,6 +421,31 @@ impl Subscriptions {
             .acquire()
             .await
             .map_err(|source| ImportError::Store { added: 0, source })?;
+        // Suppressed addresses are left out before anything else, as the import does.
+        let mut first_lines: Vec<(SubscriberEmail, u64)> = seen
+            .into_iter()
+            .filter_map(|(address, line)| {
+                Some((SubscriberEmail::parse_any_domain(&address).ok()?, line))
+            })
+            .collect();
+        first_lines.sort_unstable_by_key(|(_, line)| *line);
+        let emails: Vec<&SubscriberEmail> = first_lines.iter().map(|(email, _)| email).collect();
+        let suppressed = suppressions::suppressed_among(&mut conn, &self.key, &emails)
+            .await
+            .map_err(|source| ImportError::Store { added: 0, source })?;
+        let mut addresses = Vec::with_capacity(first_lines.len());
+        for (index, (email, line)) in first_lines.iter().enumerate() {
+            if suppressed.contains(&index) {
+                run.suppressed += 1;
+                run.note(
+                    *line,
+                    format!("{} is on the suppression list", email.as_str()),
+                );
+            } else {
+                addresses.push(email.as_str().to_ascii_lowercase());
+            }
+        }
+        run.problems.sort_by_key(|problem| problem.line);
         for chunk in addresses.chunks(MAX_ROWS_PER_INSERT) {
             run.already_listed += admin_queries::count_listed(&mut conn, dialect, chunk)
                 .await
