@@ -15,6 +15,7 @@ pub mod reports;
 pub mod startup;
 pub mod store;
 pub mod subscriptions;
+pub mod suppressions;
 pub mod telemetry;
 pub mod web;
 pub mod webhooks;

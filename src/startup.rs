@@ -24,6 +24,7 @@ use crate::mail::{MailIdentity, Mailer, MailerError};
 use crate::reports::Reports;
 use crate::store::{Store, StoreError};
 use crate::subscriptions::{SignupPolicy, Subscriptions};
+use crate::suppressions::Suppressions;
 use crate::web::{self as http, AppState, SignupLimiter, Site};
 use crate::webhooks::Webhooks;
 
@@ -142,6 +143,7 @@ impl Application {
             accounts: Accounts::new(store.clone()),
             audit: AuditLog::new(store.clone()),
             subscriptions,
+            suppressions: Suppressions::new(store.clone(), key.clone()),
             sends: Sends::new(store.clone(), signals),
             reports: Reports::new(store.clone()),
             signup_limiter: SignupLimiter::per_minute(config.signup_rate_per_minute),

@@ -318,6 +318,21 @@ async fn populate(db: &TestDatabase) -> (String, i64, i64) {
         .await
         .expect("DELETE a subscriber");
     assert_eq!(erased.status(), 204, "erasing reader005");
+    // The suppression list: a domain and an address, added as an admin would.
+    for (value, reason) in [
+        ("closed.example", "a domain that no longer takes mail"),
+        ("Leser@Bücher.example", "asked by phone never to be mailed"),
+    ] {
+        let suppressed = server
+            .client
+            .post(server.url("/api/v1/suppressions"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"value": value, "reason": reason}))
+            .send()
+            .await
+            .expect("POST a suppression");
+        assert_eq!(suppressed.status(), 201, "suppressing {value}");
+    }
     let tested = server
         .client
         .post(server.url(&format!("/api/v1/issues/{draft}/test")))

@@ -270,12 +270,27 @@ impl Intake {
             .unwrap_or_else(|| report.class.as_str().to_owned());
         let effect = match report.class {
             BounceClass::Hard => left_or_not(
-                Subscriptions::mark_bounced(&mut tx, dialect, subscriber_id, &reason, now).await?,
+                Subscriptions::mark_bounced(
+                    &mut tx,
+                    dialect,
+                    &self.key,
+                    subscriber_id,
+                    &reason,
+                    now,
+                )
+                .await?,
                 Effect::Bounced,
             ),
             BounceClass::Complaint => left_or_not(
-                Subscriptions::mark_complained(&mut tx, dialect, subscriber_id, &reason, now)
-                    .await?,
+                Subscriptions::mark_complained(
+                    &mut tx,
+                    dialect,
+                    &self.key,
+                    subscriber_id,
+                    &reason,
+                    now,
+                )
+                .await?,
                 Effect::Unsubscribed,
             ),
             BounceClass::Soft => {
@@ -283,8 +298,15 @@ impl Intake {
                 if count >= i64::from(self.soft_bounce_limit) {
                     let reason = format!("{count} soft bounces in 30 days; the last: {reason}");
                     left_or_not(
-                        Subscriptions::mark_bounced(&mut tx, dialect, subscriber_id, &reason, now)
-                            .await?,
+                        Subscriptions::mark_bounced(
+                            &mut tx,
+                            dialect,
+                            &self.key,
+                            subscriber_id,
+                            &reason,
+                            now,
+                        )
+                        .await?,
                         Effect::Bounced,
                     )
                 } else {

@@ -17,6 +17,7 @@ use crate::config::SecretKey;
 use crate::delivery::outbox::{self, MailKind};
 use crate::delivery::{deliveries, DeliverySignals};
 use crate::store::{millis, now_millis, Store};
+use crate::suppressions;
 use crate::telemetry;
 
 pub use domain::{SubscriberEmail, SubscriberName, SubscriberStatus};
@@ -70,6 +71,8 @@ pub enum SignupOutcome {
     /// The per-address limit held the mail back.
     ConfirmationWithheld,
     AlreadyConfirmed,
+    /// The address is on the suppression list: nothing stored, nothing sent.
+    Suppressed,
 }
 
 /// Why a confirmation link does not work.
@@ -139,6 +142,14 @@ impl Subscriptions {
         origin: &RequestOrigin,
         now: i64,
     ) -> Result<SignupOutcome, sqlx::Error> {
+        // Before anything is read or written about the address: the visitor
+        // got the usual answer already, and nothing must show it was refused.
+        if suppressions::check_in(conn, &self.key, email)
+            .await?
+            .is_some()
+        {
+            return Ok(SignupOutcome::Suppressed);
+        }
         let subscriber_id = match queries::find_by_email(conn, email).await? {
             Some(existing) => match existing.status {
                 SubscriberStatus::Confirmed => return Ok(SignupOutcome::AlreadyConfirmed),
@@ -167,6 +178,16 @@ impl Subscriptions {
         subscriber_id: i64,
         now: i64,
     ) -> Result<SignupOutcome, sqlx::Error> {
+        if let Some(subscriber) = queries::find_by_id(conn, subscriber_id).await? {
+            if let Ok(email) = SubscriberEmail::parse_any_domain(&subscriber.email) {
+                if suppressions::check_in(conn, &self.key, &email)
+                    .await?
+                    .is_some()
+                {
+                    return Ok(SignupOutcome::Suppressed);
+                }
+            }
+        }
         if self.may_send_confirmation(conn, subscriber_id, now).await? {
             self.send_confirmation(conn, subscriber_id, now).await?;
             Ok(SignupOutcome::ConfirmationQueued)
@@ -407,31 +428,38 @@ impl Subscriptions {
     }
 
     /// A subscriber whose address the mail server refused too often: bounced,
-    /// with nothing more queued for them. The caller commits, then calls
-    /// `departed`. False when they were not on the list any more.
+    /// with nothing more queued for them, and their address on the
+    /// suppression list with `reason` (under `key`'s hash). The caller
+    /// commits, then calls `departed`. False when they were not on the list
+    /// any more.
     pub async fn mark_bounced(
         conn: &mut sqlx::AnyConnection,
         dialect: crate::store::Dialect,
+        key: &SecretKey,
         id: i64,
         reason: &str,
         now: i64,
     ) -> Result<bool, sqlx::Error> {
         let how = Leaving::Bounced;
-        Self::leave_with_event(conn, dialect, id, how, "bounced", reason, now).await
+        let suppress = Some((key, suppressions::Source::Bounce));
+        Self::leave_with_event(conn, dialect, id, how, "bounced", reason, suppress, now).await
     }
 
     /// A reader who reported a copy as spam: unsubscribed at once, with a
-    /// `complaint` event, and never mailed again unless they sign up again.
-    /// The caller commits. False when they were not on the list any more.
+    /// `complaint` event and their address on the suppression list, and
+    /// never mailed again unless an admin takes it off and they sign up
+    /// again. The caller commits. False when they were not on the list any more.
     pub async fn mark_complained(
         conn: &mut sqlx::AnyConnection,
         dialect: crate::store::Dialect,
+        key: &SecretKey,
         id: i64,
         reason: &str,
         now: i64,
     ) -> Result<bool, sqlx::Error> {
         let how = Leaving::Unsubscribed;
-        Self::leave_with_event(conn, dialect, id, how, "complaint", reason, now).await
+        let suppress = Some((key, suppressions::Source::Complaint));
+        Self::leave_with_event(conn, dialect, id, how, "complaint", reason, suppress, now).await
     }
 
     /// The reader mailed the `mailto:` of their `List-Unsubscribe`: off the
@@ -447,12 +475,14 @@ impl Subscriptions {
             Leaving::Unsubscribed,
             "by mail to the List-Unsubscribe address",
         );
-        Self::leave_with_event(conn, dialect, id, how, "unsubscribed", note, now).await
+        Self::leave_with_event(conn, dialect, id, how, "unsubscribed", note, None, now).await
     }
 
     /// Off the list as `how` (a departure Herald decided, so no request
-    /// origin goes with it), and the event `kind` with `note`. False when
-    /// the reader was not on it.
+    /// origin goes with it), and the event `kind` with `note`; with
+    /// `suppress`, the address goes on the suppression list with `note` as
+    /// its reason. False when the reader was not on it.
+    #[allow(clippy::too_many_arguments)]
     async fn leave_with_event(
         conn: &mut sqlx::AnyConnection,
         dialect: crate::store::Dialect,
@@ -460,6 +490,7 @@ impl Subscriptions {
         how: Leaving,
         kind: &str,
         note: &str,
+        suppress: Option<(&SecretKey, suppressions::Source)>,
         now: i64,
     ) -> Result<bool, sqlx::Error> {
         let Some(subscriber) = queries::find_by_id(conn, id).await? else {
@@ -467,6 +498,9 @@ impl Subscriptions {
         };
         if !Self::leave(conn, &subscriber, how, now).await? {
             return Ok(false);
+        }
+        if let Some((key, source)) = suppress {
+            suppressions::record_departure(conn, key, &subscriber.email, source, note, now).await?;
         }
         admin_queries::record_events(
             conn,

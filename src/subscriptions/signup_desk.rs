@@ -94,6 +94,7 @@ impl Subscriptions {
                     SignupOutcome::ConfirmationQueued => "confirmation_queued",
                     SignupOutcome::ConfirmationWithheld => "confirmation_withheld",
                     SignupOutcome::AlreadyConfirmed => "already_confirmed",
+                    SignupOutcome::Suppressed => "suppressed",
                 };
                 metrics::counter!(telemetry::SIGNUPS, "outcome" => label).increment(1);
             }

@@ -37,6 +37,7 @@ use crate::mail::{MailIdentity, Mailer};
 use crate::reports::Reports;
 use crate::store::Store;
 use crate::subscriptions::{SubscriberEmail, Subscriptions};
+use crate::suppressions::Suppressions;
 use crate::webhooks::Webhooks;
 
 /// What handlers share.
@@ -49,6 +50,7 @@ pub struct AppState {
     pub accounts: Accounts,
     pub audit: AuditLog,
     pub subscriptions: Subscriptions,
+    pub suppressions: Suppressions,
     pub sends: Sends,
     pub reports: Reports,
     pub signup_limiter: SignupLimiter,

@@ -42,6 +42,20 @@ async fn subscriber_id(app: &TestApp, email: &str) -> i64 {
     )
 }
 
+/// An entry of the suppression list, added as an admin would.
+async fn suppression_id(app: &TestApp, value: &str) -> i64 {
+    let token = app.api_token(Role::Admin).await;
+    let response = app
+        .api(Method::POST, "/api/v1/suppressions", &token)
+        .json(&json!({"value": value, "reason": "authorization table"}))
+        .send()
+        .await
+        .expect("add a suppression");
+    assert_eq!(response.status(), 201);
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    body["id"].as_i64().expect("entry id")
+}
+
 async fn every_admin_page_checks_who_is_asking(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let admin = app.sign_in_as(Role::Admin).await;
@@ -49,6 +63,7 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
     let anonymous = cookie_client();
     let subscriber = subscriber_id(&app, "listed@example.com").await;
     let victim = subscriber_id(&app, "erased@example.com").await;
+    let suppression = suppression_id(&app, "suppressed@example.com").await;
     let spare_user = app.create_user("spare@example.com", Role::Editor).await.id;
     let (token_id, _) = app
         .accounts()
@@ -121,6 +136,23 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
         (
             Method::POST,
             format!("/admin/subscribers/{victim}/erase"),
+            vec![],
+            AdminOnly,
+        ),
+        // The suppression list holds readers' addresses: admins manage it.
+        (Method::GET, "/admin/suppressions".into(), vec![], AdminOnly),
+        (
+            Method::POST,
+            "/admin/suppressions".into(),
+            vec![
+                ("value", "table.example".into()),
+                ("reason", "authorization table".into()),
+            ],
+            AdminOnly,
+        ),
+        (
+            Method::POST,
+            format!("/admin/suppressions/{suppression}/remove"),
             vec![],
             AdminOnly,
         ),
@@ -374,6 +406,7 @@ async fn every_api_route_checks_the_token_and_is_documented(backend: Backend) {
     let editor = app.api_token(Role::Editor).await;
     let subscriber = subscriber_id(&app, "api@example.com").await;
     let erased = subscriber_id(&app, "api-erased@example.com").await;
+    let suppression = suppression_id(&app, "api-suppressed@example.com").await;
     let response = app
         .api(Method::POST, "/api/v1/issues", &admin)
         .json(&json!({"subject": "API", "intro": "Hi", "items": []}))
@@ -421,6 +454,28 @@ async fn every_api_route_checks_the_token_and_is_documented(backend: Backend) {
             Method::DELETE,
             "/api/v1/subscribers/{id}",
             format!("/api/v1/subscribers/{erased}"),
+            None,
+            AdminToken,
+        ),
+        // The suppression list holds readers' addresses: admin tokens only.
+        (
+            Method::GET,
+            "/api/v1/suppressions",
+            "/api/v1/suppressions".into(),
+            None,
+            AdminToken,
+        ),
+        (
+            Method::POST,
+            "/api/v1/suppressions",
+            "/api/v1/suppressions".into(),
+            Some(json!({"value": "{who}.example", "reason": "table"})),
+            AdminToken,
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/suppressions/{id}",
+            format!("/api/v1/suppressions/{suppression}"),
             None,
             AdminToken,
         ),
@@ -585,7 +640,12 @@ async fn editors_see_no_links_they_cannot_use(backend: Backend) {
             .as_i64()
             .expect("id")
     };
-    let admin_only = ["/admin/subscribers", "/admin/users", "/admin/tokens"];
+    let admin_only = [
+        "/admin/subscribers",
+        "/admin/suppressions",
+        "/admin/users",
+        "/admin/tokens",
+    ];
     let editor = app.sign_in_as(Role::Editor).await;
     for path in [
         "/admin".to_owned(),

@@ -23,6 +23,7 @@ mod sending;
 mod signup;
 mod smtp_pool;
 mod subscribers;
+mod suppressions;
 mod unsubscribe;
 mod web;
 mod webhooks;

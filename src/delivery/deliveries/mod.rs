@@ -13,18 +13,21 @@ use sqlx::{AnyConnection, AnyPool, Row};
 
 use crate::bounces::BounceClass;
 use crate::store::{Dialect, Placeholders};
+use crate::suppressions;
 
-/// Queues a copy of `issue_id` for every confirmed subscriber; the caller's
-/// transaction makes it one step with the issue's move to `sending`.
+/// Queues a copy of `issue_id` for every confirmed subscriber whom the
+/// suppression list does not hold back; the caller's transaction makes it
+/// one step with the issue's move to `sending`.
 pub async fn queue_issue(
     conn: &mut AnyConnection,
     issue_id: i64,
     now: i64,
 ) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
+    Ok(sqlx::query(&format!(
         "INSERT INTO deliveries (issue_id, subscriber_id, status, queued_at, next_attempt_at) \
-         SELECT $1, id, 'queued', $2, $2 FROM subscribers WHERE status = 'confirmed'",
-    )
+         SELECT $1, id, 'queued', $2, $2 FROM subscribers WHERE status = 'confirmed' AND {}",
+        suppressions::NOT_SUPPRESSED
+    ))
     .bind(issue_id)
     .bind(now)
     .execute(conn)

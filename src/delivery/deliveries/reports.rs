@@ -103,10 +103,13 @@ pub async fn for_subscriber(
 /// How many copies a send started now would queue: the confirmed subscribers,
 /// as `queue_issue` picks them.
 pub async fn recipient_count(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query("SELECT COUNT(*) AS n FROM subscribers WHERE status = 'confirmed'")
-        .fetch_one(conn)
-        .await?
-        .try_get("n")
+    sqlx::query(&format!(
+        "SELECT COUNT(*) AS n FROM subscribers WHERE status = 'confirmed' AND {}",
+        crate::suppressions::NOT_SUPPRESSED
+    ))
+    .fetch_one(conn)
+    .await?
+    .try_get("n")
 }
 
 /// A copy of an issue that failed for good, for the editor watching the send.

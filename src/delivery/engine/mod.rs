@@ -168,6 +168,7 @@ impl Engine {
             store.clone(),
             write_gate.clone(),
             signals.clone(),
+            key.clone(),
             i64::from(settings.bounce_after_failures.get()),
         );
         let pacer = settings

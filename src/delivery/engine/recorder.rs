@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::WriteGate;
 use crate::bounces::send_time;
+use crate::config::SecretKey;
 use crate::delivery::deliveries::{self, Failure, Outcome};
 use crate::delivery::DeliverySignals;
 use crate::store::{is_unavailable, now_millis, Store};
@@ -53,6 +54,7 @@ impl Recorder {
         store: Store,
         write_gate: WriteGate,
         signals: Arc<DeliverySignals>,
+        key: Arc<SecretKey>,
         bounce_after_failures: i64,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (records, incoming) = mpsc::channel(MAX_GROUP * 2);
@@ -60,6 +62,7 @@ impl Recorder {
             store,
             write_gate,
             signals,
+            key,
             bounce_after_failures,
             incoming,
         ));
@@ -101,6 +104,7 @@ async fn write_groups(
     store: Store,
     write_gate: WriteGate,
     signals: Arc<DeliverySignals>,
+    key: Arc<SecretKey>,
     bounce_after_failures: i64,
     mut incoming: mpsc::Receiver<Record>,
 ) {
@@ -109,7 +113,7 @@ async fn write_groups(
         let mut tries = 0;
         let mut waits = 0u32;
         loop {
-            match write_group(&store, &write_gate, &group, bounce_after_failures).await {
+            match write_group(&store, &write_gate, &key, &group, bounce_after_failures).await {
                 Ok(bounced) => {
                     for subscriber_id in bounced {
                         signals.departed(subscriber_id);
@@ -157,6 +161,7 @@ async fn write_groups(
 async fn write_group(
     store: &Store,
     write_gate: &WriteGate,
+    key: &SecretKey,
     group: &[Record],
     bounce_after_failures: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
@@ -221,7 +226,14 @@ async fn write_group(
         let Some(reason) = reason else {
             continue;
         };
-        if Subscriptions::mark_bounced(&mut tx, store.dialect(), record.subscriber_id, &reason, now)
+        if Subscriptions::mark_bounced(
+            &mut tx,
+            store.dialect(),
+            key,
+            record.subscriber_id,
+            &reason,
+            now,
+        )
             .await?
         {
             tracing::info!(subscriber_id = record.subscriber_id, "subscriber bounced");

@@ -324,6 +324,19 @@ pub const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "suppressions",
+        columns: &[
+            int("id"),
+            opt_text("address_hash"),
+            opt_text("email"),
+            opt_text("domain"),
+            text("source"),
+            text("reason"),
+            opt_text("added_by"),
+            int("created_at"),
+        ],
+    },
+    Table {
         name: "issue_unsubscribes",
         columns: &[
             int("id"),

@@ -7,6 +7,7 @@ use super::super::Subscriptions;
 use super::super::{queries, SignupOutcome, SubscriberEmail, SubscriberName, SubscriberStatus};
 use super::{Actor, AdminError, Admission};
 use crate::store::now_millis;
+use crate::suppressions;
 
 impl Subscriptions {
     /// Takes a subscriber off the list, as their own unsubscribe link would.
@@ -93,6 +94,14 @@ impl Subscriptions {
         let already = || AdminError::AlreadyListed(email.to_string());
         if queries::find_by_email(&mut tx, email).await?.is_some() {
             return Err(already());
+        }
+        if let Some(hit) = suppressions::check_in(&mut tx, &self.key, email).await? {
+            return Err(AdminError::Suppressed {
+                email: email.to_string(),
+                kind: hit.kind,
+                entry_id: hit.entry_id,
+                reason: hit.reason,
+            });
         }
         let row = NewSubscriberRow {
             email: email.as_str(),

@@ -18,6 +18,7 @@ use super::csv_cell::restore;
 use super::{Actor, Admission};
 use crate::store::now_millis;
 use crate::store::Dialect;
+use crate::suppressions;
 
 /// Problems kept for the report; the rest are only counted.
 pub const MAX_PROBLEMS_KEPT: usize = 1_000;
@@ -100,12 +101,12 @@ impl Subscriptions {
         let (email_column, name_column) = columns(&mut csv, separator)?;
 
         let mut report = ImportReport::default();
-        let mut batch: Vec<ParsedRow> = Vec::with_capacity(MAX_ROWS_PER_INSERT);
+        let mut batch: Vec<(u64, ParsedRow)> = Vec::with_capacity(MAX_ROWS_PER_INSERT);
         let mut record = csv::ByteRecord::new();
         while let Some((line, row)) = next_row(&mut csv, &mut record, email_column, name_column)? {
             report.rows += 1;
             match row {
-                Ok(row) => batch.push(row),
+                Ok(row) => batch.push((line, row)),
                 Err(reason) => report.reject(line, reason),
             }
             if batch.len() == MAX_ROWS_PER_INSERT {
@@ -135,10 +136,11 @@ impl Subscriptions {
     }
 
     /// One transaction: the new subscribers, their `imported` events and, for
-    /// pending ones, their confirmation mail.
+    /// pending ones, their confirmation mail. Rows whose address is on the
+    /// suppression list are reported with their line and left out.
     async fn import_batch(
         &self,
-        batch: &[ParsedRow],
+        batch: &[(u64, ParsedRow)],
         admission: &Admission,
         actor: &Actor,
         report: &mut ImportReport,
@@ -147,7 +149,19 @@ impl Subscriptions {
             return Ok(());
         }
         let now = now_millis();
-        let rows: Vec<NewSubscriberRow<'_>> = batch
+        let mut tx = self.store.begin_write().await?;
+        let emails: Vec<&SubscriberEmail> = batch.iter().map(|(_, (email, _))| email).collect();
+        let suppressed = suppressions::suppressed_among(&mut tx, &self.key, &emails).await?;
+        let mut kept = Vec::with_capacity(batch.len());
+        for (index, (line, row)) in batch.iter().enumerate() {
+            if suppressed.contains(&index) {
+                let reason = format!("{} is on the suppression list", row.0.as_str());
+                report.reject(*line, reason);
+            } else {
+                kept.push(row);
+            }
+        }
+        let rows: Vec<NewSubscriberRow<'_>> = kept
             .iter()
             .map(|(email, name)| NewSubscriberRow {
                 email: email.as_str(),
@@ -156,7 +170,6 @@ impl Subscriptions {
                 created_at: now,
             })
             .collect();
-        let mut tx = self.store.begin_write().await?;
         let ids = admin_queries::insert_subscribers(&mut tx, self.store.dialect(), &rows).await?;
         admin_queries::record_events(
             &mut tx,
@@ -174,7 +187,7 @@ impl Subscriptions {
         tx.commit().await?;
         let added = ids.len() as u64;
         report.added += added;
-        report.already_listed += batch.len() as u64 - added;
+        report.already_listed += kept.len() as u64 - added;
         if *admission == Admission::Pending && added > 0 {
             self.signals.mail_queued();
         }
@@ -353,6 +366,8 @@ pub struct DryRun {
     pub invalid: u64,
     /// Addresses already on the list, in any state: left as they are.
     pub already_listed: u64,
+    /// Addresses on the suppression list: left out, each with its line.
+    pub suppressed: u64,
     /// The invalid and repeated rows, with their line and why: the first
     /// [`MAX_PROBLEMS_KEPT`].
     pub problems: Vec<RowProblem>,
@@ -399,7 +414,6 @@ impl Subscriptions {
                 }
             }
         }
-        let addresses: Vec<String> = seen.into_keys().collect();
         let dialect: Dialect = self.store.dialect();
         let mut conn = self
             .store
@@ -407,6 +421,31 @@ impl Subscriptions {
             .acquire()
             .await
             .map_err(|source| ImportError::Store { added: 0, source })?;
+        // Suppressed addresses are left out before anything else, as the import does.
+        let mut first_lines: Vec<(SubscriberEmail, u64)> = seen
+            .into_iter()
+            .filter_map(|(address, line)| {
+                Some((SubscriberEmail::parse_any_domain(&address).ok()?, line))
+            })
+            .collect();
+        first_lines.sort_unstable_by_key(|(_, line)| *line);
+        let emails: Vec<&SubscriberEmail> = first_lines.iter().map(|(email, _)| email).collect();
+        let suppressed = suppressions::suppressed_among(&mut conn, &self.key, &emails)
+            .await
+            .map_err(|source| ImportError::Store { added: 0, source })?;
+        let mut addresses = Vec::with_capacity(first_lines.len());
+        for (index, (email, line)) in first_lines.iter().enumerate() {
+            if suppressed.contains(&index) {
+                run.suppressed += 1;
+                run.note(
+                    *line,
+                    format!("{} is on the suppression list", email.as_str()),
+                );
+            } else {
+                addresses.push(email.as_str().to_ascii_lowercase());
+            }
+        }
+        run.problems.sort_by_key(|problem| problem.line);
         for chunk in addresses.chunks(MAX_ROWS_PER_INSERT) {
             run.already_listed += admin_queries::count_listed(&mut conn, dialect, chunk)
                 .await

@@ -48,6 +48,14 @@ pub enum AdminError {
     AlreadyListed(String),
     #[error("Only a pending subscriber is sent a confirmation mail.")]
     NotPending,
+    /// The address (or its domain) is on the suppression list.
+    #[error("{email} is on the suppression list ({kind} entry #{entry_id}: {reason}); remove that entry first if this person really asked to be mailed again.")]
+    Suppressed {
+        email: String,
+        kind: &'static str,
+        entry_id: i64,
+        reason: String,
+    },
     #[error("database error: {0}")]
     Store(#[from] sqlx::Error),
 }

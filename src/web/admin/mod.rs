@@ -10,6 +10,7 @@ mod issues;
 mod shelf;
 mod sign_in;
 mod subscribers;
+mod suppressions;
 mod two_factor;
 mod users;
 
@@ -69,6 +70,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(users::routes)
             .configure(audit::routes)
             .configure(subscribers::routes)
+            .configure(suppressions::routes)
             .configure(issues::routes),
     );
 }

@@ -404,6 +404,10 @@ async fn resend_confirmation(
             );
             Ok(me.redirect_with_error(&detail_url(*id), error))
         }
+        Ok(SignupOutcome::Suppressed) => Ok(me.redirect_with_error(
+            &detail_url(*id),
+            "Not sent: this address is on the suppression list (see Suppressions).",
+        )),
         other => {
             let result = other.map(|_| "A new confirmation mail is on its way.".to_owned());
             after_action(&me, *id, result)

@@ -8,6 +8,7 @@ mod issues;
 mod reports;
 mod sends;
 mod subscribers;
+mod suppressions;
 
 use actix_web::{get, web, HttpResponse};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -57,6 +58,7 @@ pub fn json_body<T: serde::de::DeserializeOwned>(
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(openapi_json)
         .configure(subscribers::routes)
+        .configure(suppressions::routes)
         .configure(issues::routes);
 }
 

@@ -207,6 +207,7 @@ fn from_admin_error(error: AdminError) -> ApiError {
         AdminError::NotFound => subscriber_not_found(),
         AdminError::AlreadyListed(_) => ApiError::Conflict(error.to_string()),
         AdminError::NotPending => ApiError::Conflict(error.to_string()),
+        AdminError::Suppressed { .. } => ApiError::invalid("email", error),
         AdminError::Store(error) => error.into(),
     }
 }
@@ -223,7 +224,7 @@ fn from_admin_error(error: AdminError) -> ApiError {
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "`confirmed` needs an admin token", body = ErrorBody),
         (status = 409, description = "The address is already on the list", body = ErrorBody),
-        (status = 422, description = "A field is invalid; `field` names it", body = ErrorBody),
+        (status = 422, description = "A field is invalid, or the address is on the suppression list; `field` names it", body = ErrorBody),
     )
 )]
 #[post("/subscribers")]
