@@ -234,7 +234,7 @@ async fn write_group(
             &reason,
             now,
         )
-            .await?
+        .await?
         {
             tracing::info!(subscriber_id = record.subscriber_id, "subscriber bounced");
             bounced.push(record.subscriber_id);
