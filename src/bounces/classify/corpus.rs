@@ -77,16 +77,14 @@ impl fmt::Display for Expected {
     }
 }
 
-/// The share of permanent failures that must read as hard. Issue 12 asked
-/// for 95 %; the corpus gives 90.3 % (149 of 165) under the rule that only a
-/// code or text naming the address as dead makes a hard bounce. The 16 it
-/// misses name no cause ("Unable to deliver message", "Recipient address
-/// rejected." and nothing more, "permanent delivery errors"), name the
-/// account locked, frozen or blocked rather than gone, or carry a 5.7.x
-/// policy code over "user" words; sisimai files them by what it knows of
-/// each MTA, which is a guess Herald does not make on a reader's behalf.
-/// The floor keeps what the classifier reads today from slipping.
-const HARD_FLOOR_PERCENT: usize = 90;
+/// The share of permanent failures that must read as hard (issue 12). The
+/// corpus gives 95.2 % (157 of 165) under the rule that only a code or text
+/// naming the address as dead or shut makes a hard bounce. The 8 it misses
+/// name no cause ("Unable to deliver message", "Recipient address rejected."
+/// and nothing more, "permanent delivery errors"), say the lock is
+/// temporary, or bury the reason in a returned original; sisimai files them
+/// by what it knows of each MTA, a guess Herald does not make for a reader.
+const HARD_FLOOR_PERCENT: usize = 95;
 
 /// At most this share of policy refusals may read as hard. Those that do
 /// carry a 5.1.1 (GoDaddy's rate limit, a Spamhaus listing under Status

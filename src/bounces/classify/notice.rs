@@ -152,10 +152,18 @@ pub(super) fn notice_text(message: &Message<'_>) -> String {
     text
 }
 
+/// Binary where a notice's words should be: what was decoded is not text a
+/// server wrote, and a reply code found in it would be chance. A NUL marks
+/// it: no MTA writes one (RFC 5322 text excludes it), while undecodable
+/// bytes alone do not (Japanese carriers' notices in an undeclared charset).
+fn is_binary(text: &str) -> bool {
+    text.contains('\0')
+}
+
 /// A notice without a delivery-status part, read from its text.
 pub(super) fn plain_text_notice(message: &Message<'_>) -> Option<Report> {
     let text = notice_text(message);
-    if !presents_as_notice(message, &text) {
+    if is_binary(&text) || !presents_as_notice(message, &text) {
         return None;
     }
     let original_message_id = original_message_id(message);
@@ -239,6 +247,9 @@ pub(super) fn read(text: &str) -> Reading {
     };
     let by_code = class_of(status.as_deref(), &reply_words);
     let class = match by_code {
+        // A transcript folds the reply over lines: the code on one, the
+        // words that name the recipient unknown on the next.
+        BounceClass::Policy if says(&lower, words::UNKNOWN_WHATEVER_THE_CODE) => BounceClass::Hard,
         BounceClass::Soft
             if status.as_deref().is_none_or(is_vague) && !refuses_a_command(&reply_words) =>
         {
@@ -256,7 +267,9 @@ pub(super) fn read(text: &str) -> Reading {
 /// The words of a whole notice, when no code decides: the sender refused
 /// before the address named dead, and soft when neither.
 pub(super) fn by_words(lower: &str) -> BounceClass {
-    if says(lower, words::POLICY) {
+    if words::names_disabled_account(lower) {
+        BounceClass::Hard
+    } else if says(lower, words::POLICY) {
         BounceClass::Policy
     } else if words::names_dead_address(lower) {
         BounceClass::Hard

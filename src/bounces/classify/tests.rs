@@ -160,6 +160,43 @@ fn plain_text_notices_name_the_reader_and_the_reply() {
 }
 
 #[test]
+fn a_shut_account_is_hard_unless_the_lock_is_temporary() {
+    assert_eq!(
+        class_of(
+            None,
+            "550 Mailbox is frozen. See http://mail.example.ua/err/3/"
+        ),
+        BounceClass::Hard
+    );
+    assert_eq!(
+        class_of(
+            Some("5.5.0"),
+            "550 5.5.0 The recipient account is blocked. LPN007_426"
+        ),
+        BounceClass::Hard
+    );
+    assert_eq!(
+        class_of(
+            Some("5.7.1"),
+            "550 5.7.1 <a@example.com>: User a@example.com temporary locked. Please try again later!"
+        ),
+        BounceClass::Policy
+    );
+    // Blocked as a sender is still policy.
+    assert_eq!(
+        class_of(Some("5.7.1"), "554 5.7.1 Your account is blocked for spam"),
+        BounceClass::Policy
+    );
+    assert_eq!(
+        class_of(
+            Some("5.7.1"),
+            "553 Invalid recipient a@example.org (Mode: normal)"
+        ),
+        BounceClass::Hard
+    );
+}
+
+#[test]
 fn codes_decide_before_words() {
     assert_eq!(class_of(Some("5.1.1"), "spam policy"), BounceClass::Hard);
     assert_eq!(class_of(Some("5.7.1"), "user unknown"), BounceClass::Policy);

@@ -123,7 +123,36 @@ pub(super) const DEAD_ADDRESS: &[&str] = &[
     "no smtp service",
     "no mx record",
     "non-existent host",
+    // Outlook.com's words for a recipient domain that does not resolve.
+    "domain is not reachable",
 ];
+
+/// The reader's own account is shut (RFC 3463's X.2.1, "mailbox disabled"),
+/// in words that would otherwise read as a policy refusal ("blocked") or
+/// say nothing: checked before the policy words, and never when the text
+/// also says it is temporary.
+pub(super) const DISABLED_ACCOUNT: &[&str] = &[
+    "recipient account is blocked",
+    "account is locked",
+    "mailbox is frozen",
+    "account is frozen",
+    "mailbox is locked",
+];
+
+/// Replies that name the recipient as unknown whatever code the relay put
+/// over them: a 553 "Invalid recipient" under a relay's `5.7.1`, and
+/// Exchange Online's "Recipient address rejected: Access denied", which
+/// Microsoft documents as "the recipient does not exist" under 5.4.1 and
+/// 5.7.1 alike.
+pub(super) const UNKNOWN_WHATEVER_THE_CODE: &[&str] = &[
+    "invalid recipient",
+    "recipient address rejected: access denied",
+];
+
+/// True when `text` (lower-case) says the reader's account is shut for good.
+pub(super) fn names_disabled_account(text: &str) -> bool {
+    says(text, DISABLED_ACCOUNT) && !text.contains("temporar")
+}
 
 /// A notice that the message is only late and still being tried.
 pub(super) const STILL_TRYING: &[&str] = &[
