@@ -538,7 +538,22 @@ fn auto_reply(message: &Message<'_>) -> Option<Report> {
     ]
     .iter()
     .any(|words| subject.contains(words));
-    (auto_submitted || vacation_header || vacation_subject).then(|| Report {
+    // Challenge-response filters (Boxbe, SpamArrest, TMDA and the like)
+    // ask the sender to prove itself: automatic too, and not about the
+    // address, so counted beside auto-replies and never acted on.
+    let challenge = header("X-Boxbe-Pending").is_some()
+        || header("X-Challenge").is_some()
+        || [
+            "please verify",
+            "verify your email",
+            "sender verification",
+            "confirm your message",
+            "challenge",
+            "awaiting your confirmation",
+        ]
+        .iter()
+        .any(|words| subject.contains(words));
+    (auto_submitted || vacation_header || vacation_subject || challenge).then(|| Report {
         class: BounceClass::AutoReply,
         recipient: message
             .from()

@@ -219,6 +219,7 @@ async fn every_page_passes_the_accessibility_checker() {
         "/admin/account".to_owned(),
         "/admin/account/2fa/setup".to_owned(),
         "/admin/audit".to_owned(),
+        "/admin/suppressions".to_owned(),
     ];
     for path in &admin_pages {
         findings.visit(&browser, &axe, &app, path).await;

@@ -160,6 +160,17 @@ fn plain_text_notices_name_the_reader_and_the_reply() {
 }
 
 #[test]
+fn a_challenge_is_counted_as_an_automatic_answer() {
+    let raw = b"From: filter@example.org\r\n\
+To: bounces+abcdefghijklmnopqrstuvwxyz23456@news.example.org\r\n\
+Subject: Please verify your email: reader@example.org is protected\r\n\
+Message-ID: <challenge-1@example.org>\r\n\
+\r\n\
+To reach reader@example.org, click the link below to prove you are human.\r\n";
+    assert_eq!(report(raw).class, BounceClass::AutoReply);
+}
+
+#[test]
 fn a_shut_account_is_hard_unless_the_lock_is_temporary() {
     assert_eq!(
         class_of(
