@@ -5,7 +5,7 @@
 //! sqlx's connection keeps counting it as open. Such a connection is closed
 //! when it goes back to the pool (`release_if_clean`), so no later request
 //! inherits it, and the failure is noted so that `/health` answers 503 until
-//! a write succeeds again.
+//! a write succeeds again, no sooner than 10 s after the last failure.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 
 use sqlx::{Any, AnyConnection, Connection, Transaction};
 
-/// How long a failed write alone keeps `/health` at 503. Past it, and
-/// while no write succeeds, `/health` tries a small write itself: with the
-/// service out of a load balancer's rotation nothing else would.
+/// How long a failed write keeps `/health` at 503, whatever succeeds
+/// meanwhile. Past it, and while no write succeeds, `/health` tries a small
+/// write itself: with the service out of a load balancer's rotation nothing
+/// else would.
 const FAILURE_MEMORY: Duration = Duration::from_secs(10);
 
 /// When a write last failed for a storage reason, until one succeeds.
@@ -48,8 +49,14 @@ impl WriteHealth {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// A success clears a failure only once the failure is older than
+    /// [`FAILURE_MEMORY`]: on a full disk SQLite still commits a small write
+    /// that fits in a free page (a worker's heartbeat) while every signup
+    /// fails, and `/health` must not answer 200 between two failed signups.
     pub(super) fn succeeded(&self) {
-        if self.last_failure().take().is_some() {
+        let mut last_failure = self.last_failure();
+        if last_failure.is_some_and(|at| at.elapsed() >= FAILURE_MEMORY) {
+            *last_failure = None;
             tracing::info!("database writes succeed again");
         }
     }
