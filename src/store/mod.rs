@@ -210,6 +210,14 @@ impl Store {
         Ok(WriteTransaction::new(transaction, self.writes.clone()))
     }
 
+    /// Notes a write made outside [`Store::begin_write`] that failed: a
+    /// storage failure keeps `/health` at 503 as a failed commit does.
+    pub fn note_write_error(&self, error: &sqlx::Error) {
+        if is_storage_failure(error) {
+            self.writes.failed(error);
+        }
+    }
+
     /// A while after a write failed for a storage reason: whether one succeeds now.
     /// The probe writes the database header's user version (SQLite) or takes
     /// a transaction id (PostgreSQL), so it needs the space a write needs.

@@ -43,7 +43,11 @@ impl Subscriptions {
         origin: &RequestOrigin,
     ) -> Result<(), sqlx::Error> {
         let mut conn = self.store.pool().acquire().await?;
-        queries::insert_signup_request(&mut conn, email, name, origin, now_millis()).await?;
+        // One autocommit INSERT, outside `begin_write`: a full disk here must
+        // still reach `/health`.
+        queries::insert_signup_request(&mut conn, email, name, origin, now_millis())
+            .await
+            .inspect_err(|error| self.store.note_write_error(error))?;
         self.signup_queued.notify_one();
         Ok(())
     }
