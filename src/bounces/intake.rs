@@ -268,20 +268,38 @@ impl Intake {
         let reason = detail
             .clone()
             .unwrap_or_else(|| report.class.as_str().to_owned());
-        let effect = match report.class {
-            BounceClass::Hard => left_or_not(
+        // Why the reader leaves as `bounced`, when they do: a hard bounce, or
+        // the soft one that reaches the limit.
+        let mut soft = None;
+        let bounce_reason = match report.class {
+            BounceClass::Hard => Some(reason.clone()),
+            BounceClass::Soft => {
+                let count = queries::soft_bounces_since(&mut tx, subscriber_id, since).await?;
+                if count >= i64::from(self.soft_bounce_limit) {
+                    Some(format!(
+                        "{count} soft bounces in 30 days; the last: {reason}"
+                    ))
+                } else {
+                    soft = Some((count, self.soft_bounce_limit));
+                    None
+                }
+            }
+            _ => None,
+        };
+        let effect = match (report.class, bounce_reason) {
+            (_, Some(bounce_reason)) => left_or_not(
                 Subscriptions::mark_bounced(
                     &mut tx,
                     dialect,
                     &self.key,
                     subscriber_id,
-                    &reason,
+                    &bounce_reason,
                     now,
                 )
                 .await?,
                 Effect::Bounced,
             ),
-            BounceClass::Complaint => left_or_not(
+            (BounceClass::Complaint, None) => left_or_not(
                 Subscriptions::mark_complained(
                     &mut tx,
                     dialect,
@@ -293,31 +311,7 @@ impl Intake {
                 .await?,
                 Effect::Unsubscribed,
             ),
-            BounceClass::Soft => {
-                let count = queries::soft_bounces_since(&mut tx, subscriber_id, since).await?;
-                if count >= i64::from(self.soft_bounce_limit) {
-                    let reason = format!("{count} soft bounces in 30 days; the last: {reason}");
-                    left_or_not(
-                        Subscriptions::mark_bounced(
-                            &mut tx,
-                            dialect,
-                            &self.key,
-                            subscriber_id,
-                            &reason,
-                            now,
-                        )
-                        .await?,
-                        Effect::Bounced,
-                    )
-                } else {
-                    Effect::Counted {
-                        soft: Some((count, self.soft_bounce_limit)),
-                    }
-                }
-            }
-            BounceClass::Policy | BounceClass::Delayed | BounceClass::AutoReply => {
-                Effect::Counted { soft: None }
-            }
+            _ => Effect::Counted { soft },
         };
         tx.commit().await?;
         tracing::info!(
