@@ -59,7 +59,7 @@ pub fn serve(workers: usize) -> anyhow::Result<()> {
             let mut line = String::new();
             while std::io::stdin()
                 .read_line(&mut line)
-                .map_or(false, |read| read > 0)
+                .is_ok_and(|read| read > 0)
             {
                 line.clear();
             }
