@@ -230,7 +230,8 @@ impl PreparedIssue {
         // Letters and digits only: quoted-printable and attribute escaping
         // leave them as they are, and no issue's text holds them.
         let marker = crate::config::secret_hex(&rand::random::<[u8; 12]>());
-        let (text_marker, html_marker) = (format!("HeraldText{marker}"), format!("HeraldHtml{marker}"));
+        let (text_marker, html_marker) =
+            (format!("HeraldText{marker}"), format!("HeraldHtml{marker}"));
         let message = self
             .build_with_links(
                 identity,
@@ -398,13 +399,17 @@ impl PreparedIssue {
 mod tests {
     use super::*;
     use crate::config::BaseUrl;
-    use crate::issues::domain::{HeaderInput, IssueContent, IssueStatus, Item, ItemInput, Renderings};
+    use crate::issues::domain::{
+        HeaderInput, IssueContent, IssueStatus, Item, ItemInput, Renderings,
+    };
     use crate::issues::Issue;
     use mail_parser::{HeaderValue as Parsed, MessageParser};
 
     fn identity() -> MailIdentity {
         MailIdentity {
-            from: "Die Zeitung Bücher <news@bücher.example>".parse().expect("a mailbox"),
+            from: "Die Zeitung Bücher <news@bücher.example>"
+                .parse()
+                .expect("a mailbox"),
             newsletter_name: "Die Zeitung".into(),
             postal_address: "1 Test Street".into(),
             site_url: BaseUrl::parse("https://herald.example").expect("a URL"),
@@ -415,7 +420,8 @@ mod tests {
 
     fn issue() -> Issue {
         let header = HeaderInput {
-            subject: "Ünïcödé week: a subject long enough that lettre must fold it over two lines".into(),
+            subject: "Ünïcödé week: a subject long enough that lettre must fold it over two lines"
+                .into(),
             preheader: "Before".into(),
             intro: "Hello **all**.\n\n.A line starting with a dot".into(),
         };
