@@ -1,17 +1,22 @@
 //! An issue made ready for a send: rendered once, its two parts transfer-encoded
-//! once around the place each reader's unsubscribe link goes. Each reader's
-//! copy is then a few header lines and a concatenation; no Markdown, template
-//! or encoding work happens per reader.
+//! once around the place each reader's unsubscribe link goes, and the whole
+//! message built once by lettre as a byte template (see [`CopyTemplate`]).
+//! Each reader's copy is then a few header lines and a concatenation; no
+//! Markdown, template, MIME or encoding work happens per reader.
 
-use lettre::message::header::{ContentTransferEncoding, ContentType};
-use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
-use lettre::Message;
+use lettre::address::Envelope;
+use lettre::message::header::{self, ContentTransferEncoding, ContentType, Headers};
+use lettre::message::{Body, Mailbox, Mailboxes, MultiPart, SinglePart};
+use lettre::{Address, Message};
 
 use crate::bounces::{message_id_for, ReturnTarget};
 use crate::config::SecretKey;
 use crate::issues::render::escape_attribute;
 use crate::issues::RenderedIssue;
-use crate::mail::{KindHeaders, MailIdentity, MailKind, UnsubscribeLinks};
+use crate::mail::{
+    ascii_domain_mailbox, KindHeaders, ListUnsubscribe, ListUnsubscribePost, MailIdentity,
+    MailKind, UnsubscribeLinks,
+};
 
 /// One part (text or HTML) in quoted-printable pieces, split where the link goes.
 #[derive(Debug, Clone)]
@@ -67,6 +72,131 @@ pub struct PreparedIssue {
     /// The headers every reader's copy shares, and every test copy.
     copy_headers: KindHeaders,
     test_headers: KindHeaders,
+    /// Every reader's copy but its own header lines and links; `None` only
+    /// if lettre could not build the message, and then each copy is built
+    /// by lettre (and fails the same way).
+    template: Option<CopyTemplate>,
+}
+
+/// One reader's copy as it goes on the wire (before any DKIM signature),
+/// and the envelope it leaves with unless a VERP sender replaces it.
+pub struct CopyBytes {
+    pub bytes: Vec<u8>,
+    pub envelope: Envelope,
+}
+
+/// The reader's copy as lettre formats it, made once per send with marker
+/// links and cut into the parts every copy shares: the header fields but
+/// To, Message-ID and Date, and the body cut where each part's
+/// unsubscribe link goes. A copy is then its own header fields (formatted
+/// by lettre's own `Headers`, so names and addresses are encoded and folded
+/// as before), the shared ones and the body with its links spliced in.
+/// Building each copy with lettre's builder (headers, MIME tree, about four
+/// copies of the 33 KB message) was most of Herald's own CPU time per copy
+/// in the delivery benchmark (docs/performance.md).
+#[derive(Debug, Clone)]
+struct CopyTemplate {
+    /// Header fields, each ending in CRLF, MIME-Version and Content-Type included.
+    shared_headers: Vec<u8>,
+    body: Vec<BodySegment>,
+    body_len: usize,
+    from: Option<Address>,
+}
+
+#[derive(Debug, Clone)]
+enum BodySegment {
+    Shared(Vec<u8>),
+    /// The plain-text part's link, quoted-printable.
+    TextLink,
+    /// The HTML part's link, attribute-escaped, then quoted-printable.
+    HtmlLink,
+}
+
+/// The fields each copy writes itself; dropped from the template.
+const PER_COPY_FIELDS: [&str; 3] = ["To", "Message-ID", "Date"];
+
+impl CopyTemplate {
+    /// Cuts `message`, built with `text_marker` and `html_marker` as its
+    /// links. None if a marker is missing, which would mean lettre or the
+    /// encoding changed a link: copies are then built by lettre.
+    fn cut(message: &Message, text_marker: &str, html_marker: &str) -> Option<Self> {
+        let formatted = message.formatted();
+        let end = memchr::memmem::find(&formatted, b"\r\n\r\n")?;
+        let (head, body) = (&formatted[..end + 2], &formatted[end + 2..]);
+        let mut shared_headers = Vec::with_capacity(head.len());
+        let mut keep = true;
+        for line in head.split_inclusive(|&byte| byte == b'\n') {
+            let continues = line.first().is_some_and(|&b| b == b' ' || b == b'\t');
+            if !continues {
+                let name = line.split(|&b| b == b':').next().unwrap_or_default();
+                keep = !PER_COPY_FIELDS
+                    .iter()
+                    .any(|field| name.eq_ignore_ascii_case(field.as_bytes()));
+            }
+            if keep {
+                shared_headers.extend_from_slice(line);
+            }
+        }
+        let mut segments = Vec::new();
+        let mut rest = body;
+        let mut links = 0;
+        loop {
+            let text = memchr::memmem::find(rest, text_marker.as_bytes());
+            let html = memchr::memmem::find(rest, html_marker.as_bytes());
+            let (at, len, link) = match (text, html) {
+                (Some(t), Some(h)) if h < t => (h, html_marker.len(), BodySegment::HtmlLink),
+                (Some(t), _) => (t, text_marker.len(), BodySegment::TextLink),
+                (None, Some(h)) => (h, html_marker.len(), BodySegment::HtmlLink),
+                (None, None) => break,
+            };
+            segments.push(BodySegment::Shared(rest[..at].to_vec()));
+            segments.push(link);
+            links += 1;
+            rest = &rest[at + len..];
+        }
+        segments.push(BodySegment::Shared(rest.to_vec()));
+        if links == 0 {
+            return None;
+        }
+        Some(Self {
+            shared_headers,
+            body_len: body.len(),
+            body: segments,
+            from: message.envelope().from().cloned(),
+        })
+    }
+
+    fn copy(
+        &self,
+        to: Mailbox,
+        message_id: String,
+        links: UnsubscribeLinks<'_>,
+    ) -> Result<CopyBytes, lettre::error::Error> {
+        let to = ascii_domain_mailbox(to);
+        let mut own = Headers::new();
+        own.set(header::To::from(Mailboxes::from(to.clone())));
+        own.set(header::MessageId::from(message_id));
+        own.set(header::Date::now());
+        own.set(ListUnsubscribe::with_mailto(links.url, links.mailto));
+        own.set(ListUnsubscribePost);
+        let own = own.to_string();
+        let text_link = quoted_printable::encode(links.url);
+        let html_link = quoted_printable::encode(escape_attribute(links.url));
+        let mut bytes = Vec::with_capacity(
+            self.shared_headers.len() + own.len() + self.body_len + 4 * html_link.len(),
+        );
+        bytes.extend_from_slice(&self.shared_headers);
+        bytes.extend_from_slice(own.as_bytes());
+        for segment in &self.body {
+            bytes.extend_from_slice(match segment {
+                BodySegment::Shared(shared) => shared,
+                BodySegment::TextLink => &text_link,
+                BodySegment::HtmlLink => &html_link,
+            });
+        }
+        let envelope = Envelope::new(self.from.clone(), vec![to.email])?;
+        Ok(CopyBytes { bytes, envelope })
+    }
 }
 
 /// One reader's copy.
@@ -82,7 +212,7 @@ impl PreparedIssue {
     pub fn new(issue_id: i64, rendered: &RenderedIssue, identity: &MailIdentity) -> Self {
         let sender_domain = identity.sender_domain();
         let kind = |test| MailKind::IssueCopy { issue_id, test };
-        Self {
+        let mut prepared = Self {
             copy_headers: KindHeaders::new(identity, &sender_domain, kind(false)),
             test_headers: KindHeaders::new(identity, &sender_domain, kind(true)),
             sender_domain,
@@ -90,7 +220,56 @@ impl PreparedIssue {
             subject: rendered.subject().as_str().to_owned(),
             text: EncodedPart::encode(rendered.text_parts()),
             html: EncodedPart::encode(rendered.html_parts()),
-        }
+            template: None,
+        };
+        prepared.template = prepared.cut_template(identity);
+        prepared
+    }
+
+    fn cut_template(&self, identity: &MailIdentity) -> Option<CopyTemplate> {
+        // Letters and digits only: quoted-printable and attribute escaping
+        // leave them as they are, and no issue's text holds them.
+        let marker = crate::config::secret_hex(&rand::random::<[u8; 12]>());
+        let (text_marker, html_marker) =
+            (format!("HeraldText{marker}"), format!("HeraldHtml{marker}"));
+        let message = self
+            .build_with_links(
+                identity,
+                identity.from.clone(),
+                format!("<template@{}>", self.sender_domain),
+                &self.copy_headers,
+                "",
+                (&text_marker, &html_marker),
+                None,
+            )
+            .ok()?;
+        CopyTemplate::cut(&message, &text_marker, &html_marker)
+    }
+
+    /// A reader's copy as bytes, from the template: the same message as
+    /// [`PreparedIssue::message`] gives, its header fields in another order.
+    pub fn copy(
+        &self,
+        identity: &MailIdentity,
+        key: &SecretKey,
+        copy: &Copy<'_>,
+    ) -> Result<CopyBytes, lettre::error::Error> {
+        let Some(template) = &self.template else {
+            let message = self.message(identity, key, copy)?;
+            return Ok(CopyBytes {
+                bytes: message.formatted(),
+                envelope: message.envelope().clone(),
+            });
+        };
+        let message_id = self.message_id(key, copy.subscriber_id, &self.sender_domain);
+        template.copy(
+            copy.to.clone(),
+            message_id,
+            UnsubscribeLinks {
+                url: copy.unsubscribe_url,
+                mailto: copy.unsubscribe_mailto,
+            },
+        )
     }
 
     pub fn issue_id(&self) -> i64 {
@@ -158,12 +337,38 @@ impl PreparedIssue {
         subject_prefix: &str,
     ) -> Result<Message, lettre::error::Error> {
         let html_link = escape_attribute(copy.unsubscribe_url);
+        self.build_with_links(
+            identity,
+            copy.to.clone(),
+            message_id,
+            headers,
+            subject_prefix,
+            (copy.unsubscribe_url, &html_link),
+            Some(UnsubscribeLinks {
+                url: copy.unsubscribe_url,
+                mailto: copy.unsubscribe_mailto,
+            }),
+        )
+    }
+
+    /// `links`: the text part's and the HTML part's, the latter attribute-escaped.
+    #[allow(clippy::too_many_arguments)]
+    fn build_with_links(
+        &self,
+        identity: &MailIdentity,
+        to: Mailbox,
+        message_id: String,
+        headers: &KindHeaders,
+        subject_prefix: &str,
+        (text_link, html_link): (&str, &str),
+        unsubscribe: Option<UnsubscribeLinks<'_>>,
+    ) -> Result<Message, lettre::error::Error> {
         let text = Body::dangerous_pre_encoded(
-            self.text.with_link(copy.unsubscribe_url),
+            self.text.with_link(text_link),
             ContentTransferEncoding::QuotedPrintable,
         );
         let html = Body::dangerous_pre_encoded(
-            self.html.with_link(&html_link),
+            self.html.with_link(html_link),
             ContentTransferEncoding::QuotedPrintable,
         );
         let subject = if subject_prefix.is_empty() {
@@ -172,15 +377,7 @@ impl PreparedIssue {
             format!("{subject_prefix}{}", self.subject)
         };
         identity
-            .message_with(
-                copy.to.clone(),
-                message_id,
-                headers,
-                Some(UnsubscribeLinks {
-                    url: copy.unsubscribe_url,
-                    mailto: copy.unsubscribe_mailto,
-                }),
-            )
+            .message_with(to, message_id, headers, unsubscribe)
             .subject(subject)
             .multipart(
                 MultiPart::alternative()
@@ -201,6 +398,133 @@ impl PreparedIssue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::BaseUrl;
+    use crate::issues::domain::{
+        HeaderInput, IssueContent, IssueStatus, Item, ItemInput, Renderings,
+    };
+    use crate::issues::Issue;
+    use mail_parser::{HeaderValue as Parsed, MessageParser};
+
+    fn identity() -> MailIdentity {
+        MailIdentity {
+            from: "Die Zeitung Bücher <news@bücher.example>"
+                .parse()
+                .expect("a mailbox"),
+            newsletter_name: "Die Zeitung".into(),
+            postal_address: "1 Test Street".into(),
+            site_url: BaseUrl::parse("https://herald.example").expect("a URL"),
+            reply_to: Some("Desk <desk@herald.example>".parse().expect("a mailbox")),
+            language: crate::config::Language::default(),
+        }
+    }
+
+    fn issue() -> Issue {
+        let header = HeaderInput {
+            subject: "Ünïcödé week: a subject long enough that lettre must fold it over two lines"
+                .into(),
+            preheader: "Before".into(),
+            intro: "Hello **all**.\n\n.A line starting with a dot".into(),
+        };
+        let items = vec![ItemInput {
+            title: "One <b>story</b>".into(),
+            url: "https://example.com/one".into(),
+            source: "Wire".into(),
+            date: "2026-11-29".into(),
+            summary: "A summary with = signs, é and a long line ".repeat(8),
+        }];
+        let content = IssueContent::parse(&header, &items).expect("valid issue");
+        Issue {
+            id: 12,
+            status: IssueStatus::Draft,
+            header: content.header,
+            items: content
+                .items
+                .into_iter()
+                .enumerate()
+                .map(|(i, content)| Item {
+                    id: i64::try_from(i).expect("small"),
+                    content,
+                })
+                .collect(),
+            created_at: 0,
+            updated_at: 0,
+            sent_at: None,
+            renderings: Renderings::default(),
+        }
+    }
+
+    /// Every header but Date, by name, as mail_parser reads it.
+    fn headers_of(raw: &[u8]) -> Vec<(String, String)> {
+        let message = MessageParser::default().parse(raw).expect("parses");
+        let mut headers: Vec<(String, String)> = message
+            .headers()
+            .iter()
+            .filter(|header| !header.name().eq_ignore_ascii_case("Date"))
+            .map(|header| {
+                let value = match header.value() {
+                    Parsed::ContentType(content_type) => {
+                        // The boundary is random per message.
+                        format!("{}/{:?}", content_type.ctype(), content_type.subtype())
+                    }
+                    other => format!("{other:?}"),
+                };
+                (header.name().to_owned(), value)
+            })
+            .collect();
+        headers.sort();
+        headers
+    }
+
+    fn parts_of(raw: &[u8]) -> (String, String) {
+        let message = MessageParser::default().parse(raw).expect("parses");
+        (
+            message.body_text(0).expect("a text part").into_owned(),
+            message.body_html(0).expect("an HTML part").into_owned(),
+        )
+    }
+
+    #[test]
+    fn a_copy_from_the_template_is_the_message_lettre_builds() {
+        let identity = identity();
+        let rendered = RenderedIssue::render(&issue(), &identity).expect("renders");
+        let prepared = PreparedIssue::new(12, &rendered, &identity);
+        assert!(prepared.template.is_some(), "the template was cut");
+        let key = SecretKey::from_secret(&secrecy::SecretString::from("k".repeat(48)));
+        let url = format!(
+            "https://herald.example/unsubscribe?token={}&issue=12",
+            "t".repeat(90)
+        );
+        let reader = Copy {
+            to: Mailbox::new(
+                Some("Renée Ünïcode, Jr.".to_owned()),
+                "renee@bücher.example".parse().expect("an address"),
+            ),
+            subscriber_id: 4242,
+            unsubscribe_url: &url,
+            unsubscribe_mailto: Some("bounces+abc@herald.example"),
+        };
+        let built = prepared.message(&identity, &key, &reader).expect("builds");
+        let copy = prepared.copy(&identity, &key, &reader).expect("copies");
+        let built_raw = built.formatted();
+
+        assert_eq!(headers_of(&copy.bytes), headers_of(&built_raw));
+        assert_eq!(parts_of(&copy.bytes), parts_of(&built_raw));
+        assert!(parts_of(&copy.bytes).0.contains(&url));
+        assert!(parts_of(&copy.bytes).1.contains(&escape_attribute(&url)));
+        assert_eq!(&copy.envelope, built.envelope());
+        let dates = MessageParser::default()
+            .parse(&copy.bytes[..])
+            .expect("parses")
+            .headers()
+            .iter()
+            .filter(|header| header.name().eq_ignore_ascii_case("Date"))
+            .count();
+        assert_eq!(dates, 1);
+        for line in copy.bytes.split(|&b| b == b'\n') {
+            assert!(line.len() <= 998, "a line over SMTP's limit");
+            assert!(line.is_empty() || line.ends_with(b"\r"), "a bare LF");
+        }
+    }
 
     #[test]
     fn a_link_joins_the_pieces_as_quoted_printable_that_decodes_to_the_personal_text() {

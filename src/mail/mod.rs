@@ -129,7 +129,7 @@ impl MailIdentity {
 /// The mailbox with its domain as punycode (the A-label), so the header and
 /// the envelope stay ASCII and need no SMTPUTF8 for an international domain.
 /// A non-ASCII local part has no ASCII form and is left as it is.
-fn ascii_domain_mailbox(mailbox: Mailbox) -> Mailbox {
+pub(crate) fn ascii_domain_mailbox(mailbox: Mailbox) -> Mailbox {
     let domain = mailbox.email.domain();
     if domain.is_ascii() {
         return mailbox;
@@ -318,11 +318,16 @@ impl Mailer {
     /// about 0.6 ms of CPU with ring), so it runs on tokio's blocking threads:
     /// the async workers keep driving SMTP sessions meanwhile.
     pub async fn signed(&self, message: Message) -> Result<Vec<u8>, DkimSignError> {
+        self.signed_bytes(message.formatted()).await
+    }
+
+    /// [`Mailer::signed`] for a message already formatted.
+    pub async fn signed_bytes(&self, message: Vec<u8>) -> Result<Vec<u8>, DkimSignError> {
         let Some(signer) = &self.dkim else {
-            return Ok(message.formatted());
+            return Ok(message);
         };
         let signer = Arc::clone(signer);
-        match tokio::task::spawn_blocking(move || signer.sign(&message.formatted())).await {
+        match tokio::task::spawn_blocking(move || signer.sign(&message)).await {
             Ok(signed) => signed,
             Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
             Err(_) => Err(DkimSignError::Interrupted),

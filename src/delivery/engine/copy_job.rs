@@ -104,7 +104,7 @@ impl Engine {
         };
         let unsubscribe_url = self.copy_unsubscribe_url(&link_key, job.issue.issue_id());
         let unsubscribe_mailto = self.unsubscribe_mailto(delivery.subscriber_id);
-        let message = job.issue.message(
+        let copy = job.issue.copy(
             &self.settings.identity,
             &self.key,
             &Copy {
@@ -114,8 +114,8 @@ impl Engine {
                 unsubscribe_mailto: unsubscribe_mailto.as_deref(),
             },
         );
-        let message = match message {
-            Ok(message) => message,
+        let copy = match copy {
+            Ok(copy) => copy,
             Err(error) => {
                 return Some(Outcome::Failed {
                     failure: Failure::Undeliverable,
@@ -124,13 +124,13 @@ impl Engine {
             }
         };
         let envelope = self.envelope_for(
-            &message,
+            &copy.envelope,
             ReturnTarget::IssueCopy {
                 issue_id: job.issue.issue_id(),
                 subscriber_id: delivery.subscriber_id,
             },
         );
-        let signed = match self.mailer.signed(message).await {
+        let signed = match self.mailer.signed_bytes(copy.bytes).await {
             Ok(signed) => signed,
             Err(DkimSignError::Interrupted) => return Some(Outcome::Released),
             Err(error) => {

@@ -220,7 +220,7 @@ impl Engine {
             return Err(AttemptError::RelayUnreachable);
         }
         let started = std::time::Instant::now();
-        let envelope = self.envelope_for(&message, target);
+        let envelope = self.envelope_for(message.envelope(), target);
         self.mailer.send_with_envelope(&envelope, &message).await?;
         metrics::histogram!(telemetry::SEND_DURATION, "kind" => kind.as_str())
             .record(started.elapsed().as_secs_f64());

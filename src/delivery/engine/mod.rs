@@ -21,7 +21,6 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use lettre::address::Envelope;
-use lettre::Message;
 use tokio::sync::{mpsc, watch, Mutex};
 use tokio::task::JoinSet;
 
@@ -470,10 +469,9 @@ impl Engine {
         }
     }
 
-    /// The envelope `message` leaves with: its own (the From address as
+    /// The envelope a message leaves with: its own `own` (the From address as
     /// sender), or, with a bounce address set, the VERP sender for `target`.
-    fn envelope_for(&self, message: &Message, target: ReturnTarget) -> Envelope {
-        let own = message.envelope();
+    fn envelope_for(&self, own: &Envelope, target: ReturnTarget) -> Envelope {
         let sender = self
             .settings
             .return_path
