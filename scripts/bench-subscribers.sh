@@ -74,10 +74,10 @@ sqlite_import_run() {
   export DATABASE_URL="sqlite://$dir/confirmed.db"
   "$HERALD" migrate > /dev/null
   start=$EPOCHREALTIME
-  "$HERALD" subscribers import "$WORK/people.csv" --confirmed --consent-note "$NOTE" > "$dir/confirmed.log" 2>&1
+  logged "$dir/confirmed.log" "$HERALD" subscribers import "$WORK/people.csv" --confirmed --consent-note "$NOTE"
   confirmed=$(seconds_since "$start")
   start=$EPOCHREALTIME
-  "$HERALD" subscribers import "$WORK/people.csv" --confirmed --consent-note "$NOTE" > "$dir/again.log" 2>&1
+  logged "$dir/again.log" "$HERALD" subscribers import "$WORK/people.csv" --confirmed --consent-note "$NOTE"
   again=$(seconds_since "$start")
   check_sqlite "$dir/confirmed.db" "SELECT count(*) FROM subscribers WHERE status = 'confirmed'" "$COUNT" confirmed
   check_sqlite "$dir/confirmed.db" "SELECT count(*) FROM subscriber_events WHERE kind = 'imported' AND note = '$NOTE'" "$COUNT" "consent events"
@@ -85,12 +85,19 @@ sqlite_import_run() {
   export DATABASE_URL="sqlite://$dir/pending.db"
   "$HERALD" migrate > /dev/null
   start=$EPOCHREALTIME
-  "$HERALD" subscribers import "$WORK/people.csv" > "$dir/pending.log" 2>&1
+  logged "$dir/pending.log" "$HERALD" subscribers import "$WORK/people.csv"
   pending=$(seconds_since "$start")
   check_sqlite "$dir/pending.db" "SELECT count(*) FROM outbox WHERE kind = 'confirmation' AND token_seed IS NOT NULL" "$COUNT" "queued confirmations"
   check_sqlite "$dir/pending.db" "SELECT count(DISTINCT subscriber_id) FROM confirmation_tokens" "$COUNT" "confirmation links"
   rm -rf "$dir"
   echo "$anchor $confirmed $again $pending"
+}
+
+# Runs an import with its output in the log `$1`; on failure shows the log and stops.
+logged() {
+  local log="$1"
+  shift
+  "$@" > "$log" 2>&1 || { echo "failed: $*" >&2; tail -n 20 "$log" >&2; exit 1; }
 }
 
 check_sqlite() {
@@ -112,16 +119,16 @@ postgres_import_run() {
   export DATABASE_URL="$url"
   "$HERALD" migrate > /dev/null
   start=$EPOCHREALTIME
-  "$HERALD" subscribers import "$WORK/people.csv" --confirmed --consent-note "$NOTE" > /dev/null 2>&1
+  logged "$WORK/postgres-confirmed.log" "$HERALD" subscribers import "$WORK/people.csv" --confirmed --consent-note "$NOTE"
   confirmed=$(seconds_since "$start")
   start=$EPOCHREALTIME
-  "$HERALD" subscribers import "$WORK/people.csv" --confirmed --consent-note "$NOTE" > /dev/null 2>&1
+  logged "$WORK/postgres-again.log" "$HERALD" subscribers import "$WORK/people.csv" --confirmed --consent-note "$NOTE"
   again=$(seconds_since "$start")
   check_postgres "SELECT count(*) FROM $schema.subscriber_events WHERE kind = 'imported' AND note = '$NOTE'" "$COUNT" "consent events"
   psql -q "$POSTGRES_URL" -c "SET client_min_messages = warning; DROP SCHEMA $schema CASCADE; CREATE SCHEMA $schema;" > /dev/null
   "$HERALD" migrate > /dev/null
   start=$EPOCHREALTIME
-  "$HERALD" subscribers import "$WORK/people.csv" > /dev/null 2>&1
+  logged "$WORK/postgres-pending.log" "$HERALD" subscribers import "$WORK/people.csv"
   pending=$(seconds_since "$start")
   check_postgres "SELECT count(*) FROM $schema.outbox WHERE kind = 'confirmation' AND token_seed IS NOT NULL" "$COUNT" "queued confirmations"
   psql -q "$POSTGRES_URL" -c "SET client_min_messages = warning; DROP SCHEMA $schema CASCADE;" > /dev/null
