@@ -88,9 +88,10 @@ type NumberedRow = (u64, Result<ParsedRow, String>);
 /// statements of [`MAX_ROWS_PER_INSERT`], but its index pages once, at the
 /// commit: the link-key and address indexes take each new row on a random
 /// page, so with a commit every 5,000 rows a million-row import wrote those
-/// pages to the WAL over and over. A transaction holds SQLite's write lock
-/// while it runs (about half a second for this many rows); other writers
-/// wait for it on the busy timeout.
+/// pages to the WAL over and over (62 % of its CPU time was the kernel
+/// copying pages; 14 % with this and the bulk connection's cache, see
+/// docs/performance.md). A transaction holds SQLite's write lock for its
+/// whole batch; other writers wait for it on the busy timeout.
 const ROWS_PER_TRANSACTION: usize = 50_000;
 
 impl Subscriptions {
