@@ -214,7 +214,7 @@ impl Intake {
     /// under `report_key` in the same transaction, so it happens once.
     async fn apply(
         &self,
-        mut tx: WriteTransaction,
+        mut tx: WriteTransaction<'static>,
         report_key: &str,
         report: &Report,
         attribution: Attribution,

@@ -5,6 +5,7 @@
 //! the few places where the engines really differ.
 
 mod backup;
+mod bulk;
 pub mod copy;
 mod placeholders;
 mod sqlite_file;
@@ -12,6 +13,7 @@ pub mod timestamps;
 mod writes;
 
 pub use backup::{backup_sqlite, Backup, BackupError};
+pub use bulk::BulkWriter;
 pub use placeholders::Placeholders;
 pub(crate) use sqlite_file::create_new_private;
 
@@ -194,7 +196,7 @@ impl Store {
     /// A transaction that will write. On SQLite it takes the write lock at
     /// `BEGIN`, so it waits its turn instead of failing with SQLITE_BUSY when it
     /// upgrades from reading to writing.
-    pub async fn begin_write(&self) -> Result<WriteTransaction, sqlx::Error> {
+    pub async fn begin_write(&self) -> Result<WriteTransaction<'static>, sqlx::Error> {
         let conn: PoolConnection<Any> = self.pool.acquire().await?;
         let statement = match self.dialect {
             Dialect::Sqlite => Some("BEGIN IMMEDIATE".into()),

@@ -71,13 +71,13 @@ impl WriteHealth {
 /// A transaction from [`super::Store::begin_write`]: used as the connection
 /// it runs on, and committed with [`WriteTransaction::commit`]. Dropped
 /// without a commit, it rolls back.
-pub struct WriteTransaction {
-    transaction: Transaction<'static, Any>,
+pub struct WriteTransaction<'c> {
+    transaction: Transaction<'c, Any>,
     health: Arc<WriteHealth>,
 }
 
-impl WriteTransaction {
-    pub(super) fn new(transaction: Transaction<'static, Any>, health: Arc<WriteHealth>) -> Self {
+impl<'c> WriteTransaction<'c> {
+    pub(super) fn new(transaction: Transaction<'c, Any>, health: Arc<WriteHealth>) -> Self {
         Self {
             transaction,
             health,
@@ -101,7 +101,7 @@ impl WriteTransaction {
     }
 }
 
-impl Deref for WriteTransaction {
+impl Deref for WriteTransaction<'_> {
     type Target = AnyConnection;
 
     fn deref(&self) -> &AnyConnection {
@@ -109,7 +109,7 @@ impl Deref for WriteTransaction {
     }
 }
 
-impl DerefMut for WriteTransaction {
+impl DerefMut for WriteTransaction<'_> {
     fn deref_mut(&mut self) -> &mut AnyConnection {
         &mut self.transaction
     }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use sqlx::AnyConnection;
 
 use crate::config::{secret_hex, SecretKey};
-use crate::store::{now_millis, Store};
+use crate::store::{now_millis, Dialect, Store};
 use crate::subscriptions::domain::display_address;
 use crate::subscriptions::SubscriberEmail;
 
@@ -306,6 +306,7 @@ pub async fn check_in(
 /// statements: for an import's batch.
 pub async fn suppressed_among(
     conn: &mut AnyConnection,
+    dialect: Dialect,
     key: &SecretKey,
     emails: &[&SubscriberEmail],
 ) -> Result<HashSet<usize>, sqlx::Error> {
@@ -319,7 +320,8 @@ pub async fn suppressed_among(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let (listed_hashes, listed_domains) = queries::listed_among(conn, &hashes, &domains).await?;
+    let (listed_hashes, listed_domains) =
+        queries::listed_among(conn, dialect, &hashes, &domains).await?;
     let listed_hashes: HashSet<String> = listed_hashes.into_iter().collect();
     let listed_domains: HashSet<String> = listed_domains.into_iter().collect();
     Ok(emails

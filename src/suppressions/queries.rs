@@ -2,6 +2,8 @@
 
 use sqlx::{AnyConnection, Row};
 
+use crate::store::{Dialect, Placeholders};
+
 /// True for a row of `subscribers` that no entry suppresses: none holds its
 /// address, none its domain. For SQL that cannot compute the keyed hash (a
 /// send's snapshot of thousands of readers), so it matches an address entry
@@ -98,6 +100,7 @@ pub async fn find_match(
 /// Which of `hashes` and `domains` are listed: the matching hashes and domains.
 pub async fn listed_among(
     conn: &mut AnyConnection,
+    dialect: Dialect,
     hashes: &[String],
     domains: &[String],
 ) -> Result<(Vec<String>, Vec<String>), sqlx::Error> {
@@ -105,10 +108,11 @@ pub async fn listed_among(
     let mut listed_domains = Vec::new();
     // Few entries against many rows: a statement per chunk keeps within
     // every engine's limit on bound parameters.
-    for chunk in hashes.chunks(500) {
-        let placeholders = numbered(chunk.len());
-        let sql =
-            format!("SELECT address_hash FROM suppressions WHERE address_hash IN ({placeholders})");
+    for chunk in hashes.chunks(LOOKUP_CHUNK) {
+        let sql = format!(
+            "SELECT address_hash FROM suppressions WHERE address_hash IN ({})",
+            list(dialect, chunk.len())
+        );
         let mut query = sqlx::query(&sql);
         for hash in chunk {
             query = query.bind(hash);
@@ -117,9 +121,11 @@ pub async fn listed_among(
             listed_hashes.push(row.try_get("address_hash")?);
         }
     }
-    for chunk in domains.chunks(500) {
-        let placeholders = numbered(chunk.len());
-        let sql = format!("SELECT domain FROM suppressions WHERE domain IN ({placeholders})");
+    for chunk in domains.chunks(LOOKUP_CHUNK) {
+        let sql = format!(
+            "SELECT domain FROM suppressions WHERE domain IN ({})",
+            list(dialect, chunk.len())
+        );
         let mut query = sqlx::query(&sql);
         for domain in chunk {
             query = query.bind(domain);
@@ -131,9 +137,16 @@ pub async fn listed_among(
     Ok((listed_hashes, listed_domains))
 }
 
-fn numbered(count: usize) -> String {
-    (1..=count)
-        .map(|n| format!("${n}"))
+/// Values per look-up statement: an import's whole batch in one, within
+/// SQLite's 32,766 bound parameters.
+const LOOKUP_CHUNK: usize = 5_000;
+
+/// `p, p, …` for `count` values, anonymous on SQLite (see [`Placeholders`]
+/// for why numbered ones cost quadratic time there).
+fn list(dialect: Dialect, count: usize) -> String {
+    let mut placeholders = Placeholders::new(dialect);
+    (0..count)
+        .map(|_| placeholders.one())
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -459,6 +459,120 @@ async fn only_admins_check_and_import_files(backend: Backend) {
     assert_eq!(app.db.count("subscribers").await, 0);
 }
 
+/// A pending import of a file larger than one insert statement: each new
+/// address gets exactly one confirmation link and one queued mail, whichever
+/// statement or transaction it lands in; repeats in the file (in another case,
+/// in another statement), addresses already listed and suppressed ones get
+/// none.
+async fn a_big_pending_import_queues_one_confirmation_per_new_address(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    super::add_people(&app, &[("listed@example.com", "Listed", "confirmed")]).await;
+    let token = app.api_token(Role::Admin).await;
+    for (value, reason) in [
+        ("reader9000@example.com", "bounced elsewhere"),
+        ("closed.example", "closed domain"),
+    ] {
+        let response = app
+            .api(reqwest::Method::POST, "/api/v1/suppressions", &token)
+            .json(&serde_json::json!({"value": value, "reason": reason}))
+            .send()
+            .await
+            .expect("POST /api/v1/suppressions");
+        assert_eq!(response.status(), 201);
+    }
+    let readers = 12_000;
+    let mut csv = String::from("email,name\n");
+    for i in 0..readers {
+        csv += &format!("reader{i}@example.com,Reader {i}\n");
+    }
+    // Lines 12,002 to 12,005: a repeat in capitals, a repeat from the first
+    // statement, an address already listed, one of a suppressed domain.
+    csv += "READER7@EXAMPLE.COM,Seven Again\n";
+    csv += "reader4999@example.com,\n";
+    csv += "Listed@example.com,Listed Again\n";
+    csv += "someone@closed.example,Someone\n";
+    let path = app.db.dir.path().join("many.csv");
+    std::fs::write(&path, csv).expect("write the file");
+
+    let pending = admission(false, None).expect("pending");
+    let report = import_file(&app.config, &path, &pending)
+        .await
+        .expect("import");
+    let added = readers - 1;
+    assert_eq!(
+        (
+            report.rows,
+            report.added,
+            report.already_listed,
+            report.rejected
+        ),
+        (readers + 4, added, 3, 2)
+    );
+    let mut lines: Vec<u64> = report.problems.iter().map(|p| p.line).collect();
+    lines.sort_unstable();
+    assert_eq!(lines, [9_002, 12_005], "{:?}", report.problems);
+
+    let mut conn = app.db.connect().await;
+    let count = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql);
+    let added = i64::try_from(added).expect("a count");
+    assert_eq!(
+        count("SELECT COUNT(*) FROM subscribers WHERE status = 'pending'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("count"),
+        added
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM outbox WHERE kind = 'confirmation'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("count"),
+        added
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM confirmation_tokens")
+            .fetch_one(&mut conn)
+            .await
+            .expect("count"),
+        added
+    );
+    assert_eq!(
+        count(
+            "SELECT COUNT(*) FROM subscribers s WHERE \
+             (SELECT COUNT(*) FROM outbox o WHERE o.subscriber_id = s.id AND o.kind = 'confirmation') <> \
+             CASE WHEN s.status = 'pending' THEN 1 ELSE 0 END \
+             OR (SELECT COUNT(*) FROM confirmation_tokens t WHERE t.subscriber_id = s.id) <> \
+             CASE WHEN s.status = 'pending' THEN 1 ELSE 0 END"
+        )
+        .fetch_one(&mut conn)
+        .await
+        .expect("count"),
+        0,
+        "one confirmation for each pending subscriber, none for anyone else"
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM subscriber_events WHERE kind = 'imported'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("count"),
+        added
+    );
+    assert_eq!(
+        app.subscriber_status("listed@example.com").await.as_deref(),
+        Some("confirmed")
+    );
+    for absent in ["reader9000@example.com", "someone@closed.example"] {
+        assert_eq!(app.subscriber_status(absent).await, None, "{absent}");
+    }
+    // The first spelling of an address is the one kept.
+    let name: Option<String> =
+        sqlx::query_scalar("SELECT name FROM subscribers WHERE email = 'reader7@example.com'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("reader 7");
+    assert_eq!(name.as_deref(), Some("Reader 7"));
+}
+
 on_both_databases!(
     an_export_neutralises_cells_a_spreadsheet_would_run,
     an_uploaded_file_is_imported_as_pending_with_bad_rows_reported,
@@ -468,4 +582,5 @@ on_both_databases!(
     only_admins_check_and_import_files,
     the_command_line_import_reports_bad_rows_and_is_idempotent,
     an_export_gives_back_what_was_imported,
+    a_big_pending_import_queues_one_confirmation_per_new_address,
 );
