@@ -130,7 +130,7 @@ impl Subscriptions {
             policy,
             signals,
             signup_queued: Arc::new(tokio::sync::Notify::new()),
-            signup_intake: signup_intake::SignupIntake::default(),
+            signup_intake: signup_intake::SignupIntake::new(),
         }
     }
 

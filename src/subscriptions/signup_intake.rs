@@ -25,14 +25,25 @@ struct Waiting {
     answer: oneshot::Sender<Result<(), sqlx::Error>>,
 }
 
-/// The handlers' side of the intake task, started on first use (in whichever
-/// runtime serves that request) and again if that runtime went away.
-#[derive(Clone, Default)]
+/// The handlers' side of the intake task, started on first use and again if
+/// its runtime went away.
+#[derive(Clone)]
 pub(super) struct SignupIntake {
     queue: Arc<Mutex<Option<mpsc::Sender<Waiting>>>>,
+    /// Where the task runs: the runtime that built the app (it lives as long
+    /// as the process serves), not one of actix-web's worker runtimes, which
+    /// stop one by one at shutdown while other workers still answer.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl SignupIntake {
+    pub(super) fn new() -> Self {
+        Self {
+            queue: Arc::default(),
+            runtime: tokio::runtime::Handle::try_current().ok(),
+        }
+    }
+
     /// Writes `request` with whatever other requests are waiting; returns once
     /// it is committed.
     pub(super) async fn write(
@@ -67,7 +78,11 @@ impl SignupIntake {
             Some(sender) if !sender.is_closed() => sender.clone(),
             _ => {
                 let (sender, receiver) = mpsc::channel(QUEUE);
-                tokio::spawn(run(store.clone(), receiver));
+                let task = run(store.clone(), receiver);
+                match &self.runtime {
+                    Some(runtime) => drop(runtime.spawn(task)),
+                    None => drop(tokio::spawn(task)),
+                }
                 *queue = Some(sender.clone());
                 sender
             }
