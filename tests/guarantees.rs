@@ -220,12 +220,7 @@ async fn a_reader_who_unsubscribes_mid_send_gets_nothing_after(backend: Backend)
 /// handles every one and mails its confirmation.
 async fn signups_answered_before_a_sigkill_are_confirmed_after_a_restart(backend: Backend) {
     const SIGNUPS: usize = 40;
-    let setup = Setup::new(
-        backend,
-        0,
-        &[("HERALD_SIGNUP_RATE_PER_MINUTE", "100000")],
-    )
-    .await;
+    let setup = Setup::new(backend, 0, &[("HERALD_SIGNUP_RATE_PER_MINUTE", "100000")]).await;
     let server = setup.serve().await;
     let client = reqwest::Client::new();
     let url = format!("{}/subscriptions", setup.base_url());
@@ -254,7 +249,10 @@ async fn signups_answered_before_a_sigkill_are_confirmed_after_a_restart(backend
         .map(|message| mail::Mail::from_received(message).to)
         .collect();
     let missing: Vec<&String> = emails.iter().filter(|e| !confirmed.contains(*e)).collect();
-    assert!(missing.is_empty(), "answered signups never confirmed: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "answered signups never confirmed: {missing:?}"
+    );
 }
 
 on_both_databases!(

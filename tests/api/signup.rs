@@ -761,8 +761,11 @@ async fn many_signups_at_once_all_land_and_each_gets_one_confirmation(backend: B
         .collect();
     let app = &app;
     let answers = futures_util::future::join_all(emails.iter().map(|email| async move {
-        app.post_form("/subscriptions", &[("email", email.as_str()), ("website", "")])
-            .await
+        app.post_form(
+            "/subscriptions",
+            &[("email", email.as_str()), ("website", "")],
+        )
+        .await
     }))
     .await;
     for (email, answer) in emails.iter().zip(&answers) {
@@ -773,7 +776,10 @@ async fn many_signups_at_once_all_land_and_each_gets_one_confirmation(backend: B
     app.mails(SIGNUPS).await;
     let mails = app.mails_after_quiet_period().await;
     for email in &emails {
-        let to_them = mails.iter().filter(|mail| mail.rcpt_to == [email.clone()]).count();
+        let to_them = mails
+            .iter()
+            .filter(|mail| mail.rcpt_to == [email.clone()])
+            .count();
         assert_eq!(to_them, 1, "confirmations to {email}");
     }
     assert_eq!(mails.len(), SIGNUPS, "one confirmation per signup, no more");
