@@ -16,6 +16,7 @@ mod smtp_server;
 #[allow(dead_code)]
 mod herald_process;
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use herald::config::SecretKey;
@@ -214,7 +215,65 @@ async fn a_reader_who_unsubscribes_mid_send_gets_nothing_after(backend: Backend)
     assert_eq!(counts.get("cancelled").copied(), Some(50), "{counts:?}");
 }
 
+/// Issue 13: a signup is answered only once its row is committed, so a
+/// SIGKILL right after the answers loses none: the restarted process
+/// handles every one and mails its confirmation.
+async fn signups_answered_before_a_sigkill_are_confirmed_after_a_restart(backend: Backend) {
+    const SIGNUPS: usize = 40;
+    let setup = Setup::new(
+        backend,
+        0,
+        &[
+            ("HERALD_SIGNUP_RATE_PER_MINUTE", "100000"),
+            // Confirmations the killed process had claimed come due again after this.
+            ("HERALD_CLAIM_LEASE", "10s"),
+        ],
+    )
+    .await;
+    let server = setup.serve().await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/subscriptions", setup.base_url());
+    let emails: Vec<String> = (0..SIGNUPS)
+        .map(|n| format!("answered{n:02}@example.com"))
+        .collect();
+    let answers = futures_util::future::join_all(emails.iter().map(|email| {
+        client
+            .post(&url)
+            .form(&[("email", email.as_str()), ("website", "")])
+            .send()
+    }))
+    .await;
+    server.kill();
+    for (email, answer) in emails.iter().zip(answers) {
+        let answer = answer.expect("an answer before the kill");
+        assert_eq!(answer.status(), 200, "the signup of {email}");
+    }
+    let _server = setup.serve().await;
+    // A confirmation sent just before the kill may be sent again (the bound
+    // on duplicates after a crash), so wait for each address, not a count.
+    let deadline = tokio::time::Instant::now() + herald_process::SEND_WAIT;
+    let missing = loop {
+        let confirmed: HashSet<String> = setup
+            .smtp
+            .messages()
+            .await
+            .iter()
+            .map(|message| mail::Mail::from_received(message).to)
+            .collect();
+        let missing: Vec<&String> = emails.iter().filter(|e| !confirmed.contains(*e)).collect();
+        if missing.is_empty() || tokio::time::Instant::now() > deadline {
+            break missing;
+        }
+        tokio::time::sleep(herald_process::POLL).await;
+    };
+    assert!(
+        missing.is_empty(),
+        "answered signups never confirmed: {missing:?}"
+    );
+}
+
 on_both_databases!(
+    signups_answered_before_a_sigkill_are_confirmed_after_a_restart,
     a_send_killed_mid_way_finishes_after_a_restart,
     an_smtp_outage_delays_but_loses_and_doubles_nothing,
     throttling_replies_are_retried_until_everything_is_delivered,

@@ -6,6 +6,7 @@ mod admin_queries;
 pub mod domain;
 mod queries;
 mod signup_desk;
+mod signup_intake;
 pub mod stats;
 mod tokens;
 pub mod upgrade;
@@ -112,6 +113,8 @@ pub struct Subscriptions {
     signals: Arc<DeliverySignals>,
     /// Wakes the signup desk of this process when a request is queued.
     signup_queued: Arc<tokio::sync::Notify>,
+    /// Writes signup requests in groups (`signup_intake`).
+    signup_intake: signup_intake::SignupIntake,
 }
 
 impl Subscriptions {
@@ -127,6 +130,7 @@ impl Subscriptions {
             policy,
             signals,
             signup_queued: Arc::new(tokio::sync::Notify::new()),
+            signup_intake: signup_intake::SignupIntake::new(),
         }
     }
 

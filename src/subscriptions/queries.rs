@@ -5,7 +5,7 @@ use sqlx::{AnyConnection, Row};
 use super::domain::{SubscriberEmail, SubscriberName, SubscriberStatus};
 use super::tokens::LinkKey;
 use super::RequestOrigin;
-use crate::store::Dialect;
+use crate::store::{Dialect, Placeholders};
 
 /// A subscriber as the subscriber side needs it.
 #[derive(Debug, Clone)]
@@ -337,24 +337,37 @@ pub struct SignupRequest {
     pub received_at: i64,
 }
 
-pub async fn insert_signup_request(
+/// A signup request as the handler took it in, before it is written.
+#[derive(Debug)]
+pub struct NewSignupRequest {
+    pub email: String,
+    pub name: Option<String>,
+    pub origin: RequestOrigin,
+    pub received_at: i64,
+}
+
+/// Queues `requests` in one statement (one commit in autocommit mode).
+pub async fn insert_signup_requests(
     conn: &mut AnyConnection,
-    email: &SubscriberEmail,
-    name: Option<&SubscriberName>,
-    origin: &RequestOrigin,
-    now: i64,
+    dialect: Dialect,
+    requests: &[&NewSignupRequest],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO signup_requests (email, name, ip, user_agent, received_at) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(email.as_str())
-    .bind(name.map(SubscriberName::as_str))
-    .bind(origin.ip.as_deref())
-    .bind(origin.user_agent.as_deref())
-    .bind(now)
-    .execute(conn)
-    .await?;
+    let mut placeholders = Placeholders::new(dialect);
+    let rows: Vec<String> = requests.iter().map(|_| placeholders.row(5)).collect();
+    let sql = format!(
+        "INSERT INTO signup_requests (email, name, ip, user_agent, received_at) VALUES {}",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for request in requests {
+        query = query
+            .bind(request.email.as_str())
+            .bind(request.name.as_deref())
+            .bind(request.origin.ip.as_deref())
+            .bind(request.origin.user_agent.as_deref())
+            .bind(request.received_at);
+    }
+    query.execute(conn).await?;
     Ok(())
 }
 

@@ -750,7 +750,50 @@ async fn check_your_inbox_shows_the_address_and_a_way_to_correct_it(backend: Bac
     );
 }
 
+/// Issue 13: signups arriving together are written in one statement and
+/// answered after its commit. Each must still land once and get its one
+/// confirmation, and none be lost or doubled by sharing a commit.
+async fn many_signups_at_once_all_land_and_each_gets_one_confirmation(backend: Backend) {
+    const SIGNUPS: usize = 60;
+    let app = TestApp::spawn(backend).await;
+    let emails: Vec<String> = (0..SIGNUPS)
+        .map(|n| format!("together{n:02}@example.com"))
+        .collect();
+    let app = &app;
+    let answers = futures_util::future::join_all(emails.iter().map(|email| async move {
+        app.post_form(
+            "/subscriptions",
+            &[("email", email.as_str()), ("website", "")],
+        )
+        .await
+    }))
+    .await;
+    for (email, answer) in emails.iter().zip(&answers) {
+        assert_eq!(answer.status(), 200, "the signup of {email}");
+    }
+    app.signups_handled().await;
+    assert_eq!(app.db.count("subscribers").await, SIGNUPS as i64);
+    app.mails(SIGNUPS).await;
+    let mails = app.mails_after_quiet_period().await;
+    for email in &emails {
+        let to_them = mails
+            .iter()
+            .filter(|mail| mail.rcpt_to == [email.clone()])
+            .count();
+        assert_eq!(to_them, 1, "confirmations to {email}");
+    }
+    assert_eq!(mails.len(), SIGNUPS, "one confirmation per signup, no more");
+    for email in &emails {
+        assert_eq!(
+            app.subscriber_status(email).await.as_deref(),
+            Some("pending"),
+            "{email}"
+        );
+    }
+}
+
 on_both_databases!(
+    many_signups_at_once_all_land_and_each_gets_one_confirmation,
     an_address_without_a_dot_in_its_domain_is_refused_with_a_fix_offered,
     a_likely_typo_is_questioned_and_corrected_with_one_click,
     a_visitor_who_insists_on_an_unusual_address_is_signed_up,

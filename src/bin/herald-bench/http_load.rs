@@ -43,6 +43,9 @@ pub struct LoadReport {
     pub failures: u64,
     /// Every answered request's latency, sorted.
     latencies: Vec<Duration>,
+    /// The numbers (as given to the request maker) of the requests answered
+    /// with a 2xx status: what the server acknowledged.
+    pub acknowledged: Vec<u64>,
 }
 
 impl LoadReport {
@@ -117,6 +120,7 @@ pub async fn drive(
         }
         report.failures += part.failures;
         report.latencies.extend(part.latencies);
+        report.acknowledged.extend(part.acknowledged);
     }
     report.elapsed = started.elapsed();
     report.latencies.sort_unstable();
@@ -154,7 +158,8 @@ async fn connection_loop(
         if let (Some(at), Some(interval)) = (due, interval) {
             due = Some(at + interval);
         }
-        let request = make(next_number.fetch_add(1, Ordering::Relaxed));
+        let number = next_number.fetch_add(1, Ordering::Relaxed);
+        let request = make(number);
         let live = match connection.take() {
             Some(live) => live,
             None => match Connection::open(address).await {
@@ -172,6 +177,9 @@ async fn connection_loop(
             Ok(answer) => {
                 report.latencies.push(sent_at.elapsed());
                 *report.by_status.entry(answer.status).or_default() += 1;
+                if (200..300).contains(&answer.status) {
+                    report.acknowledged.push(number);
+                }
                 if answer.keep_alive {
                     connection = Some(live);
                 }

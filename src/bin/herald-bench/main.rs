@@ -10,20 +10,18 @@
 //! least half smtp-source's rate, at most 64 MB peak RSS). Exit code 0: all
 //! met; 1: the benchmark failed; 3: a target was missed.
 
-// Used by the web modes being written (signups, mixed load, health); the
-// allows go once the first of them lands.
-#[allow(dead_code)]
 mod anchor;
 mod cpu;
 mod dkim;
 mod herald_run;
-// Used by the web modes being written (signups, mixed load, health); the
-// allow goes once the first of them lands.
+// Parts (`get`, `count`) are for the web modes still being written (mixed
+// load, health); the allow goes once they land.
 #[allow(dead_code)]
 mod http_load;
 mod postgres;
 mod report;
 mod setup;
+mod signups;
 mod sink;
 mod smtp_source;
 mod workload;
@@ -96,6 +94,9 @@ enum Internal {
         #[arg(long, default_value_t = 2)]
         workers: usize,
     },
+    /// Signups over HTTP: `POST /subscriptions` against `herald serve`, next to
+    /// a bare actix-web server (see `herald-bench signups --help`).
+    Signups(signups::SignupsArgs),
 }
 
 fn main() -> ExitCode {
@@ -115,6 +116,16 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("herald-bench anchor-http: {error:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Internal::Signups(signups_args)) => {
+            return match signups::run(&signups_args) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(3),
+                Err(error) => {
+                    eprintln!("herald-bench signups: {error:#}");
                     ExitCode::FAILURE
                 }
             };

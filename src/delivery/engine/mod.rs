@@ -37,7 +37,7 @@ use crate::bounces::{ReturnPath, ReturnTarget};
 use crate::config::SecretKey;
 use crate::issues::{queries as issue_queries, RenderedIssue};
 use crate::mail::{MailIdentity, Mailer};
-use crate::store::{millis, now_millis, Dialect, Store};
+use crate::store::{millis, now_millis, Store};
 use crate::subscriptions::{LinkKey, Subscriptions};
 
 const OUTBOX_BATCH: i64 = 64;
@@ -102,10 +102,8 @@ pub(super) struct WriteGate(Option<Arc<Mutex<()>>>);
 
 impl WriteGate {
     fn for_store(store: &Store) -> Self {
-        match store.dialect() {
-            Dialect::Sqlite => Self(Some(Arc::new(Mutex::new(())))),
-            Dialect::Postgres => Self(None),
-        }
+        // The store's turn, shared with the signup intake and desk of this process.
+        Self(store.write_turn_lock())
     }
 
     pub(super) async fn turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
