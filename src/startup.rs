@@ -157,6 +157,7 @@ impl Application {
                     config.soft_bounce_limit.get(),
                 ),
             )),
+            database_check: Arc::default(),
         });
         let limiter_sweeper = tokio::spawn({
             let state = state.clone();

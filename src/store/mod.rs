@@ -262,12 +262,26 @@ impl Store {
         tx.commit().await
     }
 
-    /// Whether the database answers, for `/health`.
-    pub async fn ping(&self, within: Duration) -> Result<(), StoreError> {
+    /// What is known to be wrong without asking the database: the SQLite
+    /// file deleted or replaced, or a write that failed moments ago. A `stat`
+    /// and a lock, cheap enough for every `/health` request, which therefore
+    /// reports these at once however long its last full check is kept.
+    pub fn known_failure(&self) -> Option<StoreError> {
         if let Some(file) = &self.sqlite_file {
             if !file.is_intact() {
-                return Err(StoreError::FileGone(file.path.display().to_string()));
+                return Some(StoreError::FileGone(file.path.display().to_string()));
             }
+        }
+        match self.writes.state() {
+            WriteState::Failing => Some(StoreError::WritesFailing),
+            WriteState::Succeeding | WriteState::Unknown => None,
+        }
+    }
+
+    /// Whether the database answers, for `/health`.
+    pub async fn ping(&self, within: Duration) -> Result<(), StoreError> {
+        if let Some(failure) = self.known_failure() {
+            return Err(failure);
         }
         let query = async {
             match self.writes.state() {

@@ -3,31 +3,25 @@
 //! the status: with the relay down Herald still takes signups and queues
 //! the mail, so a load balancer or service manager must not act on it.
 
-use std::time::Duration;
-
 use actix_web::http::header;
 use actix_web::{get, web, HttpResponse};
 use serde_json::json;
 
+use super::database_check::Verdict;
 use super::error::error_chain;
 use super::outage::RETRY_AFTER_SECONDS;
 use super::AppState;
 
-const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
-
 #[get("/health")]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let relay = relay_state(&state);
-    match state.store.ping(HEALTH_TIMEOUT).await {
-        Ok(()) => {
+    match state.database_check.verdict(&state.store).await {
+        Verdict::Ok => {
             HttpResponse::Ok().json(json!({ "status": "ok", "database": "ok", "relay": relay }))
         }
-        Err(error) => {
-            tracing::error!(error = %error_chain(&error), "health check: database unavailable");
-            HttpResponse::ServiceUnavailable()
-                .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS))
-                .json(json!({ "status": "unavailable", "database": "unavailable", "relay": relay }))
-        }
+        Verdict::Unavailable => HttpResponse::ServiceUnavailable()
+            .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS))
+            .json(json!({ "status": "unavailable", "database": "unavailable", "relay": relay })),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api;
 mod archive;
 mod confirm;
+mod database_check;
 mod error;
 mod health;
 mod origin;
@@ -21,6 +22,7 @@ use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::web;
 
+pub use database_check::DatabaseCheck;
 pub use error::{error_chain, WebError};
 pub use pages::{set_page_language, Site};
 pub use rate_limit::SignupLimiter;
@@ -55,6 +57,8 @@ pub struct AppState {
     pub reports: Reports,
     pub signup_limiter: SignupLimiter,
     pub webhooks: Arc<Webhooks>,
+    /// `/health`'s database check, shared by every worker.
+    pub database_check: Arc<DatabaseCheck>,
 }
 
 impl AppState {

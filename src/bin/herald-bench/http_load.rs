@@ -298,6 +298,7 @@ pub fn get(path: &str, host: &str, extra_headers: &str) -> Vec<u8> {
 }
 
 /// A form `POST` of `body` (already URL-encoded).
+#[allow(dead_code)] // for the signups and mixed modes
 pub fn form_post(path: &str, host: &str, extra_headers: &str, body: &str) -> Vec<u8> {
     format!(
         "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\

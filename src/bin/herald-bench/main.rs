@@ -13,10 +13,8 @@
 mod anchor;
 mod cpu;
 mod dkim;
+mod health;
 mod herald_run;
-// Parts (`get`, `count`) are for the web modes still being written (mixed
-// load, health); the allow goes once they land.
-#[allow(dead_code)]
 mod http_load;
 mod postgres;
 mod report;
@@ -82,6 +80,8 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Internal {
+    /// `GET /health` on `herald serve` against a bare actix-web server (target: 40,000 req/s).
+    Health(health::HealthArgs),
     /// The SMTP sink, run by the benchmark as its child.
     #[command(hide = true)]
     Sink {
@@ -126,6 +126,16 @@ fn main() -> ExitCode {
                 Ok(false) => ExitCode::from(3),
                 Err(error) => {
                     eprintln!("herald-bench signups: {error:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Internal::Health(health_args)) => {
+            return match health::bench(&health_args) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(3),
+                Err(error) => {
+                    eprintln!("herald-bench health: {error:#}");
                     ExitCode::FAILURE
                 }
             };
