@@ -7,25 +7,22 @@
 //! sink as relay, drives it closed loop over kept-alive connections, then
 //! drives the anchor the same way. The target is 40,000 req/s.
 
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 
 use crate::anchor::AnchorProcess;
 use crate::http_load::{self, Load, LoadReport};
 use crate::report::thousands;
+use crate::serve::HeraldServe;
 use crate::setup::{self, TempDir, Tools};
 use crate::sink::SinkProcess;
-use crate::workload::herald_env;
 
 /// The target of issue 13.
 const TARGET_PER_SECOND: f64 = 40_000.0;
-/// How long `herald serve` may take to answer its first `/health`.
-const START_WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, clap::Args)]
 pub struct HealthArgs {
@@ -81,8 +78,10 @@ pub fn bench(args: &HealthArgs) -> anyhow::Result<bool> {
     for number in 1..=args.runs {
         let run_dir = dir.path.join(format!("run-{number}"));
         std::fs::create_dir_all(&run_dir)?;
-        let herald = HeraldServe::start(herald_exe, &run_dir, sink.address)?;
-        runtime.block_on(herald.wait_until_healthy())?;
+        let database_url = format!("sqlite://{}", run_dir.join("herald.db").display());
+        let smtp_url = format!("smtp://127.0.0.1:{}", sink.address.port());
+        let mut herald = HeraldServe::start(herald_exe, &run_dir, &database_url, &smtp_url, &[])?;
+        runtime.block_on(herald.wait_ready())?;
         let on_herald = runtime.block_on(drive(herald.address, load))?;
         drop(herald);
         let anchor = AnchorProcess::start(&tools.bench, workers)?;
@@ -147,96 +146,4 @@ fn millis(duration: Duration) -> String {
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
-}
-
-/// `herald serve` on a fresh SQLite database in `run_dir`, its output in `serve.log`.
-pub struct HeraldServe {
-    child: Child,
-    pub address: SocketAddr,
-    log: PathBuf,
-}
-
-impl HeraldServe {
-    pub fn start(herald_exe: &Path, run_dir: &Path, sink: SocketAddr) -> anyhow::Result<Self> {
-        Self::start_with(herald_exe, run_dir, sink, &[])
-    }
-
-    /// As [`HeraldServe::start`], with `extra_env` added to the environment.
-    pub fn start_with(
-        herald_exe: &Path,
-        run_dir: &Path,
-        sink: SocketAddr,
-        extra_env: &[(String, String)],
-    ) -> anyhow::Result<Self> {
-        let address = free_address()?;
-        let database_url = format!("sqlite://{}", run_dir.join("herald.db").display());
-        let mut env = herald_env(
-            run_dir,
-            &database_url,
-            &format!("smtp://127.0.0.1:{}", sink.port()),
-            16,
-        );
-        env.push(("HERALD_BIND".to_owned(), address.to_string()));
-        env.extend(extra_env.iter().cloned());
-        let log = run_dir.join("serve.log");
-        let out = std::fs::File::create(&log)?;
-        let mut command = Command::new(herald_exe);
-        command.arg("serve").current_dir(run_dir).env_clear();
-        if let Some(path) = std::env::var_os("PATH") {
-            command.env("PATH", path);
-        }
-        let child = command
-            .envs(env)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .spawn()
-            .with_context(|| format!("cannot start {} serve", herald_exe.display()))?;
-        Ok(Self {
-            child,
-            address,
-            log,
-        })
-    }
-
-    /// Waits for the first 200 from `/health`.
-    pub async fn wait_until_healthy(&self) -> anyhow::Result<()> {
-        let started = Instant::now();
-        let host = self.address.to_string();
-        let request = http_load::get("/health", &host, "");
-        while started.elapsed() < START_WAIT {
-            let probe = http_load::drive(
-                self.address,
-                Load {
-                    connections: 1,
-                    duration: Duration::from_millis(50),
-                    rate_per_second: None,
-                },
-                Arc::new({
-                    let request = request.clone();
-                    move |_| request.clone()
-                }),
-            )
-            .await?;
-            if probe.count(200) > 0 {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let output = std::fs::read_to_string(&self.log).unwrap_or_default();
-        bail!("`herald serve` did not answer /health within {START_WAIT:?}:\n{output}")
-    }
-}
-
-impl Drop for HeraldServe {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A port free at the moment of asking, for `HERALD_BIND`.
-fn free_address() -> anyhow::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?)
 }

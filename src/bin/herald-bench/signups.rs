@@ -12,29 +12,24 @@
 //! must be in the database.
 
 use std::collections::HashSet;
-use std::fs::File;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use herald::store::Store;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::anchor::AnchorProcess;
 use crate::http_load::{self, Load, LoadReport};
 use crate::postgres::RunSchema;
+use crate::serve::HeraldServe;
 use crate::setup::{self, TempDir, Tools};
 use crate::sink::SinkProcess;
-use crate::workload;
 
 /// The signup limit is per client IP and every benchmark connection comes
 /// from 127.0.0.1, so the benchmark lifts it out of the way.
 const SIGNUP_RATE_PER_MINUTE: u64 = 1_000_000_000;
-/// How long `herald serve` may take to answer `/health` after it starts.
-const START_WAIT: Duration = Duration::from_secs(30);
 /// An outbox that delivers nothing for this long has stalled.
 const DRAIN_STALL: Duration = Duration::from_secs(60);
 /// The durability round: load this long, SIGKILL at [`KILL_AFTER`].
@@ -147,7 +142,16 @@ async fn bench(
         None => format!("sqlite://{}", dir.join("herald.db").display()),
     };
     let smtp_url = format!("smtp://127.0.0.1:{}", sink.address.port());
-    let mut serve = Serve::start(herald_exe, dir, &database_url, &smtp_url)?;
+    let mut serve = HeraldServe::start(
+        herald_exe,
+        dir,
+        &database_url,
+        &smtp_url,
+        &[(
+            "HERALD_SIGNUP_RATE_PER_MINUTE".into(),
+            SIGNUP_RATE_PER_MINUTE.to_string(),
+        )],
+    )?;
     serve.wait_ready().await?;
 
     println!(
@@ -315,7 +319,7 @@ async fn wait_for_mail(sink: &mut SinkProcess, expected: u64) -> anyhow::Result<
 /// Drives signups, SIGKILLs `herald serve` in the middle, and counts how many
 /// of the acknowledged signups are in the database: `(found, acknowledged)`.
 async fn kill_under_load(
-    serve: &mut Serve,
+    serve: &mut HeraldServe,
     database_url: &str,
     next: &mut u64,
 ) -> anyhow::Result<(u64, u64)> {
@@ -327,8 +331,7 @@ async fn kill_under_load(
     });
     tokio::time::sleep(KILL_AFTER).await;
     // std's kill is SIGKILL: no shutdown hook runs.
-    serve.child.kill()?;
-    serve.child.wait()?;
+    serve.kill()?;
     let load = load.await.context("the load task panicked")??;
 
     let store = Store::connect(database_url, 1).await?;
@@ -354,88 +357,4 @@ async fn kill_under_load(
         bail!("no signup was acknowledged before the kill");
     }
     Ok((found, acknowledged))
-}
-
-/// `herald serve`, its output in `serve.log`.
-struct Serve {
-    child: Child,
-    address: SocketAddr,
-    log: PathBuf,
-}
-
-impl Serve {
-    fn start(
-        herald_exe: &Path,
-        dir: &Path,
-        database_url: &str,
-        smtp_url: &str,
-    ) -> anyhow::Result<Self> {
-        // A free port, released just before herald binds it.
-        let address = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-        let mut env = workload::herald_env(dir, database_url, smtp_url, 16);
-        env.push(("HERALD_BIND".into(), address.to_string()));
-        env.push((
-            "HERALD_SIGNUP_RATE_PER_MINUTE".into(),
-            SIGNUP_RATE_PER_MINUTE.to_string(),
-        ));
-        let log = dir.join("serve.log");
-        let out = File::create(&log)?;
-        let mut command = Command::new(herald_exe);
-        command.arg("serve").current_dir(dir).env_clear();
-        if let Some(path) = std::env::var_os("PATH") {
-            command.env("PATH", path);
-        }
-        let child = command
-            .envs(env)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .spawn()
-            .with_context(|| format!("cannot start {} serve", herald_exe.display()))?;
-        Ok(Self {
-            child,
-            address,
-            log,
-        })
-    }
-
-    fn check_alive(&mut self) -> anyhow::Result<()> {
-        if let Some(status) = self.child.try_wait()? {
-            let output = std::fs::read_to_string(&self.log).unwrap_or_default();
-            bail!("`herald serve` exited ({status}):\n{output}");
-        }
-        Ok(())
-    }
-
-    async fn wait_ready(&mut self) -> anyhow::Result<()> {
-        let started = Instant::now();
-        while started.elapsed() < START_WAIT {
-            self.check_alive()?;
-            if health_is_ok(self.address).await {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        bail!("`herald serve` did not answer /health within {START_WAIT:?}")
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn health_is_ok(address: SocketAddr) -> bool {
-    let Ok(mut stream) = tokio::net::TcpStream::connect(address).await else {
-        return false;
-    };
-    let request = format!("GET /health HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).await.is_err() {
-        return false;
-    }
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer).await;
-    answer.starts_with(b"HTTP/1.1 200")
 }
