@@ -399,9 +399,7 @@ impl PreparedIssue {
 mod tests {
     use super::*;
     use crate::config::BaseUrl;
-    use crate::issues::domain::{
-        HeaderInput, IssueContent, IssueStatus, Item, ItemInput, Renderings,
-    };
+    use crate::issues::domain::{HeaderInput, ItemInput};
     use crate::issues::Issue;
     use mail_parser::{HeaderValue as Parsed, MessageParser};
 
@@ -432,24 +430,9 @@ mod tests {
             date: "2026-11-29".into(),
             summary: "A summary with = signs, é and a long line ".repeat(8),
         }];
-        let content = IssueContent::parse(&header, &items).expect("valid issue");
         Issue {
             id: 12,
-            status: IssueStatus::Draft,
-            header: content.header,
-            items: content
-                .items
-                .into_iter()
-                .enumerate()
-                .map(|(i, content)| Item {
-                    id: i64::try_from(i).expect("small"),
-                    content,
-                })
-                .collect(),
-            created_at: 0,
-            updated_at: 0,
-            sent_at: None,
-            renderings: Renderings::default(),
+            ..crate::issues::render::tests::issue(header, items)
         }
     }
 

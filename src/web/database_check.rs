@@ -37,8 +37,7 @@ struct CheckState {
 
 struct LastCheck {
     at: Instant,
-    /// The failure's cause chain, or `None` when the database answered.
-    failure: Option<String>,
+    answered: bool,
 }
 
 /// What a `/health` request reports.
@@ -102,19 +101,18 @@ impl DatabaseCheck {
         let check = Arc::clone(self);
         let store = store.clone();
         let task = tokio::spawn(async move {
-            let failure = store
-                .ping(CHECK_TIMEOUT)
-                .await
-                .err()
-                .map(|error| error_chain(&error));
-            if let Some(failure) = &failure {
-                tracing::error!(error = %failure, "health check: database unavailable");
-            }
+            let answered = match store.ping(CHECK_TIMEOUT).await {
+                Ok(()) => true,
+                Err(error) => {
+                    tracing::error!(error = %error_chain(&error), "health check: database unavailable");
+                    false
+                }
+            };
             let mut state = check.state.lock().unwrap_or_else(PoisonError::into_inner);
             state.running_since = None;
             let last = LastCheck {
                 at: Instant::now(),
-                failure,
+                answered,
             };
             let verdict = verdict_of(&last);
             state.last = Some(last);
@@ -130,8 +128,9 @@ impl DatabaseCheck {
 }
 
 fn verdict_of(last: &LastCheck) -> Verdict {
-    match last.failure {
-        None => Verdict::Ok,
-        Some(_) => Verdict::Unavailable,
+    if last.answered {
+        Verdict::Ok
+    } else {
+        Verdict::Unavailable
     }
 }

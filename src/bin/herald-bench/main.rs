@@ -106,42 +106,16 @@ fn main() -> ExitCode {
     let args = Args::parse();
     match args.internal {
         Some(Internal::Sink { threads }) => {
-            return match sink::serve(threads) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("herald-bench sink: {error:#}");
-                    ExitCode::FAILURE
-                }
-            };
+            return exit_code("sink", sink::serve(threads).map(|()| true));
         }
         Some(Internal::AnchorHttp { workers }) => {
-            return match anchor::serve(workers) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("herald-bench anchor-http: {error:#}");
-                    ExitCode::FAILURE
-                }
-            };
+            return exit_code("anchor-http", anchor::serve(workers).map(|()| true));
         }
         Some(Internal::Signups(signups_args)) => {
-            return match signups::run(&signups_args) {
-                Ok(true) => ExitCode::SUCCESS,
-                Ok(false) => ExitCode::from(3),
-                Err(error) => {
-                    eprintln!("herald-bench signups: {error:#}");
-                    ExitCode::FAILURE
-                }
-            };
+            return exit_code("signups", signups::run(&signups_args));
         }
         Some(Internal::Health(health_args)) => {
-            return match health::bench(&health_args) {
-                Ok(true) => ExitCode::SUCCESS,
-                Ok(false) => ExitCode::from(3),
-                Err(error) => {
-                    eprintln!("herald-bench health: {error:#}");
-                    ExitCode::FAILURE
-                }
-            };
+            return exit_code("health", health::bench(&health_args));
         }
         None => {}
     }
@@ -186,6 +160,18 @@ fn main() -> ExitCode {
             eprintln!("herald-bench: {error:#}");
             // The worker's log and the database tell what went wrong.
             eprintln!("files kept in {}", dir.keep().display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// 0 when every target was met, 3 when one was missed, 1 when `mode` failed.
+fn exit_code(mode: &str, outcome: anyhow::Result<bool>) -> ExitCode {
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(3),
+        Err(error) => {
+            eprintln!("herald-bench {mode}: {error:#}");
             ExitCode::FAILURE
         }
     }

@@ -265,4 +265,4 @@ pub fn escape_attribute(value: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

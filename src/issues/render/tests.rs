@@ -45,7 +45,9 @@ fn article_item() -> ItemInput {
     }
 }
 
-fn issue(header: HeaderInput, items: Vec<ItemInput>) -> Issue {
+/// An issue made from `header` and `items`, as the composer would save it
+/// (also used by the delivery tests).
+pub(crate) fn issue(header: HeaderInput, items: Vec<ItemInput>) -> Issue {
     let content = IssueContent::parse(&header, &items).expect("valid issue");
     Issue {
         id: 7,
