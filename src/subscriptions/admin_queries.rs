@@ -349,6 +349,8 @@ pub struct NewConfirmation {
     pub subscriber_id: i64,
     pub token_hash: String,
     pub seed: String,
+    pub created_at: i64,
+    pub expires_at: i64,
 }
 
 /// Confirmation links and their queued mail for many subscribers at once
@@ -358,8 +360,6 @@ pub async fn insert_confirmations(
     conn: &mut AnyConnection,
     dialect: Dialect,
     confirmations: &[NewConfirmation],
-    now: i64,
-    expires_at: i64,
 ) -> Result<(), sqlx::Error> {
     // Six values per outbox row keeps a chunk well under SQLite's 32,766 parameters.
     for chunk in confirmations.chunks(MAX_ROWS_PER_INSERT) {
@@ -375,8 +375,8 @@ pub async fn insert_confirmations(
             query = query
                 .bind(confirmation.token_hash.as_str())
                 .bind(confirmation.subscriber_id)
-                .bind(now)
-                .bind(expires_at);
+                .bind(confirmation.created_at)
+                .bind(confirmation.expires_at);
         }
         query.execute(&mut *conn).await?;
 
@@ -393,9 +393,9 @@ pub async fn insert_confirmations(
                 .bind("confirmation")
                 .bind(confirmation.subscriber_id)
                 .bind(confirmation.seed.as_str())
-                .bind(now)
-                .bind(expires_at)
-                .bind(now);
+                .bind(confirmation.created_at)
+                .bind(confirmation.expires_at)
+                .bind(confirmation.created_at);
         }
         query.execute(&mut *conn).await?;
     }

@@ -204,34 +204,29 @@ impl Subscriptions {
         }
     }
 
-    /// `send_confirmation` for many new subscribers in a few statements.
+    /// `send_confirmation` for many new subscribers in a few statements:
+    /// each `(subscriber id, when)` gets a link dated `when`.
     async fn send_confirmations(
         &self,
         conn: &mut sqlx::AnyConnection,
-        subscriber_ids: &[i64],
-        now: i64,
+        new_subscribers: &[(i64, i64)],
     ) -> Result<(), sqlx::Error> {
-        let confirmations: Vec<admin_queries::NewConfirmation> = subscriber_ids
+        let ttl = millis(self.policy.confirmation_ttl);
+        let confirmations: Vec<admin_queries::NewConfirmation> = new_subscribers
             .iter()
-            .map(|&subscriber_id| {
+            .map(|&(subscriber_id, at)| {
                 let seed = TokenSeed::generate();
                 let token_hash = ConfirmationToken::derive(&self.key, &seed).hash();
                 admin_queries::NewConfirmation {
                     subscriber_id,
                     token_hash,
                     seed: seed.as_str().to_owned(),
+                    created_at: at,
+                    expires_at: at + ttl,
                 }
             })
             .collect();
-        let expires_at = now + millis(self.policy.confirmation_ttl);
-        admin_queries::insert_confirmations(
-            conn,
-            self.store.dialect(),
-            &confirmations,
-            now,
-            expires_at,
-        )
-        .await
+        admin_queries::insert_confirmations(conn, self.store.dialect(), &confirmations).await
     }
 
     /// A new confirmation link and the mail that carries it, with no limit
@@ -548,12 +543,6 @@ impl Subscriptions {
     /// Tells the delivery engine that a subscriber left, after the change is committed.
     pub fn departed(&self, id: i64) {
         self.signals.departed(id);
-    }
-
-    /// The subscriber a queued mail goes to.
-    pub async fn subscriber(&self, id: i64) -> Result<Option<SubscriberRecord>, sqlx::Error> {
-        let mut conn = self.store.pool().acquire().await?;
-        queries::find_by_id(&mut conn, id).await
     }
 
     pub fn confirmation_token_for(&self, seed: &TokenSeed) -> ConfirmationToken {

@@ -1,5 +1,7 @@
 //! Every SQL statement of the subscriber side, written once for both engines.
 
+use std::collections::HashSet;
+
 use sqlx::{AnyConnection, Row};
 
 use super::domain::{SubscriberEmail, SubscriberName, SubscriberStatus};
@@ -366,6 +368,105 @@ pub async fn insert_signup_requests(
             .bind(request.origin.ip.as_deref())
             .bind(request.origin.user_agent.as_deref())
             .bind(request.received_at);
+    }
+    query.execute(conn).await?;
+    Ok(())
+}
+
+/// Which of `addresses` (lower-cased, ASCII) are on the list in any state,
+/// as lower-cased addresses: the signup desk's batch looks them up at once.
+pub async fn listed_addresses(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    addresses: &[String],
+) -> Result<HashSet<String>, sqlx::Error> {
+    if addresses.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut placeholders = Placeholders::new(dialect);
+    let list: Vec<String> = addresses.iter().map(|_| placeholders.one()).collect();
+    let sql = format!(
+        "SELECT lower(email) AS address FROM subscribers WHERE lower(email) IN ({})",
+        list.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for address in addresses {
+        query = query.bind(address.as_str());
+    }
+    query
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|row| row.try_get("address"))
+        .collect()
+}
+
+/// A new pending subscriber from a queued signup.
+pub struct NewPendingSignup<'a> {
+    pub email: &'a SubscriberEmail,
+    pub name: Option<&'a SubscriberName>,
+    pub at: i64,
+}
+
+/// Inserts new pending subscribers in one statement; returns the id and
+/// lower-cased address of each row written. An address listed meanwhile (by
+/// another process) is left alone and missing from the answer.
+pub async fn insert_pending_signups(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    rows: &[NewPendingSignup<'_>],
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut placeholders = Placeholders::new(dialect);
+    let values: Vec<String> = rows.iter().map(|_| placeholders.row(6)).collect();
+    let sql = format!(
+        "INSERT INTO subscribers (email, name, status, created_at, updated_at, link_key) \
+         VALUES {} ON CONFLICT DO NOTHING RETURNING id, lower(email) AS address",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for row in rows {
+        query = query
+            .bind(row.email.as_str())
+            .bind(row.name.map(SubscriberName::as_str))
+            .bind("pending")
+            .bind(row.at)
+            .bind(row.at)
+            .bind(LinkKey::generate().as_str().to_owned());
+    }
+    query
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("id")?, row.try_get("address")?)))
+        .collect()
+}
+
+/// One `signed_up` event per `(subscriber id, when, origin)`, in one statement.
+pub async fn record_signup_events(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    events: &[(i64, i64, &RequestOrigin)],
+) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut placeholders = Placeholders::new(dialect);
+    let values: Vec<String> = events.iter().map(|_| placeholders.row(5)).collect();
+    let sql = format!(
+        "INSERT INTO subscriber_events (subscriber_id, kind, at, ip, user_agent) VALUES {}",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for (subscriber_id, at, origin) in events {
+        query = query
+            .bind(*subscriber_id)
+            .bind("signed_up")
+            .bind(*at)
+            .bind(origin.ip.as_deref())
+            .bind(origin.user_agent.as_deref());
     }
     query.execute(conn).await?;
     Ok(())

@@ -9,10 +9,10 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::queries::{self, NewSignupRequest};
-use crate::store::Store;
+use crate::store::{Dialect, Store};
 
 /// Rows per INSERT: five values a row keeps a group under the 999 parameters
 /// older SQLite builds allow; at 8 connections groups stay far smaller.
@@ -91,9 +91,30 @@ impl SignupIntake {
 }
 
 async fn run(store: Store, mut queue: mpsc::Receiver<Waiting>) {
-    let mut group = Vec::with_capacity(MAX_GROUP);
-    while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
-        write_group(&store, &mut group).await;
+    let writers = Arc::new(Semaphore::new(groups_at_once(store.dialect())));
+    // A writer is free before the next group is taken: while all are busy,
+    // rows gather in the queue into a larger group.
+    while let Ok(writer) = writers.clone().acquire_owned().await {
+        let mut group = Vec::with_capacity(MAX_GROUP);
+        if queue.recv_many(&mut group, MAX_GROUP).await == 0 {
+            return;
+        }
+        let store = store.clone();
+        tokio::spawn(async move {
+            write_group(&store, &mut group).await;
+            drop(writer);
+        });
+    }
+}
+
+/// Groups written at the same time. SQLite has one writer, and its commits
+/// cost no flush (WAL, synchronous = NORMAL); a PostgreSQL commit waits for
+/// its WAL flush, and commits made together share one, so one group at a
+/// time left the server idle between flushes.
+fn groups_at_once(dialect: Dialect) -> usize {
+    match dialect {
+        Dialect::Sqlite => 1,
+        Dialect::Postgres => 4,
     }
 }
 

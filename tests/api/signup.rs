@@ -792,7 +792,100 @@ async fn many_signups_at_once_all_land_and_each_gets_one_confirmation(backend: B
     }
 }
 
+/// Issue 13: the desk handles queued signups a batch at a time, new
+/// addresses in a few statements for the whole batch. Each request in a
+/// batch must still get what it would get handled alone: new addresses,
+/// repeats within the batch, listed ones in each state, a suppressed one and
+/// one with an international domain, all queued before a worker takes them
+/// at once.
+async fn a_mixed_batch_of_signups_gets_what_each_would_get_alone(backend: Backend) {
+    let app = TestApp::spawn_web_only(backend).await;
+    let confirmed = app
+        .add_subscribers(1, SubscriberStatus::Confirmed, "confirmed")
+        .await
+        .remove(0);
+    let pending = app
+        .add_subscribers(1, SubscriberStatus::Pending, "pending")
+        .await
+        .remove(0);
+    let left = app
+        .add_subscribers(1, SubscriberStatus::Unsubscribed, "left")
+        .await
+        .remove(0);
+    let token = app.api_token(herald::accounts::Role::Admin).await;
+    let suppressed = "blocked@example.com";
+    let response = app
+        .api(reqwest::Method::POST, "/api/v1/suppressions", &token)
+        .json(&json!({"value": suppressed, "reason": "asked by phone"}))
+        .send()
+        .await
+        .expect("POST /api/v1/suppressions");
+    assert_eq!(response.status(), 201);
+
+    let typed = [
+        "first@example.com",
+        "second@example.com",
+        "First@Example.com",
+        pending.as_str(),
+        confirmed.as_str(),
+        left.as_str(),
+        suppressed,
+        "Leser@Bücher.example",
+        "first@example.com",
+    ];
+    for address in typed {
+        let response = app
+            .post_form("/subscriptions", &[("email", address), ("website", "")])
+            .await;
+        assert_eq!(response.status(), 200, "{address}");
+    }
+    assert_eq!(app.db.count("signup_requests").await, typed.len() as i64);
+
+    // The worker handles the signups; with the usual spacing between
+    // confirmations, a repeat in the batch gets no second mail.
+    let mut config = app.config.clone();
+    config.confirmation_min_interval = Duration::from_secs(3600);
+    let worker = herald::startup::Worker::build(config)
+        .await
+        .expect("the worker starts");
+    app.signups_handled().await;
+    let international = "Leser@xn--bcher-kva.example";
+    for address in ["first@example.com", "second@example.com", international] {
+        app.next_mail_to(address, 0).await;
+        assert_eq!(
+            app.subscriber_status(address).await.as_deref(),
+            Some("pending"),
+            "{address}"
+        );
+    }
+    app.next_mail_to(&pending, 0).await;
+    app.next_mail_to(&left, 0).await;
+    let mails = app.mails_after_quiet_period().await;
+    assert_eq!(
+        mails.len(),
+        5,
+        "one confirmation each for first, second, Leser, the pending and the returning reader"
+    );
+    assert!(app.mails_to(&confirmed).await.is_empty());
+    assert!(app.mails_to(suppressed).await.is_empty());
+    assert_eq!(
+        app.subscriber_status(&left).await.as_deref(),
+        Some("pending")
+    );
+    assert_eq!(app.subscriber_status(suppressed).await, None);
+    assert_eq!(
+        app.db.count("subscribers").await,
+        6,
+        "three listed before, three new"
+    );
+    // Every request for a listable address is consent evidence, repeats too.
+    assert_eq!(app.db.events("first@example.com").await.len(), 3);
+    assert_eq!(app.db.events("second@example.com").await.len(), 1);
+    worker.stop().await;
+}
+
 on_both_databases!(
+    a_mixed_batch_of_signups_gets_what_each_would_get_alone,
     many_signups_at_once_all_land_and_each_gets_one_confirmation,
     an_address_without_a_dot_in_its_domain_is_refused_with_a_fix_offered,
     a_likely_typo_is_questioned_and_corrected_with_one_click,

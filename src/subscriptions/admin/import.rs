@@ -204,7 +204,8 @@ impl Subscriptions {
             )
             .await?;
             if *admission == Admission::Pending {
-                self.send_confirmations(&mut tx, &ids, now).await?;
+                let new_subscribers: Vec<(i64, i64)> = ids.iter().map(|&id| (id, now)).collect();
+                self.send_confirmations(&mut tx, &new_subscribers).await?;
             }
             added += ids.len() as u64;
         }
