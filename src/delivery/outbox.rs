@@ -3,8 +3,8 @@
 
 use sqlx::{AnyConnection, AnyPool, Row};
 
-use crate::store::Dialect;
-use crate::subscriptions::TokenSeed;
+use crate::store::{Dialect, Placeholders};
+use crate::subscriptions::{LinkKey, SubscriberRecord, TokenSeed};
 
 /// What a queued mail is; the sender renders it when it goes out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +103,9 @@ pub struct ClaimedMail {
     pub token_seed: Option<String>,
     pub expires_at: i64,
     pub attempts: i64,
+    /// The reader as the claim found them, read with the claim so that no
+    /// mail costs a query of its own; None when the row is gone.
+    pub subscriber: Option<SubscriberRecord>,
 }
 
 /// Claims up to `limit` due mails until `now + lease`. A sender that dies
@@ -125,7 +128,11 @@ pub async fn claim_due(
              WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
                AND (claimed_until IS NULL OR claimed_until < $1) \
              ORDER BY next_attempt_at LIMIT $3 {skip_locked}) \
-         RETURNING id, kind, subscriber_id, token_seed, expires_at, attempts"
+         RETURNING id, kind, subscriber_id, token_seed, expires_at, attempts, \
+             (SELECT email FROM subscribers s WHERE s.id = outbox.subscriber_id) AS email, \
+             (SELECT name FROM subscribers s WHERE s.id = outbox.subscriber_id) AS name, \
+             (SELECT status FROM subscribers s WHERE s.id = outbox.subscriber_id) AS status, \
+             (SELECT link_key FROM subscribers s WHERE s.id = outbox.subscriber_id) AS link_key"
     );
     let rows = sqlx::query(&sql)
         .bind(now)
@@ -135,13 +142,30 @@ pub async fn claim_due(
         .await?;
     rows.iter()
         .map(|row| {
+            let subscriber_id = row.try_get("subscriber_id")?;
+            let subscriber = match row.try_get::<Option<String>, _>("email")? {
+                Some(email) => Some(SubscriberRecord {
+                    id: subscriber_id,
+                    email,
+                    name: row.try_get("name")?,
+                    status: row
+                        .try_get::<String, _>("status")?
+                        .parse()
+                        .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+                    link_key: row
+                        .try_get::<Option<String>, _>("link_key")?
+                        .map(LinkKey::from_stored),
+                }),
+                None => None,
+            };
             Ok(ClaimedMail {
                 id: row.try_get("id")?,
                 kind: row.try_get("kind")?,
-                subscriber_id: row.try_get("subscriber_id")?,
+                subscriber_id,
                 token_seed: row.try_get("token_seed")?,
                 expires_at: row.try_get("expires_at")?,
                 attempts: row.try_get("attempts")?,
+                subscriber,
             })
         })
         .collect()
@@ -157,20 +181,34 @@ pub async fn next_due_at(pool: &AnyPool) -> Result<Option<i64>, sqlx::Error> {
     .try_get("due")
 }
 
-pub async fn mark_sent(pool: &AnyPool, id: i64, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE outbox SET sent_at = $2, claimed_until = NULL, token_seed = NULL, last_error = NULL \
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(now)
-    .execute(pool)
-    .await?;
+/// Marks claimed mails sent, all in one statement.
+pub async fn mark_sent(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    ids: &[i64],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut placeholders = Placeholders::new(dialect);
+    let sent_at = placeholders.one();
+    let list: Vec<String> = ids.iter().map(|_| placeholders.one()).collect();
+    let sql = format!(
+        "UPDATE outbox SET sent_at = {sent_at}, claimed_until = NULL, token_seed = NULL, \
+         last_error = NULL WHERE id IN ({})",
+        list.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(now);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query.execute(conn).await?;
     Ok(())
 }
 
 pub async fn mark_retry(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     id: i64,
     next_attempt_at: i64,
     error: &str,
@@ -181,27 +219,27 @@ pub async fn mark_retry(
     .bind(id)
     .bind(next_attempt_at)
     .bind(error)
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(())
 }
 
 /// Gives a claimed mail back untried (the relay cannot be reached): due
 /// again at once, and the claim's attempt does not count.
-pub async fn release(pool: &AnyPool, id: i64, now: i64) -> Result<(), sqlx::Error> {
+pub async fn release(conn: &mut AnyConnection, id: i64, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE outbox SET next_attempt_at = $2, claimed_until = NULL, attempts = attempts - 1 \
          WHERE id = $1 AND sent_at IS NULL AND failed_at IS NULL",
     )
     .bind(id)
     .bind(now)
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(())
 }
 
 pub async fn mark_failed(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     id: i64,
     now: i64,
     error: &str,
@@ -213,7 +251,7 @@ pub async fn mark_failed(
     .bind(id)
     .bind(now)
     .bind(error)
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(())
 }

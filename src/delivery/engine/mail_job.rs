@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
+use super::mail_recorder::{MailRecord, Written};
 use super::Engine;
 use crate::bounces::{message_id_for, ReturnTarget};
-use crate::delivery::outbox::{self, ClaimedMail, MailKind};
+use crate::delivery::outbox::{ClaimedMail, MailKind};
 use crate::mail::{ConfirmationEmail, SendError, WelcomeEmail};
-use crate::store::{is_unavailable, millis, now_millis};
+use crate::store::{millis, now_millis};
 use crate::subscriptions::{SubscriberEmail, SubscriberName, SubscriberStatus, TokenSeed};
 use crate::telemetry;
 
@@ -16,13 +17,6 @@ use crate::telemetry;
 const HOLD_RETRY: Duration = Duration::from_secs(1);
 
 /// The row change that records a mail's outcome.
-enum Record {
-    Sent,
-    Released,
-    Retry { at: i64, why: String },
-    Failed(String),
-}
-
 enum MailOutcome {
     Sent,
     /// Not tried (the relay cannot be reached): back in the queue, due at once,
@@ -76,14 +70,14 @@ impl Engine {
             MailOutcome::Sent => {
                 metrics::counter!(telemetry::MESSAGES_SENT, "kind" => kind).increment(1);
                 tracing::info!("mail sent");
-                Record::Sent
+                MailRecord::Sent
             }
-            MailOutcome::Released => Record::Released,
+            MailOutcome::Released => MailRecord::Released,
             MailOutcome::Retry(why) if now < mail.expires_at => {
                 metrics::counter!(telemetry::MESSAGES_RETRIED, "kind" => kind).increment(1);
                 let delay = self.settings.retry.delay_after(mail.attempts);
                 tracing::warn!(error = %why, retry_in = ?delay, "mail not sent, will retry");
-                Record::Retry {
+                MailRecord::Retry {
                     at: now + millis(delay),
                     why,
                 }
@@ -91,15 +85,15 @@ impl Engine {
             MailOutcome::Retry(why) => {
                 metrics::counter!(telemetry::MESSAGES_FAILED, "kind" => kind).increment(1);
                 tracing::error!(error = %why, "mail not sent before it expired; giving up");
-                Record::Failed(format!("gave up, expired before it could be sent: {why}"))
+                MailRecord::Failed(format!("gave up, expired before it could be sent: {why}"))
             }
             MailOutcome::Failed(why) => {
                 metrics::counter!(telemetry::MESSAGES_FAILED, "kind" => kind).increment(1);
                 tracing::error!(error = %why, "mail refused for good");
-                Record::Failed(why)
+                MailRecord::Failed(why)
             }
         };
-        self.record_mail(mail.id, &record, now).await;
+        self.record_mail(mail.id, record, now).await;
     }
 
     /// Writes a mail's outcome. While the database cannot take it (down, or
@@ -107,19 +101,12 @@ impl Engine {
     /// else meanwhile: a mail that went out but is not marked sent would go
     /// out again. Other errors give the outcome up to the claim's end: at
     /// worst a duplicate, never a loss.
-    async fn record_mail(&self, id: i64, record: &Record, now: i64) {
-        let pool = self.store.pool();
+    async fn record_mail(&self, id: i64, record: MailRecord, now: i64) {
         let mut waits = 0u32;
         loop {
-            let recorded = match record {
-                Record::Sent => outbox::mark_sent(pool, id, now).await,
-                Record::Released => outbox::release(pool, id, now).await,
-                Record::Retry { at, why } => outbox::mark_retry(pool, id, *at, why).await,
-                Record::Failed(why) => outbox::mark_failed(pool, id, now, why).await,
-            };
-            match recorded {
-                Ok(()) => return,
-                Err(error) if is_unavailable(&error) && !self.is_stopping() => {
+            match self.mail_recorder.record(id, record.clone(), now).await {
+                Written::Yes => return,
+                Written::Unavailable(error) if !self.is_stopping() => {
                     if waits == 0 {
                         tracing::warn!(%error, "cannot record the outcome of a mail yet; holding it until the database takes it");
                     }
@@ -129,7 +116,7 @@ impl Engine {
                     )
                     .await;
                 }
-                Err(error) => {
+                Written::Unavailable(error) | Written::Failed(error) => {
                     tracing::error!(%error, "cannot record the outcome of a mail");
                     return;
                 }
@@ -141,10 +128,9 @@ impl Engine {
         let kind = MailKind::parse(&mail.kind).ok_or_else(|| {
             AttemptError::Undeliverable(format!("unknown mail kind {:?}", mail.kind))
         })?;
-        let subscriber = self
-            .subscriptions
-            .subscriber(mail.subscriber_id)
-            .await?
+        let subscriber = mail
+            .subscriber
+            .as_ref()
             .ok_or_else(|| AttemptError::Undeliverable("subscriber was deleted".into()))?;
         let wanted_status = match kind {
             MailKind::Confirmation => SubscriberStatus::Pending,

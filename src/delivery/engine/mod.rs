@@ -7,6 +7,7 @@
 mod copy_job;
 mod lease;
 mod mail_job;
+mod mail_recorder;
 mod pacing;
 mod recorder;
 mod relay_watch;
@@ -26,6 +27,7 @@ use tokio::task::JoinSet;
 
 use self::copy_job::CopyJob;
 use self::lease::Leases;
+use self::mail_recorder::MailRecorder;
 use self::pacing::Pacer;
 use self::recorder::{Committed, Recorder};
 use self::share::Share;
@@ -130,6 +132,7 @@ pub struct Engine {
     share: Arc<Share>,
     leases: Leases,
     recorder: Recorder,
+    mail_recorder: MailRecorder,
     write_gate: WriteGate,
     /// Issues whose status is `sending`, refreshed every `STATUS_POLL`.
     sending: RwLock<HashSet<i64>>,
@@ -168,6 +171,8 @@ impl Engine {
             key.clone(),
             i64::from(settings.bounce_after_failures.get()),
         );
+        let (mail_recorder, mail_recorder_task) =
+            MailRecorder::start(store.clone(), write_gate.clone());
         let pacer = settings
             .rate
             .map(|per_second| Pacer::new(store.clone(), write_gate.clone(), per_second.get()));
@@ -184,6 +189,7 @@ impl Engine {
             share,
             leases,
             recorder,
+            mail_recorder,
             write_gate,
             sending: RwLock::new(HashSet::new()),
             guards_checked: Mutex::new(HashMap::new()),
@@ -195,6 +201,7 @@ impl Engine {
             // last `Recorder` clone goes with the engine, ending the recorder.
             drop(engine);
             let _ = recorder_task.await;
+            let _ = mail_recorder_task.await;
         });
         EngineHandle { task }
     }
@@ -269,14 +276,17 @@ impl Engine {
         prepared: &mut HashMap<i64, Arc<PreparedIssue>>,
     ) -> Result<usize, sqlx::Error> {
         let now = now_millis();
-        let mails = outbox::claim_due(
-            self.store.pool(),
-            self.store.dialect(),
-            now,
-            millis(self.leases.length()),
-            OUTBOX_BATCH,
-        )
-        .await?;
+        let mails = {
+            let _turn = self.write_gate.turn().await;
+            outbox::claim_due(
+                self.store.pool(),
+                self.store.dialect(),
+                now,
+                millis(self.leases.length()),
+                OUTBOX_BATCH,
+            )
+            .await?
+        };
         let mut claimed = mails.len();
         for mail in mails {
             if jobs.send(Job::Mail(mail)).await.is_err() {
