@@ -204,30 +204,19 @@ impl Subscriptions {
         }
     }
 
-    /// `send_confirmation` for many new subscribers in a few statements.
+    /// `send_confirmation` for many new subscribers in a few statements, with
+    /// links made ahead ([`admin_queries::NewConfirmation`]).
     async fn send_confirmations(
         &self,
         conn: &mut sqlx::AnyConnection,
-        subscriber_ids: &[i64],
+        confirmations: &[admin_queries::NewConfirmation],
         now: i64,
     ) -> Result<(), sqlx::Error> {
-        let confirmations: Vec<admin_queries::NewConfirmation> = subscriber_ids
-            .iter()
-            .map(|&subscriber_id| {
-                let seed = TokenSeed::generate();
-                let token_hash = ConfirmationToken::derive(&self.key, &seed).hash();
-                admin_queries::NewConfirmation {
-                    subscriber_id,
-                    token_hash,
-                    seed: seed.as_str().to_owned(),
-                }
-            })
-            .collect();
         let expires_at = now + millis(self.policy.confirmation_ttl);
         admin_queries::insert_confirmations(
             conn,
             self.store.dialect(),
-            &confirmations,
+            confirmations,
             now,
             expires_at,
         )
