@@ -172,10 +172,10 @@ impl Subscriptions {
             .bulk_writer()
             .await
             .map_err(|source| ImportError::Store { added: 0, source })?;
-        while let Some(batch) = next {
+        while let Some(mut batch) = next {
             report.rows += batch.rows_read;
-            for (line, reason) in &batch.bad {
-                report.reject(*line, reason.clone());
+            for (line, reason) in std::mem::take(&mut batch.bad) {
+                report.reject(line, reason);
             }
             self.import_batch(&mut writer, batch, admission, actor, &mut report)
                 .await
