@@ -7,7 +7,6 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::domain::SubscriberStatus;
-use super::tokens::LinkKey;
 use super::RequestOrigin;
 use crate::store::{Dialect, Placeholders};
 
@@ -278,6 +277,9 @@ pub struct NewSubscriberRow<'a> {
     pub name: Option<&'a str>,
     pub status: SubscriberStatus,
     pub created_at: i64,
+    /// A fresh [`LinkKey`]: random, so rows given in key order fill the
+    /// key's index from left to right instead of at random.
+    pub link_key: &'a str,
 }
 
 /// Inserts up to [`MAX_ROWS_PER_INSERT`] subscribers in one statement, leaving
@@ -308,7 +310,7 @@ pub async fn insert_subscribers(
             .bind(row.status.as_str())
             .bind(row.created_at)
             .bind(row.created_at)
-            .bind(LinkKey::generate().as_str().to_owned());
+            .bind(row.link_key);
     }
     query
         .fetch_all(conn)

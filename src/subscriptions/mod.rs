@@ -204,29 +204,26 @@ impl Subscriptions {
         }
     }
 
-    /// `send_confirmation` for many new subscribers in a few statements:
-    /// each `(subscriber id, when)` gets a link dated `when`.
+    /// A confirmation link for a new subscriber, dated `at`, and the seed
+    /// its mail derives it from.
+    fn new_confirmation(&self, subscriber_id: i64, at: i64) -> admin_queries::NewConfirmation {
+        let seed = TokenSeed::generate();
+        admin_queries::NewConfirmation {
+            subscriber_id,
+            token_hash: ConfirmationToken::derive(&self.key, &seed).hash(),
+            seed: seed.as_str().to_owned(),
+            created_at: at,
+            expires_at: at + millis(self.policy.confirmation_ttl),
+        }
+    }
+
+    /// `send_confirmation` for many new subscribers in a few statements.
     async fn send_confirmations(
         &self,
         conn: &mut sqlx::AnyConnection,
-        new_subscribers: &[(i64, i64)],
+        confirmations: &[admin_queries::NewConfirmation],
     ) -> Result<(), sqlx::Error> {
-        let ttl = millis(self.policy.confirmation_ttl);
-        let confirmations: Vec<admin_queries::NewConfirmation> = new_subscribers
-            .iter()
-            .map(|&(subscriber_id, at)| {
-                let seed = TokenSeed::generate();
-                let token_hash = ConfirmationToken::derive(&self.key, &seed).hash();
-                admin_queries::NewConfirmation {
-                    subscriber_id,
-                    token_hash,
-                    seed: seed.as_str().to_owned(),
-                    created_at: at,
-                    expires_at: at + ttl,
-                }
-            })
-            .collect();
-        admin_queries::insert_confirmations(conn, self.store.dialect(), &confirmations).await
+        admin_queries::insert_confirmations(conn, self.store.dialect(), confirmations).await
     }
 
     /// A new confirmation link and the mail that carries it, with no limit

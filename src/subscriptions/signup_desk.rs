@@ -153,7 +153,7 @@ impl Subscriptions {
             match inserted.get(&signup.address()) {
                 Some(&id) => {
                     events.push((id, signup.at, &signup.origin));
-                    confirmations.push((id, signup.at));
+                    confirmations.push(self.new_confirmation(id, signup.at));
                     outcomes.push(SignupOutcome::ConfirmationQueued);
                 }
                 // Listed by another process since we looked: as if we came second.

@@ -93,6 +93,15 @@ impl LinkKey {
         Self(crate::config::secret_hex(&bytes))
     }
 
+    /// `count` fresh keys in ascending order, for a bulk insert: the unique
+    /// index on the key then takes them from left to right, each page once,
+    /// instead of each on a random page.
+    pub fn generate_sorted(count: usize) -> Vec<Self> {
+        let mut keys: Vec<Self> = (0..count).map(|_| Self::generate()).collect();
+        keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        keys
+    }
+
     /// The stored value, as read with the subscriber's row.
     pub fn from_stored(stored: String) -> Self {
         Self(stored)

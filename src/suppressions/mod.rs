@@ -302,21 +302,52 @@ pub async fn check_in(
     }))
 }
 
+/// What the suppression check of one address needs from memory: its keyed
+/// hash and its domain. An import computes these off the writer's path, while
+/// the previous batch is being written.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    hash: String,
+    domain: String,
+}
+
+impl Probe {
+    pub fn new(key: &SecretKey, email: &SubscriberEmail) -> Self {
+        Self {
+            hash: address_hash(key, email.as_str()),
+            domain: domain_of(email.as_str()),
+        }
+    }
+}
+
 /// Which of `emails` are suppressed, by their position, in one or a few
-/// statements: for an import's batch.
+/// statements: for an import's check.
 pub async fn suppressed_among(
     conn: &mut AnyConnection,
     dialect: Dialect,
     key: &SecretKey,
     emails: &[&SubscriberEmail],
 ) -> Result<HashSet<usize>, sqlx::Error> {
-    let hashes: Vec<String> = emails
+    let probes: Vec<Probe> = emails.iter().map(|email| Probe::new(key, email)).collect();
+    let probes: Vec<&Probe> = probes.iter().collect();
+    suppressed_probes(conn, dialect, &probes).await
+}
+
+/// Which of `probes` are suppressed, by their position: for an import's batch.
+pub async fn suppressed_probes(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    probes: &[&Probe],
+) -> Result<HashSet<usize>, sqlx::Error> {
+    // Most lists have no entry at all; then a batch costs one statement
+    // instead of one per 5,000 addresses.
+    if probes.is_empty() || !queries::any_entry(conn).await? {
+        return Ok(HashSet::new());
+    }
+    let hashes: Vec<String> = probes.iter().map(|probe| probe.hash.clone()).collect();
+    let domains: Vec<String> = probes
         .iter()
-        .map(|email| address_hash(key, email.as_str()))
-        .collect();
-    let domains: Vec<String> = emails
-        .iter()
-        .map(|email| domain_of(email.as_str()))
+        .map(|probe| probe.domain.clone())
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
@@ -324,12 +355,11 @@ pub async fn suppressed_among(
         queries::listed_among(conn, dialect, &hashes, &domains).await?;
     let listed_hashes: HashSet<String> = listed_hashes.into_iter().collect();
     let listed_domains: HashSet<String> = listed_domains.into_iter().collect();
-    Ok(emails
+    Ok(probes
         .iter()
         .enumerate()
-        .filter(|(i, email)| {
-            listed_hashes.contains(&hashes[*i])
-                || listed_domains.contains(&domain_of(email.as_str()))
+        .filter(|(_, probe)| {
+            listed_hashes.contains(&probe.hash) || listed_domains.contains(&probe.domain)
         })
         .map(|(i, _)| i)
         .collect())

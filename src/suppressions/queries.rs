@@ -97,6 +97,14 @@ pub async fn find_match(
     .transpose()
 }
 
+/// Whether the list has any entry.
+pub async fn any_entry(conn: &mut AnyConnection) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("SELECT 1 AS found FROM suppressions LIMIT 1")
+        .fetch_optional(conn)
+        .await?
+        .is_some())
+}
+
 /// Which of `hashes` and `domains` are listed: the matching hashes and domains.
 pub async fn listed_among(
     conn: &mut AnyConnection,

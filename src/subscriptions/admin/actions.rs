@@ -3,6 +3,7 @@
 //! step of the signup side and names the actor in the history.
 
 use super::super::admin_queries::{self, NewSubscriberRow, SubscriberRow};
+use super::super::tokens::LinkKey;
 use super::super::Subscriptions;
 use super::super::{queries, SignupOutcome, SubscriberEmail, SubscriberName, SubscriberStatus};
 use super::{Actor, AdminError, Admission};
@@ -103,11 +104,13 @@ impl Subscriptions {
                 reason: hit.reason,
             });
         }
+        let link_key = LinkKey::generate();
         let row = NewSubscriberRow {
             email: email.as_str(),
             name: name.map(SubscriberName::as_str),
             status: admission.status(),
             created_at: now,
+            link_key: link_key.as_str(),
         };
         let inserted =
             admin_queries::insert_subscribers(&mut tx, self.store.dialect(), &[row]).await?;

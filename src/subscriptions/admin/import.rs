@@ -10,13 +10,16 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
+use std::sync::Arc;
 
-use super::super::admin_queries::{self, NewSubscriberRow, MAX_ROWS_PER_INSERT};
+use super::super::admin_queries::{self, NewConfirmation, NewSubscriberRow, MAX_ROWS_PER_INSERT};
 use super::super::domain::EmailError;
+use super::super::tokens::{ConfirmationToken, LinkKey, TokenSeed};
 use super::super::{SubscriberEmail, SubscriberName, Subscriptions};
 use super::csv_cell::restore;
 use super::{Actor, Admission};
-use crate::store::{now_millis, BulkWriter, Dialect};
+use crate::config::SecretKey;
+use crate::store::{millis, now_millis, BulkWriter, Dialect};
 use crate::suppressions;
 
 /// Problems kept for the report; the rest are only counted.
@@ -94,51 +97,98 @@ type NumberedRow = (u64, Result<ParsedRow, String>);
 /// whole batch; other writers wait for it on the busy timeout.
 const ROWS_PER_TRANSACTION: usize = 50_000;
 
+/// A good row with everything its transaction needs that costs CPU time,
+/// computed by the reading thread while the previous batch is written.
+struct ReadyRow {
+    line: u64,
+    email: SubscriberEmail,
+    name: Option<SubscriberName>,
+    probe: suppressions::Probe,
+}
+
+/// The rows of one transaction, read and checked ahead of it.
+#[derive(Default)]
+struct Batch {
+    /// Data rows read for this batch, good or bad.
+    rows_read: u64,
+    good: Vec<ReadyRow>,
+    /// Rows that could not be read: their line and why.
+    bad: Vec<(u64, String)>,
+    /// One a good row, in ascending order: any key may go to any new row,
+    /// and in order they fill the key's unique index from left to right.
+    link_keys: Vec<LinkKey>,
+    /// For a pending import, one confirmation link a good row, in ascending
+    /// order of the stored hash, for the same reason.
+    confirmations: Vec<ReadyConfirmation>,
+}
+
+/// A confirmation link made ahead of the transaction that stores it.
+struct ReadyConfirmation {
+    seed: String,
+    token_hash: String,
+}
+
+impl ReadyConfirmation {
+    fn generate(key: &SecretKey) -> Self {
+        let seed = TokenSeed::generate();
+        let token_hash = ConfirmationToken::derive(key, &seed).hash();
+        Self {
+            seed: seed.as_str().to_owned(),
+            token_hash,
+        }
+    }
+}
+
+/// The reader hands the writer a batch while it reads the next one; one in
+/// the channel and one being read keep memory flat.
+const BATCHES_AHEAD: usize = 1;
+
 impl Subscriptions {
     /// Imports a CSV file. Reads `reader` as it goes, so memory stays flat
-    /// whatever the file's size.
+    /// whatever the file's size. The file is read and checked on a thread of
+    /// its own, a batch ahead of the transactions that write it, so that
+    /// parsing and the database's work overlap.
     #[tracing::instrument(skip_all)]
     pub async fn import_csv(
         &self,
-        reader: impl Read,
+        reader: impl Read + Send + 'static,
         admission: &Admission,
         actor: &Actor,
     ) -> Result<ImportReport, ImportError> {
-        let mut reader = BufReader::with_capacity(64 * 1024, reader);
-        let separator = Separator::detect(reader.fill_buf().map_err(io_error)?);
-        let mut csv = csv_reader(reader, separator);
-        let (email_column, name_column) = columns(&mut csv, separator)?;
+        let (sender, mut batches) = tokio::sync::mpsc::channel(BATCHES_AHEAD);
+        let key = Arc::clone(&self.key);
+        let pending = *admission == Admission::Pending;
+        let reading =
+            tokio::task::spawn_blocking(move || read_batches(reader, &key, pending, &sender));
 
         let mut report = ImportReport::default();
+        // The header is checked before the database is touched.
+        let Some(first) = batches.recv().await else {
+            return Err(reader_stopped(reading).await);
+        };
+        let mut next = Some(first?);
         let mut writer = self
             .store
             .bulk_writer()
             .await
             .map_err(|source| ImportError::Store { added: 0, source })?;
-        let mut batch: Vec<(u64, ParsedRow)> = Vec::with_capacity(ROWS_PER_TRANSACTION);
-        let mut record = csv::ByteRecord::new();
-        while let Some((line, row)) = next_row(&mut csv, &mut record, email_column, name_column)? {
-            report.rows += 1;
-            match row {
-                Ok(row) => batch.push((line, row)),
-                Err(reason) => report.reject(line, reason),
+        while let Some(mut batch) = next {
+            report.rows += batch.rows_read;
+            for (line, reason) in std::mem::take(&mut batch.bad) {
+                report.reject(line, reason);
             }
-            if batch.len() == ROWS_PER_TRANSACTION {
-                self.import_batch(&mut writer, &batch, admission, actor, &mut report)
-                    .await
-                    .map_err(|source| ImportError::Store {
-                        added: report.added,
-                        source,
-                    })?;
-                batch.clear();
-            }
+            self.import_batch(&mut writer, batch, admission, actor, &mut report)
+                .await
+                .map_err(|source| ImportError::Store {
+                    added: report.added,
+                    source,
+                })?;
+            next = batches.recv().await.transpose()?;
         }
-        self.import_batch(&mut writer, &batch, admission, actor, &mut report)
-            .await
-            .map_err(|source| ImportError::Store {
-                added: report.added,
-                source,
-            })?;
+        // The channel also closes if the reading thread died half way.
+        if let Err(error) = reading.await {
+            return Err(io_error(std::io::Error::other(error)));
+        }
         tracing::info!(
             rows = report.rows,
             added = report.added,
@@ -155,41 +205,42 @@ impl Subscriptions {
     async fn import_batch(
         &self,
         writer: &mut BulkWriter,
-        batch: &[(u64, ParsedRow)],
+        batch: Batch,
         admission: &Admission,
         actor: &Actor,
         report: &mut ImportReport,
     ) -> Result<(), sqlx::Error> {
-        if batch.is_empty() {
+        if batch.good.is_empty() {
             return Ok(());
         }
         let now = now_millis();
         let dialect = self.store.dialect();
         let mut tx = writer.begin_write().await?;
-        let emails: Vec<&SubscriberEmail> = batch.iter().map(|(_, (email, _))| email).collect();
-        let suppressed =
-            suppressions::suppressed_among(&mut tx, dialect, &self.key, &emails).await?;
-        let mut kept = Vec::with_capacity(batch.len());
+        let probes: Vec<&suppressions::Probe> = batch.good.iter().map(|row| &row.probe).collect();
+        let suppressed = suppressions::suppressed_probes(&mut tx, dialect, &probes).await?;
+        let mut kept = Vec::with_capacity(batch.good.len());
         let mut refused = Vec::new();
-        for (index, (line, row)) in batch.iter().enumerate() {
+        for (index, (row, link_key)) in batch.good.iter().zip(&batch.link_keys).enumerate() {
             if suppressed.contains(&index) {
                 refused.push((
-                    *line,
-                    format!("{} is on the suppression list", row.0.as_str()),
+                    row.line,
+                    format!("{} is on the suppression list", row.email.as_str()),
                 ));
             } else {
-                kept.push(row);
+                kept.push((row, link_key));
             }
         }
+        let mut confirmations = batch.confirmations.into_iter();
         let mut added = 0;
         for chunk in kept.chunks(MAX_ROWS_PER_INSERT) {
             let rows: Vec<NewSubscriberRow<'_>> = chunk
                 .iter()
-                .map(|(email, name)| NewSubscriberRow {
-                    email: email.as_str(),
-                    name: name.as_ref().map(SubscriberName::as_str),
+                .map(|(row, link_key)| NewSubscriberRow {
+                    email: row.email.as_str(),
+                    name: row.name.as_ref().map(SubscriberName::as_str),
                     status: admission.status(),
                     created_at: now,
+                    link_key: link_key.as_str(),
                 })
                 .collect();
             let ids = admin_queries::insert_subscribers(&mut tx, dialect, &rows).await?;
@@ -204,8 +255,19 @@ impl Subscriptions {
             )
             .await?;
             if *admission == Admission::Pending {
-                let new_subscribers: Vec<(i64, i64)> = ids.iter().map(|&id| (id, now)).collect();
-                self.send_confirmations(&mut tx, &new_subscribers).await?;
+                let expires_at = now + millis(self.policy.confirmation_ttl);
+                let links: Vec<NewConfirmation> = ids
+                    .iter()
+                    .zip(&mut confirmations)
+                    .map(|(&subscriber_id, link)| NewConfirmation {
+                        subscriber_id,
+                        token_hash: link.token_hash,
+                        seed: link.seed,
+                        created_at: now,
+                        expires_at,
+                    })
+                    .collect();
+                self.send_confirmations(&mut tx, &links).await?;
             }
             added += ids.len() as u64;
         }
@@ -220,6 +282,93 @@ impl Subscriptions {
         }
         Ok(())
     }
+}
+
+/// The reading thread: the header, then batches of rows with their hashes
+/// and keys, until the end of the file, a read error, or the writer gone.
+/// After a good header it always sends at least one batch, maybe empty.
+fn read_batches(
+    reader: impl Read,
+    key: &SecretKey,
+    pending: bool,
+    batches: &tokio::sync::mpsc::Sender<Result<Batch, ImportError>>,
+) {
+    let mut reader = BufReader::with_capacity(64 * 1024, reader);
+    let start = match reader.fill_buf() {
+        Ok(start) => start,
+        Err(error) => {
+            // The writer may be gone already; then there is nobody to tell.
+            let _ = batches.blocking_send(Err(io_error(error)));
+            return;
+        }
+    };
+    let separator = Separator::detect(start);
+    let mut csv = csv_reader(reader, separator);
+    let (email_column, name_column) = match columns(&mut csv, separator) {
+        Ok(columns) => columns,
+        Err(error) => {
+            let _ = batches.blocking_send(Err(error));
+            return;
+        }
+    };
+    let mut batch = Batch::default();
+    let mut record = csv::ByteRecord::new();
+    loop {
+        match next_row(&mut csv, &mut record, email_column, name_column) {
+            Ok(Some((line, row))) => {
+                batch.rows_read += 1;
+                match row {
+                    Ok((email, name)) => batch.good.push(ReadyRow {
+                        line,
+                        probe: suppressions::Probe::new(key, &email),
+                        email,
+                        name,
+                    }),
+                    Err(reason) => batch.bad.push((line, reason)),
+                }
+                if batch.good.len() == ROWS_PER_TRANSACTION {
+                    let full = std::mem::take(&mut batch);
+                    if batches
+                        .blocking_send(Ok(ready(full, key, pending)))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+            Ok(None) => {
+                let _ = batches.blocking_send(Ok(ready(batch, key, pending)));
+                return;
+            }
+            Err(error) => {
+                let _ = batches.blocking_send(Err(error));
+                return;
+            }
+        }
+    }
+}
+
+/// A batch with its link keys and, for a pending import, its confirmation links.
+fn ready(mut batch: Batch, key: &SecretKey, pending: bool) -> Batch {
+    batch.link_keys = LinkKey::generate_sorted(batch.good.len());
+    if pending {
+        batch.confirmations = (0..batch.good.len())
+            .map(|_| ReadyConfirmation::generate(key))
+            .collect();
+        batch
+            .confirmations
+            .sort_unstable_by(|a, b| a.token_hash.cmp(&b.token_hash));
+    }
+    batch
+}
+
+/// Why the reading thread ended without a word: it panicked or was cancelled.
+async fn reader_stopped(reading: tokio::task::JoinHandle<()>) -> ImportError {
+    let error = match reading.await {
+        Err(error) => std::io::Error::other(error),
+        Ok(()) => std::io::Error::other("the file reader stopped"),
+    };
+    io_error(error)
 }
 
 /// The next data row and its line: the row, or why it cannot be read (a

@@ -2,6 +2,7 @@
 //! (`herald-seed`) and for demos: rows go in as given, with no history and no mail.
 
 use super::super::admin_queries::{self, NewSubscriberRow, MAX_ROWS_PER_INSERT};
+use super::super::tokens::LinkKey;
 use super::super::{SubscriberEmail, SubscriberName, SubscriberStatus};
 use crate::store::Store;
 
@@ -21,13 +22,16 @@ pub async fn insert_samples(store: &Store, rows: &[SampleSubscriber]) -> Result<
     let mut tx = store.begin_write().await?;
     let mut inserted = 0;
     for chunk in rows.chunks(MAX_ROWS_PER_INSERT) {
+        let link_keys = LinkKey::generate_sorted(chunk.len());
         let new_rows: Vec<NewSubscriberRow<'_>> = chunk
             .iter()
-            .map(|row| NewSubscriberRow {
+            .zip(&link_keys)
+            .map(|(row, link_key)| NewSubscriberRow {
                 email: row.email.as_str(),
                 name: row.name.as_ref().map(SubscriberName::as_str),
                 status: row.status,
                 created_at: row.created_at,
+                link_key: link_key.as_str(),
             })
             .collect();
         inserted += admin_queries::insert_subscribers(&mut tx, store.dialect(), &new_rows)

@@ -126,6 +126,15 @@ fn checked_file(me: &SignedIn) -> Option<CheckedFile> {
     CHECKED.peek(&ticket)
 }
 
+/// The checked file, read by the import's own thread without a copy.
+struct SharedBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+}
+
 fn forget_checked(me: &SignedIn) -> Option<CheckedFile> {
     let ticket = me
         .session
@@ -325,7 +334,11 @@ async fn import_confirm(
     };
     let result = state
         .subscriptions
-        .import_csv(file.bytes.as_slice(), &admission, &actor(&me, &req, &state))
+        .import_csv(
+            std::io::Cursor::new(SharedBytes(file.bytes)),
+            &admission,
+            &actor(&me, &req, &state),
+        )
         .await;
     match result {
         Ok(report) => {
