@@ -10,6 +10,7 @@ pub mod copy;
 mod placeholders;
 mod sqlite_file;
 pub mod timestamps;
+mod write_turn;
 mod writes;
 
 pub use backup::{backup_sqlite, Backup, BackupError};
@@ -18,6 +19,7 @@ pub use placeholders::Placeholders;
 pub(crate) use sqlite_file::create_new_private;
 
 use sqlite_file::{create_private, DatabaseFile, SchemaLock};
+pub use write_turn::{Urgency, WriteTurn, WriteTurns};
 pub use writes::WriteTransaction;
 use writes::{release_if_clean, WriteHealth, WriteState};
 
@@ -72,7 +74,7 @@ pub struct Store {
     sqlite_file: Option<DatabaseFile>,
     writes: Arc<WriteHealth>,
     /// SQLite only: see [`Store::write_turn`].
-    write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
+    write_turn: Option<WriteTurns>,
 }
 
 impl Store {
@@ -215,22 +217,28 @@ impl Store {
         Ok(WriteTransaction::new(transaction, self.writes.clone()))
     }
 
-    /// SQLite has one writer at a time, and a writer that finds the file
-    /// locked sleeps in the busy handler (1, 2, 5, 10 ms …), which is what
-    /// gave signups a p99 in the hundreds of milliseconds. This process's
-    /// busiest writers (the delivery engine, the signup intake, the signup
-    /// desk) take turns here instead, in arrival order, waking the moment
-    /// the other is done. PostgreSQL locks rows: `None` there.
-    pub async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    /// A turn at SQLite's one write lock for background work (the signup
+    /// desk, the delivery engine), see [`write_turn`]. PostgreSQL locks
+    /// rows: `None` there.
+    pub async fn write_turn(&self) -> Option<WriteTurn> {
         match &self.write_turn {
-            Some(turn) => Some(turn.lock().await),
+            Some(turns) => Some(turns.take(Urgency::Background).await),
             None => None,
         }
     }
 
-    /// The lock behind [`Store::write_turn`], for a writer that keeps its turn
-    /// across tasks.
-    pub fn write_turn_lock(&self) -> Option<Arc<tokio::sync::Mutex<()>>> {
+    /// A turn for a write a visitor's request waits on (the signup intake):
+    /// it goes before the background writers waiting.
+    pub async fn visitor_write_turn(&self) -> Option<WriteTurn> {
+        match &self.write_turn {
+            Some(turns) => Some(turns.take(Urgency::Visitor).await),
+            None => None,
+        }
+    }
+
+    /// The turns behind [`Store::write_turn`], for a writer that takes its
+    /// turn in another task.
+    pub fn write_turns(&self) -> Option<WriteTurns> {
         self.write_turn.clone()
     }
 

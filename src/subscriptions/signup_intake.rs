@@ -123,7 +123,7 @@ fn groups_at_once(dialect: Dialect) -> usize {
 /// own row meets (a full disk, noted for `/health`).
 async fn write_group(store: &Store, group: &mut Vec<Waiting>) {
     let written = {
-        let _turn = store.write_turn().await;
+        let _turn = store.visitor_write_turn().await;
         match store.pool().acquire().await {
             Ok(mut conn) => {
                 let requests: Vec<&NewSignupRequest> =
@@ -152,7 +152,7 @@ async fn write_group(store: &Store, group: &mut Vec<Waiting>) {
 
 /// One row in one autocommit INSERT; a storage failure reaches `/health`.
 async fn write_one(store: &Store, request: &NewSignupRequest) -> Result<(), sqlx::Error> {
-    let _turn = store.write_turn().await;
+    let _turn = store.visitor_write_turn().await;
     let mut conn = store.pool().acquire().await?;
     queries::insert_signup_requests(&mut conn, store.dialect(), &[request])
         .await

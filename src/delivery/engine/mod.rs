@@ -39,7 +39,7 @@ use crate::bounces::{ReturnPath, ReturnTarget};
 use crate::config::SecretKey;
 use crate::issues::{queries as issue_queries, RenderedIssue};
 use crate::mail::{MailIdentity, Mailer};
-use crate::store::{millis, now_millis, Store};
+use crate::store::{millis, now_millis, Store, Urgency, WriteTurn, WriteTurns};
 use crate::subscriptions::{LinkKey, Subscriptions};
 
 const OUTBOX_BATCH: i64 = 64;
@@ -100,17 +100,17 @@ pub struct EngineSettings {
 /// instead, waking the moment the other is done. PostgreSQL locks rows, so
 /// there they run side by side.
 #[derive(Clone)]
-pub(super) struct WriteGate(Option<Arc<Mutex<()>>>);
+pub(super) struct WriteGate(Option<WriteTurns>);
 
 impl WriteGate {
     fn for_store(store: &Store) -> Self {
-        // The store's turn, shared with the signup intake and desk of this process.
-        Self(store.write_turn_lock())
+        // The store's turns, shared with the signup intake and desk of this process.
+        Self(store.write_turns())
     }
 
-    pub(super) async fn turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    pub(super) async fn turn(&self) -> Option<WriteTurn> {
         match &self.0 {
-            Some(gate) => Some(gate.lock().await),
+            Some(turns) => Some(turns.take(Urgency::Background).await),
             None => None,
         }
     }
