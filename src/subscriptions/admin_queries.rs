@@ -328,16 +328,6 @@ pub async fn erase(
     subscriber_id: i64,
     day: i64,
 ) -> Result<bool, sqlx::Error> {
-    // Locked first on PostgreSQL: a send starting meanwhile could otherwise
-    // queue a copy for them after their copies are counted off the tallies,
-    // which the cascade would then delete uncounted.
-    if conn.backend_name() == "PostgreSQL" {
-        sqlx::query("SELECT id FROM subscribers WHERE id = $1 FOR UPDATE")
-            .bind(subscriber_id)
-            .execute(&mut *conn)
-            .await?;
-    }
-    crate::delivery::deliveries::forget_subscriber(conn, subscriber_id).await?;
     let deleted = sqlx::query("DELETE FROM subscribers WHERE id = $1")
         .bind(subscriber_id)
         .execute(&mut *conn)

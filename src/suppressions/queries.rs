@@ -253,13 +253,14 @@ pub async fn cancel_queued_copies(
     matches: &str,
     value: &str,
 ) -> Result<u64, sqlx::Error> {
-    crate::delivery::deliveries::cancel_for_subscribers_matching(
-        conn,
-        matches,
-        value,
-        "the address is suppressed",
-    )
-    .await
+    Ok(sqlx::query(&format!(
+        "UPDATE deliveries SET status = 'cancelled', reply = 'the address is suppressed' \
+         WHERE status = 'queued' AND subscriber_id IN (SELECT id FROM subscribers WHERE {matches})"
+    ))
+    .bind(value)
+    .execute(conn)
+    .await?
+    .rows_affected())
 }
 
 /// `cancel_queued_copies`'s test for an address entry: `$1` is the address.

@@ -3,15 +3,11 @@
 //! queue tells editors and admins is in `reports`.
 
 mod reports;
-mod tallies;
 
 pub use reports::{
-    copies_tried, counts, counts_by_scan, for_subscriber, latest_failures, queue_depth,
-    recipient_count, DeliveryCounts, FailedDelivery, ReceivedIssue,
+    counts, for_subscriber, latest_failures, queue_depth, recipient_count, DeliveryCounts,
+    FailedDelivery, ReceivedIssue,
 };
-pub use tallies::{Kind, TallyChanges};
-
-use tallies::KIND;
 
 use sqlx::{AnyConnection, AnyPool, Row};
 
@@ -27,24 +23,16 @@ pub async fn queue_issue(
     issue_id: i64,
     now: i64,
 ) -> Result<u64, sqlx::Error> {
-    let queued = sqlx::query(&format!(
+    Ok(sqlx::query(&format!(
         "INSERT INTO deliveries (issue_id, subscriber_id, status, queued_at, next_attempt_at) \
          SELECT $1, id, 'queued', $2, $2 FROM subscribers WHERE status = 'confirmed' AND {}",
         suppressions::NOT_SUPPRESSED
     ))
     .bind(issue_id)
     .bind(now)
-    .execute(&mut *conn)
+    .execute(conn)
     .await?
-    .rows_affected();
-    let mut changes = TallyChanges::default();
-    changes.add(
-        issue_id,
-        Kind::Queued,
-        i64::try_from(queued).unwrap_or(i64::MAX),
-    );
-    changes.write(conn).await?;
-    Ok(queued)
+    .rows_affected())
 }
 
 /// A delivery claimed for sending, with what the message needs of its reader.
@@ -218,14 +206,13 @@ pub enum Outcome {
 /// Records `outcome` of delivery `id`. Only a queued row changes, so an
 /// outcome arriving after a cancel or after another worker finished the row
 /// changes nothing, except `Sent`, which is the truth whatever came before.
-/// Returns the change to the tallies, for the caller's transaction to write.
 pub async fn record(
     conn: &mut AnyConnection,
     dialect: Dialect,
     id: i64,
     outcome: &Outcome,
     now: i64,
-) -> Result<TallyChanges, sqlx::Error> {
+) -> Result<(), sqlx::Error> {
     let query = match outcome {
         Outcome::Sent { reply } => {
             return record_sent(conn, dialect, &[(id, reply.as_str())], now).await;
@@ -254,41 +241,8 @@ pub async fn record(
         .bind(id)
         .bind(now),
     };
-    let to = match outcome {
-        // Still queued, and its reply as it was: the same tally.
-        Outcome::Sent { .. } | Outcome::Released => None,
-        Outcome::Retry { .. } => Some(Kind::Retrying),
-        Outcome::Failed { .. } | Outcome::Refused { .. } => Some(Kind::Failed),
-        Outcome::Cancelled { .. } => Some(Kind::Cancelled),
-    };
-    // The state before, read under the row's lock so that it is still the
-    // state the update changes.
-    let before = match to {
-        Some(_) => {
-            let lock = match dialect {
-                Dialect::Postgres => "FOR UPDATE",
-                Dialect::Sqlite => "",
-            };
-            sqlx::query(&format!(
-                "SELECT issue_id, {KIND} AS kind FROM deliveries WHERE id = $1 {lock}"
-            ))
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?
-        }
-        None => None,
-    };
-    let changed = query.execute(conn).await?.rows_affected();
-    let mut changes = TallyChanges::default();
-    if let (Some(to), Some(before), 1) = (to, before, changed) {
-        changes.moved(
-            before.try_get("issue_id")?,
-            Kind::parse(before.try_get("kind")?)?,
-            to,
-            1,
-        );
-    }
-    Ok(changes)
+    query.execute(conn).await?;
+    Ok(())
 }
 
 fn record_failed<'q>(
@@ -308,143 +262,32 @@ fn record_failed<'q>(
 }
 
 /// Marks many deliveries sent, each with the server's reply, in one statement
-/// per thousand: the recorder's groups are mostly successes. Returns the
-/// change to the tallies, for the caller's transaction to write.
+/// per thousand: the recorder's groups are mostly successes.
 pub async fn record_sent(
     conn: &mut AnyConnection,
     dialect: Dialect,
     sent: &[(i64, &str)],
     now: i64,
-) -> Result<TallyChanges, sqlx::Error> {
-    let mut changes = TallyChanges::default();
+) -> Result<(), sqlx::Error> {
     for chunk in sent.chunks(1_000) {
         // Placeholders in the order they appear: SQLite binds `?` by position.
         let mut placeholders = Placeholders::new(dialect);
         let values: Vec<String> = chunk.iter().map(|_| placeholders.row(2)).collect();
         let sent_at = placeholders.one();
-        let rows = match dialect {
-            // One statement reads each row's state under its lock and marks it
-            // sent: another process recording the same copy meanwhile (its
-            // lease ran out) is waited for, and its outcome is the state read.
-            Dialect::Postgres => {
-                let sql = format!(
-                    "WITH sent (id, reply) AS (VALUES {}), \
-                     before AS (SELECT id, issue_id, {KIND} AS kind FROM deliveries \
-                         WHERE id IN (SELECT id FROM sent) ORDER BY id FOR UPDATE), \
-                     marked AS (UPDATE deliveries SET status = 'sent', sent_at = {sent_at}, \
-                             reply = sent.reply, failure = NULL \
-                         FROM sent, before \
-                         WHERE deliveries.id = sent.id AND before.id = sent.id \
-                         RETURNING before.issue_id, before.kind) \
-                     SELECT issue_id, kind, COUNT(*) AS n FROM marked GROUP BY issue_id, kind",
-                    values.join(", ")
-                );
-                let mut query = sqlx::query(&sql);
-                for (id, reply) in chunk {
-                    query = query.bind(*id).bind(*reply);
-                }
-                query.bind(now).fetch_all(&mut *conn).await?
-            }
-            // The caller's write transaction holds SQLite's only write lock:
-            // nothing changes between the count and the update.
-            Dialect::Sqlite => {
-                let ids: Vec<String> = chunk.iter().map(|_| "?".to_owned()).collect();
-                let count_sql = format!(
-                    "SELECT issue_id, {KIND} AS kind, COUNT(*) AS n FROM deliveries \
-                     WHERE id IN ({}) GROUP BY issue_id, kind",
-                    ids.join(", ")
-                );
-                let mut count = sqlx::query(&count_sql);
-                for (id, _) in chunk {
-                    count = count.bind(*id);
-                }
-                let rows = count.fetch_all(&mut *conn).await?;
-                let sql = format!(
-                    "WITH sent (id, reply) AS (VALUES {}) \
-                     UPDATE deliveries SET status = 'sent', sent_at = {sent_at}, reply = sent.reply, \
-                         failure = NULL \
-                     FROM sent WHERE deliveries.id = sent.id",
-                    values.join(", ")
-                );
-                let mut query = sqlx::query(&sql);
-                for (id, reply) in chunk {
-                    query = query.bind(*id).bind(*reply);
-                }
-                query.bind(now).execute(&mut *conn).await?;
-                rows
-            }
-        };
-        changes.merge(tallies::from_rows(&rows, Some(Kind::Sent))?);
-    }
-    Ok(changes)
-}
-
-/// Runs an update that takes queued copies out of the queue (`set`, under
-/// `condition`, which names `status = 'queued'`) twice: first the copies
-/// not yet tried, then those waiting to retry, so that each changed copy's
-/// former state is known. A copy that moves from the first kind to the second
-/// between the two is taken by the second; none moves back. Writes the
-/// change to the tallies and returns how many copies changed.
-async fn take_from_queue(
-    conn: &mut AnyConnection,
-    set: &str,
-    condition: &str,
-    to: Kind,
-    binds: &[&str],
-    id: Option<i64>,
-    known_issue: Option<i64>,
-) -> Result<u64, sqlx::Error> {
-    let mut changes = TallyChanges::default();
-    let mut taken = 0;
-    for (from, reply) in [
-        (Kind::Queued, "reply IS NULL"),
-        (Kind::Retrying, "reply IS NOT NULL"),
-    ] {
         let sql = format!(
-            "UPDATE deliveries SET {set} WHERE {condition} AND {reply}{}",
-            if known_issue.is_some() {
-                ""
-            } else {
-                " RETURNING issue_id"
-            }
+            "WITH sent (id, reply) AS (VALUES {}) \
+             UPDATE deliveries SET status = 'sent', sent_at = {sent_at}, reply = sent.reply, \
+                 failure = NULL \
+             FROM sent WHERE deliveries.id = sent.id",
+            values.join(", ")
         );
         let mut query = sqlx::query(&sql);
-        if let Some(id) = id {
-            query = query.bind(id);
+        for (id, reply) in chunk {
+            query = query.bind(*id).bind(*reply);
         }
-        for value in binds {
-            query = query.bind(*value);
-        }
-        // A whole issue's copies can be a million rows: counted, not returned.
-        if let Some(issue_id) = known_issue {
-            let n = query.execute(&mut *conn).await?.rows_affected();
-            changes.moved(issue_id, from, to, i64::try_from(n).unwrap_or(i64::MAX));
-            taken += n;
-            continue;
-        }
-        for row in query.fetch_all(&mut *conn).await? {
-            changes.moved(row.try_get("issue_id")?, from, to, 1);
-            taken += 1;
-        }
+        query.bind(now).execute(&mut *conn).await?;
     }
-    changes.write(conn).await?;
-    Ok(taken)
-}
-
-/// Deletes every copy addressed to a subscriber about to be erased, and
-/// takes them off the tallies; the caller deletes the subscriber next in the
-/// same transaction (its ON DELETE CASCADE would take the copies uncounted).
-pub async fn forget_subscriber(
-    conn: &mut AnyConnection,
-    subscriber_id: i64,
-) -> Result<(), sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "DELETE FROM deliveries WHERE subscriber_id = $1 RETURNING issue_id, {KIND} AS kind"
-    ))
-    .bind(subscriber_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    tallies::from_rows(&rows, None)?.write(conn).await
+    Ok(())
 }
 
 /// Cancels what is still queued for a subscriber who left; a copy a worker
@@ -454,52 +297,27 @@ pub async fn cancel_for_subscriber(
     subscriber_id: i64,
     why: &str,
 ) -> Result<u64, sqlx::Error> {
-    take_from_queue(
-        conn,
-        "status = 'cancelled', reply = $2",
-        "subscriber_id = $1 AND status = 'queued'",
-        Kind::Cancelled,
-        &[why],
-        Some(subscriber_id),
-        None,
+    Ok(sqlx::query(
+        "UPDATE deliveries SET status = 'cancelled', reply = $2 \
+         WHERE subscriber_id = $1 AND status = 'queued'",
     )
-    .await
+    .bind(subscriber_id)
+    .bind(why)
+    .execute(conn)
+    .await?
+    .rows_affected())
 }
 
 /// Cancels every delivery of an issue still queued.
 pub async fn cancel_for_issue(conn: &mut AnyConnection, issue_id: i64) -> Result<u64, sqlx::Error> {
-    take_from_queue(
-        conn,
-        "status = 'cancelled', reply = 'the send was cancelled'",
-        "issue_id = $1 AND status = 'queued'",
-        Kind::Cancelled,
-        &[],
-        Some(issue_id),
-        Some(issue_id),
+    Ok(sqlx::query(
+        "UPDATE deliveries SET status = 'cancelled', reply = 'the send was cancelled' \
+         WHERE issue_id = $1 AND status = 'queued'",
     )
-    .await
-}
-
-/// Cancels the queued copies of the subscribers `matches` (a test on
-/// `subscribers` with `$1`, bound to `value`) picks, as for readers who left.
-pub async fn cancel_for_subscribers_matching(
-    conn: &mut AnyConnection,
-    matches: &str,
-    value: &str,
-    why: &str,
-) -> Result<u64, sqlx::Error> {
-    take_from_queue(
-        conn,
-        "status = 'cancelled', reply = $2",
-        &format!(
-            "status = 'queued' AND subscriber_id IN (SELECT id FROM subscribers WHERE {matches})"
-        ),
-        Kind::Cancelled,
-        &[value, why],
-        None,
-        None,
-    )
-    .await
+    .bind(issue_id)
+    .execute(conn)
+    .await?
+    .rows_affected())
 }
 
 /// Issues going out now, oldest send first.

@@ -3,8 +3,6 @@
 
 use sqlx::{AnyConnection, AnyPool, Row};
 
-use super::Kind;
-
 /// Copies not yet sent nor given up, for the queue-depth gauge.
 pub async fn queue_depth(pool: &AnyPool) -> Result<i64, sqlx::Error> {
     sqlx::query("SELECT COUNT(*) AS n FROM deliveries WHERE status = 'queued'")
@@ -28,47 +26,7 @@ pub struct DeliveryCounts {
     pub sent_recently: i64,
 }
 
-/// How the copies of `issue_id` stand, from the tallies: a few rows a
-/// writer, whatever the number of copies. Only the copies sent since
-/// `recent_since` are counted, in the index of sent copies.
 pub async fn counts(
-    conn: &mut AnyConnection,
-    issue_id: i64,
-    recent_since: i64,
-) -> Result<DeliveryCounts, sqlx::Error> {
-    let totals = super::tallies::totals(conn, issue_id).await?;
-    let of = |kind| totals.get(&kind).copied().unwrap_or(0);
-    let sent_recently: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE issue_id = $1 AND sent_at > $2")
-            .bind(issue_id)
-            .bind(recent_since)
-            .fetch_one(conn)
-            .await?;
-    Ok(DeliveryCounts {
-        total: totals.values().sum(),
-        queued: of(Kind::Queued),
-        retrying: of(Kind::Retrying),
-        sent: of(Kind::Sent),
-        failed: of(Kind::Failed),
-        cancelled: of(Kind::Cancelled),
-        sent_recently,
-    })
-}
-
-/// Copies of `issue_id` with an outcome from the relay: sent, or failed for
-/// good; from the tallies.
-pub async fn copies_tried(conn: &mut AnyConnection, issue_id: i64) -> Result<i64, sqlx::Error> {
-    let totals = super::tallies::totals(conn, issue_id).await?;
-    Ok([Kind::Sent, Kind::Failed]
-        .iter()
-        .filter_map(|kind| totals.get(kind))
-        .sum())
-}
-
-/// The same counts as [`counts`] by reading every copy of the issue: the
-/// oracle the tests hold the tallies to. Never on a request's path.
-#[doc(hidden)]
-pub async fn counts_by_scan(
     conn: &mut AnyConnection,
     issue_id: i64,
     recent_since: i64,

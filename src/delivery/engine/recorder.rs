@@ -177,20 +177,24 @@ async fn write_group(
         })
         .collect();
     let _turn = write_gate.turn().await;
-    // The outcomes and their change to the tallies commit together.
+    if others.is_empty() {
+        // The usual group: one statement, atomic on its own, and no
+        // BEGIN/COMMIT round trips (a group of successes took 1.3 ms with them).
+        let mut conn = store.pool().acquire().await?;
+        deliveries::record_sent(&mut conn, store.dialect(), &sent, now).await?;
+        return Ok(Vec::new());
+    }
     let mut tx = store.begin_write().await?;
-    let mut tallies = deliveries::record_sent(&mut tx, store.dialect(), &sent, now).await?;
+    deliveries::record_sent(&mut tx, store.dialect(), &sent, now).await?;
     for record in &others {
-        tallies.merge(
-            deliveries::record(
-                &mut tx,
-                store.dialect(),
-                record.delivery_id,
-                &record.outcome,
-                now,
-            )
-            .await?,
-        );
+        deliveries::record(
+            &mut tx,
+            store.dialect(),
+            record.delivery_id,
+            &record.outcome,
+            now,
+        )
+        .await?;
     }
     let mut bounced = Vec::new();
     for record in group {
@@ -236,8 +240,6 @@ async fn write_group(
             bounced.push(record.subscriber_id);
         }
     }
-    // Last, so that the tally rows are held only until the commit.
-    tallies.write(&mut tx).await?;
     tx.commit().await?;
     Ok(bounced)
 }

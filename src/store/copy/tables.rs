@@ -301,16 +301,6 @@ pub const TABLES: &[Table] = &[
         ],
     },
     Table {
-        name: "delivery_tallies",
-        columns: &[
-            int("id"),
-            int("issue_id"),
-            text("writer"),
-            text("status"),
-            int("n"),
-        ],
-    },
-    Table {
         name: "test_sends",
         columns: &[
             int("id"),
