@@ -16,6 +16,9 @@ use super::{Dialect, Store, WriteTransaction};
 /// million-row import's CPU time).
 const BULK_CACHE_KIB: u32 = 128 * 1024;
 
+/// WAL pages (4 KiB) between the bulk connection's checkpoints: 64 MB.
+const BULK_CHECKPOINT_PAGES: u32 = 16 * 1024;
+
 /// A connection of the pool kept for one bulk job; see the module doc.
 pub struct BulkWriter {
     conn: PoolConnection<Any>,
@@ -40,6 +43,12 @@ impl Store {
             // together; in memory it is a copy into the heap, freed after
             // the statement.
             conn.execute("PRAGMA temp_store = MEMORY").await?;
+            // A checkpoint after each 4 MB of WAL (the default) copied the
+            // same index pages into the database again and again, once for
+            // each batch that touched them; every 64 MB, most of a batch's
+            // rewrites of a page reach the database as one.
+            conn.execute(format!("PRAGMA wal_autocheckpoint = {BULK_CHECKPOINT_PAGES}").as_str())
+                .await?;
         }
         Ok(BulkWriter {
             conn,
