@@ -412,19 +412,6 @@ pub async fn count_listed(
     dialect: Dialect,
     emails: &[String],
 ) -> Result<u64, sqlx::Error> {
-    if emails.is_empty() {
-        return Ok(0);
-    }
-    let mut placeholders = Placeholders::new(dialect);
-    let list: Vec<String> = emails.iter().map(|_| placeholders.one()).collect();
-    let sql = format!(
-        "SELECT COUNT(*) AS listed FROM subscribers WHERE lower(email) IN ({})",
-        list.join(", ")
-    );
-    let mut query = sqlx::query(&sql);
-    for email in emails {
-        query = query.bind(email.as_str());
-    }
-    let listed: i64 = query.fetch_one(conn).await?.try_get("listed")?;
-    Ok(u64::try_from(listed).unwrap_or(0))
+    let listed = super::queries::listed_addresses(conn, dialect, emails).await?;
+    Ok(listed.len() as u64)
 }

@@ -373,8 +373,9 @@ pub async fn insert_signup_requests(
     Ok(())
 }
 
-/// Which of `addresses` (lower-cased, ASCII) are on the list in any state,
-/// as lower-cased addresses: the signup desk's batch looks them up at once.
+/// Which of `addresses` (lower-cased) are on the list in any state, as SQL's
+/// `lower()` spells them: the signup desk's batch and an import's dry run
+/// look them up at once.
 pub async fn listed_addresses(
     conn: &mut AnyConnection,
     dialect: Dialect,
