@@ -290,6 +290,20 @@ pub async fn insert_subscribers(
     dialect: Dialect,
     rows: &[NewSubscriberRow<'_>],
 ) -> Result<Vec<i64>, sqlx::Error> {
+    Ok(insert_listing(conn, dialect, rows)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect())
+}
+
+/// [`insert_subscribers`], returning each inserted row's id with its address
+/// as SQL's `lower()` spells it.
+pub async fn insert_listing(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    rows: &[NewSubscriberRow<'_>],
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -299,7 +313,7 @@ pub async fn insert_subscribers(
     let sql = format!(
         "INSERT INTO subscribers (email, name, status, created_at, updated_at, link_key) \
          VALUES {} \
-         ON CONFLICT DO NOTHING RETURNING id",
+         ON CONFLICT DO NOTHING RETURNING id, lower(email) AS address",
         values.join(", ")
     );
     let mut query = sqlx::query(&sql);
@@ -316,7 +330,7 @@ pub async fn insert_subscribers(
         .fetch_all(conn)
         .await?
         .iter()
-        .map(|row| row.try_get("id"))
+        .map(|row| Ok((row.try_get("id")?, row.try_get("address")?)))
         .collect()
 }
 

@@ -402,49 +402,6 @@ pub async fn listed_addresses(
         .collect()
 }
 
-/// A new pending subscriber from a queued signup.
-pub struct NewPendingSignup<'a> {
-    pub email: &'a SubscriberEmail,
-    pub name: Option<&'a SubscriberName>,
-    pub at: i64,
-}
-
-/// Inserts new pending subscribers in one statement; returns the id and
-/// lower-cased address of each row written. An address listed meanwhile (by
-/// another process) is left alone and missing from the answer.
-pub async fn insert_pending_signups(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    rows: &[NewPendingSignup<'_>],
-) -> Result<Vec<(i64, String)>, sqlx::Error> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut placeholders = Placeholders::new(dialect);
-    let values: Vec<String> = rows.iter().map(|_| placeholders.row(6)).collect();
-    let sql = format!(
-        "INSERT INTO subscribers (email, name, status, created_at, updated_at, link_key) \
-         VALUES {} ON CONFLICT DO NOTHING RETURNING id, lower(email) AS address",
-        values.join(", ")
-    );
-    let mut query = sqlx::query(&sql);
-    for row in rows {
-        query = query
-            .bind(row.email.as_str())
-            .bind(row.name.map(SubscriberName::as_str))
-            .bind("pending")
-            .bind(row.at)
-            .bind(row.at)
-            .bind(LinkKey::generate().as_str().to_owned());
-    }
-    query
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(|row| Ok((row.try_get("id")?, row.try_get("address")?)))
-        .collect()
-}
-
 /// One `signed_up` event per `(subscriber id, when, origin)`, in one statement.
 pub async fn record_signup_events(
     conn: &mut AnyConnection,

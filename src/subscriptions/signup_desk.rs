@@ -19,7 +19,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::{
-    queries, RequestOrigin, SignupOutcome, SubscriberEmail, SubscriberName, Subscriptions,
+    admin_queries, queries, LinkKey, RequestOrigin, SignupOutcome, SubscriberEmail, SubscriberName,
+    SubscriberStatus, Subscriptions,
 };
 use crate::store::now_millis;
 use crate::suppressions;
@@ -132,15 +133,19 @@ impl Subscriptions {
             }
         }
 
-        let rows: Vec<queries::NewPendingSignup> = fresh
+        let link_keys: Vec<LinkKey> = fresh.iter().map(|_| LinkKey::generate()).collect();
+        let rows: Vec<admin_queries::NewSubscriberRow> = fresh
             .iter()
-            .map(|signup| queries::NewPendingSignup {
-                email: &signup.email,
-                name: signup.name.as_ref(),
-                at: signup.at,
+            .zip(&link_keys)
+            .map(|(signup, link_key)| admin_queries::NewSubscriberRow {
+                email: signup.email.as_str(),
+                name: signup.name.as_ref().map(SubscriberName::as_str),
+                status: SubscriberStatus::Pending,
+                created_at: signup.at,
+                link_key: link_key.as_str(),
             })
             .collect();
-        let inserted: HashMap<String, i64> = queries::insert_pending_signups(tx, dialect, &rows)
+        let inserted: HashMap<String, i64> = admin_queries::insert_listing(tx, dialect, &rows)
             .await?
             .into_iter()
             .map(|(id, address)| (address, id))
