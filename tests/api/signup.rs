@@ -363,13 +363,11 @@ async fn an_international_domain_is_sent_as_ascii_and_shown_in_unicode(backend: 
 async fn the_answer_is_given_before_the_addresses_state_is_looked_at(backend: Backend) {
     let app = TestApp::spawn_web_only(backend).await;
     let confirmed = app
-        .add_subscribers(1, SubscriberStatus::Confirmed, "confirmed")
-        .await
-        .remove(0);
+        .add_subscriber(SubscriberStatus::Confirmed, "confirmed")
+        .await;
     let pending = app
-        .add_subscribers(1, SubscriberStatus::Pending, "pending")
-        .await
-        .remove(0);
+        .add_subscriber(SubscriberStatus::Pending, "pending")
+        .await;
     let new = "new@example.com";
     let mut pages = Vec::new();
     for address in [new, pending.as_str(), confirmed.as_str()] {
@@ -801,17 +799,14 @@ async fn many_signups_at_once_all_land_and_each_gets_one_confirmation(backend: B
 async fn a_mixed_batch_of_signups_gets_what_each_would_get_alone(backend: Backend) {
     let app = TestApp::spawn_web_only(backend).await;
     let confirmed = app
-        .add_subscribers(1, SubscriberStatus::Confirmed, "confirmed")
-        .await
-        .remove(0);
+        .add_subscriber(SubscriberStatus::Confirmed, "confirmed")
+        .await;
     let pending = app
-        .add_subscribers(1, SubscriberStatus::Pending, "pending")
-        .await
-        .remove(0);
+        .add_subscriber(SubscriberStatus::Pending, "pending")
+        .await;
     let left = app
-        .add_subscribers(1, SubscriberStatus::Unsubscribed, "left")
-        .await
-        .remove(0);
+        .add_subscriber(SubscriberStatus::Unsubscribed, "left")
+        .await;
     let token = app.api_token(herald::accounts::Role::Admin).await;
     let suppressed = "blocked@example.com";
     let response = app

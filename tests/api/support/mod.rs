@@ -381,6 +381,15 @@ impl TestApp {
     /// Adds `count` subscribers with `status` straight into the database,
     /// named Reader 1…, addressed `{prefix}001@example.com`…; returns the
     /// addresses in id order.
+    /// One subscriber in `status`; returns their address.
+    pub async fn add_subscriber(
+        &self,
+        status: herald::subscriptions::SubscriberStatus,
+        prefix: &str,
+    ) -> String {
+        self.add_subscribers(1, status, prefix).await.remove(0)
+    }
+
     pub async fn add_subscribers(
         &self,
         count: usize,
