@@ -53,12 +53,9 @@ pub struct ClaimedDelivery {
 }
 
 /// Claims up to `limit` due deliveries of `issue_id` until `lease_until`: the
-/// claim marks the rows with `claimed_until`, so no other worker takes them
-/// until then, and a worker that dies leaves them to come due again. The
-/// mark is in no index, so a claim rewrites no index entry (on PostgreSQL it
-/// is a HOT update; see migration 0023). On PostgreSQL, `SKIP LOCKED` lets
-/// several processes claim side by side, and the readers are joined once
-/// instead of looked up four times a row.
+/// claim moves `next_attempt_at` to the lease's end, so no other worker sees
+/// the rows until then, and a worker that dies leaves them to come due again.
+/// On PostgreSQL, `SKIP LOCKED` lets several processes claim side by side.
 pub async fn claim(
     pool: &AnyPool,
     dialect: Dialect,
@@ -67,29 +64,21 @@ pub async fn claim(
     lease_until: i64,
     limit: i64,
 ) -> Result<Vec<ClaimedDelivery>, sqlx::Error> {
-    const MARK: &str = "UPDATE deliveries SET claimed_until = $3, attempts = attempts + 1 \
+    let skip_locked = match dialect {
+        Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+        Dialect::Sqlite => "",
+    };
+    let sql = format!(
+        "UPDATE deliveries SET next_attempt_at = $3, attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM deliveries \
              WHERE issue_id = $1 AND status = 'queued' AND next_attempt_at <= $2 \
-               AND (claimed_until IS NULL OR claimed_until <= $2) \
-             ORDER BY next_attempt_at, id LIMIT $4";
-    let sql = match dialect {
-        Dialect::Postgres => format!(
-            "WITH claimed AS ({MARK} FOR UPDATE SKIP LOCKED) \
-                 RETURNING id, subscriber_id, attempts, queued_at) \
-             SELECT c.id, c.subscriber_id, c.attempts, c.queued_at, s.email, s.name, \
-                 s.status AS subscriber_status, s.link_key \
-             FROM claimed c LEFT JOIN subscribers s ON s.id = c.subscriber_id"
-        ),
-        // SQLite has no data-modifying CTE.
-        Dialect::Sqlite => format!(
-            "{MARK}) \
-             RETURNING id, subscriber_id, attempts, queued_at, \
-                 (SELECT email FROM subscribers s WHERE s.id = deliveries.subscriber_id) AS email, \
-                 (SELECT name FROM subscribers s WHERE s.id = deliveries.subscriber_id) AS name, \
-                 (SELECT status FROM subscribers s WHERE s.id = deliveries.subscriber_id) AS subscriber_status, \
-                 (SELECT link_key FROM subscribers s WHERE s.id = deliveries.subscriber_id) AS link_key"
-        ),
-    };
+             ORDER BY next_attempt_at, id LIMIT $4 {skip_locked}) \
+         RETURNING id, subscriber_id, attempts, queued_at, \
+             (SELECT email FROM subscribers s WHERE s.id = deliveries.subscriber_id) AS email, \
+             (SELECT name FROM subscribers s WHERE s.id = deliveries.subscriber_id) AS name, \
+             (SELECT status FROM subscribers s WHERE s.id = deliveries.subscriber_id) AS subscriber_status, \
+             (SELECT link_key FROM subscribers s WHERE s.id = deliveries.subscriber_id) AS link_key"
+    );
     let rows = sqlx::query(&sql)
         .bind(issue_id)
         .bind(now)
@@ -117,27 +106,22 @@ pub async fn claim(
     Ok(claimed)
 }
 
-/// Extends a claim still held: the queued rows of `issue_id` with ids in
-/// `ids` (the claim's first and last) that carry the claim's mark,
-/// `claimed_until = lease_until`, move to `renewed_until`. A row whose
-/// outcome is recorded, or that another worker took over after the lease ran
-/// out, no longer carries the mark and is left alone. Returns how many rows
-/// the claim still holds.
+/// Extends a claim still held: the queued rows of `issue_id` that carry the
+/// claim's mark, `next_attempt_at = lease_until`, move to `renewed_until`. A
+/// row whose outcome is recorded, or that another worker took over after the
+/// lease ran out, no longer carries the mark and is left alone. Returns how
+/// many rows the claim still holds.
 pub async fn renew_claim(
     pool: &AnyPool,
     issue_id: i64,
-    ids: (i64, i64),
     lease_until: i64,
     renewed_until: i64,
 ) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
-        "UPDATE deliveries SET claimed_until = $5 \
-         WHERE id BETWEEN $2 AND $3 AND issue_id = $1 AND status = 'queued' \
-           AND claimed_until = $4",
+        "UPDATE deliveries SET next_attempt_at = $3 \
+         WHERE issue_id = $1 AND status = 'queued' AND next_attempt_at = $2",
     )
     .bind(issue_id)
-    .bind(ids.0)
-    .bind(ids.1)
     .bind(lease_until)
     .bind(renewed_until)
     .execute(pool)
@@ -234,7 +218,7 @@ pub async fn record(
             return record_sent(conn, dialect, &[(id, reply.as_str())], now).await;
         }
         Outcome::Retry { at, error } => sqlx::query(
-            "UPDATE deliveries SET next_attempt_at = $2, claimed_until = NULL, reply = $3 \
+            "UPDATE deliveries SET next_attempt_at = $2, reply = $3 \
              WHERE id = $1 AND status = 'queued'",
         )
         .bind(id)
@@ -250,13 +234,12 @@ pub async fn record(
         )
         .bind(id)
         .bind(*why),
-        // next_attempt_at stays as it was: it was due when claimed, so the
-        // copy is due again at once, and the update touches no index.
         Outcome::Released => sqlx::query(
-            "UPDATE deliveries SET claimed_until = NULL, attempts = attempts - 1 \
+            "UPDATE deliveries SET next_attempt_at = $2, attempts = attempts - 1 \
              WHERE id = $1 AND status = 'queued'",
         )
-        .bind(id),
+        .bind(id)
+        .bind(now),
     };
     query.execute(conn).await?;
     Ok(())
@@ -347,13 +330,11 @@ pub async fn sending_issues(pool: &AnyPool) -> Result<Vec<i64>, sqlx::Error> {
         .collect()
 }
 
-/// The earliest time a delivery of a sending issue comes due: its next
-/// attempt, or the end of its claim when that is later.
+/// The earliest time a delivery of a sending issue comes due.
 pub async fn next_due_at(pool: &AnyPool) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query(
-        "SELECT MIN(CASE WHEN d.claimed_until > d.next_attempt_at THEN d.claimed_until \
-                         ELSE d.next_attempt_at END) AS due \
-         FROM deliveries d JOIN issues i ON i.id = d.issue_id \
+        "SELECT MIN(d.next_attempt_at) AS due FROM deliveries d \
+         JOIN issues i ON i.id = d.issue_id \
          WHERE i.status = 'sending' AND d.status = 'queued'",
     )
     .fetch_one(pool)

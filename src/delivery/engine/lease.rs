@@ -13,12 +13,10 @@ use super::{stop_asked, until_stop_asked};
 use crate::delivery::deliveries;
 use crate::store::{millis, now_millis, Store};
 
-/// One claimed batch: its rows carry `claimed_until = until` in the
+/// One claimed batch: its rows carry `next_attempt_at = until` in the
 /// database, the mark by which a renewal finds the rows still held.
 pub(super) struct Lease {
     issue_id: i64,
-    /// The batch's first and last delivery id, where a renewal looks.
-    ids: (i64, i64),
     until: AtomicI64,
 }
 
@@ -55,10 +53,9 @@ impl Leases {
         now_millis() + millis(self.length) + rand::random_range(0..1_000)
     }
 
-    pub(super) fn hold(&self, issue_id: i64, ids: (i64, i64), until: i64) -> Arc<Lease> {
+    pub(super) fn hold(&self, issue_id: i64, until: i64) -> Arc<Lease> {
         let lease = Arc::new(Lease {
             issue_id,
-            ids,
             until: AtomicI64::new(until),
         });
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
@@ -93,9 +90,7 @@ impl Leases {
         for lease in leases {
             let old = lease.until();
             let new = self.next_end();
-            match deliveries::renew_claim(self.store.pool(), lease.issue_id, lease.ids, old, new)
-                .await
-            {
+            match deliveries::renew_claim(self.store.pool(), lease.issue_id, old, new).await {
                 Ok(_) => lease.until.store(new, Ordering::SeqCst),
                 // The copies stop at the old lease's end; nothing is sent twice.
                 Err(error) => tracing::warn!(%error, "cannot renew a claim"),

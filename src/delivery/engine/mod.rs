@@ -338,12 +338,7 @@ impl Engine {
                 continue;
             }
             claimed += batch.len();
-            // The batch is sorted by id.
-            let ids = (
-                batch.first().map_or(0, |delivery| delivery.id),
-                batch.last().map_or(0, |delivery| delivery.id),
-            );
-            let lease = self.leases.hold(issue_id, ids, lease_until);
+            let lease = self.leases.hold(issue_id, lease_until);
             let mut batch = batch.into_iter();
             for delivery in batch.by_ref() {
                 if self.is_stopping() {

@@ -298,7 +298,6 @@ pub const TABLES: &[Table] = &[
             opt_int("failed_at"),
             opt_text("failure"),
             opt_text("reply"),
-            opt_int("claimed_until"),
         ],
     },
     Table {
