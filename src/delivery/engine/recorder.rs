@@ -1,7 +1,8 @@
 //! Group commit of delivery outcomes: workers hand in an outcome and wait until
 //! it is durable; the recorder writes whatever has gathered meanwhile in one
 //! transaction. A worker takes its next message only after its last outcome is
-//! committed, so a crash can repeat at most one message per worker.
+//! committed, so a crash can repeat at most one message per worker. On
+//! PostgreSQL several groups are written at once (see `groups_at_once`).
 
 use std::sync::Arc;
 use std::time::Duration;
