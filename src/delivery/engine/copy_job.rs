@@ -57,9 +57,16 @@ impl Engine {
             }
             Outcome::Cancelled { .. } | Outcome::Released => {}
         }
+        // `previous` is still here when the copy did not go out (it is
+        // taken only to send): this outcome's commit then answers for both.
         Some(
             self.recorder
-                .submit(job.delivery.id, job.delivery.subscriber_id, outcome)
+                .submit(
+                    job.delivery.id,
+                    job.delivery.subscriber_id,
+                    outcome,
+                    previous,
+                )
                 .await,
         )
     }

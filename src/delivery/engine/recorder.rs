@@ -1,19 +1,21 @@
 //! Group commit of delivery outcomes: workers hand in an outcome and wait until
 //! it is durable; the recorder writes whatever has gathered meanwhile in one
 //! transaction. A worker takes its next message only after its last outcome is
-//! committed, so a crash can repeat at most one message per worker.
+//! committed, so a crash can repeat at most one message per worker. On
+//! PostgreSQL several groups are written at once (see `groups_at_once`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot::error::TryRecvError;
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::WriteGate;
 use crate::bounces::send_time;
 use crate::config::SecretKey;
 use crate::delivery::deliveries::{self, Failure, Outcome};
 use crate::delivery::DeliverySignals;
-use crate::store::{is_unavailable, now_millis, Store};
+use crate::store::{is_unavailable, now_millis, Dialect, Store};
 use crate::subscriptions::Subscriptions;
 
 /// Outcomes written in one transaction at most.
@@ -31,13 +33,20 @@ struct Record {
     committed: oneshot::Sender<()>,
 }
 
-/// Done once an outcome handed to the recorder is committed.
-pub struct Committed(oneshot::Receiver<()>);
+/// Done once an outcome handed to the recorder is committed, and with it
+/// every outcome the same worker handed in before (see [`Recorder::submit`]).
+pub struct Committed {
+    /// This outcome's commit and those of the worker's earlier outcomes that
+    /// were still being written when it was handed in.
+    pending: Vec<oneshot::Receiver<()>>,
+}
 
 impl Committed {
     /// Also done when the recorder is gone: nothing more can be waited for.
     pub async fn wait(self) {
-        let _ = self.0.await;
+        for commit in self.pending {
+            let _ = commit.await;
+        }
     }
 }
 
@@ -73,20 +82,22 @@ impl Recorder {
     /// repeated database errors: the claim then lapses and the message is
     /// tried again, which can repeat it but never loses it).
     pub async fn record(&self, delivery_id: i64, subscriber_id: i64, outcome: Outcome) {
-        self.submit(delivery_id, subscriber_id, outcome)
+        self.submit(delivery_id, subscriber_id, outcome, None)
             .await
             .wait()
             .await;
     }
 
-    /// Hands `outcome` in without waiting for it to be committed. Groups are
-    /// written in the order outcomes arrive, so once one outcome is committed,
-    /// every outcome handed in before it by the same worker is too.
+    /// Hands `outcome` in without waiting for it to be committed. `before` is
+    /// the worker's previous outcome if it may not be committed yet: on
+    /// PostgreSQL groups are written side by side and may commit out of
+    /// order, so the answer waits for both.
     pub async fn submit(
         &self,
         delivery_id: i64,
         subscriber_id: i64,
         outcome: Outcome,
+        before: Option<Committed>,
     ) -> Committed {
         let (committed, done) = oneshot::channel();
         let record = Record {
@@ -96,7 +107,24 @@ impl Recorder {
             committed,
         };
         let _ = self.records.send(record).await;
-        Committed(done)
+        let mut pending = before.map(|before| before.pending).unwrap_or_default();
+        // Commits already done are dropped, so a worker whose copies keep
+        // not going out does not pile them up.
+        pending.retain_mut(|commit| matches!(commit.try_recv(), Err(TryRecvError::Empty)));
+        pending.push(done);
+        Committed { pending }
+    }
+}
+
+/// Groups written at the same time. SQLite has one writer and its commits
+/// cost no flush, so one at a time. A PostgreSQL commit waits for its WAL
+/// flush, and each worker waits for its last commit before sending on: with
+/// one group at a time an outcome waited for the group ahead of it to flush
+/// and then for its own. Groups written together share flushes.
+fn groups_at_once(dialect: Dialect) -> usize {
+    match dialect {
+        Dialect::Sqlite => 1,
+        Dialect::Postgres => 4,
     }
 }
 
@@ -108,52 +136,93 @@ async fn write_groups(
     bounce_after_failures: i64,
     mut incoming: mpsc::Receiver<Record>,
 ) {
-    let mut group = Vec::with_capacity(MAX_GROUP);
-    while incoming.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let mut tries = 0;
-        let mut waits = 0u32;
-        loop {
-            match write_group(&store, &write_gate, &key, &group, bounce_after_failures).await {
-                Ok(bounced) => {
-                    for subscriber_id in bounced {
-                        signals.departed(subscriber_id);
-                    }
-                    if waits > 0 {
-                        tracing::info!("the database is back; delivery outcomes recorded");
-                    }
+    let at_once = groups_at_once(store.dialect());
+    let writers = Arc::new(Semaphore::new(at_once));
+    // A writer is free before the next group is taken: while all are busy,
+    // outcomes gather into a larger group.
+    while let Ok(writer) = writers.clone().acquire_owned().await {
+        let mut group = Vec::with_capacity(MAX_GROUP);
+        if incoming.recv_many(&mut group, MAX_GROUP).await == 0 {
+            break;
+        }
+        let (store, write_gate, signals, key) = (
+            store.clone(),
+            write_gate.clone(),
+            signals.clone(),
+            key.clone(),
+        );
+        tokio::spawn(async move {
+            write_until_done(
+                &store,
+                &write_gate,
+                &signals,
+                &key,
+                group,
+                bounce_after_failures,
+            )
+            .await;
+            drop(writer);
+        });
+    }
+    // The last groups are written before the recorder counts as ended.
+    let _ = writers
+        .acquire_many(u32::try_from(at_once).unwrap_or(u32::MAX))
+        .await;
+}
+
+/// Writes `group`, trying again while the database is unreachable, then
+/// answers every outcome in it.
+async fn write_until_done(
+    store: &Store,
+    write_gate: &WriteGate,
+    signals: &DeliverySignals,
+    key: &SecretKey,
+    group: Vec<Record>,
+    bounce_after_failures: i64,
+) {
+    let mut tries = 0;
+    let mut waits = 0u32;
+    loop {
+        match write_group(store, write_gate, key, &group, bounce_after_failures).await {
+            Ok(bounced) => {
+                for subscriber_id in bounced {
+                    signals.departed(subscriber_id);
+                }
+                if waits > 0 {
+                    tracing::info!("the database is back; delivery outcomes recorded");
+                }
+                break;
+            }
+            // These messages went out: giving their outcomes up would send
+            // them again. The workers wait here too, as each waits for its
+            // last outcome before sending on, so nothing more goes out.
+            Err(error) if is_unavailable(&error) => {
+                if waits == 0 {
+                    tracing::warn!(%error, "the database is unreachable; holding delivery outcomes until it is back");
+                }
+                waits += 1;
+                tokio::time::sleep(
+                    UNAVAILABLE_RETRY.min(Duration::from_millis(100 * u64::from(waits))),
+                )
+                .await;
+            }
+            Err(error) => {
+                tries += 1;
+                if tries >= WRITE_TRIES {
+                    tracing::error!(
+                        %error,
+                        outcomes = group.len(),
+                        "cannot record delivery outcomes; their claims will lapse and they go again"
+                    );
                     break;
                 }
-                // These messages went out: giving their outcomes up would send
-                // them again. The workers wait here too, as each waits for its
-                // last outcome before sending on, so nothing more goes out.
-                Err(error) if is_unavailable(&error) => {
-                    if waits == 0 {
-                        tracing::warn!(%error, "the database is unreachable; holding delivery outcomes until it is back");
-                    }
-                    waits += 1;
-                    tokio::time::sleep(
-                        UNAVAILABLE_RETRY.min(Duration::from_millis(100 * u64::from(waits))),
-                    )
-                    .await;
-                }
-                Err(error) => {
-                    tries += 1;
-                    if tries >= WRITE_TRIES {
-                        tracing::error!(
-                            %error,
-                            outcomes = group.len(),
-                            "cannot record delivery outcomes; their claims will lapse and they go again"
-                        );
-                        break;
-                    }
-                    tracing::warn!(%error, "cannot record delivery outcomes yet; trying again");
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(tries))).await;
-                }
+                tracing::warn!(%error, "cannot record delivery outcomes yet; trying again");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(tries))).await;
             }
         }
-        for record in group.drain(..) {
-            let _ = record.committed.send(());
-        }
+    }
+    for record in group {
+        let _ = record.committed.send(());
     }
 }
 
