@@ -158,6 +158,7 @@ impl Application {
                 ),
             )),
             database_check: Arc::default(),
+            dashboard_figures: Arc::default(),
         });
         let limiter_sweeper = tokio::spawn({
             let state = state.clone();

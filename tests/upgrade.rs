@@ -370,6 +370,27 @@ async fn every_row_and_every_mailed_link_survive_the_upgrade(backend: Backend) {
             .await;
         assert_eq!(status, 200, "{context}: the draft is still there");
         assert_eq!(draft["subject"], written.draft_issue.subject.as_str());
+
+        // The sent issue's progress, counted from tallies the upgrade made
+        // out of its copies (issue 13), as the old release's count had it.
+        let sent = written.sent_issue.id;
+        let tallied = db.tallied_counts(sent).await;
+        assert!(tallied.sent > 0, "{context}: {tallied:?}");
+        let (status, progress) = herald
+            .api(
+                &written.api_token,
+                &format!("/api/v1/issues/{sent}/progress"),
+            )
+            .await;
+        assert_eq!(status, 200, "{context}: {progress}");
+        assert_eq!(
+            progress["counts"]["sent"], tallied.sent,
+            "{context}: {progress}"
+        );
+        assert_eq!(
+            progress["counts"]["total"], tallied.total,
+            "{context}: {progress}"
+        );
         assert_eq!(draft["status"], "draft");
 
         // A newcomer after the upgrade: the erased reader's mailed link must

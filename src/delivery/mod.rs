@@ -8,6 +8,7 @@ mod engine;
 pub mod guards;
 mod message;
 pub mod outbox;
+mod send_rate;
 mod sends;
 mod signals;
 

@@ -5,14 +5,12 @@
 use std::sync::Arc;
 
 use super::deliveries::{self, DeliveryCounts, FailedDelivery, ReceivedIssue};
+use super::send_rate::SendRates;
 use super::{guards, DeliverySignals};
 use crate::issues::queries as issue_queries;
 use crate::issues::{IssueStatus, RenderError, RenderedIssue};
 use crate::mail::MailIdentity;
 use crate::store::{now_millis, Store};
-
-/// The window the sending rate is measured over.
-const RATE_WINDOW_MILLIS: i64 = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SendControlError {
@@ -59,11 +57,16 @@ impl SendProgress {
 pub struct Sends {
     store: Store,
     signals: Arc<DeliverySignals>,
+    rates: Arc<SendRates>,
 }
 
 impl Sends {
     pub fn new(store: Store, signals: Arc<DeliverySignals>) -> Self {
-        Self { store, signals }
+        Self {
+            store,
+            signals,
+            rates: Arc::default(),
+        }
     }
 
     /// Sends issue `id` to every confirmed subscriber; returns how many copies
@@ -167,15 +170,12 @@ impl Sends {
         let row = issue_queries::send_times(&mut conn, id)
             .await?
             .ok_or(SendControlError::NotFound)?;
-        let now = now_millis();
-        let counts = deliveries::counts(&mut conn, id, now - RATE_WINDOW_MILLIS).await?;
-        let window = row.started_at.map_or(RATE_WINDOW_MILLIS, |started| {
-            (now - started).clamp(1_000, RATE_WINDOW_MILLIS)
-        });
-        #[allow(clippy::cast_precision_loss)]
+        let counts = deliveries::counts(&mut conn, id).await?;
         let rate_per_second = if row.status == IssueStatus::Sending {
-            counts.sent_recently as f64 * 1000.0 / window as f64
+            self.rates
+                .observe(id, now_millis(), counts.sent, row.started_at)
         } else {
+            self.rates.forget(id);
             0.0
         };
         let remaining = counts.queued + counts.retrying;
@@ -199,6 +199,13 @@ impl Sends {
                 _ => row.sent_at,
             },
         })
+    }
+
+    /// True while some issue is going out.
+    pub async fn any_sending(&self) -> Result<bool, sqlx::Error> {
+        Ok(!deliveries::sending_issues(self.store.pool())
+            .await?
+            .is_empty())
     }
 
     /// The issues a subscriber was sent, newest first, with each outcome.

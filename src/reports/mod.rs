@@ -6,8 +6,10 @@
 mod queries;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::store::recently_counted::RecentlyCounted;
 use crate::store::{millis, now_millis, Store};
 
 /// The domain an erased reader's rows count under: the address is gone.
@@ -94,21 +96,49 @@ fn row(
 #[derive(Debug, Clone)]
 pub struct Reports {
     store: Store,
+    /// The reports of issues going out, counted at most a few seconds ago.
+    during_send: Arc<RecentlyCounted<i64, IssueReport>>,
 }
 
 impl Reports {
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self {
+            store,
+            during_send: Arc::default(),
+        }
     }
 
     /// The report of issue `issue_id`; None when there is no such issue.
+    /// While the issue is going out, the report can be a few seconds old
+    /// (see `store::recently_counted`); before and after, it is counted at
+    /// each call.
     #[tracing::instrument(skip(self))]
     pub async fn issue(&self, issue_id: i64) -> Result<Option<IssueReport>, sqlx::Error> {
+        let status = {
+            let mut conn = self.store.pool().acquire().await?;
+            queries::issue_status(&mut conn, issue_id).await?
+        };
+        match status.as_deref() {
+            None => Ok(None),
+            Some("sending") => {
+                let reports = self.clone();
+                self.during_send
+                    .get(issue_id, || async move { reports.count(issue_id).await })
+                    .await
+                    .map(Some)
+            }
+            Some(_) => {
+                self.during_send.forget(issue_id);
+                self.count(issue_id).await.map(Some)
+            }
+        }
+    }
+
+    /// Counts the report of `issue_id` from every copy, report and
+    /// unsubscribe of the issue.
+    async fn count(&self, issue_id: i64) -> Result<IssueReport, sqlx::Error> {
         let dialect = self.store.dialect();
         let mut conn = self.store.pool().acquire().await?;
-        if !queries::issue_exists(&mut conn, issue_id).await? {
-            return Ok(None);
-        }
         let mut by_domain: BTreeMap<String, DomainCounts> = BTreeMap::new();
         for (domain, sent) in queries::sent_by_domain(&mut conn, dialect, issue_id).await? {
             row(&mut by_domain, domain).sent += sent;
@@ -141,11 +171,11 @@ impl Reports {
         for row in &domains {
             totals.add(row);
         }
-        Ok(Some(IssueReport {
+        Ok(IssueReport {
             issue_id,
             totals,
             domains,
-        }))
+        })
     }
 
     /// Policy bounces per receiving domain over the last 30 days, most first.

@@ -15,12 +15,15 @@ fn domain_of(dialect: Dialect) -> &'static str {
     }
 }
 
-pub async fn issue_exists(conn: &mut AnyConnection, issue_id: i64) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query("SELECT 1 FROM issues WHERE id = $1")
+/// The issue's status; None when there is no such issue.
+pub async fn issue_status(
+    conn: &mut AnyConnection,
+    issue_id: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT status FROM issues WHERE id = $1")
         .bind(issue_id)
         .fetch_optional(conn)
-        .await?
-        .is_some())
+        .await
 }
 
 /// Copies of the issue the relay took, per domain. An erased reader's copies

@@ -8,6 +8,7 @@ mod backup;
 mod bulk;
 pub mod copy;
 mod placeholders;
+pub mod recently_counted;
 mod sqlite_file;
 pub mod timestamps;
 mod write_turn;

@@ -25,6 +25,13 @@ pub fn date_time(millis: i64) -> String {
         .unwrap_or_default()
 }
 
+/// `21:05:09 UTC`.
+pub fn time_of_day(millis: i64) -> String {
+    at(millis)
+        .format(format_description!("[hour]:[minute]:[second] UTC"))
+        .unwrap_or_default()
+}
+
 /// `2026-11-27T21:05:00Z`, for feeds and the API.
 pub fn rfc3339(millis: i64) -> String {
     at(millis).format(&Rfc3339).unwrap_or_default()
@@ -38,6 +45,7 @@ mod tests {
     fn formats() {
         assert_eq!(date(0), "1970-01-01");
         assert_eq!(date_time(90_061_000), "1970-01-02 01:01 UTC");
+        assert_eq!(time_of_day(90_061_000), "01:01:01 UTC");
         assert_eq!(rfc3339(1_000), "1970-01-01T00:00:01Z");
     }
 }

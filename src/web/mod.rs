@@ -37,6 +37,7 @@ use crate::delivery::Sends;
 use crate::issues::{self, Issue, TestSendError, Tester};
 use crate::mail::{MailIdentity, Mailer};
 use crate::reports::Reports;
+use crate::store::recently_counted::RecentlyCounted;
 use crate::store::Store;
 use crate::subscriptions::{SubscriberEmail, Subscriptions};
 use crate::suppressions::Suppressions;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub webhooks: Arc<Webhooks>,
     /// `/health`'s database check, shared by every worker.
     pub database_check: Arc<DatabaseCheck>,
+    /// The dashboard's figures while an issue goes out, counted every few seconds.
+    pub dashboard_figures: Arc<RecentlyCounted<(), admin::dashboard::DashboardFigures>>,
 }
 
 impl AppState {

@@ -100,6 +100,14 @@ impl Sender {
         loop {
             let progress = self.progress(app, issue).await;
             if progress["status"] == "sent" || progress["status"] == "cancelled" {
+                let tallied = app.db.tallied_counts(issue).await;
+                for (name, n) in [
+                    ("sent", tallied.sent),
+                    ("failed", tallied.failed),
+                    ("cancelled", tallied.cancelled),
+                ] {
+                    assert_eq!(progress["counts"][name], n, "{name}: {progress}");
+                }
                 return progress;
             }
             assert!(
@@ -308,6 +316,8 @@ async fn cancel_stops_the_send_and_marks_the_rest_cancelled(backend: Backend) {
         sent,
         "what arrived is what is counted as sent"
     );
+    let tallied = app.db.tallied_counts(issue).await;
+    assert_eq!((tallied.sent, tallied.total), (sent, 50));
     assert_eq!(sender.control(&app, issue, "resume").await.0, 409);
 }
 
@@ -427,6 +437,42 @@ async fn a_reader_who_leaves_mid_send_gets_nothing_more(backend: Backend) {
     assert_eq!(copies.len(), 59);
 }
 
+/// Erasing a reader deletes their copies with them: one still queued, and
+/// one they already got. The progress counts lose both, and nothing else.
+async fn erasing_readers_takes_their_copies_off_the_progress(backend: Backend) {
+    let (app, sender, issue, readers) = send_under_way(backend, 30, 20, 3).await;
+    let admin = app.api_token(Role::Admin).await;
+    let erase = |email: String| {
+        let app = &app;
+        let admin = &admin;
+        async move {
+            let id = app.db.subscriber_id(&email).await;
+            let response = app
+                .api(Method::DELETE, &format!("/api/v1/subscribers/{id}"), admin)
+                .send()
+                .await
+                .expect("DELETE a subscriber");
+            assert_eq!(response.status(), 204, "erasing {email}");
+        }
+    };
+    let waiting = readers.last().expect("a reader").clone();
+    assert!(!copies_by_reader(&app).await.contains_key(&waiting));
+    erase(waiting).await;
+    let progress = sender.finished(&app, issue).await;
+    assert_eq!(progress["counts"]["sent"], 29, "{progress}");
+    let first = copies_by_reader(&app)
+        .await
+        .into_keys()
+        .min()
+        .expect("a copy arrived");
+    erase(first).await;
+    let progress = sender.progress(&app, issue).await;
+    assert_eq!(progress["counts"]["sent"], 28, "{progress}");
+    assert_eq!(progress["counts"]["total"], 28, "{progress}");
+    let tallied = app.db.tallied_counts(issue).await;
+    assert_eq!((tallied.sent, tallied.total), (28, 28));
+}
+
 async fn a_confirmation_goes_out_ahead_of_a_bulk_send(backend: Backend) {
     let (app, sender, issue, _) = send_under_way(backend, 60, 20, 3).await;
 
@@ -516,6 +562,7 @@ on_both_databases!(
     refused_recipients_fail_and_bounce_while_the_rest_go_out,
     throttled_messages_are_retried_until_all_are_delivered,
     a_reader_who_leaves_mid_send_gets_nothing_more,
+    erasing_readers_takes_their_copies_off_the_progress,
     a_confirmation_goes_out_ahead_of_a_bulk_send,
     a_restart_mid_send_finishes_it_without_duplicates,
 );

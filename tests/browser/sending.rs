@@ -356,19 +356,7 @@ async fn a_cancelled_send_shows_how_far_it_got_with_and_without_script() {
         .expect("mark the page");
 
     // 23 copies go out, then the send is cancelled (as another editor would).
-    {
-        use sqlx::Executor;
-        let mut conn = app.db.connect().await;
-        conn.execute(
-            sqlx::query(
-                "UPDATE deliveries SET status = 'sent', sent_at = 1 WHERE id IN \
-                 (SELECT id FROM deliveries WHERE issue_id = $1 ORDER BY id LIMIT 23)",
-            )
-            .bind(issue),
-        )
-        .await
-        .expect("23 copies went out");
-    }
+    app.db.record_sent(issue, 23).await;
     let cancelled = app
         .api(
             reqwest::Method::POST,

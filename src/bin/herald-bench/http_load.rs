@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -92,6 +92,17 @@ pub async fn drive(
     load: Load,
     make: Arc<RequestMaker>,
 ) -> anyhow::Result<LoadReport> {
+    drive_until(address, load, make, Arc::new(AtomicBool::new(false))).await
+}
+
+/// [`drive`], ending early once `stop` is set: no request goes out after,
+/// and those under way are waited for.
+pub async fn drive_until(
+    address: SocketAddr,
+    load: Load,
+    make: Arc<RequestMaker>,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<LoadReport> {
     if load.connections == 0 {
         bail!("the load needs at least one connection");
     }
@@ -106,10 +117,20 @@ pub async fn drive(
     for index in 0..load.connections {
         let make = Arc::clone(&make);
         let next_number = Arc::clone(&next_number);
+        let stop = Arc::clone(&stop);
         let first_due = interval
             .map(|interval| started + interval.mul_f64(index as f64 / load.connections as f64));
         tasks.spawn(async move {
-            connection_loop(address, deadline, first_due, interval, &*make, &next_number).await
+            connection_loop(
+                address,
+                deadline,
+                first_due,
+                interval,
+                &*make,
+                &next_number,
+                &stop,
+            )
+            .await
         });
     }
     let mut report = LoadReport::default();
@@ -134,6 +155,7 @@ async fn connection_loop(
     interval: Option<Duration>,
     make: &RequestMaker,
     next_number: &AtomicU64,
+    stop: &AtomicBool,
 ) -> anyhow::Result<LoadReport> {
     let mut report = LoadReport::default();
     let mut connection: Option<Connection> = None;
@@ -145,11 +167,14 @@ async fn connection_loop(
                     break;
                 }
                 tokio::time::sleep_until(at.into()).await;
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
                 at
             }
             None => {
                 let now = Instant::now();
-                if now >= deadline {
+                if now >= deadline || stop.load(Ordering::Relaxed) {
                     break;
                 }
                 now
@@ -298,7 +323,6 @@ pub fn get(path: &str, host: &str, extra_headers: &str) -> Vec<u8> {
 }
 
 /// A form `POST` of `body` (already URL-encoded).
-#[allow(dead_code)] // for the signups and mixed modes
 pub fn form_post(path: &str, host: &str, extra_headers: &str, body: &str) -> Vec<u8> {
     format!(
         "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\

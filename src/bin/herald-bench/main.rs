@@ -10,7 +10,8 @@
 //! least 0.6× smtp-source's rate on SQLite, 0.5× on PostgreSQL with one
 //! worker and 0.8× with two or more; at most 64 MB peak RSS). Exit code 0:
 //! all met; 1: the benchmark failed; 3: a target was missed. The web modes
-//! (`signups`, `health`) are subcommands with their own targets.
+//! (`signups`, `health`, `mixed`) and `progress` are subcommands with their
+//! own targets.
 
 mod anchor;
 mod cpu;
@@ -18,7 +19,9 @@ mod dkim;
 mod health;
 mod herald_run;
 mod http_load;
+mod mixed;
 mod postgres;
+mod progress;
 mod report;
 mod serve;
 mod setup;
@@ -100,6 +103,11 @@ enum Internal {
     /// Signups over HTTP: `POST /subscriptions` against `herald serve`, next to
     /// a bare actix-web server (see `herald-bench signups --help`).
     Signups(signups::SignupsArgs),
+    /// The admin pages during a send at full speed and signups at 500/s
+    /// (target: p99 ≤ 100 ms; see `herald-bench mixed --help`).
+    Mixed(mixed::MixedArgs),
+    /// A send's progress read at 1,000,000 copies (target: 5 ms).
+    Progress(progress::ProgressArgs),
 }
 
 fn main() -> ExitCode {
@@ -116,6 +124,12 @@ fn main() -> ExitCode {
         }
         Some(Internal::Health(health_args)) => {
             return exit_code("health", health::bench(&health_args));
+        }
+        Some(Internal::Mixed(mixed_args)) => {
+            return exit_code("mixed", mixed::run(&mixed_args));
+        }
+        Some(Internal::Progress(progress_args)) => {
+            return exit_code("progress", progress::run(&progress_args));
         }
         None => {}
     }

@@ -108,3 +108,36 @@ async fn health_is_ok(address: SocketAddr) -> bool {
     let _ = stream.read_to_end(&mut answer).await;
     answer.starts_with(b"HTTP/1.1 200")
 }
+
+/// Runs a one-shot `herald` command (`user add`, `issue send`) in `dir` with
+/// the environment `herald serve` gets there; its standard output.
+pub fn herald_once(
+    herald_exe: &Path,
+    dir: &Path,
+    database_url: &str,
+    smtp_url: &str,
+    args: &[&str],
+    extra_env: &[(String, String)],
+) -> anyhow::Result<String> {
+    let mut command = Command::new(herald_exe);
+    command.args(args).current_dir(dir).env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    let output = command
+        .envs(workload::herald_env(dir, database_url, smtp_url, 16))
+        .envs(extra_env.iter().cloned())
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {} {args:?}", herald_exe.display()))?;
+    if !output.status.success() {
+        bail!(
+            "`herald {}` failed ({}):\n{}{}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}

@@ -20,32 +20,46 @@ impl Tools {
     /// executable; none when only smtp-source is measured.
     pub fn find(chosen_herald: Option<&Path>, smtp_source_only: bool) -> anyhow::Result<Self> {
         let smtp_source = smtp_source::find()?;
-        let bench = std::env::current_exe().context("cannot find this executable")?;
-        if cfg!(debug_assertions) {
-            eprintln!("herald-bench: this is a debug build; only --release figures mean anything");
-        }
-        let herald = match (chosen_herald, smtp_source_only) {
-            (_, true) => None,
-            (Some(path), false) => Some(path.to_owned()),
-            (None, false) => Some(bench.with_file_name("herald")),
+        let (bench, herald) = if smtp_source_only {
+            let bench = std::env::current_exe().context("cannot find this executable")?;
+            (bench, None)
+        } else {
+            let (bench, herald) = executables(chosen_herald)?;
+            (bench, Some(herald))
         };
-        if let Some(exe) = &herald {
-            if !exe.is_file() {
-                bail!(
-                    "{} does not exist; build it with `cargo build --release --bins`",
-                    exe.display()
-                );
-            }
-            if chosen_herald.is_none() {
-                check_herald_is_fresh(exe)?;
-            }
-        }
         Ok(Self {
             bench,
             herald,
             smtp_source,
         })
     }
+}
+
+/// This executable and Herald's: `chosen_herald` (`--herald`), or the one
+/// next to this executable, refused when older than the sources. For the
+/// modes that need no `smtp-source`.
+pub fn executables(chosen_herald: Option<&Path>) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let bench = std::env::current_exe().context("cannot find this executable")?;
+    if cfg!(debug_assertions) {
+        eprintln!("herald-bench: this is a debug build; only --release figures mean anything");
+    }
+    let exe = match chosen_herald {
+        Some(path) => path.to_owned(),
+        None => bench.with_file_name("herald"),
+    };
+    if !exe.is_file() {
+        bail!(
+            "{} does not exist; build it with `cargo build --release --bins`",
+            exe.display()
+        );
+    }
+    if chosen_herald.is_none() {
+        check_herald_is_fresh(&exe)?;
+    }
+    // `herald serve` runs in the scratch directory: a relative --herald must still name it.
+    let exe =
+        std::fs::canonicalize(&exe).with_context(|| format!("cannot find {}", exe.display()))?;
+    Ok((bench, exe))
 }
 
 /// `cargo run --release --bin herald-bench` builds only this binary, so the

@@ -3,10 +3,11 @@
 //! queue tells editors and admins is in `reports`.
 
 mod reports;
+mod tallies;
 
 pub use reports::{
-    counts, for_subscriber, latest_failures, queue_depth, recipient_count, DeliveryCounts,
-    FailedDelivery, ReceivedIssue,
+    copies_tried, counts, counts_by_scan, for_subscriber, latest_failures, queue_depth,
+    recipient_count, DeliveryCounts, FailedDelivery, ReceivedIssue,
 };
 
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -16,23 +17,26 @@ use crate::store::{Dialect, Placeholders};
 use crate::suppressions;
 
 /// Queues a copy of `issue_id` for every confirmed subscriber whom the
-/// suppression list does not hold back; the caller's transaction makes it
-/// one step with the issue's move to `sending`.
+/// suppression list does not hold back, and starts the issue's progress
+/// tallies with their count; the caller's transaction makes it one step with
+/// the issue's move to `sending`.
 pub async fn queue_issue(
     conn: &mut AnyConnection,
     issue_id: i64,
     now: i64,
 ) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(&format!(
+    let queued = sqlx::query(&format!(
         "INSERT INTO deliveries (issue_id, subscriber_id, status, queued_at, next_attempt_at) \
          SELECT $1, id, 'queued', $2, $2 FROM subscribers WHERE status = 'confirmed' AND {}",
         suppressions::NOT_SUPPRESSED
     ))
     .bind(issue_id)
     .bind(now)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?
-    .rows_affected())
+    .rows_affected();
+    tallies::start(conn, issue_id, i64::try_from(queued).unwrap_or(i64::MAX)).await?;
+    Ok(queued)
 }
 
 /// A delivery claimed for sending, with what the message needs of its reader.

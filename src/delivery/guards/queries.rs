@@ -45,12 +45,7 @@ pub async fn reports(conn: &mut AnyConnection, issue_id: i64) -> Result<(i64, i6
 
 /// Copies of `issue_id` with an outcome from the relay: sent, or failed for good.
 pub async fn copies_tried(conn: &mut AnyConnection, issue_id: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM deliveries WHERE issue_id = $1 AND status IN ('sent', 'failed')",
-    )
-    .bind(issue_id)
-    .fetch_one(conn)
-    .await
+    crate::delivery::deliveries::copies_tried(conn, issue_id).await
 }
 
 /// Pauses a sending issue with the guard and reason; false when it was not

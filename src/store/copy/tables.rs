@@ -301,6 +301,19 @@ pub const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "delivery_tallies",
+        columns: &[
+            int("id"),
+            int("issue_id"),
+            int("slot"),
+            int("queued"),
+            int("retrying"),
+            int("sent"),
+            int("failed"),
+            int("cancelled"),
+        ],
+    },
+    Table {
         name: "test_sends",
         columns: &[
             int("id"),

@@ -6,6 +6,7 @@ mod audit;
 pub mod auth;
 pub(crate) mod checklist;
 mod csrf;
+pub(crate) mod dashboard;
 mod issues;
 mod shelf;
 mod sign_in;
@@ -18,19 +19,11 @@ use actix_session::config::{CookieContentSecurity, PersistentSession, TtlExtensi
 use actix_session::storage::CookieSessionStore;
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::middleware::from_fn;
-use actix_web::{get, web, HttpResponse};
-use askama::Template;
+use actix_web::{web, HttpResponse};
 
-use self::auth::{AdminContext, SignedIn};
-use self::checklist::{first_run, mail_to_files, Check, FirstRunFacts};
-use super::error::WebError;
-use super::pages::html;
-use super::AppState;
 use crate::config::SecretKey;
-use crate::reports::PolicyBounces;
-use crate::subscriptions::stats::{subscriber_stats, SubscriberStats};
 
 /// The largest urlencoded form of the admin pages (an intro holds 20,000
 /// characters, far more than actix's 16 KB default once URL-encoded). Bigger
@@ -64,7 +57,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/admin")
             .wrap(from_fn(csrf::verify_csrf))
             .configure(sign_in::routes)
-            .service(dashboard)
+            .service(dashboard::dashboard)
             .configure(account::routes)
             .configure(two_factor::routes)
             .configure(users::routes)
@@ -73,67 +66,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(suppressions::routes)
             .configure(issues::routes),
     );
-}
-
-#[derive(Template)]
-#[template(path = "admin/dashboard.html")]
-struct DashboardPage {
-    ctx: AdminContext,
-    stats: SubscriberStats,
-    latest_issues: Vec<issues::IssueRow>,
-    /// Where mail goes while it is only written to files.
-    mail_to_files: Option<String>,
-    /// What is left to set up; empty once all is done, and then hidden.
-    first_run: Vec<Check>,
-    /// No subscriber yet: the checklist stands in for the rows of zeros.
-    no_subscribers: bool,
-    /// Admins only: receiving domains that refused mail on policy or
-    /// reputation grounds lately, which no reader can fix.
-    policy_bounces: Option<Vec<PolicyBounces>>,
-}
-
-/// Domains listed with their policy refusals on the dashboard.
-const POLICY_DOMAINS_SHOWN: i64 = 10;
-
-#[get("")]
-#[tracing::instrument(name = "dashboard", skip_all)]
-async fn dashboard(state: web::Data<AppState>, me: SignedIn) -> Result<HttpResponse, WebError> {
-    let mut conn = state.store.pool().acquire().await?;
-    let stats = subscriber_stats(&mut conn).await?;
-    drop(conn);
-    let latest_issues = issues::latest_issues(&state, 5).await?;
-    let test_sent = crate::issues::Issues::new(state.store.clone())
-        .any_test_sent()
-        .await?;
-    // Erased subscribers were subscribers once: the list is not new.
-    let subscribers = stats.by_status.iter().map(|(_, n)| n).sum::<i64>() + stats.erased;
-    let policy_bounces = if me.user.is_admin() {
-        Some(
-            state
-                .reports
-                .policy_bounces_by_domain(POLICY_DOMAINS_SHOWN)
-                .await?,
-        )
-    } else {
-        None
-    };
-    let facts = FirstRunFacts {
-        subscribers,
-        test_sent,
-        is_admin: me.user.is_admin(),
-    };
-    html(
-        StatusCode::OK,
-        &DashboardPage {
-            ctx: me.context(&state, "dashboard"),
-            first_run: first_run(&state, &facts),
-            no_subscribers: subscribers == 0,
-            mail_to_files: mail_to_files(&state),
-            stats,
-            latest_issues,
-            policy_bounces,
-        },
-    )
 }
 
 pub(crate) fn see_other(location: &str) -> HttpResponse {

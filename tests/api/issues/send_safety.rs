@@ -8,7 +8,6 @@ use herald::config::{DkimKeySettings, DkimSettings};
 use herald::subscriptions::SubscriberStatus;
 use secrecy::SecretString;
 use serde_json::Value;
-use sqlx::Executor;
 
 use super::{add_item, create_draft};
 use crate::on_both_databases;
@@ -275,16 +274,7 @@ async fn a_cancelled_send_says_how_far_it_got(backend: Backend) {
     let issue = draft(&editor, "Stopped").await;
     let path = |step: &str| format!("/admin/issues/{issue}/{step}");
     assert_eq!(editor.post_form(&path("send"), &[]).await.status(), 303);
-    let mut conn = app.db.connect().await;
-    conn.execute(
-        sqlx::query(
-            "UPDATE deliveries SET status = 'sent', sent_at = 1 WHERE id IN \
-             (SELECT id FROM deliveries WHERE issue_id = $1 ORDER BY id LIMIT 2)",
-        )
-        .bind(issue),
-    )
-    .await
-    .expect("two copies went out");
+    app.db.record_sent(issue, 2).await;
 
     let (status, confirm) = editor.get_page(&path("cancel")).await;
     assert_eq!(status, 200);

@@ -157,6 +157,55 @@ impl TestDatabase {
         .collect()
     }
 
+    /// Marks the first `copies` queued copies of `issue_id` sent, with the
+    /// statement the delivery engine records a sent copy with, for tests where nothing sends and the test decides what
+    /// went out.
+    pub async fn record_sent(&self, issue_id: i64, copies: i64) {
+        use herald::delivery::deliveries;
+        let dialect = match self.backend {
+            Backend::Sqlite => herald::store::Dialect::Sqlite,
+            Backend::Postgres => herald::store::Dialect::Postgres,
+        };
+        let mut conn = self.connect().await;
+        let mut tx = conn.begin().await.expect("begin");
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM deliveries WHERE issue_id = $1 AND status = 'queued' ORDER BY id LIMIT $2",
+        )
+        .bind(issue_id)
+        .bind(copies)
+        .fetch_all(&mut *tx)
+        .await
+        .expect("the queued copies");
+        let sent: Vec<(i64, &str)> = ids.iter().map(|&id| (id, "250 2.0.0 Ok")).collect();
+        deliveries::record_sent(&mut tx, dialect, &sent, 1)
+            .await
+            .expect("record the copies sent");
+        tx.commit().await.expect("commit");
+    }
+
+    /// The progress counts of issue `issue_id` as its tallies keep them,
+    /// once they agree with a count of every copy. Only for a send that
+    /// stands still (over, paused or cut off): copies moving between the two
+    /// reads would differ.
+    pub async fn tallied_counts(
+        &self,
+        issue_id: i64,
+    ) -> herald::delivery::deliveries::DeliveryCounts {
+        use herald::delivery::deliveries;
+        let mut conn = self.connect().await;
+        let tallied = deliveries::counts(&mut conn, issue_id)
+            .await
+            .expect("read the tallies");
+        let scanned = deliveries::counts_by_scan(&mut conn, issue_id)
+            .await
+            .expect("count the copies");
+        assert_eq!(
+            tallied, scanned,
+            "issue {issue_id}: the tallies (left) against a count of every copy (right)"
+        );
+        tallied
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         let mut conn = self.connect().await;
         sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))

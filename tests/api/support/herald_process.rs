@@ -205,7 +205,10 @@ impl Setup {
     }
 
     /// (status, count) of the issue's deliveries.
+    /// Called once the send stands still, it also holds the progress tallies
+    /// to a count of every copy.
     pub async fn delivery_counts(&self) -> HashMap<String, i64> {
+        self.db.tallied_counts(self.issue).await;
         let mut conn = self.db.connect().await;
         sqlx::query(
             "SELECT status, COUNT(*) AS n FROM deliveries WHERE issue_id = $1 GROUP BY status",
