@@ -113,6 +113,9 @@ pub struct Subscriptions {
     signals: Arc<DeliverySignals>,
     /// Wakes the signup desk of this process when a request is queued.
     signup_queued: Arc<tokio::sync::Notify>,
+    /// When this process last took a signup in: the desk paces itself while
+    /// they keep coming (`signup_desk`).
+    last_signup_at: Arc<std::sync::atomic::AtomicI64>,
     /// Writes signup requests in groups (`signup_intake`).
     signup_intake: signup_intake::SignupIntake,
 }
@@ -130,6 +133,7 @@ impl Subscriptions {
             policy,
             signals,
             signup_queued: Arc::new(tokio::sync::Notify::new()),
+            last_signup_at: Arc::default(),
             signup_intake: signup_intake::SignupIntake::new(),
         }
     }

@@ -752,10 +752,20 @@ async fn check_your_inbox_shows_the_address_and_a_way_to_correct_it(backend: Bac
 /// answered after its commit. Each must still land once and get its one
 /// confirmation, and none be lost or doubled by sharing a commit.
 async fn many_signups_at_once_all_land_and_each_gets_one_confirmation(backend: Backend) {
-    const SIGNUPS: usize = 60;
+    signups_at_once_all_land_and_each_gets_one_confirmation(backend, 60).await;
+}
+
+/// Issue 13: while signups keep arriving the desk handles a hundred at a
+/// time and leaves the rest queued until they stop; a burst past that pace
+/// still gets every confirmation, once, right after it.
+async fn a_burst_past_the_desks_pace_gets_every_confirmation_after_it(backend: Backend) {
+    signups_at_once_all_land_and_each_gets_one_confirmation(backend, 250).await;
+}
+
+async fn signups_at_once_all_land_and_each_gets_one_confirmation(backend: Backend, signups: usize) {
     let app = TestApp::spawn(backend).await;
-    let emails: Vec<String> = (0..SIGNUPS)
-        .map(|n| format!("together{n:02}@example.com"))
+    let emails: Vec<String> = (0..signups)
+        .map(|n| format!("together{n:03}@example.com"))
         .collect();
     let app = &app;
     let answers = futures_util::future::join_all(emails.iter().map(|email| async move {
@@ -770,8 +780,8 @@ async fn many_signups_at_once_all_land_and_each_gets_one_confirmation(backend: B
         assert_eq!(answer.status(), 200, "the signup of {email}");
     }
     app.signups_handled().await;
-    assert_eq!(app.db.count("subscribers").await, SIGNUPS as i64);
-    app.mails(SIGNUPS).await;
+    assert_eq!(app.db.count("subscribers").await, signups as i64);
+    app.mails(signups).await;
     let mails = app.mails_after_quiet_period().await;
     for email in &emails {
         let to_them = mails
@@ -780,7 +790,7 @@ async fn many_signups_at_once_all_land_and_each_gets_one_confirmation(backend: B
             .count();
         assert_eq!(to_them, 1, "confirmations to {email}");
     }
-    assert_eq!(mails.len(), SIGNUPS, "one confirmation per signup, no more");
+    assert_eq!(mails.len(), signups, "one confirmation per signup, no more");
     for email in &emails {
         assert_eq!(
             app.subscriber_status(email).await.as_deref(),
@@ -882,6 +892,7 @@ async fn a_mixed_batch_of_signups_gets_what_each_would_get_alone(backend: Backen
 on_both_databases!(
     a_mixed_batch_of_signups_gets_what_each_would_get_alone,
     many_signups_at_once_all_land_and_each_gets_one_confirmation,
+    a_burst_past_the_desks_pace_gets_every_confirmation_after_it,
     an_address_without_a_dot_in_its_domain_is_refused_with_a_fix_offered,
     a_likely_typo_is_questioned_and_corrected_with_one_click,
     a_visitor_who_insists_on_an_unusual_address_is_signed_up,
