@@ -473,6 +473,34 @@ async fn erasing_readers_takes_their_copies_off_the_progress(backend: Backend) {
     assert_eq!((tallied.sent, tallied.total), (28, 28));
 }
 
+/// While an issue goes out, the dashboard's figures are counted every few
+/// seconds rather than at each view, and it says when; once the send is
+/// over they are counted at each view again.
+async fn the_dashboard_says_when_its_figures_were_counted_during_a_send(backend: Backend) {
+    let (app, sender, issue, _) = send_under_way(backend, 40, 20, 3).await;
+    let admin = app.sign_in_as(Role::Admin).await;
+    let confirmed =
+        |n: usize| format!("<div class=\"n\">{n}</div><div class=\"label\">confirmed</div>");
+
+    let (status, dashboard) = admin.get_page("/admin").await;
+    assert_eq!(status, 200);
+    assert!(
+        dashboard.contains("An issue is going out: these figures were counted at"),
+        "{dashboard}"
+    );
+    assert!(dashboard.contains(&confirmed(40)), "{dashboard}");
+
+    app.add_subscribers(1, SubscriberStatus::Confirmed, "late")
+        .await;
+    sender.finished(&app, issue).await;
+    let (_, dashboard) = admin.get_page("/admin").await;
+    assert!(
+        !dashboard.contains("these figures were counted at"),
+        "{dashboard}"
+    );
+    assert!(dashboard.contains(&confirmed(41)), "{dashboard}");
+}
+
 async fn a_confirmation_goes_out_ahead_of_a_bulk_send(backend: Backend) {
     let (app, sender, issue, _) = send_under_way(backend, 60, 20, 3).await;
 
@@ -563,6 +591,7 @@ on_both_databases!(
     throttled_messages_are_retried_until_all_are_delivered,
     a_reader_who_leaves_mid_send_gets_nothing_more,
     erasing_readers_takes_their_copies_off_the_progress,
+    the_dashboard_says_when_its_figures_were_counted_during_a_send,
     a_confirmation_goes_out_ahead_of_a_bulk_send,
     a_restart_mid_send_finishes_it_without_duplicates,
 );

@@ -117,14 +117,16 @@ impl Recorder {
 }
 
 /// Groups written at the same time. SQLite has one writer and its commits
-/// cost no flush, so one at a time. A PostgreSQL commit waits for its WAL
-/// flush, and each worker waits for its last commit before sending on: with
-/// one group at a time an outcome waited for the group ahead of it to flush
-/// and then for its own. Groups written together share flushes.
+/// cost no flush, so one at a time. On PostgreSQL, writing four at once let
+/// outcomes share WAL flushes and sped the send 1.4–1.6× on a machine whose
+/// flushes were slow under other load; on a quiet machine it made groups
+/// smaller and each copy dearer, and one at a time was faster (6,246–6,818
+/// msg/s against 5,206–5,690, PostgreSQL at 51–54 % of the CPU against
+/// 60–61 %; `herald-bench --database …`, 2026-11-29). Raise it where the
+/// database's flushes are slow and its CPU is not the limit.
 fn groups_at_once(dialect: Dialect) -> usize {
     match dialect {
-        Dialect::Sqlite => 1,
-        Dialect::Postgres => 4,
+        Dialect::Sqlite | Dialect::Postgres => 1,
     }
 }
 
