@@ -24,7 +24,7 @@ use herald::store::Store;
 use crate::http_load::{self, Load, LoadReport};
 use crate::postgres::RunSchema;
 use crate::serve::{herald_once, HeraldServe};
-use crate::setup::{self, TempDir};
+use crate::setup;
 use crate::sink::SinkProcess;
 use crate::workload;
 
@@ -66,18 +66,9 @@ pub fn run(args: &MixedArgs) -> anyhow::Result<bool> {
         bail!("--subscribers, --signups and --page-rate must be above 0");
     }
     let (bench_exe, herald_exe) = setup::executables(args.herald.as_deref())?;
-    let dir = TempDir::create()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let result = runtime.block_on(bench(args, &bench_exe, &herald_exe, &dir.path));
-    match &result {
-        Ok(_) if args.keep => println!("files kept in {}", dir.keep().display()),
-        Ok(_) => {}
-        Err(_) => eprintln!("files kept in {}", dir.keep().display()),
-    }
-    result
+    setup::in_scratch_dir(args.keep, |dir| async move {
+        bench(args, &bench_exe, &herald_exe, &dir).await
+    })
 }
 
 async fn bench(

@@ -23,7 +23,7 @@ use indicatif::ProgressBar;
 
 use crate::postgres::RunSchema;
 use crate::serve::herald_once;
-use crate::setup::{self, TempDir};
+use crate::setup;
 use crate::workload;
 
 const TARGET: Duration = Duration::from_millis(5);
@@ -55,12 +55,10 @@ pub fn run(args: &ProgressArgs) -> anyhow::Result<bool> {
         bail!("--queued must fit in --copies, and --reads must be above 0");
     }
     let (_, herald_exe) = setup::executables(args.herald.as_deref())?;
-    let dir = TempDir::create()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(bench(args, &herald_exe, &dir.path))
+    setup::in_scratch_dir(
+        false,
+        |dir| async move { bench(args, &herald_exe, &dir).await },
+    )
 }
 
 async fn bench(

@@ -139,6 +139,30 @@ impl TempDir {
     }
 }
 
+/// Runs `bench` on a two-thread runtime with a fresh scratch directory,
+/// which stays afterwards when `keep` is set or the run failed (its logs and
+/// database tell why) and is removed otherwise.
+pub fn in_scratch_dir<T, Bench>(
+    keep: bool,
+    bench: impl FnOnce(PathBuf) -> Bench,
+) -> anyhow::Result<T>
+where
+    Bench: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let dir = TempDir::create()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(bench(dir.path.clone()));
+    match &result {
+        Ok(_) if keep => println!("files kept in {}", dir.keep().display()),
+        Ok(_) => {}
+        Err(_) => eprintln!("files kept in {}", dir.keep().display()),
+    }
+    result
+}
+
 impl Drop for TempDir {
     fn drop(&mut self) {
         if !self.keep {

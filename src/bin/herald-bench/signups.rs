@@ -24,7 +24,7 @@ use crate::anchor::AnchorProcess;
 use crate::http_load::{self, Load, LoadReport};
 use crate::postgres::RunSchema;
 use crate::serve::HeraldServe;
-use crate::setup::{self, TempDir, Tools};
+use crate::setup::{self, Tools};
 use crate::sink::SinkProcess;
 
 /// The signup limit is per client IP and every benchmark connection comes
@@ -87,18 +87,9 @@ pub fn run(args: &SignupsArgs) -> anyhow::Result<bool> {
     // `herald serve` runs in the scratch directory: a relative --herald must still name it.
     let herald_exe = std::fs::canonicalize(herald_exe)
         .with_context(|| format!("cannot find {}", herald_exe.display()))?;
-    let dir = TempDir::create()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let result = runtime.block_on(bench(args, &tools, &herald_exe, &dir.path));
-    match &result {
-        Ok(_) if args.keep => println!("files kept in {}", dir.keep().display()),
-        Ok(_) => {}
-        Err(_) => eprintln!("files kept in {}", dir.keep().display()),
-    }
-    result
+    setup::in_scratch_dir(args.keep, |dir| async move {
+        bench(args, &tools, &herald_exe, &dir).await
+    })
 }
 
 async fn bench(
