@@ -22,7 +22,7 @@ use anyhow::{bail, Context};
 use herald::store::Store;
 
 use crate::http_load::{self, Load, LoadReport};
-use crate::postgres::RunSchema;
+use crate::postgres;
 use crate::serve::{herald_once, HeraldServe};
 use crate::setup;
 use crate::sink::SinkProcess;
@@ -91,14 +91,7 @@ async fn bench(
         setup::machine()
     );
     let mut sink = SinkProcess::start(bench_exe, 1)?;
-    let schema = match &args.database {
-        Some(server) => Some(RunSchema::create(server, 1).await?),
-        None => None,
-    };
-    let url = match &schema {
-        Some(schema) => schema.url.clone(),
-        None => format!("sqlite://{}", dir.join("herald.db").display()),
-    };
+    let (schema, url) = postgres::run_database(args.database.as_deref(), dir).await?;
     let smtp_url = format!("smtp://127.0.0.1:{}", sink.address.port());
     let template = workload::prepare_at(dir, &url, args.subscribers).await?;
     let issue = template.issue_id;

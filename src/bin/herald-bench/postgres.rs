@@ -36,3 +36,23 @@ impl RunSchema {
         Ok(())
     }
 }
+
+/// The database one run of a web mode uses: a schema of its own on the
+/// PostgreSQL `server` when one is given, else an SQLite file in `dir`.
+/// Returns the schema (to drop afterwards) and Herald's database URL.
+pub async fn run_database(
+    server: Option<&str>,
+    dir: &std::path::Path,
+) -> anyhow::Result<(Option<RunSchema>, String)> {
+    Ok(match server {
+        Some(server) => {
+            let schema = RunSchema::create(server, 1).await?;
+            let url = schema.url.clone();
+            (Some(schema), url)
+        }
+        None => (
+            None,
+            format!("sqlite://{}", dir.join("herald.db").display()),
+        ),
+    })
+}

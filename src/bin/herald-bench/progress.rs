@@ -21,7 +21,7 @@ use herald::delivery::{deliveries, DeliverySignals, Sends};
 use herald::store::{now_millis, Store};
 use indicatif::ProgressBar;
 
-use crate::postgres::RunSchema;
+use crate::postgres;
 use crate::serve::herald_once;
 use crate::setup;
 use crate::workload;
@@ -79,14 +79,7 @@ async fn bench(
         },
         setup::machine()
     );
-    let schema = match &args.database {
-        Some(server) => Some(RunSchema::create(server, 1).await?),
-        None => None,
-    };
-    let url = match &schema {
-        Some(schema) => schema.url.clone(),
-        None => format!("sqlite://{}", dir.join("herald.db").display()),
-    };
+    let (schema, url) = postgres::run_database(args.database.as_deref(), dir).await?;
     let started = Instant::now();
     let template = workload::prepare_at(dir, &url, args.copies).await?;
     let issue = template.issue_id;

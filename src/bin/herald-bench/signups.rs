@@ -22,7 +22,7 @@ use herald::store::Store;
 
 use crate::anchor::AnchorProcess;
 use crate::http_load::{self, Load, LoadReport};
-use crate::postgres::RunSchema;
+use crate::postgres;
 use crate::serve::HeraldServe;
 use crate::setup::{self, Tools};
 use crate::sink::SinkProcess;
@@ -124,14 +124,7 @@ async fn bench(
     }
 
     let mut sink = SinkProcess::start(&tools.bench, 1)?;
-    let schema = match &args.database {
-        Some(server) => Some(RunSchema::create(server, 1).await?),
-        None => None,
-    };
-    let database_url = match &schema {
-        Some(schema) => schema.url.clone(),
-        None => format!("sqlite://{}", dir.join("herald.db").display()),
-    };
+    let (schema, database_url) = postgres::run_database(args.database.as_deref(), dir).await?;
     let smtp_url = format!("smtp://127.0.0.1:{}", sink.address.port());
     let mut serve = HeraldServe::start(
         herald_exe,
