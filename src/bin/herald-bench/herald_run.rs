@@ -12,8 +12,8 @@ use anyhow::{bail, Context};
 use herald::store::Store;
 use indicatif::ProgressBar;
 
-use crate::cpu;
 use crate::sink::SinkProcess;
+use crate::{cpu, setup};
 
 /// How often the issue's status is read while it sends: often enough that
 /// the timing is exact to a fraction of a percent, and a lookup by primary
@@ -160,19 +160,7 @@ async fn deliveries_by_status(store: &Store, issue_id: i64) -> anyhow::Result<Ve
 
 /// `herald ARGS` to completion, in the run's directory with the run's environment.
 fn herald_command(run: &HeraldRun<'_>, args: &[&str]) -> anyhow::Result<()> {
-    let output = herald(run, args)
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("cannot run {} {args:?}", run.herald_exe.display()))?;
-    if !output.status.success() {
-        bail!(
-            "`herald {}` failed ({}):\n{}{}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    setup::run_herald(herald(run, args), run.herald_exe, args)?;
     Ok(())
 }
 

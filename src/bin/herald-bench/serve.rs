@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::workload;
+use crate::{setup, workload};
 
 /// How long `herald serve` may take to answer its first `/health`.
 const START_WAIT: Duration = Duration::from_secs(30);
@@ -124,20 +124,8 @@ pub fn herald_once(
     if let Some(path) = std::env::var_os("PATH") {
         command.env("PATH", path);
     }
-    let output = command
+    command
         .envs(workload::herald_env(dir, database_url, smtp_url, 16))
-        .envs(extra_env.iter().cloned())
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("cannot run {} {args:?}", herald_exe.display()))?;
-    if !output.status.success() {
-        bail!(
-            "`herald {}` failed ({}):\n{}{}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        .envs(extra_env.iter().cloned());
+    setup::run_herald(command, herald_exe, args)
 }

@@ -139,6 +139,29 @@ impl TempDir {
     }
 }
 
+/// Runs `command` (`herald ARGS`) to completion with no input; its standard
+/// output, or an error with both outputs when it failed.
+pub fn run_herald(
+    mut command: std::process::Command,
+    herald_exe: &Path,
+    args: &[&str],
+) -> anyhow::Result<String> {
+    let output = command
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {} {args:?}", herald_exe.display()))?;
+    if !output.status.success() {
+        bail!(
+            "`herald {}` failed ({}):\n{}{}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
 /// Runs `bench` on a two-thread runtime with a fresh scratch directory,
 /// which stays afterwards when `keep` is set or the run failed (its logs and
 /// database tell why) and is removed otherwise.
