@@ -39,6 +39,13 @@ impl HeraldFigures {
             database.as_secs_f64() / total.as_secs_f64().max(1e-9)
         })
     }
+
+    /// CPU time Herald (and PostgreSQL) spent per message, in microseconds:
+    /// on a shared machine it moves far less with other load than the rate.
+    fn cpu_per_message(&self, messages: u64) -> f64 {
+        let total = self.herald_cpu + self.database_cpu.unwrap_or_default();
+        total.as_secs_f64() * 1e6 / (messages.max(1) as f64)
+    }
 }
 
 pub struct Report {
@@ -56,8 +63,15 @@ impl Report {
 
     pub fn header(&self) -> String {
         let mut header = format!(
-            "{:<7}{:>13}{:>9}{:>10}{:>19}{:>9}{:>8}",
-            "run", "herald msg/s", "wall", "peak RSS", "smtp-source msg/s", "wall", "ratio"
+            "{:<7}{:>13}{:>9}{:>10}{:>19}{:>9}{:>8}{:>11}",
+            "run",
+            "herald msg/s",
+            "wall",
+            "peak RSS",
+            "smtp-source msg/s",
+            "wall",
+            "ratio",
+            "CPU µs/msg"
         );
         if self.database_cpu {
             header.push_str(&format!("{:>13}", "DB CPU share"));
@@ -78,7 +92,7 @@ impl Report {
 
     pub fn line(&self, label: &str, run: &RunFigures) -> String {
         let source_rate = self.rate(run.smtp_source);
-        let (herald_rate, wall, rss, ratio) = match run.herald {
+        let (herald_rate, wall, rss, ratio, cpu) = match run.herald {
             Some(h) => {
                 let rate = self.rate(h.wall);
                 (
@@ -86,12 +100,13 @@ impl Report {
                     seconds(h.wall),
                     megabytes(h.peak_rss_bytes),
                     format!("{:.2}", rate / source_rate),
+                    format!("{:.0}", h.cpu_per_message(self.messages)),
                 )
             }
-            None => ("-".into(), "-".into(), "-".into(), "-".into()),
+            None => ("-".into(), "-".into(), "-".into(), "-".into(), "-".into()),
         };
         format!(
-            "{label:<7}{herald_rate:>13}{wall:>9}{rss:>10}{:>19}{:>9}{ratio:>8}{}",
+            "{label:<7}{herald_rate:>13}{wall:>9}{rss:>10}{:>19}{:>9}{ratio:>8}{cpu:>11}{}",
             thousands(source_rate),
             seconds(run.smtp_source),
             self.database_column(run.herald.and_then(|h| h.database_share())),
@@ -120,8 +135,14 @@ impl Report {
             .filter_map(HeraldFigures::database_share)
             .collect();
         let share = (!shares.is_empty()).then(|| median(shares));
+        let cpu = median(
+            heralds
+                .iter()
+                .map(|h| h.cpu_per_message(self.messages))
+                .collect(),
+        );
         format!(
-            "{:<7}{:>13}{:>9}{:>10}{:>19}{:>9}{:>8}{}",
+            "{:<7}{:>13}{:>9}{:>10}{:>19}{:>9}{:>8}{:>11}{}",
             "median",
             thousands(self.rate(wall)),
             seconds(wall),
@@ -129,6 +150,7 @@ impl Report {
             thousands(self.rate(smtp_source)),
             seconds(smtp_source),
             format!("{ratio:.2}"),
+            format!("{cpu:.0}"),
             self.database_column(share)
         )
     }

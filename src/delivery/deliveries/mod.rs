@@ -61,7 +61,7 @@ pub struct ClaimedDelivery {
 /// the rows until then, and a worker that dies leaves them to come due again.
 /// On PostgreSQL, `SKIP LOCKED` lets several processes claim side by side.
 pub async fn claim(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     dialect: Dialect,
     issue_id: i64,
     now: i64,
@@ -88,7 +88,7 @@ pub async fn claim(
         .bind(now)
         .bind(lease_until)
         .bind(limit)
-        .fetch_all(pool)
+        .fetch_all(conn)
         .await?;
     // RETURNING follows no ORDER BY; the queue order is the subscribers' order.
     let mut claimed = rows

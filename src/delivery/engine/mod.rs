@@ -12,6 +12,7 @@ mod pacing;
 mod recorder;
 mod relay_watch;
 mod share;
+mod write_gate;
 
 use std::collections::{HashMap, HashSet};
 use std::num::{NonZeroU32, NonZeroUsize};
@@ -31,6 +32,7 @@ use self::mail_recorder::MailRecorder;
 use self::pacing::Pacer;
 use self::recorder::{Committed, Recorder};
 use self::share::Share;
+use self::write_gate::WriteGate;
 use super::deliveries::{self, Outcome};
 use super::message::PreparedIssue;
 use super::outbox::{self, ClaimedMail};
@@ -39,7 +41,7 @@ use crate::bounces::{ReturnPath, ReturnTarget};
 use crate::config::SecretKey;
 use crate::issues::{queries as issue_queries, RenderedIssue};
 use crate::mail::{MailIdentity, Mailer};
-use crate::store::{millis, now_millis, Store, Urgency, WriteTurn, WriteTurns};
+use crate::store::{millis, now_millis, Store};
 use crate::subscriptions::{LinkKey, Subscriptions};
 
 const OUTBOX_BATCH: i64 = 64;
@@ -92,28 +94,6 @@ pub struct EngineSettings {
     pub claim_lease: Duration,
     /// The bounce and complaint rates above which a send pauses itself.
     pub pause_guards: PauseGuards,
-}
-
-/// SQLite has one writer at a time and a writer that finds the file locked
-/// sleeps in the busy handler (1, 2, 5, 10 ms …). The engine's own writers,
-/// the dispatcher's claims and the recorder's groups, take turns here
-/// instead, waking the moment the other is done. PostgreSQL locks rows, so
-/// there they run side by side.
-#[derive(Clone)]
-pub(super) struct WriteGate(Option<WriteTurns>);
-
-impl WriteGate {
-    fn for_store(store: &Store) -> Self {
-        // The store's turns, shared with the signup intake and desk of this process.
-        Self(store.write_turns())
-    }
-
-    pub(super) async fn turn(&self) -> Option<WriteTurn> {
-        match &self.0 {
-            Some(turns) => Some(turns.take(Urgency::Background).await),
-            None => None,
-        }
-    }
 }
 
 enum Job {
@@ -320,15 +300,23 @@ impl Engine {
             let lease_until = self.leases.next_end();
             let batch = {
                 let _turn = self.write_gate.turn().await;
-                deliveries::claim(
-                    self.store.pool(),
+                let mut conn = self.write_gate.connection(&self.store).await?;
+                match deliveries::claim(
+                    &mut conn,
                     self.store.dialect(),
                     issue_id,
                     now,
                     lease_until,
                     self.copy_batch_size(),
                 )
-                .await?
+                .await
+                {
+                    Ok(batch) => batch,
+                    Err(error) => {
+                        conn.discard();
+                        return Err(error);
+                    }
+                }
             };
             if batch.is_empty() {
                 if deliveries::finish_if_done(self.store.pool(), issue_id, now_millis()).await? {

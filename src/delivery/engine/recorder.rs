@@ -251,8 +251,11 @@ async fn write_group(
     if others.is_empty() {
         // The usual group: one statement, atomic on its own, and no
         // BEGIN/COMMIT round trips (a group of successes took 1.3 ms with them).
-        let mut conn = store.pool().acquire().await?;
-        deliveries::record_sent(&mut conn, store.dialect(), &sent, now).await?;
+        let mut conn = write_gate.connection(store).await?;
+        if let Err(error) = deliveries::record_sent(&mut conn, store.dialect(), &sent, now).await {
+            conn.discard();
+            return Err(error);
+        }
         return Ok(Vec::new());
     }
     let mut tx = store.begin_write().await?;
