@@ -43,3 +43,17 @@ ALTER TABLE subscriber_events ADD COLUMN topics TEXT;
 
 -- The topics a queued signup chose (ids, space-separated); NULL: none chosen.
 ALTER TABLE signup_requests ADD COLUMN topic_ids TEXT;
+
+-- Item 2: the topics an issue goes to. A send takes the confirmed readers in
+-- any of them, one copy each. A topic that issues went to is kept (no
+-- cascade): the record of who was meant to get what stays whole.
+CREATE TABLE issue_topics (
+    id INTEGER PRIMARY KEY,
+    issue_id INTEGER NOT NULL REFERENCES issues (id) ON DELETE CASCADE,
+    topic_id INTEGER NOT NULL REFERENCES topics (id),
+    UNIQUE (issue_id, topic_id)
+);
+CREATE INDEX issue_topics_topic ON issue_topics (topic_id);
+
+-- Every issue so far went to the whole list: the one topic there is.
+INSERT INTO issue_topics (issue_id, topic_id) SELECT i.id, t.id FROM issues i CROSS JOIN topics t;

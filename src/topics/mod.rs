@@ -70,6 +70,12 @@ pub enum TopicError {
     /// Signups, imports and issues need somewhere to go.
     #[error("the last topic cannot be deleted: every reader is in at least one topic, so create another one first")]
     LastTopic,
+    /// Who was meant to get an issue stays on record.
+    #[error("{topic} cannot be deleted: {issues} issue(s) went or go to it; make it private to take it off the signup form instead")]
+    HasIssues { topic: TopicSlug, issues: i64 },
+    /// Slugs an issue was addressed to that are no topic.
+    #[error("there is no topic {}", quoted(.0))]
+    Unknown(Vec<String>),
     #[error("database error: {0}")]
     Store(#[from] sqlx::Error),
 }
@@ -78,6 +84,12 @@ pub enum TopicError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", unknown_topics_message(.0))]
 pub struct UnknownTopics(pub Vec<String>);
+
+/// `"a", "b"`
+fn quoted(slugs: &[String]) -> String {
+    let quoted: Vec<String> = slugs.iter().map(|slug| format!("\"{slug}\"")).collect();
+    quoted.join(", ")
+}
 
 fn unknown_topics_message(slugs: &[String]) -> String {
     let quoted: Vec<String> = slugs.iter().map(|slug| format!("\"{slug}\"")).collect();
@@ -157,6 +169,13 @@ impl Topics {
     pub async fn list(&self) -> Result<Vec<Topic>, sqlx::Error> {
         let mut conn = self.store.pool().acquire().await?;
         queries::list_with_readers(&mut conn).await
+    }
+
+    /// Every topic by name, without counting readers.
+    #[tracing::instrument(skip_all)]
+    pub async fn all(&self) -> Result<Vec<Topic>, sqlx::Error> {
+        let mut conn = self.store.pool().acquire().await?;
+        queries::list(&mut conn).await
     }
 
     /// The topics a reader may choose, by name.
@@ -253,10 +272,62 @@ impl Topics {
         if queries::count(&mut tx).await? <= 1 {
             return Err(TopicError::LastTopic);
         }
+        let issues = queries::issues_addressed(&mut tx, id).await?;
+        if issues > 0 {
+            return Err(TopicError::HasIssues {
+                topic: topic.slug,
+                issues,
+            });
+        }
         queries::delete(&mut tx, id).await?;
         tx.commit().await?;
         tracing::info!(topic = %topic.slug, "topic deleted");
         Ok(topic)
+    }
+}
+
+impl Topics {
+    /// The topics issue `issue_id` goes to, by name.
+    #[tracing::instrument(skip_all)]
+    pub async fn of_issue(&self, issue_id: i64) -> Result<Vec<Topic>, sqlx::Error> {
+        let mut conn = self.store.pool().acquire().await?;
+        queries::of_issue(&mut conn, issue_id).await
+    }
+
+    /// The ids of the topics (public or private: editors may write to any)
+    /// that `raw` names; every slug that is none is reported at once.
+    #[tracing::instrument(skip_all)]
+    pub async fn for_issue(&self, raw: &[String]) -> Result<Vec<i64>, TopicError> {
+        let mut conn = self.store.pool().acquire().await?;
+        let topics = queries::list(&mut conn).await?;
+        let mut ids = Vec::new();
+        let mut unknown = Vec::new();
+        for slug in raw {
+            let found = TopicSlug::parse(slug)
+                .ok()
+                .and_then(|slug| topics.iter().find(|topic| topic.slug == slug));
+            match found {
+                Some(topic) => ids.push(topic.id),
+                None => unknown.push(slug.clone()),
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(TopicError::Unknown(unknown));
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// Addresses issue `issue_id` to `topic_ids` (at least one), in the
+    /// caller's transaction; the caller checked the issue is a draft.
+    pub async fn address_issue_in(
+        conn: &mut AnyConnection,
+        dialect: crate::store::Dialect,
+        issue_id: i64,
+        topic_ids: &[i64],
+    ) -> Result<(), sqlx::Error> {
+        queries::address_issue(conn, dialect, issue_id, topic_ids).await
     }
 }
 

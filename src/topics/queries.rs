@@ -240,3 +240,76 @@ pub async fn slugs_of(
     .map(|row| Ok(TopicSlug::from_stored(row.try_get("slug")?)))
     .collect()
 }
+
+/// The condition on a `subscribers` row that puts it in a send of issue `$1`:
+/// in at least one of the issue's topics. Written once for the snapshot and
+/// for the count the send page shows, so the two cannot disagree.
+pub const IN_ISSUE_TOPICS: &str = "EXISTS (SELECT 1 FROM subscriber_topics m \
+     JOIN issue_topics it ON it.topic_id = m.topic_id \
+     WHERE it.issue_id = $1 AND m.subscriber_id = subscribers.id)";
+
+/// The topics issue `issue_id` goes to, by name.
+pub async fn of_issue(conn: &mut AnyConnection, issue_id: i64) -> Result<Vec<Topic>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM topics t JOIN issue_topics it ON it.topic_id = t.id \
+         WHERE it.issue_id = $1 ORDER BY lower(t.name), t.id"
+    ))
+    .bind(issue_id)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(|row| topic_of(row, false))
+    .collect()
+}
+
+/// Addresses a new issue to the topics on by default.
+pub async fn address_to_defaults(
+    conn: &mut AnyConnection,
+    issue_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO issue_topics (issue_id, topic_id) \
+         SELECT $1, id FROM topics WHERE on_by_default = 1",
+    )
+    .bind(issue_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Replaces the topics issue `issue_id` goes to.
+pub async fn address_issue(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    issue_id: i64,
+    topic_ids: &[i64],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM issue_topics WHERE issue_id = $1")
+        .bind(issue_id)
+        .execute(&mut *conn)
+        .await?;
+    if topic_ids.is_empty() {
+        return Ok(());
+    }
+    let mut placeholders = Placeholders::new(dialect);
+    let values: Vec<String> = topic_ids.iter().map(|_| placeholders.row(2)).collect();
+    let sql = format!(
+        "INSERT INTO issue_topics (issue_id, topic_id) VALUES {} ON CONFLICT DO NOTHING",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for topic_id in topic_ids {
+        query = query.bind(issue_id).bind(*topic_id);
+    }
+    query.execute(conn).await?;
+    Ok(())
+}
+
+/// How many issues (of any status) go to topic `topic_id`.
+pub async fn issues_addressed(conn: &mut AnyConnection, topic_id: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT count(*) AS n FROM issue_topics WHERE topic_id = $1")
+        .bind(topic_id)
+        .fetch_one(conn)
+        .await?
+        .try_get("n")
+}

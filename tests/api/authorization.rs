@@ -268,6 +268,13 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
             vec![],
             SignedIn,
         ),
+        // Editors address the issues they send.
+        (
+            Method::POST,
+            format!("/admin/issues/{issue}/topics"),
+            vec![("topics", "newsletter".into())],
+            SignedIn,
+        ),
         (
             Method::POST,
             format!("/admin/issues/{issue}/send"),

@@ -665,6 +665,119 @@ async fn an_upgrade_puts_every_subscriber_in_the_default_topic(backend: Backend)
     assert_eq!(sources, ["upgrade"]);
 }
 
+/// Readers of the topics of an issue, each once, and nobody else; the send
+/// page counts them before anything goes out, and changes them.
+async fn an_issue_goes_to_the_readers_of_its_topics_once_each(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let daily = create_topic(&app, "daily", "Daily", json!({})).await;
+    create_topic(&app, "weekly", "Weekly", json!({})).await;
+    for (email, topics) in [
+        ("a@example.com", vec!["daily"]),
+        ("b@example.com", vec!["weekly"]),
+        ("c@example.com", vec!["daily", "weekly"]),
+        ("d@example.com", vec![]),
+    ] {
+        app.subscribed_reader(email).await;
+        if !topics.is_empty() {
+            sign_up_json(&app, json!({"email": email, "topics": topics})).await;
+        }
+    }
+    let token = app.api_token(Role::Editor).await;
+    for (topics, why) in [
+        (json!(["nope"]), "no topic \"nope\""),
+        (json!([]), "at least one topic"),
+    ] {
+        let response = app
+            .api(Method::POST, "/api/v1/issues", &token)
+            .json(&json!({"subject": "S", "intro": "I", "items": [], "topics": topics}))
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(response.status(), 422);
+        let error: Value = response.json().await.expect("JSON");
+        assert_eq!(error["field"], "topics");
+        assert!(
+            error["error"].as_str().is_some_and(|e| e.contains(why)),
+            "{error}"
+        );
+    }
+    let response = app
+        .api(Method::POST, "/api/v1/issues", &token)
+        .json(&json!({"subject": "Both", "intro": "Hello", "items": [], "topics": ["weekly", "daily"]}))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 201);
+    let issue: Value = response.json().await.expect("JSON");
+    assert_eq!(issue["topics"], json!(["daily", "weekly"]));
+    let id = issue["id"].as_i64().expect("id");
+
+    // The send page counts them and offers to change the topics.
+    let editor = app.sign_in_as(Role::Editor).await;
+    let (status, page) = editor.get_page(&format!("/admin/issues/{id}/send")).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<strong>3</strong> confirmed subscribers in Daily, Weekly, each once"),
+        "{page}"
+    );
+    let response = editor
+        .post_form(
+            &format!("/admin/issues/{id}/topics"),
+            &[("topics", "newsletter")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let (_, page) = editor.get_page(&format!("/admin/issues/{id}/send")).await;
+    assert!(
+        page.contains("<strong>4</strong> confirmed subscribers in Newsletter"),
+        "{page}"
+    );
+    let response = editor
+        .post_form(
+            &format!("/admin/issues/{id}/topics"),
+            &[("topics", "daily"), ("topics", "weekly")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+
+    let response = app
+        .api(Method::POST, &format!("/api/v1/issues/{id}/send"), &token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 202);
+    let mut conn = app.db.connect().await;
+    let mut copies: Vec<String> = sqlx::query(
+        "SELECT s.email FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id \
+         WHERE d.issue_id = $1",
+    )
+    .bind(id)
+    .fetch_all(&mut conn)
+    .await
+    .expect("the queue")
+    .iter()
+    .map(|row| row.get("email"))
+    .collect();
+    copies.sort();
+    assert_eq!(copies, ["a@example.com", "b@example.com", "c@example.com"]);
+
+    // A topic an issue went to stays, with the reason.
+    let admin = app.api_token(Role::Admin).await;
+    let response = app
+        .api(Method::DELETE, &format!("/api/v1/topics/{daily}"), &admin)
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(response.status(), 409);
+    let error: Value = response.json().await.expect("JSON");
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("1 issue(s) went or go to it")),
+        "{error}"
+    );
+}
+
 on_both_databases!(
     admins_create_edit_and_delete_topics_on_the_admin_pages,
     the_api_creates_reads_updates_and_deletes_topics,
@@ -675,4 +788,5 @@ on_both_databases!(
     a_reader_who_left_comes_back_to_the_topics_they_choose,
     with_one_topic_the_signup_form_is_as_before,
     an_upgrade_puts_every_subscriber_in_the_default_topic,
+    an_issue_goes_to_the_readers_of_its_topics_once_each,
 );

@@ -315,6 +315,10 @@ pub const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "issue_topics",
+        columns: &[int("id"), int("issue_id"), int("topic_id")],
+    },
+    Table {
         name: "deliveries",
         columns: &[
             int("id"),

@@ -104,7 +104,10 @@ impl TopicInput {
 fn from_topic_error(error: TopicError) -> ApiError {
     match error {
         TopicError::NotFound => ApiError::NotFound(error.to_string()),
-        TopicError::SlugTaken(_) | TopicError::LastTopic => ApiError::Conflict(error.to_string()),
+        TopicError::SlugTaken(_) | TopicError::LastTopic | TopicError::HasIssues { .. } => {
+            ApiError::Conflict(error.to_string())
+        }
+        TopicError::Unknown(_) => ApiError::invalid("topics", error),
         TopicError::Store(error) => error.into(),
     }
 }
@@ -228,7 +231,8 @@ async fn update_topic(
 }
 
 /// Deletes a topic; its readers leave it and stay in their other topics.
-/// The last topic cannot be deleted (409). Admin tokens only.
+/// The last topic, and one that issues went or go to, cannot be deleted
+/// (409). Admin tokens only.
 #[utoipa::path(
     tag = "topics",
     params(("id" = i64, Path, description = "Topic id")),
@@ -237,7 +241,7 @@ async fn update_topic(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Needs an admin token", body = ErrorBody),
         (status = 404, description = "No such topic", body = ErrorBody),
-        (status = 409, description = "The last topic, which cannot go", body = ErrorBody),
+        (status = 409, description = "The last topic, or one that issues went or go to", body = ErrorBody),
     )
 )]
 #[delete("/topics/{id}")]
