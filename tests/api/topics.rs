@@ -423,6 +423,13 @@ async fn a_signup_joins_the_chosen_topics_and_its_confirmation_covers_them(backe
         .expect("JSON");
     assert_eq!(detail["topics"], json!(["daily", "weekly"]));
     assert_eq!(detail["history"][1]["topics"], json!(["daily", "weekly"]));
+    let admin = app.sign_in_as(Role::Admin).await;
+    let (_, page) = admin.get_page(&format!("/admin/subscribers/{id}")).await;
+    assert!(
+        page.contains("<tr><th>Topics</th><td>daily, weekly</td></tr>"),
+        "{page}"
+    );
+    assert!(page.contains("Confirmed (topics: daily, weekly)"), "{page}");
 
     // The form shows a box per public topic, the default one ticked.
     let page = app.get("/").await.text().await.expect("page");
