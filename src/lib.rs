@@ -17,5 +17,6 @@ pub mod store;
 pub mod subscriptions;
 pub mod suppressions;
 pub mod telemetry;
+pub mod topics;
 pub mod web;
 pub mod webhooks;

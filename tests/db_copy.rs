@@ -463,6 +463,7 @@ async fn populate(db: &TestDatabase) -> (String, i64, i64) {
         .request_signup(
             &SubscriberEmail::parse("reader001@example.com").expect("valid"),
             None,
+            &herald::topics::TopicChoice::default(),
             &RequestOrigin::new(Some("192.0.2.8".into()), Some("db copy test")),
         )
         .await

@@ -218,10 +218,11 @@ impl Sends {
         deliveries::for_subscriber(&mut conn, subscriber_id, limit).await
     }
 
-    /// How many confirmed subscribers a send started now would go to.
-    pub async fn recipient_count(&self) -> Result<i64, sqlx::Error> {
+    /// How many confirmed subscribers a send of issue `id` started now would
+    /// go to: those in any of its topics, once each.
+    pub async fn recipient_count(&self, id: i64) -> Result<i64, sqlx::Error> {
         let mut conn = self.store.pool().acquire().await?;
-        deliveries::recipient_count(&mut conn).await
+        deliveries::recipient_count(&mut conn, id).await
     }
 
     /// The latest copies of issue `id` that failed for good, newest first.

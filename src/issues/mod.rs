@@ -23,6 +23,7 @@ pub use test_send::{
 use queries::DraftClaim;
 
 use crate::store::{now_millis, Store};
+use crate::topics::queries as topic_queries;
 
 /// How many issues the lists show; a weekly newsletter takes ten years to fill it.
 pub const LIST_LIMIT: i64 = 500;
@@ -59,9 +60,21 @@ impl Issues {
         Self { store }
     }
 
-    /// Creates a draft with its items; returns its id.
+    /// Creates a draft with its items, addressed to the topics on by
+    /// default; returns its id.
     #[tracing::instrument(skip_all)]
     pub async fn create(&self, content: &IssueContent) -> Result<i64, IssueError> {
+        self.create_addressed(content, None).await
+    }
+
+    /// Creates a draft with its items, addressed to `topic_ids` (ids of
+    /// existing topics), or with None to the topics on by default.
+    #[tracing::instrument(skip_all)]
+    pub async fn create_addressed(
+        &self,
+        content: &IssueContent,
+        topic_ids: Option<&[i64]>,
+    ) -> Result<i64, IssueError> {
         let intro = intro_rendering(&content.header);
         let summaries: Vec<MarkdownRendering> =
             content.items.iter().map(summary_rendering).collect();
@@ -69,6 +82,12 @@ impl Issues {
         let id = queries::insert_issue(&mut tx, &content.header, &intro, now_millis()).await?;
         for (item, summary) in content.items.iter().zip(&summaries) {
             queries::insert_item(&mut tx, id, item, summary).await?;
+        }
+        match topic_ids {
+            Some(ids) => {
+                topic_queries::address_issue(&mut tx, self.store.dialect(), id, ids).await?
+            }
+            None => topic_queries::address_to_defaults(&mut tx, id).await?,
         }
         tx.commit().await?;
         tracing::info!(issue_id = id, items = content.items.len(), "issue created");
@@ -201,18 +220,39 @@ impl Issues {
         .await
     }
 
-    /// Replaces a draft's whole content, items included.
+    /// Replaces a draft's whole content, items included, and with
+    /// `topic_ids` the topics it goes to (None: they stay as they are).
     #[tracing::instrument(skip_all, fields(issue_id = id))]
-    pub async fn replace(&self, id: i64, content: &IssueContent) -> Result<(), IssueError> {
+    pub async fn replace(
+        &self,
+        id: i64,
+        content: &IssueContent,
+        topic_ids: Option<&[i64]>,
+    ) -> Result<(), IssueError> {
         let intro = intro_rendering(&content.header);
         let summaries: Vec<MarkdownRendering> =
             content.items.iter().map(summary_rendering).collect();
+        let dialect = self.store.dialect();
         self.change_draft(id, async |conn| {
             queries::update_header(conn, id, &content.header, &intro).await?;
             queries::delete_items(conn, id).await?;
             for (item, summary) in content.items.iter().zip(&summaries) {
                 queries::insert_item(conn, id, item, summary).await?;
             }
+            if let Some(ids) = topic_ids {
+                topic_queries::address_issue(conn, dialect, id, ids).await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Changes the topics a draft goes to (ids of existing topics, at least one).
+    #[tracing::instrument(skip_all, fields(issue_id = id))]
+    pub async fn readdress(&self, id: i64, topic_ids: &[i64]) -> Result<(), IssueError> {
+        let dialect = self.store.dialect();
+        self.change_draft(id, async |conn| {
+            topic_queries::address_issue(conn, dialect, id, topic_ids).await?;
             Ok(())
         })
         .await
@@ -288,7 +328,14 @@ impl Issues {
                 .map(|item| item.content)
                 .collect(),
         };
-        let copy = self.create(&content).await?;
+        // The copy goes where the original went.
+        let topics = {
+            let mut conn = self.store.pool().acquire().await?;
+            topic_queries::of_issue(&mut conn, id).await?
+        };
+        let ids: Vec<i64> = topics.iter().map(|topic| topic.id).collect();
+        let addressed = (!ids.is_empty()).then_some(ids.as_slice());
+        let copy = self.create_addressed(&content, addressed).await?;
         tracing::info!(copy, "issue duplicated");
         Ok(copy)
     }

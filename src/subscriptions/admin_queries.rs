@@ -209,6 +209,8 @@ pub struct EventRow {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub note: Option<String>,
+    /// The topics the event covers, space-separated slugs.
+    pub topics: Option<String>,
 }
 
 pub async fn events(
@@ -216,7 +218,7 @@ pub async fn events(
     subscriber_id: i64,
 ) -> Result<Vec<EventRow>, sqlx::Error> {
     sqlx::query(
-        "SELECT kind, at, ip, user_agent, note FROM subscriber_events \
+        "SELECT kind, at, ip, user_agent, note, topics FROM subscriber_events \
          WHERE subscriber_id = $1 ORDER BY at, id",
     )
     .bind(subscriber_id)
@@ -230,6 +232,7 @@ pub async fn events(
             ip: row.try_get("ip")?,
             user_agent: row.try_get("user_agent")?,
             note: row.try_get("note")?,
+            topics: row.try_get("topics")?,
         })
     })
     .collect()
@@ -245,14 +248,28 @@ pub async fn record_events(
     note: Option<&str>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
+    let event = (kind, note, None);
+    record_events_about(conn, dialect, subscriber_ids, event, origin, now).await
+}
+
+/// [`record_events`] for an event that covers `topics` (their slugs,
+/// space-separated): `(kind, note, topics)`.
+pub async fn record_events_about(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    subscriber_ids: &[i64],
+    (kind, note, topics): (&str, Option<&str>, Option<&str>),
+    origin: &RequestOrigin,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     if subscriber_ids.is_empty() {
         return Ok(());
     }
     let mut placeholders = Placeholders::new(dialect);
-    let shared = placeholders.row(5);
+    let shared = placeholders.row(6);
     let ids: Vec<String> = subscriber_ids.iter().map(|_| placeholders.one()).collect();
     let sql = format!(
-        "INSERT INTO subscriber_events (kind, at, ip, user_agent, note, subscriber_id) \
+        "INSERT INTO subscriber_events (kind, at, ip, user_agent, note, topics, subscriber_id) \
          SELECT {}, id FROM subscribers WHERE id IN ({})",
         &shared[1..shared.len() - 1],
         ids.join(", ")
@@ -262,7 +279,8 @@ pub async fn record_events(
         .bind(now)
         .bind(origin.ip.as_deref())
         .bind(origin.user_agent.as_deref())
-        .bind(note);
+        .bind(note)
+        .bind(topics);
     for id in subscriber_ids {
         query = query.bind(*id);
     }

@@ -20,6 +20,7 @@ use crate::delivery::{deliveries, DeliverySignals};
 use crate::store::{millis, now_millis, Store};
 use crate::suppressions;
 use crate::telemetry;
+use crate::topics::{self, queries as topic_queries, MembershipSource, Topic, TopicChoice};
 
 pub use domain::{SubscriberEmail, SubscriberName, SubscriberStatus};
 pub use queries::SubscriberRecord;
@@ -72,6 +73,8 @@ pub enum SignupOutcome {
     /// The per-address limit held the mail back.
     ConfirmationWithheld,
     AlreadyConfirmed,
+    /// A confirmed reader chose topics they were not in: added, no mail.
+    TopicsAdded,
     /// The address is on the suppression list: nothing stored, nothing sent.
     Suppressed,
 }
@@ -140,13 +143,18 @@ impl Subscriptions {
 
     /// Signs an address up, or up again, following the lifecycle: new or left →
     /// pending with a confirmation mail; pending → the mail again; confirmed →
-    /// nothing. Part of the caller's transaction; the mail is queued, never
-    /// sent inline. The signup desk (`signup_desk`) calls it in the background.
+    /// nothing, unless topics were chosen: those are added at once, with no
+    /// confirmation (the address was confirmed already). Part of the caller's
+    /// transaction; the mail is queued, never sent inline. The signup desk
+    /// (`signup_desk`) calls it in the background. `topics` is every topic.
+    #[allow(clippy::too_many_arguments)]
     async fn sign_up_in(
         &self,
         conn: &mut sqlx::AnyConnection,
         email: &SubscriberEmail,
         name: Option<&SubscriberName>,
+        choice: &TopicChoice,
+        topics: &[Topic],
         origin: &RequestOrigin,
         now: i64,
     ) -> Result<SignupOutcome, sqlx::Error> {
@@ -158,12 +166,19 @@ impl Subscriptions {
         {
             return Ok(SignupOutcome::Suppressed);
         }
+        let joining = topics::resolve_choice(topics, choice);
         let subscriber_id = match queries::find_by_email(conn, email).await? {
             Some(existing) => match existing.status {
-                SubscriberStatus::Confirmed => return Ok(SignupOutcome::AlreadyConfirmed),
+                SubscriberStatus::Confirmed => {
+                    return self
+                        .add_topics_in(conn, existing.id, choice, topics, origin, now)
+                        .await;
+                }
                 SubscriberStatus::Pending => existing.id,
                 SubscriberStatus::Unsubscribed | SubscriberStatus::Bounced => {
                     queries::make_pending_again(conn, existing.id, name, now).await?;
+                    // They left everything; they come back to what they choose now.
+                    topic_queries::leave_all(conn, existing.id).await?;
                     existing.id
                 }
             },
@@ -174,8 +189,62 @@ impl Subscriptions {
                 None => return Ok(SignupOutcome::ConfirmationWithheld),
             },
         };
-        queries::record_event(conn, subscriber_id, "signed_up", origin, now).await?;
+        // A pending reader who signs up again with other topics gets those
+        // too: the one confirmation covers them all.
+        let pairs: Vec<(i64, i64)> = joining.iter().map(|t| (subscriber_id, t.id)).collect();
+        let dialect = self.store.dialect();
+        topic_queries::join(conn, dialect, &pairs, MembershipSource::Signup, now).await?;
+        let named = topics::event_topics(joining.iter().map(|topic| &topic.slug));
+        queries::record_event_about(
+            conn,
+            subscriber_id,
+            "signed_up",
+            named.as_deref(),
+            origin,
+            now,
+        )
+        .await?;
         self.queue_confirmation(conn, subscriber_id, now).await
+    }
+
+    /// A confirmed reader signing up again: the public topics they chose and
+    /// are not in yet are added at once, with an event naming them; no mail.
+    async fn add_topics_in(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        subscriber_id: i64,
+        choice: &TopicChoice,
+        topics: &[Topic],
+        origin: &RequestOrigin,
+        now: i64,
+    ) -> Result<SignupOutcome, sqlx::Error> {
+        let pairs: Vec<(i64, i64)> = topics
+            .iter()
+            .filter(|topic| topic.is_public() && choice.ids().contains(&topic.id))
+            .map(|topic| (subscriber_id, topic.id))
+            .collect();
+        let dialect = self.store.dialect();
+        let added =
+            topic_queries::join(conn, dialect, &pairs, MembershipSource::Signup, now).await?;
+        if added.is_empty() {
+            return Ok(SignupOutcome::AlreadyConfirmed);
+        }
+        let named = topics::event_topics(
+            topics
+                .iter()
+                .filter(|topic| added.iter().any(|(_, id)| *id == topic.id))
+                .map(|topic| &topic.slug),
+        );
+        queries::record_event_about(
+            conn,
+            subscriber_id,
+            "topics_added",
+            named.as_deref(),
+            origin,
+            now,
+        )
+        .await?;
+        Ok(SignupOutcome::TopicsAdded)
     }
 
     /// Queues a confirmation mail for a pending subscriber unless the
@@ -304,7 +373,19 @@ impl Subscriptions {
                 now,
             )
             .await?;
-            queries::record_event(&mut tx, record.subscriber_id, "confirmed", origin, now).await?;
+            // The evidence names what the confirmation covers: the topics
+            // chosen while the address was pending.
+            let slugs = topic_queries::slugs_of(&mut tx, record.subscriber_id).await?;
+            let named = topics::event_topics(&slugs);
+            queries::record_event_about(
+                &mut tx,
+                record.subscriber_id,
+                "confirmed",
+                named.as_deref(),
+                origin,
+                now,
+            )
+            .await?;
             let expires_at = now + millis(WELCOME_MAIL_TTL);
             outbox::enqueue(
                 &mut tx,

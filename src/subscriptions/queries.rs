@@ -160,15 +160,28 @@ pub async fn record_event(
     origin: &RequestOrigin,
     now: i64,
 ) -> Result<(), sqlx::Error> {
+    record_event_about(conn, subscriber_id, kind, None, origin, now).await
+}
+
+/// [`record_event`] for a change that covers `topics` (slugs, space-separated).
+pub async fn record_event_about(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+    kind: &str,
+    topics: Option<&str>,
+    origin: &RequestOrigin,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO subscriber_events (subscriber_id, kind, at, ip, user_agent) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO subscriber_events (subscriber_id, kind, at, ip, user_agent, topics) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(subscriber_id)
     .bind(kind)
     .bind(now)
     .bind(origin.ip.as_deref())
     .bind(origin.user_agent.as_deref())
+    .bind(topics)
     .execute(conn)
     .await?;
     Ok(())
@@ -337,6 +350,8 @@ pub struct SignupRequest {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub received_at: i64,
+    /// The chosen topics' ids, space-separated; None: none chosen.
+    pub topic_ids: Option<String>,
 }
 
 /// A signup request as the handler took it in, before it is written.
@@ -346,6 +361,7 @@ pub struct NewSignupRequest {
     pub name: Option<String>,
     pub origin: RequestOrigin,
     pub received_at: i64,
+    pub topic_ids: Option<String>,
 }
 
 /// Queues `requests` in one statement (one commit in autocommit mode).
@@ -355,9 +371,10 @@ pub async fn insert_signup_requests(
     requests: &[&NewSignupRequest],
 ) -> Result<(), sqlx::Error> {
     let mut placeholders = Placeholders::new(dialect);
-    let rows: Vec<String> = requests.iter().map(|_| placeholders.row(5)).collect();
+    let rows: Vec<String> = requests.iter().map(|_| placeholders.row(6)).collect();
     let sql = format!(
-        "INSERT INTO signup_requests (email, name, ip, user_agent, received_at) VALUES {}",
+        "INSERT INTO signup_requests (email, name, ip, user_agent, received_at, topic_ids) \
+         VALUES {}",
         rows.join(", ")
     );
     let mut query = sqlx::query(&sql);
@@ -367,7 +384,8 @@ pub async fn insert_signup_requests(
             .bind(request.name.as_deref())
             .bind(request.origin.ip.as_deref())
             .bind(request.origin.user_agent.as_deref())
-            .bind(request.received_at);
+            .bind(request.received_at)
+            .bind(request.topic_ids.as_deref());
     }
     query.execute(conn).await?;
     Ok(())
@@ -402,29 +420,39 @@ pub async fn listed_addresses(
         .collect()
 }
 
-/// One `signed_up` event per `(subscriber id, when, origin)`, in one statement.
+/// A `signed_up` event of the signup desk's batch.
+pub struct SignupEvent<'a> {
+    pub subscriber_id: i64,
+    pub at: i64,
+    pub origin: &'a RequestOrigin,
+    /// The topics the signup is for, as events name them.
+    pub topics: Option<String>,
+}
+
+/// One `signed_up` event per signup, in one statement.
 pub async fn record_signup_events(
     conn: &mut AnyConnection,
     dialect: Dialect,
-    events: &[(i64, i64, &RequestOrigin)],
+    events: &[SignupEvent<'_>],
 ) -> Result<(), sqlx::Error> {
     if events.is_empty() {
         return Ok(());
     }
     let mut placeholders = Placeholders::new(dialect);
-    let values: Vec<String> = events.iter().map(|_| placeholders.row(5)).collect();
+    let values: Vec<String> = events.iter().map(|_| placeholders.row(6)).collect();
     let sql = format!(
-        "INSERT INTO subscriber_events (subscriber_id, kind, at, ip, user_agent) VALUES {}",
+        "INSERT INTO subscriber_events (subscriber_id, kind, at, ip, user_agent, topics) VALUES {}",
         values.join(", ")
     );
     let mut query = sqlx::query(&sql);
-    for (subscriber_id, at, origin) in events {
+    for event in events {
         query = query
-            .bind(*subscriber_id)
+            .bind(event.subscriber_id)
             .bind("signed_up")
-            .bind(*at)
-            .bind(origin.ip.as_deref())
-            .bind(origin.user_agent.as_deref());
+            .bind(event.at)
+            .bind(event.origin.ip.as_deref())
+            .bind(event.origin.user_agent.as_deref())
+            .bind(event.topics.as_deref());
     }
     query.execute(conn).await?;
     Ok(())
@@ -439,7 +467,7 @@ pub async fn take_signup_requests(
     let mut requests = sqlx::query(
         "DELETE FROM signup_requests WHERE id IN \
              (SELECT id FROM signup_requests ORDER BY id LIMIT $1) \
-         RETURNING id, email, name, ip, user_agent, received_at",
+         RETURNING id, email, name, ip, user_agent, received_at, topic_ids",
     )
     .bind(limit)
     .fetch_all(conn)
@@ -453,6 +481,7 @@ pub async fn take_signup_requests(
             ip: row.try_get("ip")?,
             user_agent: row.try_get("user_agent")?,
             received_at: row.try_get("received_at")?,
+            topic_ids: row.try_get("topic_ids")?,
         })
     })
     .collect::<Result<Vec<_>, sqlx::Error>>()?;

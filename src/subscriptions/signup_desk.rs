@@ -26,6 +26,7 @@ use super::{
 use crate::store::now_millis;
 use crate::suppressions;
 use crate::telemetry;
+use crate::topics::{self, queries as topic_queries, MembershipSource, TopicChoice};
 
 /// Requests handled per transaction. On SQLite the desk holds the store's
 /// write turn for a whole batch while new signups wait for theirs
@@ -65,6 +66,7 @@ impl Subscriptions {
         &self,
         email: &SubscriberEmail,
         name: Option<&SubscriberName>,
+        topics: &TopicChoice,
         origin: &RequestOrigin,
     ) -> Result<(), sqlx::Error> {
         let request = queries::NewSignupRequest {
@@ -72,6 +74,7 @@ impl Subscriptions {
             name: name.map(|name| name.as_str().to_owned()),
             origin: origin.clone(),
             received_at: now_millis(),
+            topic_ids: topics.to_stored(),
         };
         // Committed (with whatever other signups arrived meanwhile) before the
         // handler answers; a storage failure reaches `/health`.
@@ -138,6 +141,7 @@ impl Subscriptions {
                 SignupOutcome::ConfirmationQueued => "confirmation_queued",
                 SignupOutcome::ConfirmationWithheld => "confirmation_withheld",
                 SignupOutcome::AlreadyConfirmed => "already_confirmed",
+                SignupOutcome::TopicsAdded => "topics_added",
                 SignupOutcome::Suppressed => "suppressed",
             };
             metrics::counter!(telemetry::SIGNUPS, "outcome" => label).increment(1);
@@ -159,6 +163,8 @@ impl Subscriptions {
         requests: &[queries::SignupRequest],
     ) -> Result<Vec<SignupOutcome>, sqlx::Error> {
         let dialect = self.store.dialect();
+        // A handful of rows, read once a batch: what each signup's choice means now.
+        let topics = topic_queries::list(tx).await?;
         let queued: Vec<QueuedSignup> = requests.iter().filter_map(QueuedSignup::parse).collect();
         let emails: Vec<&SubscriberEmail> = queued.iter().map(|signup| &signup.email).collect();
         let suppressed = suppressions::suppressed_among(tx, dialect, &self.key, &emails).await?;
@@ -203,13 +209,21 @@ impl Subscriptions {
             .map(|(id, address)| (address, id))
             .collect();
         let mut events = Vec::with_capacity(fresh.len());
+        let mut memberships = Vec::with_capacity(fresh.len());
         let mut confirmations = Vec::with_capacity(fresh.len());
         let mut outcomes = Vec::with_capacity(queued.len());
         outcomes.resize(suppressed.len(), SignupOutcome::Suppressed);
         for signup in &fresh {
             match inserted.get(&signup.address()) {
                 Some(&id) => {
-                    events.push((id, signup.at, &signup.origin));
+                    let joining = topics::resolve_choice(&topics, &signup.choice);
+                    memberships.extend(joining.iter().map(|topic| (id, topic.id)));
+                    events.push(queries::SignupEvent {
+                        subscriber_id: id,
+                        at: signup.at,
+                        origin: &signup.origin,
+                        topics: topics::event_topics(joining.iter().map(|topic| &topic.slug)),
+                    });
                     confirmations.push(self.new_confirmation(id, signup.at));
                     outcomes.push(SignupOutcome::ConfirmationQueued);
                 }
@@ -217,6 +231,9 @@ impl Subscriptions {
                 None => outcomes.push(SignupOutcome::ConfirmationWithheld),
             }
         }
+        // Dated by the batch, not each signup: the event keeps when each chose.
+        let now = now_millis();
+        topic_queries::join(tx, dialect, &memberships, MembershipSource::Signup, now).await?;
         queries::record_signup_events(tx, dialect, &events).await?;
         self.send_confirmations(tx, &confirmations).await?;
 
@@ -226,6 +243,8 @@ impl Subscriptions {
                     tx,
                     &signup.email,
                     signup.name.as_ref(),
+                    &signup.choice,
+                    &topics,
                     &signup.origin,
                     signup.at,
                 )
@@ -278,6 +297,7 @@ struct QueuedSignup {
     origin: RequestOrigin,
     /// When the visitor signed up: the consent evidence is dated then.
     at: i64,
+    choice: TopicChoice,
 }
 
 impl QueuedSignup {
@@ -303,6 +323,7 @@ impl QueuedSignup {
                 user_agent: request.user_agent.clone(),
             },
             at: request.received_at,
+            choice: TopicChoice::from_stored(request.topic_ids.as_deref()),
         })
     }
 

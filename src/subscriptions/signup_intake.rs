@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use super::queries::{self, NewSignupRequest};
 use crate::store::{Dialect, Store};
 
-/// Rows per INSERT: five values a row keeps a group under the 999 parameters
+/// Rows per INSERT: six values a row (900) keeps a group under the 999 parameters
 /// older SQLite builds allow; at 8 connections groups stay far smaller.
 const MAX_GROUP: usize = 150;
 /// Handlers waiting to be written; past it they wait for room.

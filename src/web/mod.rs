@@ -41,6 +41,7 @@ use crate::store::recently_counted::RecentlyCounted;
 use crate::store::Store;
 use crate::subscriptions::{SubscriberEmail, Subscriptions};
 use crate::suppressions::Suppressions;
+use crate::topics::Topics;
 use crate::webhooks::Webhooks;
 
 /// What handlers share.
@@ -54,6 +55,7 @@ pub struct AppState {
     pub audit: AuditLog,
     pub subscriptions: Subscriptions,
     pub suppressions: Suppressions,
+    pub topics: Topics,
     pub sends: Sends,
     pub reports: Reports,
     pub signup_limiter: SignupLimiter,

@@ -39,6 +39,44 @@ pub struct SignupPage<'a> {
     pub name_error: Option<String>,
     /// A likely correction of the address, offered with a button that uses it.
     pub suggestion: Option<String>,
+    /// A checkbox per public topic; none while there is only one to choose.
+    pub topics: Vec<TopicBox>,
+    pub topics_error: Option<String>,
+}
+
+/// A topic's checkbox on the signup form.
+#[derive(Debug, Clone)]
+pub struct TopicBox {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub checked: bool,
+}
+
+impl TopicBox {
+    /// The boxes for `public` topics, ticked as `chosen` says, or as each
+    /// topic's default when nothing was chosen; none for a single topic,
+    /// which every signup joins without being asked.
+    pub fn for_form(public: &[crate::topics::Topic], chosen: &[String]) -> Vec<Self> {
+        if public.len() < 2 {
+            return Vec::new();
+        }
+        public
+            .iter()
+            .map(|topic| Self {
+                slug: topic.slug.to_string(),
+                name: topic.name.clone(),
+                description: topic.description.clone(),
+                checked: if chosen.is_empty() {
+                    topic.on_by_default
+                } else {
+                    chosen
+                        .iter()
+                        .any(|slug| slug.trim().eq_ignore_ascii_case(topic.slug.as_str()))
+                },
+            })
+            .collect()
+    }
 }
 
 impl<'a> SignupPage<'a> {
@@ -51,11 +89,18 @@ impl<'a> SignupPage<'a> {
             email_error: None,
             name_error: None,
             suggestion: None,
+            topics: Vec::new(),
+            topics_error: None,
         }
     }
 
+    /// The same form with the topics' checkboxes.
+    pub fn with_topics(self, topics: Vec<TopicBox>) -> Self {
+        Self { topics, ..self }
+    }
+
     pub fn has_errors(&self) -> bool {
-        self.email_error.is_some() || self.name_error.is_some()
+        self.email_error.is_some() || self.name_error.is_some() || self.topics_error.is_some()
     }
 }
 

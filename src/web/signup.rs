@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::error::WebError;
 use super::origin::{client_ip, request_origin, wants_json};
-use super::pages::{html, Link, MessagePage, SignupPage};
+use super::pages::{html, Link, MessagePage, SignupPage, TopicBox};
 use super::rate_limit::wait_in_words;
 use super::AppState;
 use crate::subscriptions::domain::{
@@ -16,6 +16,7 @@ use crate::subscriptions::domain::{
 };
 use crate::subscriptions::{SubscriberEmail, SubscriberName, SubscriptionError};
 use crate::telemetry;
+use crate::topics::{TopicChoiceError, UnknownTopics};
 
 /// What the "wrong address?" link of the check-your-inbox page brings back.
 #[derive(Debug, Default, Deserialize)]
@@ -31,13 +32,15 @@ pub async fn signup_page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let prefill = query.map(web::Query::into_inner).unwrap_or_default();
+    let topics = topic_boxes(&state, &[]).await?;
     html(
         StatusCode::OK,
         &SignupPage::blank(
             &state.site,
             prefill.email.as_deref().unwrap_or(""),
             prefill.name.as_deref().unwrap_or(""),
-        ),
+        )
+        .with_topics(topics),
     )
 }
 
@@ -55,6 +58,10 @@ struct SignupRequest {
     /// The corrected address, from the "Use …" button next to a suggestion.
     #[serde(rename = "use")]
     use_suggestion: Option<String>,
+    /// Slugs of the public topics chosen; none: the ones on by default.
+    /// A form sends one `topics` field per ticked box.
+    #[serde(default)]
+    topics: Vec<String>,
 }
 
 impl SignupRequest {
@@ -176,13 +183,14 @@ pub async fn subscribe(
                 }
                 return Ok(HttpResponse::BadRequest().json(body));
             }
+            let topics = topic_boxes(&state, &request.topics).await?;
             return html(
                 StatusCode::BAD_REQUEST,
                 &SignupPage {
                     email_error: email_error.map(|e| e.message),
                     name_error: name_error.map(|e| e.message),
                     suggestion,
-                    ..SignupPage::blank(&state.site, email_raw, name_raw)
+                    ..SignupPage::blank(&state.site, email_raw, name_raw).with_topics(topics)
                 },
             );
         }
@@ -192,22 +200,34 @@ pub async fn subscribe(
     let correction = suggest_correction(&email).map(|better| better.as_str().to_owned());
     if let Some(better) = &correction {
         if !json && !request.insists_on(email_raw) {
+            let topics = topic_boxes(&state, &request.topics).await?;
             return html(
                 StatusCode::OK,
                 &SignupPage {
                     suggestion: Some(better.clone()),
-                    ..SignupPage::blank(&state.site, email_raw, name_raw)
+                    ..SignupPage::blank(&state.site, email_raw, name_raw).with_topics(topics)
                 },
             );
         }
     }
+
+    // Which topics exist says nothing about the address: checked here, so
+    // that a bad slug is refused before anything is written.
+    let topics = match state.topics.choose(&request.topics).await {
+        Ok(topics) => topics,
+        Err(TopicChoiceError::Unknown(unknown)) => {
+            let form = (email_raw, name_raw, request.topics.as_slice());
+            return refuse_topics(&state, json, &unknown, form).await;
+        }
+        Err(TopicChoiceError::Store(error)) => return Err(SubscriptionError::from(error).into()),
+    };
 
     // The same work whatever the address's state (issue 10, item 12): one
     // row queued; the state-dependent rest happens after the answer.
     let origin = request_origin(&req, &state.config.trusted_proxies);
     state
         .subscriptions
-        .request_signup(&email, name.as_ref(), &origin)
+        .request_signup(&email, name.as_ref(), &topics, &origin)
         .await
         .map_err(SubscriptionError::from)?;
     if json {
@@ -219,6 +239,39 @@ pub async fn subscribe(
     }
     // The same answer whatever the address's state: nobody learns who is subscribed.
     check_your_inbox(&state, Some(&email))
+}
+
+/// The topics' checkboxes of the form, ticked as `chosen` says.
+async fn topic_boxes(state: &AppState, chosen: &[String]) -> Result<Vec<TopicBox>, WebError> {
+    let public = state
+        .topics
+        .public()
+        .await
+        .map_err(SubscriptionError::from)?;
+    Ok(TopicBox::for_form(&public, chosen))
+}
+
+/// A signup naming topics nobody may choose: 422 naming them, nothing
+/// stored. `form` is what was typed: address, name and topics.
+async fn refuse_topics(
+    state: &AppState,
+    json: bool,
+    unknown: &UnknownTopics,
+    (email, name, chosen): (&str, &str, &[String]),
+) -> Result<HttpResponse, WebError> {
+    tracing::info!(topics = ?unknown.0, "signup with unknown topics refused");
+    if json {
+        let body = json!({ "error": unknown.to_string(), "field": "topics", "unknown": unknown.0 });
+        return Ok(HttpResponse::UnprocessableEntity().json(body));
+    }
+    let topics = topic_boxes(state, chosen).await?;
+    html(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &SignupPage {
+            topics_error: Some(unknown.to_string()),
+            ..SignupPage::blank(&state.site, email, name).with_topics(topics)
+        },
+    )
 }
 
 /// Shows the address back, so a visitor can spot a typo and correct it.
@@ -280,10 +333,12 @@ fn parse_body(req: &HttpRequest, body: &[u8]) -> Result<SignupRequest, (StatusCo
         "application/json" => serde_json::from_slice(body).map_err(|e| {
             (
                 StatusCode::BAD_REQUEST,
-                format!("The body is not the JSON object {{\"email\", \"name\"}} we expect: {e}"),
+                format!(
+                    "The body is not the JSON object {{\"email\", \"name\", \"topics\"}} we expect: {e}"
+                ),
             )
         }),
-        "application/x-www-form-urlencoded" | "" => serde_urlencoded::from_bytes(body)
+        "application/x-www-form-urlencoded" | "" => parse_form(body)
             .map_err(|e| (StatusCode::BAD_REQUEST, format!("The form data cannot be read: {e}"))),
         other => Err((
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -292,6 +347,22 @@ fn parse_body(req: &HttpRequest, body: &[u8]) -> Result<SignupRequest, (StatusCo
             ),
         )),
     }
+}
+
+/// A form's fields; `topics` comes once per ticked box, which
+/// `serde_urlencoded` cannot put in a list itself.
+fn parse_form(body: &[u8]) -> Result<SignupRequest, serde_urlencoded::de::Error> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)?;
+    let (topics, rest): (Vec<_>, Vec<_>) = pairs.into_iter().partition(|(key, _)| key == "topics");
+    let rest = serde_urlencoded::to_string(&rest)
+        .map_err(|e| <serde_urlencoded::de::Error as serde::de::Error>::custom(e.to_string()))?;
+    let mut request: SignupRequest = serde_urlencoded::from_str(&rest)?;
+    request.topics = topics
+        .into_iter()
+        .map(|(_, slug)| slug)
+        .filter(|slug| !slug.trim().is_empty())
+        .collect();
+    Ok(request)
 }
 
 enum BodyError {

@@ -42,6 +42,20 @@ async fn subscriber_id(app: &TestApp, email: &str) -> i64 {
     )
 }
 
+/// A topic, created as an admin would.
+async fn topic_id(app: &TestApp, slug: &str) -> i64 {
+    let token = app.api_token(Role::Admin).await;
+    let response = app
+        .api(Method::POST, "/api/v1/topics", &token)
+        .json(&json!({"slug": slug, "name": "Authorization table"}))
+        .send()
+        .await
+        .expect("create a topic");
+    assert_eq!(response.status(), 201);
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    body["id"].as_i64().expect("topic id")
+}
+
 /// An entry of the suppression list, added as an admin would.
 async fn suppression_id(app: &TestApp, value: &str) -> i64 {
     let token = app.api_token(Role::Admin).await;
@@ -64,6 +78,8 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
     let subscriber = subscriber_id(&app, "listed@example.com").await;
     let victim = subscriber_id(&app, "erased@example.com").await;
     let suppression = suppression_id(&app, "suppressed@example.com").await;
+    let topic = topic_id(&app, "table").await;
+    let spare_topic = topic_id(&app, "spare").await;
     let spare_user = app.create_user("spare@example.com", Role::Editor).await.id;
     let (token_id, _) = app
         .accounts()
@@ -156,6 +172,46 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
             vec![],
             AdminOnly,
         ),
+        // Topics shape the whole list: admins manage them, as the list itself.
+        (Method::GET, "/admin/topics".into(), vec![], AdminOnly),
+        (
+            Method::POST,
+            "/admin/topics".into(),
+            vec![
+                ("slug", "from-the-table".into()),
+                ("name", "From the table".into()),
+                ("visibility", "public".into()),
+            ],
+            AdminOnly,
+        ),
+        (
+            Method::GET,
+            format!("/admin/topics/{topic}"),
+            vec![],
+            AdminOnly,
+        ),
+        (
+            Method::POST,
+            format!("/admin/topics/{topic}"),
+            vec![
+                ("slug", "table".into()),
+                ("name", "Renamed".into()),
+                ("visibility", "public".into()),
+            ],
+            AdminOnly,
+        ),
+        (
+            Method::GET,
+            format!("/admin/topics/{spare_topic}/delete"),
+            vec![],
+            AdminOnly,
+        ),
+        (
+            Method::POST,
+            format!("/admin/topics/{spare_topic}/delete"),
+            vec![],
+            AdminOnly,
+        ),
         (Method::GET, "/admin/issues".into(), vec![], SignedIn),
         (Method::GET, "/admin/issues/new".into(), vec![], SignedIn),
         (
@@ -210,6 +266,13 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
             Method::GET,
             format!("/admin/issues/{issue}/send"),
             vec![],
+            SignedIn,
+        ),
+        // Editors address the issues they send.
+        (
+            Method::POST,
+            format!("/admin/issues/{issue}/topics"),
+            vec![("topics", "newsletter".into())],
             SignedIn,
         ),
         (
@@ -407,6 +470,8 @@ async fn every_api_route_checks_the_token_and_is_documented(backend: Backend) {
     let subscriber = subscriber_id(&app, "api@example.com").await;
     let erased = subscriber_id(&app, "api-erased@example.com").await;
     let suppression = suppression_id(&app, "api-suppressed@example.com").await;
+    let topic = topic_id(&app, "api-table").await;
+    let spare_topic = topic_id(&app, "api-spare").await;
     let response = app
         .api(Method::POST, "/api/v1/issues", &admin)
         .json(&json!({"subject": "API", "intro": "Hi", "items": []}))
@@ -476,6 +541,43 @@ async fn every_api_route_checks_the_token_and_is_documented(backend: Backend) {
             Method::DELETE,
             "/api/v1/suppressions/{id}",
             format!("/api/v1/suppressions/{suppression}"),
+            None,
+            AdminToken,
+        ),
+        // Anyone with a token reads topics (editors will address issues to
+        // them); managing them takes an admin token.
+        (
+            Method::GET,
+            "/api/v1/topics",
+            "/api/v1/topics".into(),
+            None,
+            AnyToken,
+        ),
+        (
+            Method::POST,
+            "/api/v1/topics",
+            "/api/v1/topics".into(),
+            Some(json!({"slug": "{who}-topic", "name": "From the table"})),
+            AdminToken,
+        ),
+        (
+            Method::GET,
+            "/api/v1/topics/{id}",
+            format!("/api/v1/topics/{topic}"),
+            None,
+            AnyToken,
+        ),
+        (
+            Method::PUT,
+            "/api/v1/topics/{id}",
+            format!("/api/v1/topics/{topic}"),
+            Some(json!({"slug": "api-table", "name": "Renamed by {who}"})),
+            AdminToken,
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/topics/{id}",
+            format!("/api/v1/topics/{spare_topic}"),
             None,
             AdminToken,
         ),
@@ -643,6 +745,7 @@ async fn editors_see_no_links_they_cannot_use(backend: Backend) {
     let admin_only = [
         "/admin/subscribers",
         "/admin/suppressions",
+        "/admin/topics",
         "/admin/users",
         "/admin/tokens",
     ];

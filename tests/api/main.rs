@@ -24,6 +24,7 @@ mod signup;
 mod smtp_pool;
 mod subscribers;
 mod suppressions;
+mod topics;
 mod unsubscribe;
 mod web;
 mod webhooks;

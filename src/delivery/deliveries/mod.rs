@@ -15,8 +15,10 @@ use sqlx::{AnyConnection, AnyPool, Row};
 use crate::bounces::BounceClass;
 use crate::store::{Dialect, Placeholders};
 use crate::suppressions;
+use crate::topics::queries as topic_queries;
 
-/// Queues a copy of `issue_id` for every confirmed subscriber whom the
+/// Queues a copy of `issue_id` for every confirmed subscriber in any of its
+/// topics (one copy each, however many of them they are in) whom the
 /// suppression list does not hold back, and starts the issue's progress
 /// tallies with their count; the caller's transaction makes it one step with
 /// the issue's move to `sending`.
@@ -27,7 +29,9 @@ pub async fn queue_issue(
 ) -> Result<u64, sqlx::Error> {
     let queued = sqlx::query(&format!(
         "INSERT INTO deliveries (issue_id, subscriber_id, status, queued_at, next_attempt_at) \
-         SELECT $1, id, 'queued', $2, $2 FROM subscribers WHERE status = 'confirmed' AND {}",
+         SELECT $1, id, 'queued', $2, $2 FROM subscribers \
+         WHERE status = 'confirmed' AND {} AND {}",
+        topic_queries::IN_ISSUE_TOPICS,
         suppressions::NOT_SUPPRESSED
     ))
     .bind(issue_id)

@@ -119,11 +119,13 @@ pub async fn for_subscriber(
 
 /// How many copies a send started now would queue: the confirmed subscribers,
 /// as `queue_issue` picks them.
-pub async fn recipient_count(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
+pub async fn recipient_count(conn: &mut AnyConnection, issue_id: i64) -> Result<i64, sqlx::Error> {
     sqlx::query(&format!(
-        "SELECT COUNT(*) AS n FROM subscribers WHERE status = 'confirmed' AND {}",
+        "SELECT COUNT(*) AS n FROM subscribers WHERE status = 'confirmed' AND {} AND {}",
+        crate::topics::queries::IN_ISSUE_TOPICS,
         crate::suppressions::NOT_SUPPRESSED
     ))
+    .bind(issue_id)
     .fetch_one(conn)
     .await?
     .try_get("n")

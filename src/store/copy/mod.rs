@@ -6,7 +6,7 @@
 mod rows;
 mod tables;
 
-pub use tables::{Column, ColumnType, Table, NOT_COPIED, TABLES};
+pub use tables::{Column, ColumnType, Table, NOT_COPIED, SEEDED, TABLES};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -140,7 +140,7 @@ async fn copy_tables(
     on_table: &mut impl FnMut(&TableCopied),
 ) -> Result<Vec<TableCopied>, CopyError> {
     let mut written = target.begin_write().await?;
-    for table in TABLES {
+    for table in TABLES.iter().filter(|table| !SEEDED.contains(&table.name)) {
         let rows = rows::count(&mut written, table)
             .await
             .map_err(in_table(table))?;
@@ -150,6 +150,12 @@ async fn copy_tables(
                 rows,
             });
         }
+    }
+    // Nothing refers to the seeded rows yet: the tables that could are empty.
+    for name in SEEDED {
+        sqlx::query(&format!("DELETE FROM {name}"))
+            .execute(&mut *written)
+            .await?;
     }
     let mut read = begin_snapshot(source).await?;
     let mut copied = Vec::with_capacity(TABLES.len());

@@ -9,6 +9,7 @@ use super::super::{queries, SignupOutcome, SubscriberEmail, SubscriberName, Subs
 use super::{Actor, AdminError, Admission};
 use crate::store::now_millis;
 use crate::suppressions;
+use crate::topics::{join_defaults, MembershipSource};
 
 impl Subscriptions {
     /// Takes a subscriber off the list, as their own unsubscribe link would.
@@ -117,16 +118,11 @@ impl Subscriptions {
         let Some(&id) = inserted.first() else {
             return Err(already());
         };
-        admin_queries::record_events(
-            &mut tx,
-            self.store.dialect(),
-            &[id],
-            "added",
-            &actor.origin,
-            admission.note(),
-            now,
-        )
-        .await?;
+        let dialect = self.store.dialect();
+        let topics = join_defaults(&mut tx, dialect, &[id], MembershipSource::Admin, now).await?;
+        let event = ("added", admission.note(), topics.as_deref());
+        admin_queries::record_events_about(&mut tx, dialect, &[id], event, &actor.origin, now)
+            .await?;
         if *admission == Admission::Pending {
             self.send_confirmation(&mut tx, id, now).await?;
         }

@@ -13,6 +13,8 @@ pub struct HistoryEntry {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub note: Option<String>,
+    /// The slugs of the topics the step covered, as they were then.
+    pub topics: Vec<String>,
 }
 
 impl HistoryEntry {
@@ -28,6 +30,7 @@ impl HistoryEntry {
             "added" if self.note.is_some() => "Added as confirmed",
             "added" => "Added; confirmation mail sent",
             "confirmation_resent" => "Confirmation mail sent again",
+            "topics_added" => "Added topics (signed up again while confirmed)",
             other => other,
         }
     }
@@ -41,6 +44,12 @@ impl From<EventRow> for HistoryEntry {
             ip: row.ip,
             user_agent: row.user_agent,
             note: row.note,
+            topics: row
+                .topics
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
         }
     }
 }
@@ -50,6 +59,8 @@ pub struct SubscriberDetail {
     pub subscriber: SubscriberRow,
     /// Oldest first.
     pub history: Vec<HistoryEntry>,
+    /// The slugs of the topics they are in (in effect once confirmed).
+    pub topics: Vec<String>,
 }
 
 impl Subscriptions {
@@ -65,9 +76,15 @@ impl Subscriptions {
             .into_iter()
             .map(HistoryEntry::from)
             .collect();
+        let topics = crate::topics::queries::slugs_of(&mut conn, id)
+            .await?
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         Ok(Some(SubscriberDetail {
             subscriber,
             history,
+            topics,
         }))
     }
 }

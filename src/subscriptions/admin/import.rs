@@ -21,6 +21,7 @@ use super::{Actor, Admission};
 use crate::config::SecretKey;
 use crate::store::{millis, now_millis, BulkWriter, Dialect};
 use crate::suppressions;
+use crate::topics::{join_defaults, MembershipSource};
 
 /// Problems kept for the report; the rest are only counted.
 pub const MAX_PROBLEMS_KEPT: usize = 1_000;
@@ -244,16 +245,11 @@ impl Subscriptions {
                 })
                 .collect();
             let ids = admin_queries::insert_subscribers(&mut tx, dialect, &rows).await?;
-            admin_queries::record_events(
-                &mut tx,
-                dialect,
-                &ids,
-                "imported",
-                &actor.origin,
-                admission.note(),
-                now,
-            )
-            .await?;
+            let topics =
+                join_defaults(&mut tx, dialect, &ids, MembershipSource::Import, now).await?;
+            let event = ("imported", admission.note(), topics.as_deref());
+            admin_queries::record_events_about(&mut tx, dialect, &ids, event, &actor.origin, now)
+                .await?;
             if *admission == Admission::Pending {
                 let expires_at = now + millis(self.policy.confirmation_ttl);
                 let links: Vec<NewConfirmation> = ids

@@ -1,10 +1,12 @@
 //! Bulk insertion of made-up subscribers, for measuring the list at scale
-//! (`herald-seed`) and for demos: rows go in as given, with no history and no mail.
+//! (`herald-seed`) and for demos: rows go in as given, in the topics on by
+//! default, with no history and no mail.
 
 use super::super::admin_queries::{self, NewSubscriberRow, MAX_ROWS_PER_INSERT};
 use super::super::tokens::LinkKey;
 use super::super::{SubscriberEmail, SubscriberName, SubscriberStatus};
 use crate::store::Store;
+use crate::topics::{join_defaults, MembershipSource};
 
 /// A made-up subscriber.
 #[derive(Debug, Clone)]
@@ -34,9 +36,11 @@ pub async fn insert_samples(store: &Store, rows: &[SampleSubscriber]) -> Result<
                 link_key: link_key.as_str(),
             })
             .collect();
-        inserted += admin_queries::insert_subscribers(&mut tx, store.dialect(), &new_rows)
-            .await?
-            .len() as u64;
+        let ids = admin_queries::insert_subscribers(&mut tx, store.dialect(), &new_rows).await?;
+        // In the topics on by default, as an import would put them.
+        let at = crate::store::now_millis();
+        join_defaults(&mut tx, store.dialect(), &ids, MembershipSource::Import, at).await?;
+        inserted += ids.len() as u64;
     }
     tx.commit().await?;
     Ok(inserted)

@@ -3,6 +3,7 @@
 //! side by side, from the renderer sending uses), the test send, and sending
 //! to the list with its progress.
 
+mod audience;
 mod composer;
 mod drafts;
 mod items;
@@ -50,6 +51,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(progress::script)
             .service(progress::progress_json)
             .service(sending::send_page)
+            .service(audience::readdress)
             .service(sending::send)
             .service(sending::pause)
             .service(sending::resume)

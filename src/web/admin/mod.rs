@@ -12,6 +12,7 @@ mod shelf;
 mod sign_in;
 mod subscribers;
 mod suppressions;
+mod topics;
 mod two_factor;
 mod users;
 
@@ -64,6 +65,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(audit::routes)
             .configure(subscribers::routes)
             .configure(suppressions::routes)
+            .configure(topics::routes)
             .configure(issues::routes),
     );
 }

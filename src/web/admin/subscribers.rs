@@ -216,11 +216,21 @@ struct DetailPage {
     received_truncated: bool,
     can_unsubscribe: bool,
     can_resend: bool,
+    /// The slugs of their topics, shown when there is more than one topic.
+    topics: Option<String>,
 }
 
 impl DetailPage {
-    fn new(ctx: AdminContext, detail: SubscriberDetail, received: Vec<ReceivedIssue>) -> Self {
+    /// `several_topics`: whether the site has more than one topic; with
+    /// one, the page is as it was before topics.
+    fn new(
+        ctx: AdminContext,
+        detail: SubscriberDetail,
+        received: Vec<ReceivedIssue>,
+        several_topics: bool,
+    ) -> Self {
         let s = detail.subscriber;
+        let topics = several_topics.then(|| detail.topics.join(", "));
         Self {
             ctx,
             id: s.id,
@@ -233,7 +243,15 @@ impl DetailPage {
                 .into_iter()
                 .map(|entry| HistoryLine {
                     when: timestamps::date_time(entry.at),
-                    what: entry.description().to_owned(),
+                    what: if several_topics && !entry.topics.is_empty() {
+                        format!(
+                            "{} (topics: {})",
+                            entry.description(),
+                            entry.topics.join(", ")
+                        )
+                    } else {
+                        entry.description().to_owned()
+                    },
                     note: entry.note.unwrap_or_default(),
                     ip: entry.ip.unwrap_or_default(),
                     user_agent: entry.user_agent.unwrap_or_default(),
@@ -246,6 +264,7 @@ impl DetailPage {
                 SubscriberStatus::Pending | SubscriberStatus::Confirmed
             ),
             can_resend: s.status == SubscriberStatus::Pending,
+            topics,
         }
     }
 }
@@ -256,7 +275,9 @@ async fn render_detail(state: &AppState, me: &SignedIn, id: i64) -> Result<HttpR
         return not_found(state, me).await;
     };
     let received = state.sends.received_by(id, ISSUES_SHOWN).await?;
-    let page = DetailPage::new(me.context(state, "subscribers"), detail, received);
+    let several_topics = state.topics.all().await?.len() > 1;
+    let ctx = me.context(state, "subscribers");
+    let page = DetailPage::new(ctx, detail, received, several_topics);
     html(StatusCode::OK, &page)
 }
 

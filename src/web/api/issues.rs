@@ -16,6 +16,7 @@ use crate::issues::{
 };
 use crate::store::timestamps;
 use crate::subscriptions::SubscriberEmail;
+use crate::topics::TopicError;
 use crate::web::AppState;
 
 /// The largest issue body: 100 items of 5,000-character summaries, with room
@@ -73,9 +74,32 @@ pub struct IssueBody {
     /// In order; at most 100.
     #[serde(default)]
     pub items: Vec<ItemBody>,
+    /// Slugs of the topics it goes to (public or private), at least one.
+    /// Left out: on creation the topics on by default, on a change the
+    /// topics it went to.
+    #[serde(default)]
+    pub topics: Option<Vec<String>>,
 }
 
 impl IssueBody {
+    /// The topics' ids, or None when the body names none.
+    async fn topic_ids(&self, state: &AppState) -> Result<Option<Vec<i64>>, ApiError> {
+        let Some(slugs) = &self.topics else {
+            return Ok(None);
+        };
+        if slugs.is_empty() {
+            return Err(ApiError::invalid(
+                "topics",
+                "an issue goes to at least one topic",
+            ));
+        }
+        match state.topics.for_issue(slugs).await {
+            Ok(ids) => Ok(Some(ids)),
+            Err(TopicError::Store(error)) => Err(error.into()),
+            Err(error) => Err(ApiError::invalid("topics", error)),
+        }
+    }
+
     fn parse(self) -> Result<IssueContent, ApiError> {
         let header = HeaderInput {
             subject: self.subject,
@@ -159,10 +183,18 @@ pub struct IssueResponse {
     pub updated_at: String,
     /// RFC 3339; null until sent.
     pub sent_at: Option<String>,
+    /// Slugs of the topics it goes to: a send reaches the confirmed readers
+    /// of any of them, once each.
+    pub topics: Vec<String>,
 }
 
 impl IssueResponse {
-    fn of(issue: Issue, rendered: &RenderedIssue, counts: DeliveryCounts) -> Self {
+    fn of(
+        issue: Issue,
+        rendered: &RenderedIssue,
+        counts: DeliveryCounts,
+        topics: Vec<String>,
+    ) -> Self {
         let header = issue.header;
         Self {
             id: issue.id,
@@ -188,6 +220,7 @@ impl IssueResponse {
             created_at: timestamps::rfc3339(issue.created_at),
             updated_at: timestamps::rfc3339(issue.updated_at),
             sent_at: issue.sent_at.map(timestamps::rfc3339),
+            topics,
         }
     }
 }
@@ -211,7 +244,9 @@ async fn describe(state: &AppState, id: i64) -> Result<IssueResponse, ApiError> 
             .map_err(sends::from_send_error)?;
         sends::ProgressResponse::from(progress).counts
     };
-    Ok(IssueResponse::of(issue, &rendered, counts))
+    let topics = state.topics.of_issue(id).await?;
+    let topics = topics.iter().map(|topic| topic.slug.to_string()).collect();
+    Ok(IssueResponse::of(issue, &rendered, counts, topics))
 }
 
 /// Creates a draft issue.
@@ -232,9 +267,11 @@ async fn create_issue(
     _caller: ApiCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let content = parse_body(&body)?.parse()?;
+    let body = parse_body(&body)?;
+    let topics = body.topic_ids(&state).await?;
+    let content = body.parse()?;
     let id = Issues::new(state.store.clone())
-        .create(&content)
+        .create_addressed(&content, topics.as_deref())
         .await
         .map_err(from_issue_error)?;
     let issue = describe(&state, id).await?;
@@ -286,9 +323,11 @@ async fn update_issue(
     body: web::Bytes,
 ) -> Result<web::Json<IssueResponse>, ApiError> {
     let id = issue_id(&id)?;
-    let content = parse_body(&body)?.parse()?;
+    let body = parse_body(&body)?;
+    let topics = body.topic_ids(&state).await?;
+    let content = body.parse()?;
     Issues::new(state.store.clone())
-        .replace(id, &content)
+        .replace(id, &content, topics.as_deref())
         .await
         .map_err(from_issue_error)?;
     Ok(web::Json(describe(&state, id).await?))

@@ -9,6 +9,7 @@ mod reports;
 mod sends;
 mod subscribers;
 mod suppressions;
+mod topics;
 
 use actix_web::{get, web, HttpResponse};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -59,6 +60,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(openapi_json)
         .configure(subscribers::routes)
         .configure(suppressions::routes)
+        .configure(topics::routes)
         .configure(issues::routes);
 }
 

@@ -71,6 +71,9 @@ pub struct HistoryItem {
     pub user_agent: Option<String>,
     /// e.g. the consent note of an import, or which admin acted
     pub note: Option<String>,
+    /// The slugs of the topics this step covered (a signup's choice, what a
+    /// confirmation agreed to), as they were then; empty for other steps.
+    pub topics: Vec<String>,
 }
 
 impl From<HistoryEntry> for HistoryItem {
@@ -81,6 +84,7 @@ impl From<HistoryEntry> for HistoryItem {
             ip: entry.ip,
             user_agent: entry.user_agent,
             note: entry.note,
+            topics: entry.topics,
         }
     }
 }
@@ -93,6 +97,8 @@ pub struct SubscriberWithHistory {
     pub name: Option<String>,
     pub status: String,
     pub created_at: String,
+    /// The slugs of the topics they are in; in effect while `confirmed`.
+    pub topics: Vec<String>,
     pub history: Vec<HistoryItem>,
 }
 
@@ -105,6 +111,7 @@ impl From<SubscriberDetail> for SubscriberWithHistory {
             name: s.name,
             status: s.status,
             created_at: s.created_at,
+            topics: detail.topics,
             history: detail.history.into_iter().map(HistoryItem::from).collect(),
         }
     }

@@ -8,6 +8,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use super::audience::{issue_topics, IssueTopicBox};
 use super::preview::kilobytes;
 use super::progress::progress_view;
 use super::{control_failure, failure, issues_of, PageError};
@@ -88,6 +89,10 @@ struct SendPage {
     ask_count: bool,
     typed_count: String,
     count_error: Option<String>,
+    /// A box per topic, and the names of those the issue goes to; both
+    /// empty on a site with one topic.
+    topics: Vec<IssueTopicBox>,
+    topic_names: String,
 }
 
 /// Whether a send to `recipients` readers asks for the number to be typed.
@@ -124,9 +129,10 @@ async fn render_send_page(
         .map_err(|e| PageError::Internal(format!("cannot render issue {id}: {e}")))?;
     let recipients = state
         .sends
-        .recipient_count()
+        .recipient_count(id)
         .await
         .map_err(|e| PageError::Web(e.into()))?;
+    let (topics, topic_names) = issue_topics(state, id).await?;
     let (from, reply_to) = sender_lines(state);
     let status = match (&typed, blocked) {
         (_, true) => StatusCode::CONFLICT,
@@ -157,6 +163,8 @@ async fn render_send_page(
             ask_count: asks_for_count(state, recipients),
             typed_count,
             count_error,
+            topics,
+            topic_names,
         },
     )?)
 }
@@ -218,7 +226,7 @@ pub(super) async fn send(
     let id = *id;
     let recipients = state
         .sends
-        .recipient_count()
+        .recipient_count(id)
         .await
         .map_err(|e| PageError::Web(e.into()))?;
     if asks_for_count(&state, recipients) {
