@@ -202,23 +202,10 @@ impl Topics {
             return Ok(TopicChoice::default());
         }
         let topics = self.public().await?;
-        let mut ids = Vec::new();
-        let mut unknown = Vec::new();
-        for slug in raw {
-            let found = TopicSlug::parse(slug)
-                .ok()
-                .and_then(|slug| topics.iter().find(|topic| topic.slug == slug));
-            match found {
-                Some(topic) if !ids.contains(&topic.id) => ids.push(topic.id),
-                Some(_) => {}
-                None if !unknown.contains(slug) => unknown.push(slug.clone()),
-                None => {}
-            }
-        }
+        let (ids, unknown) = resolve_slugs(&topics, raw);
         if !unknown.is_empty() {
             return Err(TopicChoiceError::Unknown(UnknownTopics(unknown)));
         }
-        ids.sort_unstable();
         Ok(TopicChoice(ids))
     }
 
@@ -300,22 +287,10 @@ impl Topics {
     pub async fn for_issue(&self, raw: &[String]) -> Result<Vec<i64>, TopicError> {
         let mut conn = self.store.pool().acquire().await?;
         let topics = queries::list(&mut conn).await?;
-        let mut ids = Vec::new();
-        let mut unknown = Vec::new();
-        for slug in raw {
-            let found = TopicSlug::parse(slug)
-                .ok()
-                .and_then(|slug| topics.iter().find(|topic| topic.slug == slug));
-            match found {
-                Some(topic) => ids.push(topic.id),
-                None => unknown.push(slug.clone()),
-            }
-        }
+        let (ids, unknown) = resolve_slugs(&topics, raw);
         if !unknown.is_empty() {
             return Err(TopicError::Unknown(unknown));
         }
-        ids.sort_unstable();
-        ids.dedup();
         Ok(ids)
     }
 
@@ -358,6 +333,26 @@ pub async fn join_defaults(
             .filter(|topic| topic.on_by_default)
             .map(|topic| &topic.slug),
     ))
+}
+
+/// The ids, sorted and each once, of the topics among `topics` that `raw`
+/// names, and the slugs that name none of them (each once, as given).
+fn resolve_slugs(topics: &[Topic], raw: &[String]) -> (Vec<i64>, Vec<String>) {
+    let mut ids = Vec::new();
+    let mut unknown: Vec<String> = Vec::new();
+    for slug in raw {
+        let found = TopicSlug::parse(slug)
+            .ok()
+            .and_then(|slug| topics.iter().find(|topic| topic.slug == slug));
+        match found {
+            Some(topic) => ids.push(topic.id),
+            None if !unknown.contains(slug) => unknown.push(slug.clone()),
+            None => {}
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    (ids, unknown)
 }
 
 #[cfg(test)]

@@ -39,25 +39,30 @@ fn topic_of(row: &sqlx::any::AnyRow, with_readers: bool) -> Result<Topic, sqlx::
 
 /// Every topic, by name, with its confirmed readers counted.
 pub async fn list_with_readers(conn: &mut AnyConnection) -> Result<Vec<Topic>, sqlx::Error> {
-    sqlx::query(&format!(
-        "SELECT {COLUMNS}, {READERS} FROM topics t ORDER BY lower(t.name), t.id"
-    ))
-    .fetch_all(conn)
-    .await?
-    .iter()
-    .map(|row| topic_of(row, true))
-    .collect()
+    every_topic(conn, true).await
 }
 
 /// Every topic, by name, without counting anyone: what a signup resolves against.
 pub async fn list(conn: &mut AnyConnection) -> Result<Vec<Topic>, sqlx::Error> {
+    every_topic(conn, false).await
+}
+
+async fn every_topic(
+    conn: &mut AnyConnection,
+    with_readers: bool,
+) -> Result<Vec<Topic>, sqlx::Error> {
+    let readers = if with_readers {
+        format!(", {READERS}")
+    } else {
+        String::new()
+    };
     sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM topics t ORDER BY lower(t.name), t.id"
+        "SELECT {COLUMNS}{readers} FROM topics t ORDER BY lower(t.name), t.id"
     ))
     .fetch_all(conn)
     .await?
     .iter()
-    .map(|row| topic_of(row, false))
+    .map(|row| topic_of(row, with_readers))
     .collect()
 }
 
