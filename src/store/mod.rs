@@ -7,6 +7,7 @@
 mod backup;
 mod bulk;
 pub mod copy;
+mod loopback;
 mod placeholders;
 pub mod recently_counted;
 mod sqlite_file;
@@ -94,13 +95,21 @@ impl Store {
         } else {
             (Dialect::Postgres, url.to_owned(), None)
         };
-        let options = AnyConnectOptions::from_str(&url).map_err(StoreError::Connect)?;
+        let mut options = AnyConnectOptions::from_str(&url).map_err(StoreError::Connect)?;
 
         if dialect == Dialect::Postgres {
             // One connection first: the pool would only say that it timed
             // out, where this says why (refused, unknown host, bad password).
-            let conn = options.connect().await.map_err(StoreError::Connect)?;
-            conn.close().await.map_err(StoreError::Connect)?;
+            let plain = match loopback::plain_text_first(&url) {
+                Some(plain) => {
+                    Some(AnyConnectOptions::from_str(&plain).map_err(StoreError::Connect)?)
+                }
+                None => None,
+            };
+            match plain {
+                Some(plain) if probe(&plain).await.is_ok() => options = plain,
+                _ => probe(&options).await.map_err(StoreError::Connect)?,
+            }
         }
         if let (Dialect::Sqlite, Some(file)) = (dialect, &sqlite_file) {
             if !url.contains("mode=ro") {
@@ -338,6 +347,11 @@ fn file_error(path: &std::path::Path, source: std::io::Error) -> StoreError {
 }
 
 /// SQLite must create the file on the first start; keep any mode the user chose.
+/// Opens one connection and closes it.
+async fn probe(options: &AnyConnectOptions) -> Result<(), sqlx::Error> {
+    options.connect().await?.close().await
+}
+
 fn with_create_mode(url: &str) -> String {
     if url.contains("mode=") || url.contains(":memory:") {
         url.to_owned()

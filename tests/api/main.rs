@@ -12,6 +12,7 @@ mod bounce_guards;
 mod bounce_reports;
 mod bounces;
 mod confirm;
+mod database_link;
 mod dkim_verify;
 mod health;
 mod issues;
