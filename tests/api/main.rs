@@ -13,6 +13,7 @@ mod bounce_reports;
 mod bounces;
 mod confirm;
 mod dkim_verify;
+mod fields;
 mod health;
 mod issues;
 mod mail_filters;
