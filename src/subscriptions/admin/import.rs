@@ -431,6 +431,7 @@ fn parse_row(record: &csv::ByteRecord, columns: &Columns) -> Result<ParsedRow, S
         email: email_column,
         name: name_column,
         ref fields,
+        ref in_file,
     } = *columns;
     // A cell our export protected from spreadsheets reads back as it was.
     let text = |column: usize| -> Result<&str, String> {
@@ -456,8 +457,7 @@ fn parse_row(record: &csv::ByteRecord, columns: &Columns) -> Result<ParsedRow, S
         for (column, field) in fields {
             given.push((field.key().to_string(), RawValue::Text(text(*column)?)));
         }
-        let in_file: Vec<Field> = fields.iter().map(|(_, field)| field.clone()).collect();
-        fields::check_values(&in_file, &given, Scope::Import).map_err(|errors| {
+        fields::check_values(in_file, &given, Scope::Import).map_err(|errors| {
             let reasons: Vec<String> = errors
                 .iter()
                 .map(|error| {
@@ -562,6 +562,8 @@ struct Columns {
     name: Option<usize>,
     /// The custom fields' columns (0-based) and their fields.
     fields: Vec<(usize, Field)>,
+    /// The same fields alone, as each row's values are checked against them.
+    in_file: Vec<Field>,
 }
 
 /// Columns the export writes that an import leaves alone.
@@ -630,10 +632,12 @@ fn columns<R: Read>(
     if !unknown.is_empty() {
         return Err(ImportError::UnknownColumns(unknown));
     }
+    let in_file = fields.iter().map(|(_, field)| field.clone()).collect();
     Ok(Columns {
         email: email_column,
         name: name_column,
         fields,
+        in_file,
     })
 }
 
