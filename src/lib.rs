@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod dns;
+pub mod fields;
 pub mod format;
 pub mod issues;
 pub mod mail;

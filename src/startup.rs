@@ -20,6 +20,7 @@ use crate::config::{Config, SecretKey, SecretKeyError};
 use crate::delivery::{
     DeliverySignals, Engine, EngineHandle, EngineSettings, PauseGuards, RetryPolicy, Sends,
 };
+use crate::fields::Fields;
 use crate::mail::{MailIdentity, Mailer, MailerError};
 use crate::reports::Reports;
 use crate::store::{Store, StoreError};
@@ -146,6 +147,7 @@ impl Application {
             subscriptions,
             suppressions: Suppressions::new(store.clone(), key.clone()),
             topics: Topics::new(store.clone()),
+            fields: Fields::new(store.clone()),
             sends: Sends::new(store.clone(), signals),
             reports: Reports::new(store.clone()),
             signup_limiter: SignupLimiter::per_minute(config.signup_rate_per_minute),

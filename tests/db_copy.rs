@@ -333,6 +333,45 @@ async fn populate(db: &TestDatabase) -> (String, i64, i64) {
             .expect("POST a suppression");
         assert_eq!(suppressed.status(), 201, "suppressing {value}");
     }
+    // Custom fields (issue 14, item 4): one of each kind, a signup that fills
+    // the public ones, and an admin's change of a reader's internal ones.
+    for field in [
+        serde_json::json!({"key": "company", "label": "Société", "type": "text", "visibility": "public"}),
+        serde_json::json!({"key": "plan", "label": "Plan", "type": "choice", "choices": ["Free", "Pro"], "visibility": "public"}),
+        serde_json::json!({"key": "seats", "label": "Seats", "type": "number"}),
+        serde_json::json!({"key": "renewal", "label": "Renewal", "type": "date"}),
+        serde_json::json!({"key": "vip", "label": "VIP", "type": "yes_no"}),
+    ] {
+        let created = server
+            .client
+            .post(server.url("/api/v1/fields"))
+            .bearer_auth(&token)
+            .json(&field)
+            .send()
+            .await
+            .expect("POST a field");
+        assert_eq!(created.status(), 201, "creating {field}");
+    }
+    let signed_up = server
+        .client
+        .post(server.url("/subscriptions"))
+        .json(&serde_json::json!({
+            "email": "fields@example.com",
+            "fields": {"company": "Café Ünïcödé", "plan": "pro"}
+        }))
+        .send()
+        .await
+        .expect("POST a signup with fields");
+    assert_eq!(signed_up.status(), 200, "a signup with fields");
+    let changed = server
+        .client
+        .patch(server.url("/api/v1/subscribers/7"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"fields": {"seats": 12.5, "renewal": "2026-01-31", "vip": true}}))
+        .send()
+        .await
+        .expect("PATCH a subscriber's fields");
+    assert_eq!(changed.status(), 200, "changing reader007's fields");
     let tested = server
         .client
         .post(server.url(&format!("/api/v1/issues/{draft}/test")))
@@ -464,12 +503,31 @@ async fn populate(db: &TestDatabase) -> (String, i64, i64) {
             &SubscriberEmail::parse("reader001@example.com").expect("valid"),
             None,
             &herald::topics::TopicChoice::default(),
+            &queued_values(&store).await,
             &RequestOrigin::new(Some("192.0.2.8".into()), Some("db copy test")),
         )
         .await
         .expect("queue a signup");
     store.close().await;
     (token, sent, draft)
+}
+
+/// A public field's value, as a queued signup keeps it.
+async fn queued_values(store: &Store) -> herald::fields::CheckedValues {
+    let fields = herald::fields::Fields::new(store.clone())
+        .all()
+        .await
+        .expect("the fields");
+    let company = serde_json::json!("Queued & Co");
+    herald::fields::check_values(
+        &fields,
+        &[(
+            "company".to_owned(),
+            herald::fields::RawValue::Json(&company),
+        )],
+        herald::fields::Scope::Signup,
+    )
+    .expect("a valid value")
 }
 
 async fn counts(db: &TestDatabase) -> BTreeMap<&'static str, i64> {
@@ -505,6 +563,7 @@ async fn answers(
         ("/api/v1/subscribers?q=smith".into(), true),
         ("/api/v1/subscribers/5".into(), true),
         ("/api/v1/subscribers/7".into(), true),
+        ("/api/v1/fields".into(), true),
         ("/api/v1/subscribers/13".into(), true),
         (format!("/api/v1/subscribers/{}", READERS + 1), true),
         (format!("/api/v1/issues/{sent}"), true),
@@ -630,14 +689,15 @@ async fn a_copy_on_postgresql_answers_exactly_like_the_sqlite_original() {
         .await
         .expect("the new subscriber")
         .get("id");
-    assert_eq!(id, i64::try_from(READERS).expect("small") + 2);
+    // After the readers, nouveau@ and fields@ (signed up on SQLite).
+    assert_eq!(id, i64::try_from(READERS).expect("small") + 3);
 
     let counts_before_second_copy = counts(&postgres).await;
     let again = copy(&sqlite, &postgres).await;
     let stderr = text(&again.stderr);
     assert_eq!(again.status.code(), Some(2), "a second copy: {stderr}");
     assert!(
-        stderr.contains("the target database already holds data (subscribers has 301 rows)"),
+        stderr.contains("the target database already holds data (subscribers has 302 rows)"),
         "{stderr}"
     );
     assert_eq!(counts(&postgres).await, counts_before_second_copy);

@@ -42,10 +42,14 @@ pub enum AuditAction {
     IssueDeleted,
     TestSent,
     AuditExported,
+    FieldCreated,
+    FieldChanged,
+    FieldDeleted,
+    SubscriberFieldsChanged,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 25] = [
+    pub const ALL: [AuditAction; 29] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -71,6 +75,10 @@ impl AuditAction {
         Self::IssueDeleted,
         Self::TestSent,
         Self::AuditExported,
+        Self::FieldCreated,
+        Self::FieldChanged,
+        Self::FieldDeleted,
+        Self::SubscriberFieldsChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -100,6 +108,10 @@ impl AuditAction {
             Self::IssueDeleted => "issue_deleted",
             Self::TestSent => "test_sent",
             Self::AuditExported => "audit_exported",
+            Self::FieldCreated => "field_created",
+            Self::FieldChanged => "field_changed",
+            Self::FieldDeleted => "field_deleted",
+            Self::SubscriberFieldsChanged => "subscriber_fields_changed",
         }
     }
 
@@ -131,6 +143,10 @@ impl AuditAction {
             Self::IssueDeleted => "Draft deleted",
             Self::TestSent => "Test sent",
             Self::AuditExported => "Audit log exported",
+            Self::FieldCreated => "Custom field created",
+            Self::FieldChanged => "Custom field changed",
+            Self::FieldDeleted => "Custom field deleted",
+            Self::SubscriberFieldsChanged => "Subscriber's fields changed",
         }
     }
 }

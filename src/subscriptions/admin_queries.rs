@@ -352,6 +352,41 @@ pub async fn insert_listing(
         .collect()
 }
 
+/// [`insert_subscribers`], returning each inserted row's id with its address
+/// exactly as given, so that the caller can tell which row each id is.
+pub async fn insert_returning_emails(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    rows: &[NewSubscriberRow<'_>],
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut placeholders = Placeholders::new(dialect);
+    let values: Vec<String> = rows.iter().map(|_| placeholders.row(6)).collect();
+    let sql = format!(
+        "INSERT INTO subscribers (email, name, status, created_at, updated_at, link_key) \
+         VALUES {} ON CONFLICT DO NOTHING RETURNING id, email",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for row in rows {
+        query = query
+            .bind(row.email)
+            .bind(row.name)
+            .bind(row.status.as_str())
+            .bind(row.created_at)
+            .bind(row.created_at)
+            .bind(row.link_key);
+    }
+    query
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("id")?, row.try_get("email")?)))
+        .collect()
+}
+
 /// Deletes a subscriber with everything about them (events, tokens and
 /// outbox rows go by ON DELETE CASCADE) and counts the erasure for today.
 /// False when there was no such subscriber.

@@ -17,6 +17,7 @@ use std::time::Duration;
 use crate::config::SecretKey;
 use crate::delivery::outbox::{self, MailKind};
 use crate::delivery::{deliveries, DeliverySignals};
+use crate::fields::{self, CheckedValues};
 use crate::store::{millis, now_millis, Store};
 use crate::suppressions;
 use crate::telemetry;
@@ -155,6 +156,7 @@ impl Subscriptions {
         name: Option<&SubscriberName>,
         choice: &TopicChoice,
         topics: &[Topic],
+        values: &CheckedValues,
         origin: &RequestOrigin,
         now: i64,
     ) -> Result<SignupOutcome, sqlx::Error> {
@@ -194,6 +196,10 @@ impl Subscriptions {
         let pairs: Vec<(i64, i64)> = joining.iter().map(|t| (subscriber_id, t.id)).collect();
         let dialect = self.store.dialect();
         topic_queries::join(conn, dialect, &pairs, MembershipSource::Signup, now).await?;
+        // A confirmed reader's values are never changed by a signup (anyone
+        // may sign up with anyone's address); a pending or returning one's
+        // are, since the confirmation to come covers them.
+        fields::write_values(conn, dialect, subscriber_id, values).await?;
         let named = topics::event_topics(joining.iter().map(|topic| &topic.slug));
         queries::record_event_about(
             conn,

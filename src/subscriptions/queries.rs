@@ -352,6 +352,8 @@ pub struct SignupRequest {
     pub received_at: i64,
     /// The chosen topics' ids, space-separated; None: none chosen.
     pub topic_ids: Option<String>,
+    /// The custom fields' values, JSON by field id; None: none given.
+    pub field_values: Option<String>,
 }
 
 /// A signup request as the handler took it in, before it is written.
@@ -362,6 +364,7 @@ pub struct NewSignupRequest {
     pub origin: RequestOrigin,
     pub received_at: i64,
     pub topic_ids: Option<String>,
+    pub field_values: Option<String>,
 }
 
 /// Queues `requests` in one statement (one commit in autocommit mode).
@@ -371,9 +374,10 @@ pub async fn insert_signup_requests(
     requests: &[&NewSignupRequest],
 ) -> Result<(), sqlx::Error> {
     let mut placeholders = Placeholders::new(dialect);
-    let rows: Vec<String> = requests.iter().map(|_| placeholders.row(6)).collect();
+    let rows: Vec<String> = requests.iter().map(|_| placeholders.row(7)).collect();
     let sql = format!(
-        "INSERT INTO signup_requests (email, name, ip, user_agent, received_at, topic_ids) \
+        "INSERT INTO signup_requests \
+         (email, name, ip, user_agent, received_at, topic_ids, field_values) \
          VALUES {}",
         rows.join(", ")
     );
@@ -385,7 +389,8 @@ pub async fn insert_signup_requests(
             .bind(request.origin.ip.as_deref())
             .bind(request.origin.user_agent.as_deref())
             .bind(request.received_at)
-            .bind(request.topic_ids.as_deref());
+            .bind(request.topic_ids.as_deref())
+            .bind(request.field_values.as_deref());
     }
     query.execute(conn).await?;
     Ok(())
@@ -467,7 +472,7 @@ pub async fn take_signup_requests(
     let mut requests = sqlx::query(
         "DELETE FROM signup_requests WHERE id IN \
              (SELECT id FROM signup_requests ORDER BY id LIMIT $1) \
-         RETURNING id, email, name, ip, user_agent, received_at, topic_ids",
+         RETURNING id, email, name, ip, user_agent, received_at, topic_ids, field_values",
     )
     .bind(limit)
     .fetch_all(conn)
@@ -482,6 +487,7 @@ pub async fn take_signup_requests(
             user_agent: row.try_get("user_agent")?,
             received_at: row.try_get("received_at")?,
             topic_ids: row.try_get("topic_ids")?,
+            field_values: row.try_get("field_values")?,
         })
     })
     .collect::<Result<Vec<_>, sqlx::Error>>()?;

@@ -23,6 +23,7 @@ use super::{
     admin_queries, queries, LinkKey, RequestOrigin, SignupOutcome, SubscriberEmail, SubscriberName,
     SubscriberStatus, Subscriptions,
 };
+use crate::fields::{self, CheckedValues};
 use crate::store::now_millis;
 use crate::suppressions;
 use crate::telemetry;
@@ -67,6 +68,7 @@ impl Subscriptions {
         email: &SubscriberEmail,
         name: Option<&SubscriberName>,
         topics: &TopicChoice,
+        field_values: &CheckedValues,
         origin: &RequestOrigin,
     ) -> Result<(), sqlx::Error> {
         let request = queries::NewSignupRequest {
@@ -75,6 +77,7 @@ impl Subscriptions {
             origin: origin.clone(),
             received_at: now_millis(),
             topic_ids: topics.to_stored(),
+            field_values: field_values.to_stored(),
         };
         // Committed (with whatever other signups arrived meanwhile) before the
         // handler answers; a storage failure reaches `/health`.
@@ -165,7 +168,11 @@ impl Subscriptions {
         let dialect = self.store.dialect();
         // A handful of rows, read once a batch: what each signup's choice means now.
         let topics = topic_queries::list(tx).await?;
-        let queued: Vec<QueuedSignup> = requests.iter().filter_map(QueuedSignup::parse).collect();
+        let custom_fields = fields::queries::list(tx, false).await?;
+        let queued: Vec<QueuedSignup> = requests
+            .iter()
+            .filter_map(|request| QueuedSignup::parse(request, &custom_fields))
+            .collect();
         let emails: Vec<&SubscriberEmail> = queued.iter().map(|signup| &signup.email).collect();
         let suppressed = suppressions::suppressed_among(tx, dialect, &self.key, &emails).await?;
         let candidates: Vec<String> = queued
@@ -210,6 +217,7 @@ impl Subscriptions {
             .collect();
         let mut events = Vec::with_capacity(fresh.len());
         let mut memberships = Vec::with_capacity(fresh.len());
+        let mut values = Vec::new();
         let mut confirmations = Vec::with_capacity(fresh.len());
         let mut outcomes = Vec::with_capacity(queued.len());
         outcomes.resize(suppressed.len(), SignupOutcome::Suppressed);
@@ -218,6 +226,9 @@ impl Subscriptions {
                 Some(&id) => {
                     let joining = topics::resolve_choice(&topics, &signup.choice);
                     memberships.extend(joining.iter().map(|topic| (id, topic.id)));
+                    if !signup.values.is_empty() {
+                        values.push((id, &signup.values));
+                    }
                     events.push(queries::SignupEvent {
                         subscriber_id: id,
                         at: signup.at,
@@ -234,6 +245,7 @@ impl Subscriptions {
         // Dated by the batch, not each signup: the event keeps when each chose.
         let now = now_millis();
         topic_queries::join(tx, dialect, &memberships, MembershipSource::Signup, now).await?;
+        fields::write_many(tx, dialect, &values).await?;
         queries::record_signup_events(tx, dialect, &events).await?;
         self.send_confirmations(tx, &confirmations).await?;
 
@@ -245,6 +257,7 @@ impl Subscriptions {
                     signup.name.as_ref(),
                     &signup.choice,
                     &topics,
+                    &signup.values,
                     &signup.origin,
                     signup.at,
                 )
@@ -298,12 +311,14 @@ struct QueuedSignup {
     /// When the visitor signed up: the consent evidence is dated then.
     at: i64,
     choice: TopicChoice,
+    /// The custom fields' values, as the fields are now.
+    values: CheckedValues,
 }
 
 impl QueuedSignup {
     /// Parsed before it was queued; a row that no longer parses was not
     /// written by this release and is dropped with a note.
-    fn parse(request: &queries::SignupRequest) -> Option<Self> {
+    fn parse(request: &queries::SignupRequest, custom_fields: &[fields::Field]) -> Option<Self> {
         let Ok(email) = SubscriberEmail::parse(&request.email) else {
             tracing::warn!(
                 request_id = request.id,
@@ -324,6 +339,7 @@ impl QueuedSignup {
             },
             at: request.received_at,
             choice: TopicChoice::from_stored(request.topic_ids.as_deref()),
+            values: CheckedValues::from_stored(custom_fields, request.field_values.as_deref()),
         })
     }
 

@@ -14,9 +14,9 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use super::queries::{self, NewSignupRequest};
 use crate::store::{Dialect, Store};
 
-/// Rows per INSERT: six values a row (900) keeps a group under the 999 parameters
+/// Rows per INSERT: seven values a row (980) keeps a group under the 999 parameters
 /// older SQLite builds allow; at 8 connections groups stay far smaller.
-const MAX_GROUP: usize = 150;
+const MAX_GROUP: usize = 140;
 /// Handlers waiting to be written; past it they wait for room.
 const QUEUE: usize = 4096;
 

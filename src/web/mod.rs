@@ -34,6 +34,7 @@ use crate::accounts::Accounts;
 use crate::audit::{Actor, AuditAction, AuditEntry, AuditLog};
 use crate::config::Config;
 use crate::delivery::Sends;
+use crate::fields::Fields;
 use crate::issues::{self, Issue, TestSendError, Tester};
 use crate::mail::{MailIdentity, Mailer};
 use crate::reports::Reports;
@@ -56,6 +57,7 @@ pub struct AppState {
     pub subscriptions: Subscriptions,
     pub suppressions: Suppressions,
     pub topics: Topics,
+    pub fields: Fields,
     pub sends: Sends,
     pub reports: Reports,
     pub signup_limiter: SignupLimiter,

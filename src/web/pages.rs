@@ -42,6 +42,94 @@ pub struct SignupPage<'a> {
     /// A checkbox per public topic; none while there is only one to choose.
     pub topics: Vec<TopicBox>,
     pub topics_error: Option<String>,
+    /// An input per public custom field, in form order.
+    pub fields: Vec<FieldBox>,
+    /// A field named that the form does not have.
+    pub fields_error: Option<String>,
+}
+
+/// A public custom field's input on the signup form.
+#[derive(Debug, Clone)]
+pub struct FieldBox {
+    pub key: String,
+    pub label: String,
+    /// The input's type: text, number, date, checkbox, or select.
+    pub input: &'static str,
+    pub required: bool,
+    /// What was typed, shown back.
+    pub value: String,
+    /// A yes/no box ticked.
+    pub checked: bool,
+    pub choices: Vec<ChoiceOption>,
+    pub error: Option<String>,
+}
+
+/// One choice of a one-of-a-list field's select.
+#[derive(Debug, Clone)]
+pub struct ChoiceOption {
+    pub value: String,
+    pub selected: bool,
+}
+
+impl FieldBox {
+    /// The inputs for the `public` fields, filled in from `given` (key →
+    /// value as sent), each with its error among `errors`.
+    pub fn for_form(
+        public: &[crate::fields::Field],
+        given: &std::collections::BTreeMap<String, serde_json::Value>,
+        errors: &[crate::fields::FieldValueError],
+    ) -> Vec<Self> {
+        use crate::fields::FieldKind;
+        public
+            .iter()
+            .map(|field| {
+                let key = field.key().as_str();
+                let value = given
+                    .iter()
+                    .find(|(k, _)| k.trim().eq_ignore_ascii_case(key))
+                    .map(|(_, v)| match v {
+                        serde_json::Value::String(text) => text.clone(),
+                        serde_json::Value::Null => String::new(),
+                        other => other.to_string(),
+                    })
+                    .unwrap_or_default();
+                let kind = &field.definition.kind;
+                let input = match kind {
+                    FieldKind::Text => "text",
+                    FieldKind::Number => "number",
+                    FieldKind::Date => "date",
+                    FieldKind::YesNo => "checkbox",
+                    FieldKind::Choice(_) => "select",
+                };
+                let checked = matches!(kind, FieldKind::YesNo)
+                    && crate::fields::FieldValue::parse(
+                        kind,
+                        &crate::fields::RawValue::Text(&value),
+                    ) == Ok(Some(crate::fields::FieldValue::YesNo(true)));
+                let choices = kind
+                    .choices()
+                    .iter()
+                    .map(|choice| ChoiceOption {
+                        selected: choice.eq_ignore_ascii_case(value.trim()),
+                        value: choice.clone(),
+                    })
+                    .collect();
+                Self {
+                    key: key.to_owned(),
+                    label: field.definition.label.as_str().to_owned(),
+                    input,
+                    required: field.definition.required,
+                    value,
+                    checked,
+                    choices,
+                    error: errors
+                        .iter()
+                        .find(|error| error.key() == key)
+                        .map(ToString::to_string),
+                }
+            })
+            .collect()
+    }
 }
 
 /// A topic's checkbox on the signup form.
@@ -91,7 +179,14 @@ impl<'a> SignupPage<'a> {
             suggestion: None,
             topics: Vec::new(),
             topics_error: None,
+            fields: Vec::new(),
+            fields_error: None,
         }
+    }
+
+    /// The same form with the custom fields' inputs.
+    pub fn with_fields(self, fields: Vec<FieldBox>) -> Self {
+        Self { fields, ..self }
     }
 
     /// The same form with the topics' checkboxes.
@@ -100,7 +195,11 @@ impl<'a> SignupPage<'a> {
     }
 
     pub fn has_errors(&self) -> bool {
-        self.email_error.is_some() || self.name_error.is_some() || self.topics_error.is_some()
+        self.email_error.is_some()
+            || self.name_error.is_some()
+            || self.topics_error.is_some()
+            || self.fields_error.is_some()
+            || self.fields.iter().any(|field| field.error.is_some())
     }
 }
 

@@ -1,5 +1,7 @@
 //! `GET /` (the signup form) and `POST /subscriptions` (form or JSON).
 
+use std::collections::BTreeMap;
+
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
@@ -8,9 +10,10 @@ use serde_json::json;
 
 use super::error::WebError;
 use super::origin::{client_ip, request_origin, wants_json};
-use super::pages::{html, Link, MessagePage, SignupPage, TopicBox};
+use super::pages::{html, FieldBox, Link, MessagePage, SignupPage, TopicBox};
 use super::rate_limit::wait_in_words;
 use super::AppState;
+use crate::fields::{check_values, FieldValueError, RawValue, Scope};
 use crate::subscriptions::domain::{
     display_address, suggest_correction, suggest_for_raw, EmailError,
 };
@@ -33,6 +36,7 @@ pub async fn signup_page(
 ) -> Result<HttpResponse, WebError> {
     let prefill = query.map(web::Query::into_inner).unwrap_or_default();
     let topics = topic_boxes(&state, &[]).await?;
+    let fields = field_boxes(&state, &BTreeMap::new(), &[]).await?;
     html(
         StatusCode::OK,
         &SignupPage::blank(
@@ -40,7 +44,8 @@ pub async fn signup_page(
             prefill.email.as_deref().unwrap_or(""),
             prefill.name.as_deref().unwrap_or(""),
         )
-        .with_topics(topics),
+        .with_topics(topics)
+        .with_fields(fields),
     )
 }
 
@@ -62,6 +67,10 @@ struct SignupRequest {
     /// A form sends one `topics` field per ticked box.
     #[serde(default)]
     topics: Vec<String>,
+    /// Public custom fields' values by key: `"fields": {"company": "Acme"}`
+    /// in JSON, `fields[company]=Acme` in a form.
+    #[serde(default)]
+    fields: BTreeMap<String, serde_json::Value>,
 }
 
 impl SignupRequest {
@@ -184,13 +193,16 @@ pub async fn subscribe(
                 return Ok(HttpResponse::BadRequest().json(body));
             }
             let topics = topic_boxes(&state, &request.topics).await?;
+            let fields = field_boxes(&state, &request.fields, &[]).await?;
             return html(
                 StatusCode::BAD_REQUEST,
                 &SignupPage {
                     email_error: email_error.map(|e| e.message),
                     name_error: name_error.map(|e| e.message),
                     suggestion,
-                    ..SignupPage::blank(&state.site, email_raw, name_raw).with_topics(topics)
+                    ..SignupPage::blank(&state.site, email_raw, name_raw)
+                        .with_topics(topics)
+                        .with_fields(fields)
                 },
             );
         }
@@ -201,11 +213,14 @@ pub async fn subscribe(
     if let Some(better) = &correction {
         if !json && !request.insists_on(email_raw) {
             let topics = topic_boxes(&state, &request.topics).await?;
+            let fields = field_boxes(&state, &request.fields, &[]).await?;
             return html(
                 StatusCode::OK,
                 &SignupPage {
                     suggestion: Some(better.clone()),
-                    ..SignupPage::blank(&state.site, email_raw, name_raw).with_topics(topics)
+                    ..SignupPage::blank(&state.site, email_raw, name_raw)
+                        .with_topics(topics)
+                        .with_fields(fields)
                 },
             );
         }
@@ -217,9 +232,23 @@ pub async fn subscribe(
         Ok(topics) => topics,
         Err(TopicChoiceError::Unknown(unknown)) => {
             let form = (email_raw, name_raw, request.topics.as_slice());
-            return refuse_topics(&state, json, &unknown, form).await;
+            return refuse_topics(&state, json, &unknown, form, &request.fields).await;
         }
         Err(TopicChoiceError::Store(error)) => return Err(SubscriptionError::from(error).into()),
+    };
+    // Like the topics: what the fields are says nothing about the address.
+    let all_fields = state.fields.all().await.map_err(SubscriptionError::from)?;
+    let raw: Vec<(String, RawValue<'_>)> = request
+        .fields
+        .iter()
+        .map(|(key, value)| (key.clone(), RawValue::Json(value)))
+        .collect();
+    let values = match check_values(&all_fields, &raw, Scope::Signup) {
+        Ok(values) => values,
+        Err(errors) => {
+            let form = (email_raw, name_raw, request.topics.as_slice());
+            return refuse_fields(&state, json, &errors, form, &request.fields).await;
+        }
     };
 
     // The same work whatever the address's state (issue 10, item 12): one
@@ -227,7 +256,7 @@ pub async fn subscribe(
     let origin = request_origin(&req, &state.config.trusted_proxies);
     state
         .subscriptions
-        .request_signup(&email, name.as_ref(), &topics, &origin)
+        .request_signup(&email, name.as_ref(), &topics, &values, &origin)
         .await
         .map_err(SubscriptionError::from)?;
     if json {
@@ -258,6 +287,7 @@ async fn refuse_topics(
     json: bool,
     unknown: &UnknownTopics,
     (email, name, chosen): (&str, &str, &[String]),
+    given: &BTreeMap<String, serde_json::Value>,
 ) -> Result<HttpResponse, WebError> {
     tracing::info!(topics = ?unknown.0, "signup with unknown topics refused");
     if json {
@@ -265,11 +295,69 @@ async fn refuse_topics(
         return Ok(HttpResponse::UnprocessableEntity().json(body));
     }
     let topics = topic_boxes(state, chosen).await?;
+    let fields = field_boxes(state, given, &[]).await?;
     html(
         StatusCode::UNPROCESSABLE_ENTITY,
         &SignupPage {
             topics_error: Some(unknown.to_string()),
-            ..SignupPage::blank(&state.site, email, name).with_topics(topics)
+            ..SignupPage::blank(&state.site, email, name)
+                .with_topics(topics)
+                .with_fields(fields)
+        },
+    )
+}
+
+/// The public custom fields' inputs, filled in from `given`, with `errors`.
+async fn field_boxes(
+    state: &AppState,
+    given: &BTreeMap<String, serde_json::Value>,
+    errors: &[FieldValueError],
+) -> Result<Vec<FieldBox>, WebError> {
+    let public = state
+        .fields
+        .public()
+        .await
+        .map_err(SubscriptionError::from)?;
+    Ok(FieldBox::for_form(&public, given, errors))
+}
+
+/// A signup whose custom field values do not fit: 422 naming the field
+/// (each one, on the form), nothing stored.
+async fn refuse_fields(
+    state: &AppState,
+    json: bool,
+    errors: &[FieldValueError],
+    (email, name, chosen): (&str, &str, &[String]),
+    given: &BTreeMap<String, serde_json::Value>,
+) -> Result<HttpResponse, WebError> {
+    let keys: Vec<&str> = errors.iter().map(FieldValueError::key).collect();
+    tracing::info!(fields = ?keys, "signup with invalid field values refused");
+    if json {
+        let first = &errors[0];
+        let body = json!({
+            "error": first.to_string(),
+            "field": format!("fields.{}", first.key()),
+            "fields": errors
+                .iter()
+                .map(|error| (error.key().to_owned(), error.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+        });
+        return Ok(HttpResponse::UnprocessableEntity().json(body));
+    }
+    let topics = topic_boxes(state, chosen).await?;
+    let fields = field_boxes(state, given, errors).await?;
+    let unknown: Vec<String> = errors
+        .iter()
+        .filter(|error| matches!(error, FieldValueError::Unknown(_)))
+        .map(ToString::to_string)
+        .collect();
+    html(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &SignupPage {
+            fields_error: (!unknown.is_empty()).then(|| unknown.join(" ")),
+            ..SignupPage::blank(&state.site, email, name)
+                .with_topics(topics)
+                .with_fields(fields)
         },
     )
 }
@@ -334,7 +422,7 @@ fn parse_body(req: &HttpRequest, body: &[u8]) -> Result<SignupRequest, (StatusCo
             (
                 StatusCode::BAD_REQUEST,
                 format!(
-                    "The body is not the JSON object {{\"email\", \"name\", \"topics\"}} we expect: {e}"
+                    "The body is not the JSON object {{\"email\", \"name\", \"topics\", \"fields\"}} we expect: {e}"
                 ),
             )
         }),
@@ -354,6 +442,9 @@ fn parse_body(req: &HttpRequest, body: &[u8]) -> Result<SignupRequest, (StatusCo
 fn parse_form(body: &[u8]) -> Result<SignupRequest, serde_urlencoded::de::Error> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)?;
     let (topics, rest): (Vec<_>, Vec<_>) = pairs.into_iter().partition(|(key, _)| key == "topics");
+    let (fields, rest): (Vec<_>, Vec<_>) = rest
+        .into_iter()
+        .partition(|(key, _)| form_field_key(key).is_some());
     let rest = serde_urlencoded::to_string(&rest)
         .map_err(|e| <serde_urlencoded::de::Error as serde::de::Error>::custom(e.to_string()))?;
     let mut request: SignupRequest = serde_urlencoded::from_str(&rest)?;
@@ -362,7 +453,21 @@ fn parse_form(body: &[u8]) -> Result<SignupRequest, serde_urlencoded::de::Error>
         .map(|(_, slug)| slug)
         .filter(|slug| !slug.trim().is_empty())
         .collect();
+    request.fields = fields
+        .into_iter()
+        .filter_map(|(key, value)| {
+            Some((
+                form_field_key(&key)?.to_owned(),
+                serde_json::Value::String(value),
+            ))
+        })
+        .collect();
     Ok(request)
+}
+
+/// `company` of a form input named `fields[company]`.
+fn form_field_key(name: &str) -> Option<&str> {
+    name.strip_prefix("fields[")?.strip_suffix(']')
 }
 
 enum BodyError {

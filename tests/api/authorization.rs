@@ -56,6 +56,20 @@ async fn topic_id(app: &TestApp, slug: &str) -> i64 {
     body["id"].as_i64().expect("topic id")
 }
 
+/// A custom field, created as an admin would.
+async fn field_id(app: &TestApp, key: &str) -> i64 {
+    let token = app.api_token(Role::Admin).await;
+    let response = app
+        .api(Method::POST, "/api/v1/fields", &token)
+        .json(&json!({"key": key, "label": "Authorization table", "type": "text"}))
+        .send()
+        .await
+        .expect("create a field");
+    assert_eq!(response.status(), 201);
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    body["id"].as_i64().expect("field id")
+}
+
 /// An entry of the suppression list, added as an admin would.
 async fn suppression_id(app: &TestApp, value: &str) -> i64 {
     let token = app.api_token(Role::Admin).await;
@@ -80,6 +94,8 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
     let suppression = suppression_id(&app, "suppressed@example.com").await;
     let topic = topic_id(&app, "table").await;
     let spare_topic = topic_id(&app, "spare").await;
+    let field = field_id(&app, "table").await;
+    let spare_field = field_id(&app, "spare").await;
     let spare_user = app.create_user("spare@example.com", Role::Editor).await.id;
     let (token_id, _) = app
         .accounts()
@@ -210,6 +226,54 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
             Method::POST,
             format!("/admin/topics/{spare_topic}/delete"),
             vec![],
+            AdminOnly,
+        ),
+        // Custom fields hold facts about readers: admins manage them.
+        (Method::GET, "/admin/fields".into(), vec![], AdminOnly),
+        (
+            Method::POST,
+            "/admin/fields".into(),
+            vec![
+                ("key", "from_the_table".into()),
+                ("label", "From the table".into()),
+                ("type", "text".into()),
+                ("visibility", "internal".into()),
+            ],
+            AdminOnly,
+        ),
+        (
+            Method::GET,
+            format!("/admin/fields/{field}"),
+            vec![],
+            AdminOnly,
+        ),
+        (
+            Method::POST,
+            format!("/admin/fields/{field}"),
+            vec![
+                ("key", "table".into()),
+                ("label", "Renamed".into()),
+                ("type", "text".into()),
+                ("visibility", "internal".into()),
+            ],
+            AdminOnly,
+        ),
+        (
+            Method::GET,
+            format!("/admin/fields/{spare_field}/delete"),
+            vec![],
+            AdminOnly,
+        ),
+        (
+            Method::POST,
+            format!("/admin/fields/{spare_field}/delete"),
+            vec![],
+            AdminOnly,
+        ),
+        (
+            Method::POST,
+            format!("/admin/subscribers/{subscriber}/fields"),
+            vec![("fields[table]", "x".into())],
             AdminOnly,
         ),
         (Method::GET, "/admin/issues".into(), vec![], SignedIn),
@@ -472,6 +536,8 @@ async fn every_api_route_checks_the_token_and_is_documented(backend: Backend) {
     let suppression = suppression_id(&app, "api-suppressed@example.com").await;
     let topic = topic_id(&app, "api-table").await;
     let spare_topic = topic_id(&app, "api-spare").await;
+    let field = field_id(&app, "api_table").await;
+    let spare_field = field_id(&app, "api_spare").await;
     let response = app
         .api(Method::POST, "/api/v1/issues", &admin)
         .json(&json!({"subject": "API", "intro": "Hi", "items": []}))
@@ -579,6 +645,49 @@ async fn every_api_route_checks_the_token_and_is_documented(backend: Backend) {
             "/api/v1/topics/{id}",
             format!("/api/v1/topics/{spare_topic}"),
             None,
+            AdminToken,
+        ),
+        // Fields, public or internal, are about the list: admin tokens only.
+        (
+            Method::GET,
+            "/api/v1/fields",
+            "/api/v1/fields".into(),
+            None,
+            AdminToken,
+        ),
+        (
+            Method::POST,
+            "/api/v1/fields",
+            "/api/v1/fields".into(),
+            Some(json!({"key": "{who}_field", "label": "From the table", "type": "text"})),
+            AdminToken,
+        ),
+        (
+            Method::GET,
+            "/api/v1/fields/{id}",
+            format!("/api/v1/fields/{field}"),
+            None,
+            AdminToken,
+        ),
+        (
+            Method::PUT,
+            "/api/v1/fields/{id}",
+            format!("/api/v1/fields/{field}"),
+            Some(json!({"key": "api_table", "label": "Renamed by {who}", "type": "text"})),
+            AdminToken,
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/fields/{id}",
+            format!("/api/v1/fields/{spare_field}"),
+            None,
+            AdminToken,
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/subscribers/{id}",
+            format!("/api/v1/subscribers/{subscriber}"),
+            Some(json!({"fields": {"api_table": "set by {who}"}})),
             AdminToken,
         ),
         (
@@ -746,6 +855,7 @@ async fn editors_see_no_links_they_cannot_use(backend: Backend) {
         "/admin/subscribers",
         "/admin/suppressions",
         "/admin/topics",
+        "/admin/fields",
         "/admin/users",
         "/admin/tokens",
     ];

@@ -14,6 +14,7 @@ mod bounces;
 mod confirm;
 mod database_link;
 mod dkim_verify;
+mod fields;
 mod health;
 mod issues;
 mod mail_filters;

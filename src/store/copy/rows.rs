@@ -15,6 +15,7 @@ const MAX_PARAMETERS: usize = 32_766;
 #[derive(Clone)]
 enum Value {
     Integer(Option<i64>),
+    Real(Option<f64>),
     Text(Option<String>),
 }
 
@@ -26,6 +27,7 @@ fn read_row(row: &AnyRow, table: &Table, values: &mut Vec<Value>) -> Result<(), 
     for (index, column) in table.columns.iter().enumerate() {
         values.push(match column.kind {
             ColumnType::Integer => Value::Integer(row.try_get(index)?),
+            ColumnType::Real => Value::Real(row.try_get(index)?),
             ColumnType::Text => Value::Text(row.try_get(index)?),
         });
     }
@@ -85,6 +87,7 @@ async fn read_page(
     let query = match after {
         None => sqlx::query(&sql),
         Some(Value::Integer(key)) => sqlx::query(&sql).bind(key),
+        Some(Value::Real(key)) => sqlx::query(&sql).bind(key),
         Some(Value::Text(key)) => sqlx::query(&sql).bind(key),
     };
     let rows = query.fetch_all(source).await?;
@@ -123,6 +126,7 @@ async fn insert(
     for value in values {
         query = match value {
             Value::Integer(value) => query.bind(value),
+            Value::Real(value) => query.bind(value),
             Value::Text(value) => query.bind(value),
         };
     }

@@ -2,11 +2,13 @@
 //! columns, written once from the migrations, in foreign-key order (a table
 //! comes after the tables it refers to).
 
-/// The two kinds of values the schema holds: ids, timestamps and counts are
-/// integers, everything else is text. There is no REAL or BLOB column.
+/// The kinds of values the schema holds: ids, timestamps and counts are
+/// integers, custom fields' numbers are reals, everything else is text.
+/// There is no BLOB column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {
     Integer,
+    Real,
     Text,
 }
 
@@ -48,6 +50,14 @@ const fn opt_int(name: &'static str) -> Column {
     Column {
         name,
         kind: ColumnType::Integer,
+        nullable: true,
+    }
+}
+
+const fn opt_real(name: &'static str) -> Column {
+    Column {
+        name,
+        kind: ColumnType::Real,
         nullable: true,
     }
 }
@@ -130,6 +140,30 @@ pub const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "custom_fields",
+        columns: &[
+            int("id"),
+            text("field_key"),
+            text("label"),
+            text("kind"),
+            text("choices"),
+            int("required"),
+            text("visibility"),
+            int("created_at"),
+            int("updated_at"),
+        ],
+    },
+    Table {
+        name: "subscriber_field_values",
+        columns: &[
+            int("id"),
+            int("subscriber_id"),
+            int("field_id"),
+            opt_text("text_value"),
+            opt_real("number_value"),
+        ],
+    },
+    Table {
         name: "subscriber_address_reports",
         columns: &[
             int("id"),
@@ -151,6 +185,7 @@ pub const TABLES: &[Table] = &[
             opt_text("user_agent"),
             int("received_at"),
             opt_text("topic_ids"),
+            opt_text("field_values"),
         ],
     },
     Table {
@@ -475,6 +510,7 @@ mod tests {
                 .map(|c| {
                     let kind = match c.kind {
                         ColumnType::Integer => "INTEGER",
+                        ColumnType::Real => "REAL",
                         ColumnType::Text => "TEXT",
                     };
                     (c.name.to_owned(), kind.to_owned(), c.nullable)

@@ -7,6 +7,7 @@ use super::super::tokens::LinkKey;
 use super::super::Subscriptions;
 use super::super::{queries, SignupOutcome, SubscriberEmail, SubscriberName, SubscriberStatus};
 use super::{Actor, AdminError, Admission};
+use crate::fields::{self, CheckedValues};
 use crate::store::now_millis;
 use crate::suppressions;
 use crate::topics::{join_defaults, MembershipSource};
@@ -88,6 +89,7 @@ impl Subscriptions {
         &self,
         email: &SubscriberEmail,
         name: Option<&SubscriberName>,
+        values: &CheckedValues,
         admission: &Admission,
         actor: &Actor,
     ) -> Result<SubscriberRow, AdminError> {
@@ -120,6 +122,7 @@ impl Subscriptions {
         };
         let dialect = self.store.dialect();
         let topics = join_defaults(&mut tx, dialect, &[id], MembershipSource::Admin, now).await?;
+        fields::write_values(&mut tx, dialect, id, values).await?;
         let event = ("added", admission.note(), topics.as_deref());
         admin_queries::record_events_about(&mut tx, dialect, &[id], event, &actor.origin, now)
             .await?;
@@ -137,5 +140,40 @@ impl Subscriptions {
             status: admission.status(),
             created_at: now,
         })
+    }
+
+    /// Sets and removes a subscriber's custom field values, with a
+    /// `fields_changed` event naming the fields and who changed them.
+    #[tracing::instrument(skip_all)]
+    pub async fn set_fields(
+        &self,
+        id: i64,
+        values: &CheckedValues,
+        keys: &str,
+        actor: &Actor,
+    ) -> Result<(), AdminError> {
+        let now = now_millis();
+        let dialect = self.store.dialect();
+        let mut tx = self.store.begin_write().await?;
+        queries::find_by_id(&mut tx, id)
+            .await?
+            .ok_or(AdminError::NotFound)?;
+        if values.is_empty() {
+            return Ok(());
+        }
+        fields::write_values(&mut tx, dialect, id, values).await?;
+        let note = format!("{keys} by {}", actor.label);
+        admin_queries::record_events(
+            &mut tx,
+            dialect,
+            &[id],
+            "fields_changed",
+            &actor.origin,
+            Some(&note),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -31,6 +31,7 @@ impl HistoryEntry {
             "added" => "Added; confirmation mail sent",
             "confirmation_resent" => "Confirmation mail sent again",
             "topics_added" => "Added topics (signed up again while confirmed)",
+            "fields_changed" => "Custom fields changed",
             other => other,
         }
     }
@@ -61,6 +62,8 @@ pub struct SubscriberDetail {
     pub history: Vec<HistoryEntry>,
     /// The slugs of the topics they are in (in effect once confirmed).
     pub topics: Vec<String>,
+    /// Every custom field, in form order, with their value if they have one.
+    pub fields: crate::fields::ReaderValues,
 }
 
 impl Subscriptions {
@@ -81,10 +84,16 @@ impl Subscriptions {
             .iter()
             .map(ToString::to_string)
             .collect();
+        let all_fields = crate::fields::queries::list(&mut conn, false).await?;
+        let fields = crate::fields::values_of(&mut conn, self.store.dialect(), &all_fields, &[id])
+            .await?
+            .remove(&id)
+            .unwrap_or_default();
         Ok(Some(SubscriberDetail {
             subscriber,
             history,
             topics,
+            fields,
         }))
     }
 }

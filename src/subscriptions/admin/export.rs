@@ -1,13 +1,16 @@
 //! CSV export of the whole list: `email,name,status,created_at` (RFC 3339),
-//! oldest first. It pages through the table with a keyset cursor and hands out
+//! then a column per custom field headed by its key (empty where a reader
+//! has no value), oldest first; the file imports back as it is. It pages through the table with a keyset cursor and hands out
 //! one chunk of CSV per page, so memory stays flat whatever the list's size.
 //! Cells a spreadsheet would run as formulas are neutralised (`csv_cell`).
 
 use super::super::admin_queries;
 use super::super::Subscriptions;
 use super::csv_cell::neutralise;
+use crate::fields::{self, Field};
 use crate::store::{timestamps, Store};
 
+/// The header without custom fields.
 pub const EXPORT_HEADER: &str = "email,name,status,created_at\n";
 /// Rows per query and per chunk.
 const PAGE_SIZE: i64 = 5_000;
@@ -27,6 +30,8 @@ pub struct CsvExport {
     after: i64,
     header_written: bool,
     finished: bool,
+    /// The custom fields, read with the header: one column each.
+    fields: Vec<Field>,
 }
 
 impl CsvExport {
@@ -34,13 +39,27 @@ impl CsvExport {
     pub async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ExportError> {
         if !self.header_written {
             self.header_written = true;
-            return Ok(Some(EXPORT_HEADER.as_bytes().to_vec()));
+            let mut conn = self.store.pool().acquire().await?;
+            self.fields = fields::queries::list(&mut conn, false).await?;
+            let mut header = EXPORT_HEADER.trim_end().to_owned();
+            for field in &self.fields {
+                header.push(',');
+                header.push_str(field.key().as_str());
+            }
+            header.push('\n');
+            return Ok(Some(header.into_bytes()));
         }
         if self.finished {
             return Ok(None);
         }
         let mut conn = self.store.pool().acquire().await?;
         let rows = admin_queries::page_after(&mut conn, self.after, PAGE_SIZE).await?;
+        let mut values = if self.fields.is_empty() {
+            Default::default()
+        } else {
+            let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+            fields::values_of(&mut conn, self.store.dialect(), &self.fields, &ids).await?
+        };
         drop(conn);
         let Some(last) = rows.last() else {
             self.finished = true;
@@ -49,14 +68,20 @@ impl CsvExport {
         self.after = last.id;
         self.finished = rows.len() < usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX);
         let mut writer = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 64));
+        let mut record: Vec<String> = Vec::with_capacity(4 + self.fields.len());
         for row in &rows {
-            let created_at = timestamps::rfc3339(row.created_at);
-            writer.write_record([
-                neutralise(row.email.as_str()).as_ref(),
-                neutralise(row.name.as_deref().unwrap_or("")).as_ref(),
-                row.status.as_str(),
-                created_at.as_str(),
-            ])?;
+            record.clear();
+            record.push(neutralise(row.email.as_str()).into_owned());
+            record.push(neutralise(row.name.as_deref().unwrap_or("")).into_owned());
+            record.push(row.status.as_str().to_owned());
+            record.push(timestamps::rfc3339(row.created_at));
+            if let Some(reader) = values.remove(&row.id) {
+                for (_, value) in reader {
+                    let cell = value.map(|v| v.to_string()).unwrap_or_default();
+                    record.push(neutralise(&cell).into_owned());
+                }
+            }
+            writer.write_record(&record)?;
         }
         let chunk = writer
             .into_inner()
@@ -73,6 +98,7 @@ impl Subscriptions {
             after: 0,
             header_written: false,
             finished: false,
+            fields: Vec::new(),
         }
     }
 }

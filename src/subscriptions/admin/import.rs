@@ -4,6 +4,13 @@
 //! and reason; addresses already on the list, in any state, are left alone,
 //! so importing the same file twice changes nothing.
 //!
+//! Columns other than `email` and `name` are custom fields, matched by key
+//! (`status` and `created_at`, which the export writes, are ignored): a file
+//! with a column that is neither is refused before anything is written,
+//! naming the column, and a row with a value that does not fit its field is
+//! reported with its line and column and left out whole, never imported
+//! without its values.
+//!
 //! Rows come in pending, each with a confirmation mail queued in the same
 //! transaction, or confirmed on the strength of a consent note, which is kept
 //! in each subscriber's history.
@@ -19,6 +26,7 @@ use super::super::{SubscriberEmail, SubscriberName, Subscriptions};
 use super::csv_cell::restore;
 use super::{Actor, Admission};
 use crate::config::SecretKey;
+use crate::fields::{self, CheckedValues, Field, RawValue, Scope};
 use crate::store::{millis, now_millis, BulkWriter, Dialect};
 use crate::suppressions;
 use crate::topics::{join_defaults, MembershipSource};
@@ -73,6 +81,9 @@ impl ImportReport {
 pub enum ImportError {
     #[error("The first line must be a header naming the columns: email, and optionally name. This file's first line reads `{found}`; expected `{expected}`.")]
     MissingHeader { found: String, expected: String },
+    /// Columns that are no custom field: `column 3 (phone)`.
+    #[error("The file has columns that are no custom field: {}. Rename each header to a field's key, create the field under Custom fields, or remove the column.", .0.join(", "))]
+    UnknownColumns(Vec<String>),
     #[error("cannot read the file: {0}")]
     Read(#[source] csv::Error),
     /// Batches before the failure are in; importing again adds the rest.
@@ -84,7 +95,7 @@ pub enum ImportError {
     },
 }
 
-type ParsedRow = (SubscriberEmail, Option<SubscriberName>);
+type ParsedRow = (SubscriberEmail, Option<SubscriberName>, CheckedValues);
 /// A data row's line, and the row or why it cannot be read.
 type NumberedRow = (u64, Result<ParsedRow, String>);
 
@@ -104,6 +115,7 @@ struct ReadyRow {
     line: u64,
     email: SubscriberEmail,
     name: Option<SubscriberName>,
+    values: CheckedValues,
     probe: suppressions::Probe,
 }
 
@@ -156,11 +168,16 @@ impl Subscriptions {
         admission: &Admission,
         actor: &Actor,
     ) -> Result<ImportReport, ImportError> {
+        let custom_fields = self
+            .all_fields()
+            .await
+            .map_err(|source| ImportError::Store { added: 0, source })?;
         let (sender, mut batches) = tokio::sync::mpsc::channel(BATCHES_AHEAD);
         let key = Arc::clone(&self.key);
         let pending = *admission == Admission::Pending;
-        let reading =
-            tokio::task::spawn_blocking(move || read_batches(reader, &key, pending, &sender));
+        let reading = tokio::task::spawn_blocking(move || {
+            read_batches(reader, &key, pending, &custom_fields, &sender)
+        });
 
         let mut report = ImportReport::default();
         // The header is checked before the database is touched.
@@ -232,6 +249,7 @@ impl Subscriptions {
             }
         }
         let mut confirmations = batch.confirmations.into_iter();
+        let with_values = kept.iter().any(|(row, _)| !row.values.is_empty());
         let mut added = 0;
         for chunk in kept.chunks(MAX_ROWS_PER_INSERT) {
             let rows: Vec<NewSubscriberRow<'_>> = chunk
@@ -244,7 +262,23 @@ impl Subscriptions {
                     link_key: link_key.as_str(),
                 })
                 .collect();
-            let ids = admin_queries::insert_subscribers(&mut tx, dialect, &rows).await?;
+            let ids = if with_values {
+                // Which row each id is, to give it its own values.
+                let inserted =
+                    admin_queries::insert_returning_emails(&mut tx, dialect, &rows).await?;
+                let mut by_email: HashMap<&str, &CheckedValues> = HashMap::new();
+                for (row, _) in chunk {
+                    by_email.entry(row.email.as_str()).or_insert(&row.values);
+                }
+                let values: Vec<(i64, &CheckedValues)> = inserted
+                    .iter()
+                    .filter_map(|(id, email)| Some((*id, *by_email.get(email.as_str())?)))
+                    .collect();
+                fields::write_many(&mut tx, dialect, &values).await?;
+                inserted.into_iter().map(|(id, _)| id).collect()
+            } else {
+                admin_queries::insert_subscribers(&mut tx, dialect, &rows).await?
+            };
             let topics =
                 join_defaults(&mut tx, dialect, &ids, MembershipSource::Import, now).await?;
             let event = ("imported", admission.note(), topics.as_deref());
@@ -287,6 +321,7 @@ fn read_batches(
     reader: impl Read,
     key: &SecretKey,
     pending: bool,
+    custom_fields: &[Field],
     batches: &tokio::sync::mpsc::Sender<Result<Batch, ImportError>>,
 ) {
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
@@ -300,7 +335,7 @@ fn read_batches(
     };
     let separator = Separator::detect(start);
     let mut csv = csv_reader(reader, separator);
-    let (email_column, name_column) = match columns(&mut csv, separator) {
+    let columns = match columns(&mut csv, separator, custom_fields) {
         Ok(columns) => columns,
         Err(error) => {
             let _ = batches.blocking_send(Err(error));
@@ -310,15 +345,16 @@ fn read_batches(
     let mut batch = Batch::default();
     let mut record = csv::ByteRecord::new();
     loop {
-        match next_row(&mut csv, &mut record, email_column, name_column) {
+        match next_row(&mut csv, &mut record, &columns) {
             Ok(Some((line, row))) => {
                 batch.rows_read += 1;
                 match row {
-                    Ok((email, name)) => batch.good.push(ReadyRow {
+                    Ok((email, name, values)) => batch.good.push(ReadyRow {
                         line,
                         probe: suppressions::Probe::new(key, &email),
                         email,
                         name,
+                        values,
                     }),
                     Err(reason) => batch.bad.push((line, reason)),
                 }
@@ -372,13 +408,12 @@ async fn reader_stopped(reading: tokio::task::JoinHandle<()>) -> ImportError {
 fn next_row<R: Read>(
     csv: &mut csv::Reader<R>,
     record: &mut csv::ByteRecord,
-    email_column: usize,
-    name_column: Option<usize>,
+    columns: &Columns,
 ) -> Result<Option<NumberedRow>, ImportError> {
     match csv.read_byte_record(record) {
         Ok(true) => {
             let line = record.position().map_or(0, csv::Position::line);
-            Ok(Some((line, parse_row(record, email_column, name_column))))
+            Ok(Some((line, parse_row(record, columns))))
         }
         Ok(false) => Ok(None),
         Err(error) if matches!(error.kind(), csv::ErrorKind::Io(_)) => {
@@ -391,11 +426,13 @@ fn next_row<R: Read>(
     }
 }
 
-fn parse_row(
-    record: &csv::ByteRecord,
-    email_column: usize,
-    name_column: Option<usize>,
-) -> Result<ParsedRow, String> {
+fn parse_row(record: &csv::ByteRecord, columns: &Columns) -> Result<ParsedRow, String> {
+    let Columns {
+        email: email_column,
+        name: name_column,
+        ref fields,
+        ref in_file,
+    } = *columns;
     // A cell our export protected from spreadsheets reads back as it was.
     let text = |column: usize| -> Result<&str, String> {
         std::str::from_utf8(record.get(column).unwrap_or_default())
@@ -413,7 +450,28 @@ fn parse_row(
         }
         None => None,
     };
-    Ok((email, name))
+    let values = if fields.is_empty() {
+        CheckedValues::default()
+    } else {
+        let mut given = Vec::with_capacity(fields.len());
+        for (column, field) in fields {
+            given.push((field.key().to_string(), RawValue::Text(text(*column)?)));
+        }
+        fields::check_values(in_file, &given, Scope::Import).map_err(|errors| {
+            let reasons: Vec<String> = errors
+                .iter()
+                .map(|error| {
+                    let column = fields
+                        .iter()
+                        .find(|(_, field)| field.key().as_str() == error.key())
+                        .map_or(0, |(column, _)| column + 1);
+                    format!("column {column} ({}): {error}", error.key())
+                })
+                .collect();
+            reasons.join("; ")
+        })?
+    };
+    Ok((email, name, values))
 }
 
 /// A cell as the user typed it, shortened, for a problem report.
@@ -497,11 +555,27 @@ fn csv_reader<R: Read>(reader: R, separator: Separator) -> csv::Reader<R> {
         .from_reader(reader)
 }
 
-/// The email column and the name column, if any, from the header line.
+/// Where each column of the file goes.
+#[derive(Debug, Clone)]
+struct Columns {
+    email: usize,
+    name: Option<usize>,
+    /// The custom fields' columns (0-based) and their fields.
+    fields: Vec<(usize, Field)>,
+    /// The same fields alone, as each row's values are checked against them.
+    in_file: Vec<Field>,
+}
+
+/// Columns the export writes that an import leaves alone.
+const IGNORED_COLUMNS: [&str; 2] = ["status", "created_at"];
+
+/// The email column, the name column if any, and the custom fields'
+/// columns, from the header line; a column that is none of these is refused.
 fn columns<R: Read>(
     csv: &mut csv::Reader<R>,
     separator: Separator,
-) -> Result<(usize, Option<usize>), ImportError> {
+    custom_fields: &[Field],
+) -> Result<Columns, ImportError> {
     let headers = csv.byte_headers().map_err(ImportError::Read)?.clone();
     let column = |wanted: &str| {
         headers.iter().position(|header| {
@@ -522,7 +596,49 @@ fn columns<R: Read>(
             expected: separator.expected_header(),
         });
     };
-    Ok((email_column, column("name")))
+    let name_column = column("name");
+    let mut fields = Vec::new();
+    let mut unknown = Vec::new();
+    for (index, header) in headers.iter().enumerate() {
+        if index == email_column || Some(index) == name_column {
+            continue;
+        }
+        let header = String::from_utf8_lossy(header).trim().to_owned();
+        if header.is_empty()
+            || IGNORED_COLUMNS
+                .iter()
+                .any(|c| header.eq_ignore_ascii_case(c))
+        {
+            continue;
+        }
+        let field = fields::FieldKey::parse(&header)
+            .ok()
+            .and_then(|key| custom_fields.iter().find(|f| *f.key() == key));
+        match field {
+            Some(field)
+                if !fields
+                    .iter()
+                    .any(|(_, f): &(usize, Field)| f.id == field.id) =>
+            {
+                fields.push((index, field.clone()));
+            }
+            _ => unknown.push(format!(
+                "column {} ({})",
+                index + 1,
+                quoted(&header).trim_matches('"')
+            )),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(ImportError::UnknownColumns(unknown));
+    }
+    let in_file = fields.iter().map(|(_, field)| field.clone()).collect();
+    Ok(Columns {
+        email: email_column,
+        name: name_column,
+        fields,
+        in_file,
+    })
 }
 
 /// What importing a file would do, found without changing anything.
@@ -559,8 +675,12 @@ impl Subscriptions {
     #[tracing::instrument(skip_all)]
     pub async fn dry_run_csv(&self, file: &[u8]) -> Result<DryRun, ImportError> {
         let separator = Separator::detect(file);
+        let custom_fields = self
+            .all_fields()
+            .await
+            .map_err(|source| ImportError::Store { added: 0, source })?;
         let mut csv = csv_reader(file, separator);
-        let (email_column, name_column) = columns(&mut csv, separator)?;
+        let columns = columns(&mut csv, separator, &custom_fields)?;
         let mut run = DryRun {
             separator,
             ..DryRun::default()
@@ -568,10 +688,10 @@ impl Subscriptions {
         // Each address once, by the line it first appears on.
         let mut seen: HashMap<String, u64> = HashMap::new();
         let mut record = csv::ByteRecord::new();
-        while let Some((line, row)) = next_row(&mut csv, &mut record, email_column, name_column)? {
+        while let Some((line, row)) = next_row(&mut csv, &mut record, &columns)? {
             run.rows += 1;
             match row {
-                Ok((email, _)) => {
+                Ok((email, _, _)) => {
                     let key = email.as_str().to_ascii_lowercase();
                     if let Some(first) = seen.get(&key) {
                         run.repeated += 1;
@@ -625,6 +745,14 @@ impl Subscriptions {
         }
         run.new = addresses.len() as u64 - run.already_listed;
         Ok(run)
+    }
+}
+
+impl Subscriptions {
+    /// Every custom field: an import's extra columns are matched against them.
+    async fn all_fields(&self) -> Result<Vec<Field>, sqlx::Error> {
+        let mut conn = self.store.pool().acquire().await?;
+        fields::queries::list(&mut conn, false).await
     }
 }
 

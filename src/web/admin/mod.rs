@@ -7,6 +7,7 @@ pub mod auth;
 pub(crate) mod checklist;
 mod csrf;
 pub(crate) mod dashboard;
+mod fields;
 mod issues;
 mod shelf;
 mod sign_in;
@@ -66,6 +67,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(subscribers::routes)
             .configure(suppressions::routes)
             .configure(topics::routes)
+            .configure(fields::routes)
             .configure(issues::routes),
     );
 }

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use super::auth::{AdminContext, AdminOnly, SignedIn};
 use crate::audit::{AuditAction, AuditEntry};
 use crate::delivery::deliveries::ReceivedIssue;
+use crate::fields::{check_values, FieldKind, FieldValue, RawValue, Scope};
 use crate::store::timestamps;
 use crate::subscriptions::admin::{
     Actor, AdminError, ListQuery, SearchTerm, SubscriberDetail, SubscriberRow,
@@ -23,7 +24,7 @@ use crate::subscriptions::domain::display_address;
 use crate::subscriptions::{SignupOutcome, SubscriberStatus};
 use crate::web::error::WebError;
 use crate::web::origin::request_origin;
-use crate::web::pages::html;
+use crate::web::pages::{html, ChoiceOption};
 use crate::web::AppState;
 
 const STATUSES: [&str; 4] = ["pending", "confirmed", "unsubscribed", "bounced"];
@@ -38,6 +39,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(unsubscribe_page)
         .service(unsubscribe)
         .service(resend_confirmation)
+        .service(update_fields)
         .service(erase);
 }
 
@@ -218,6 +220,56 @@ struct DetailPage {
     can_resend: bool,
     /// The slugs of their topics, shown when there is more than one topic.
     topics: Option<String>,
+    /// Every custom field with its value, as inputs of one form.
+    fields: Vec<FieldLine>,
+}
+
+/// A custom field's input on the subscriber's page. Yes/no is a select
+/// (yes, no, or no value), so that every field is sent and an empty one
+/// means "no value".
+struct FieldLine {
+    key: String,
+    label: String,
+    /// text, number, date or select
+    input: &'static str,
+    required: bool,
+    public: bool,
+    value: String,
+    choices: Vec<ChoiceOption>,
+}
+
+impl FieldLine {
+    fn of((field, value): (crate::fields::Field, Option<FieldValue>)) -> Self {
+        let definition = field.definition;
+        let value = value.map(|v| match v {
+            FieldValue::YesNo(true) => "yes".to_owned(),
+            FieldValue::YesNo(false) => "no".to_owned(),
+            other => other.to_string(),
+        });
+        let value = value.unwrap_or_default();
+        let (input, choices): (&'static str, Vec<String>) = match &definition.kind {
+            FieldKind::Text => ("text", Vec::new()),
+            FieldKind::Number => ("number", Vec::new()),
+            FieldKind::Date => ("date", Vec::new()),
+            FieldKind::YesNo => ("select", vec!["yes".into(), "no".into()]),
+            FieldKind::Choice(choices) => ("select", choices.as_slice().to_vec()),
+        };
+        Self {
+            key: definition.key.to_string(),
+            label: definition.label.as_str().to_owned(),
+            input,
+            required: definition.required,
+            public: definition.is_public(),
+            choices: choices
+                .into_iter()
+                .map(|choice| ChoiceOption {
+                    selected: choice == value,
+                    value: choice,
+                })
+                .collect(),
+            value,
+        }
+    }
 }
 
 impl DetailPage {
@@ -265,6 +317,7 @@ impl DetailPage {
             ),
             can_resend: s.status == SubscriberStatus::Pending,
             topics,
+            fields: detail.fields.into_iter().map(FieldLine::of).collect(),
         }
     }
 }
@@ -322,6 +375,57 @@ fn after_action(
         Err(AdminError::Store(error)) => Err(error.into()),
         Err(error) => Ok(me.redirect_with_error(&detail_url(id), error.to_string())),
     }
+}
+
+/// `POST /subscribers/{id}/fields`: every custom field as typed
+/// (`fields[key]=value`); an empty one loses its value. Nothing changes if
+/// any value does not fit; the error names the field.
+#[post("/subscribers/{id:\\d+}/fields")]
+#[tracing::instrument(name = "admin_update_subscriber_fields", skip_all)]
+async fn update_fields(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    AdminOnly(me): AdminOnly,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebError> {
+    let id = *id;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let given: Vec<(String, RawValue<'_>)> = pairs
+        .iter()
+        .filter_map(|(name, value)| {
+            let key = name.strip_prefix("fields[")?.strip_suffix(']')?;
+            Some((key.to_owned(), RawValue::Text(value)))
+        })
+        .collect();
+    let fields = state.fields.all().await?;
+    let values = match check_values(&fields, &given, Scope::Update) {
+        Ok(values) => values,
+        Err(errors) => {
+            let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            return Ok(me.redirect_with_error(
+                &detail_url(id),
+                format!("Nothing saved: {}", messages.join(" ")),
+            ));
+        }
+    };
+    let keys = crate::fields::keys_named(&fields, &values);
+    let actor = actor(&me, &req, &state);
+    let result = state
+        .subscriptions
+        .set_fields(id, &values, &keys, &actor)
+        .await;
+    if result.is_ok() && !values.is_empty() {
+        state
+            .record_audit(
+                &req,
+                AuditEntry::new(me.actor(), AuditAction::SubscriberFieldsChanged)
+                    .target(format!("subscriber #{id}"))
+                    .detail(keys),
+            )
+            .await;
+    }
+    after_action(&me, id, result.map(|()| "Custom fields saved.".to_owned()))
 }
 
 #[derive(Template)]

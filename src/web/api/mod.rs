@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod error;
+mod fields;
 mod issues;
 mod reports;
 mod sends;
@@ -61,6 +62,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .configure(subscribers::routes)
         .configure(suppressions::routes)
         .configure(topics::routes)
+        .configure(fields::routes)
         .configure(issues::routes);
 }
 

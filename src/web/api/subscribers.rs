@@ -5,13 +5,16 @@
 //! the confirmation mail as from the signup form.
 
 use actix_web::http::header;
-use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use std::collections::BTreeMap;
+
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::{json_body, ApiCaller, ApiError, ErrorBody};
 use crate::audit::{AuditAction, AuditEntry};
+use crate::fields::{self as custom_fields, FieldValueError, RawValue, Scope};
 use crate::store::timestamps;
 use crate::subscriptions::admin::{
     Actor, AdminError, Admission, ConsentNote, HistoryEntry, ListQuery, SearchTerm,
@@ -25,6 +28,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_subscribers)
         .service(add_subscriber)
         .service(get_subscriber)
+        .service(update_subscriber_fields)
         .service(erase_subscriber);
 }
 
@@ -99,6 +103,11 @@ pub struct SubscriberWithHistory {
     pub created_at: String,
     /// The slugs of the topics they are in; in effect while `confirmed`.
     pub topics: Vec<String>,
+    /// Every custom field (public and internal) by key: a string (text,
+    /// choice, date `YYYY-MM-DD`), a number, true/false (yes/no), or null
+    /// when they have no value.
+    #[schema(value_type = Object)]
+    pub fields: BTreeMap<String, serde_json::Value>,
     pub history: Vec<HistoryItem>,
 }
 
@@ -112,6 +121,16 @@ impl From<SubscriberDetail> for SubscriberWithHistory {
             status: s.status,
             created_at: s.created_at,
             topics: detail.topics,
+            fields: detail
+                .fields
+                .iter()
+                .map(|(field, value)| {
+                    let value = value
+                        .as_ref()
+                        .map_or(serde_json::Value::Null, |v| v.to_json());
+                    (field.key().to_string(), value)
+                })
+                .collect(),
             history: detail.history.into_iter().map(HistoryItem::from).collect(),
         }
     }
@@ -203,6 +222,41 @@ pub struct NewSubscriber {
     /// How the person gave consent; required with `confirmed`, kept in the history.
     #[serde(default)]
     pub consent_note: Option<String>,
+    /// Custom field values by key (public or internal); every required field must be given.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub fields: BTreeMap<String, serde_json::Value>,
+}
+
+/// A subscriber's custom field values to change.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct FieldsUpdate {
+    /// By key: the new value, or null to remove it (a required field cannot
+    /// be removed). Fields not named keep their value.
+    #[schema(value_type = Object)]
+    pub fields: BTreeMap<String, serde_json::Value>,
+}
+
+/// Checks JSON values against every field; the first problem names its field.
+async fn checked_fields(
+    state: &AppState,
+    given: &BTreeMap<String, serde_json::Value>,
+    scope: Scope,
+) -> Result<custom_fields::CheckedValues, ApiError> {
+    let fields = state.fields.all().await?;
+    let raw: Vec<(String, RawValue<'_>)> = given
+        .iter()
+        .map(|(key, value)| (key.clone(), RawValue::Json(value)))
+        .collect();
+    custom_fields::check_values(&fields, &raw, scope).map_err(|errors| field_refusal(&errors))
+}
+
+/// 422 naming the first field at fault.
+pub fn field_refusal(errors: &[FieldValueError]) -> ApiError {
+    match errors.first() {
+        Some(first) => ApiError::invalid(&format!("fields.{}", first.key()), first),
+        None => ApiError::invalid("fields", "the fields are invalid"),
+    }
 }
 
 fn subscriber_not_found() -> ApiError {
@@ -231,7 +285,7 @@ fn from_admin_error(error: AdminError) -> ApiError {
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "`confirmed` needs an admin token", body = ErrorBody),
         (status = 409, description = "The address is already on the list", body = ErrorBody),
-        (status = 422, description = "A field is invalid, or the address is on the suppression list; `field` names it", body = ErrorBody),
+        (status = 422, description = "A member or custom field value is invalid (`field` is e.g. `fields.plan`), or the address is on the suppression list", body = ErrorBody),
     )
 )]
 #[post("/subscribers")]
@@ -261,13 +315,14 @@ async fn add_subscriber(
     let email = SubscriberEmail::parse(&body.email).map_err(|e| ApiError::invalid("email", e))?;
     let name = SubscriberName::parse(body.name.as_deref().unwrap_or_default())
         .map_err(|e| ApiError::invalid("name", e))?;
+    let values = checked_fields(&state, &body.fields, Scope::NewReader).await?;
     let actor = Actor::new(
         format!("API token {}", caller.0.token_id),
         request_origin(&req, &state.config.trusted_proxies),
     );
     let added = state
         .subscriptions
-        .add(&email, name.as_ref(), &admission, &actor)
+        .add(&email, name.as_ref(), &values, &admission, &actor)
         .await
         .map_err(from_admin_error)?;
     Ok(HttpResponse::Created()
@@ -302,6 +357,63 @@ async fn get_subscriber(
 ) -> Result<web::Json<SubscriberWithHistory>, ApiError> {
     caller.require_admin()?;
     let id = subscriber_id(&id)?;
+    let detail = state
+        .subscriptions
+        .detail(id)
+        .await?
+        .ok_or_else(subscriber_not_found)?;
+    Ok(web::Json(detail.into()))
+}
+
+/// Changes a subscriber's custom field values: those named are set (or
+/// removed with null); the others stay. Recorded in their history and the
+/// audit log. Admin tokens only.
+#[utoipa::path(
+    tag = "subscribers",
+    params(("id" = i64, Path, description = "Subscriber id")),
+    request_body = FieldsUpdate,
+    responses(
+        (status = 200, description = "The subscriber as now", body = SubscriberWithHistory),
+        (status = 400, description = "The body is not JSON of this shape", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Needs an admin token", body = ErrorBody),
+        (status = 404, description = "No such subscriber", body = ErrorBody),
+        (status = 422, description = "A value is invalid; `field` names it, e.g. `fields.plan`", body = ErrorBody),
+    )
+)]
+#[patch("/subscribers/{id}")]
+#[tracing::instrument(name = "api_update_subscriber_fields", skip_all)]
+async fn update_subscriber_fields(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<web::Json<SubscriberWithHistory>, ApiError> {
+    caller.require_admin()?;
+    let id = subscriber_id(&id)?;
+    let body: FieldsUpdate = json_body(&body, "an object with `fields`")?;
+    let values = checked_fields(&state, &body.fields, Scope::Update).await?;
+    let keys = body.fields.keys().cloned().collect::<Vec<_>>().join(", ");
+    let actor = Actor::new(
+        format!("API token {}", caller.0.token_id),
+        request_origin(&req, &state.config.trusted_proxies),
+    );
+    state
+        .subscriptions
+        .set_fields(id, &values, &keys, &actor)
+        .await
+        .map_err(from_admin_error)?;
+    if !values.is_empty() {
+        state
+            .record_audit(
+                &req,
+                AuditEntry::new(caller.actor(), AuditAction::SubscriberFieldsChanged)
+                    .target(format!("subscriber #{id}"))
+                    .detail(keys),
+            )
+            .await;
+    }
     let detail = state
         .subscriptions
         .detail(id)
