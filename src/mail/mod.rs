@@ -13,6 +13,7 @@ mod relay_status;
 mod tls;
 mod transaction;
 mod welcome;
+mod erasure;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub use list_id::ListId;
 pub use refusal::{Refusal, Stage};
 pub use relay_status::RelayStatus;
 pub use welcome::WelcomeEmail;
+pub use erasure::ErasureEmail;
 
 use crate::config::{BaseUrl, Config, Language};
 use crate::subscriptions::{SubscriberEmail, SubscriberName};

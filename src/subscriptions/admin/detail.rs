@@ -31,6 +31,10 @@ impl HistoryEntry {
             "added" => "Added; confirmation mail sent",
             "confirmation_resent" => "Confirmation mail sent again",
             "topics_added" => "Added topics (signed up again while confirmed)",
+            "topics_joined" => "Joined topics (preference centre)",
+            "topics_left" => "Left topics",
+            "name_changed" => "Changed their name (preference centre)",
+            "erasure_requested" => "Asked to be erased (mail with a link sent)",
             other => other,
         }
     }
