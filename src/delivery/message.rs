@@ -221,7 +221,8 @@ impl PreparedIssue {
         let list_topic = rendered
             .list_topic()
             .map(|topic| (topic.slug.as_str(), topic.name.as_str()));
-        let headers = |test| KindHeaders::for_topic(identity, &sender_domain, kind(test), list_topic);
+        let headers =
+            |test| KindHeaders::for_topic(identity, &sender_domain, kind(test), list_topic);
         let mut prepared = Self {
             copy_headers: headers(false),
             test_headers: headers(true),

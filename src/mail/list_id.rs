@@ -33,12 +33,7 @@ impl ListId {
     /// `newsletter`, made by the upgrade) keeps the site's List-Id, so the
     /// filters readers made before stay true. A slug is lower-case letters,
     /// digits and hyphens, at most 40: a DNS label as it is.
-    pub fn for_topic(
-        newsletter_name: &str,
-        domain: &str,
-        slug: &str,
-        topic_name: &str,
-    ) -> Self {
+    pub fn for_topic(newsletter_name: &str, domain: &str, slug: &str, topic_name: &str) -> Self {
         let site = Self::new(newsletter_name, domain);
         if slug == DEFAULT_TOPIC_SLUG {
             return site;

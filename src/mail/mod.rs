@@ -3,6 +3,7 @@
 
 mod confirmation;
 mod dkim;
+mod erasure;
 mod files;
 mod headers;
 mod list_id;
@@ -13,7 +14,6 @@ mod relay_status;
 mod tls;
 mod transaction;
 mod welcome;
-mod erasure;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,12 +25,12 @@ use secrecy::ExposeSecret;
 
 pub use confirmation::ConfirmationEmail;
 pub use dkim::{DkimKey, DkimKeyError, DkimSignError, DkimSigner};
+pub use erasure::ErasureEmail;
 pub use headers::{KindHeaders, ListUnsubscribe, ListUnsubscribePost, MailKind, UnsubscribeLinks};
 pub use list_id::ListId;
 pub use refusal::{Refusal, Stage};
 pub use relay_status::RelayStatus;
 pub use welcome::WelcomeEmail;
-pub use erasure::ErasureEmail;
 
 use crate::config::{BaseUrl, Config, Language};
 use crate::subscriptions::{SubscriberEmail, SubscriberName};

@@ -3,7 +3,9 @@
 //! (older mail, the welcome mail) or with `all=1` leaves everything. A reader
 //! left in no topic at all is unsubscribed altogether.
 
-use super::{queries, RequestOrigin, SubscriberRecord, SubscriberStatus, SubscriptionError, Subscriptions};
+use super::{
+    queries, RequestOrigin, SubscriberRecord, SubscriberStatus, SubscriptionError, Subscriptions,
+};
 use crate::delivery::deliveries;
 use crate::store::now_millis;
 use crate::telemetry;
@@ -87,8 +89,15 @@ impl Subscriptions {
                 let ids: Vec<i64> = topics.iter().map(|topic| topic.id).collect();
                 topic_queries::leave(&mut tx, id, &ids).await?;
                 let named = topics::event_topics(topics.iter().map(|topic| &topic.slug));
-                queries::record_event_about(&mut tx, id, "topics_left", named.as_deref(), origin, now)
-                    .await?;
+                queries::record_event_about(
+                    &mut tx,
+                    id,
+                    "topics_left",
+                    named.as_deref(),
+                    origin,
+                    now,
+                )
+                .await?;
                 let issues =
                     deliveries::cancel_outside_topics(&mut tx, id, "the subscriber left the topic")
                         .await?;

@@ -57,7 +57,10 @@ impl Subscriptions {
     /// The reader a preference link is for, with their topics; `None` when
     /// the row is gone (erased).
     #[tracing::instrument(skip_all)]
-    pub async fn preferences(&self, raw_token: &str) -> Result<Option<Preferences>, SubscriptionError> {
+    pub async fn preferences(
+        &self,
+        raw_token: &str,
+    ) -> Result<Option<Preferences>, SubscriptionError> {
         let target = self.verify_unsubscribe(raw_token)?;
         let mut conn = self.store.pool().acquire().await?;
         let Some(subscriber) = Self::find_unsubscribe_target(&mut conn, &target).await? else {
@@ -137,8 +140,15 @@ impl Subscriptions {
             // "signup": the reader's own choice, as on the form.
             topic_queries::join(&mut tx, dialect, &pairs, MembershipSource::Signup, now).await?;
             let named = topics::event_topics(joining.iter().map(|topic| &topic.slug));
-            queries::record_event_about(&mut tx, id, "topics_joined", named.as_deref(), origin, now)
-                .await?;
+            queries::record_event_about(
+                &mut tx,
+                id,
+                "topics_joined",
+                named.as_deref(),
+                origin,
+                now,
+            )
+            .await?;
         }
         let leaving: Vec<&Topic> = mine
             .iter()
@@ -344,7 +354,15 @@ impl Subscriptions {
             return Ok(false);
         }
         let expires_at = now + crate::store::millis(ERASURE_LINK_TTL);
-        outbox::enqueue(&mut tx, MailKind::Erasure, subscriber.id, None, now, expires_at).await?;
+        outbox::enqueue(
+            &mut tx,
+            MailKind::Erasure,
+            subscriber.id,
+            None,
+            now,
+            expires_at,
+        )
+        .await?;
         queries::record_event(&mut tx, subscriber.id, "erasure_requested", origin, now).await?;
         tx.commit().await?;
         self.signals.mail_queued();

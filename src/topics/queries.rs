@@ -278,12 +278,13 @@ pub async fn leave(
 ) -> Result<u64, sqlx::Error> {
     let mut left = 0;
     for topic_id in topic_ids {
-        left += sqlx::query("DELETE FROM subscriber_topics WHERE subscriber_id = $1 AND topic_id = $2")
-            .bind(subscriber_id)
-            .bind(*topic_id)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
+        left +=
+            sqlx::query("DELETE FROM subscriber_topics WHERE subscriber_id = $1 AND topic_id = $2")
+                .bind(subscriber_id)
+                .bind(*topic_id)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
     }
     Ok(left)
 }

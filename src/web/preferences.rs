@@ -94,7 +94,11 @@ pub async fn save_preferences(
     let Ok(pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
         return html(
             StatusCode::BAD_REQUEST,
-            &MessagePage::new(&state.site, "The form cannot be read", &["Open the page again from the link in your mail."]),
+            &MessagePage::new(
+                &state.site,
+                "The form cannot be read",
+                &["Open the page again from the link in your mail."],
+            ),
         );
     };
     let name_raw = pairs
@@ -203,14 +207,11 @@ fn show(
             )
         }
     }
-    let (name, is_checked): (&str, Box<dyn Fn(&str) -> bool>) = match form {
-        Form::Typed { name, chosen } => (
-            name,
-            Box::new(move |slug: &str| chosen.iter().any(|c| c.trim().eq_ignore_ascii_case(slug))),
-        ),
-        Form::Stored | Form::Saved => (subscriber.name.as_deref().unwrap_or(""), Box::new(|_| false)),
+    // What was sent back, when refused; else what is stored.
+    let (name, chosen) = match form {
+        Form::Typed { name, chosen } => (name, Some(chosen)),
+        Form::Stored | Form::Saved => (subscriber.name.as_deref().unwrap_or(""), None),
     };
-    let typed = matches!(form, Form::Typed { .. });
     let topics = preferences
         .topics
         .iter()
@@ -218,11 +219,11 @@ fn show(
             slug: offer.topic.slug.to_string(),
             name: offer.topic.name.clone(),
             description: offer.topic.description.clone(),
-            checked: if typed {
-                is_checked(offer.topic.slug.as_str())
-            } else {
-                offer.member
-            },
+            checked: chosen.map_or(offer.member, |chosen| {
+                chosen
+                    .iter()
+                    .any(|c| c.trim().eq_ignore_ascii_case(offer.topic.slug.as_str()))
+            }),
         })
         .collect();
     let (name_error, topics_error) = match problem {
@@ -428,5 +429,8 @@ fn erasure_refused(state: &AppState, error: ErasureLinkError) -> Result<HttpResp
         }
         ErasureLinkError::Store(error) => return Err(error.into()),
     };
-    html(status, &MessagePage::new(&state.site, heading, &[paragraph]))
+    html(
+        status,
+        &MessagePage::new(&state.site, heading, &[paragraph]),
+    )
 }

@@ -155,7 +155,10 @@ fn left_topics(
                 format!("/preferences?token={token}"),
                 "Manage your preferences",
             ),
-            Link::new(format!("/unsubscribe?token={token}&all=1"), "Leave everything"),
+            Link::new(
+                format!("/unsubscribe?token={token}&all=1"),
+                "Leave everything",
+            ),
         ],
     }
     .respond(StatusCode::OK))

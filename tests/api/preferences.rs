@@ -115,7 +115,11 @@ async fn send_issue(app: &TestApp, subject: &str, topics: &[&str]) -> i64 {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let progress: Value = app
-            .api(Method::GET, &format!("/api/v1/issues/{id}/progress"), &token)
+            .api(
+                Method::GET,
+                &format!("/api/v1/issues/{id}/progress"),
+                &token,
+            )
             .send()
             .await
             .expect("progress")
@@ -146,7 +150,10 @@ async fn copy_of(app: &TestApp, email: &str, subject: &str) -> Mail {
         if let Some(mail) = copies_of(app, email, subject).await.pop() {
             return mail;
         }
-        assert!(tokio::time::Instant::now() < deadline, "no {subject} to {email}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {subject} to {email}"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -187,11 +194,21 @@ async fn one_click_leaves_the_issues_topic_and_the_reader_keeps_the_others(backe
 
     let response = one_click(&app, &one_click_url(&daily)).await;
     assert_eq!(response.status(), 200);
-    assert!(response.text().await.expect("page").contains("You have left “Daily”"));
-    assert_eq!(app.subscriber_status(both).await.as_deref(), Some("confirmed"));
+    assert!(response
+        .text()
+        .await
+        .expect("page")
+        .contains("You have left “Daily”"));
+    assert_eq!(
+        app.subscriber_status(both).await.as_deref(),
+        Some("confirmed")
+    );
     assert_eq!(topics_of(&app, both).await, ["newsletter", "weekly"]);
     let (kind, topics, _) = events_of(&app, both).await.pop().expect("an event");
-    assert_eq!((kind.as_str(), topics.as_deref()), ("topics_left", Some("daily")));
+    assert_eq!(
+        (kind.as_str(), topics.as_deref()),
+        ("topics_left", Some("daily"))
+    );
 
     send_issue(&app, "Weekly one", &["weekly"]).await;
     let weekly = copy_of(&app, both, "Weekly one").await;
@@ -201,14 +218,24 @@ async fn one_click_leaves_the_issues_topic_and_the_reader_keeps_the_others(backe
 
     send_issue(&app, "Daily two", &["daily"]).await;
     copy_of(&app, other, "Daily two").await;
-    assert!(copies_of(&app, both, "Daily two").await.is_empty(), "left Daily");
+    assert!(
+        copies_of(&app, both, "Daily two").await.is_empty(),
+        "left Daily"
+    );
 
     // The daily-only reader leaves their last topic: unsubscribed altogether.
     let theirs = copy_of(&app, other, "Daily two").await;
     let response = one_click(&app, &one_click_url(&theirs)).await;
     assert_eq!(response.status(), 200);
-    assert!(response.text().await.expect("page").contains("You are unsubscribed"));
-    assert_eq!(app.subscriber_status(other).await.as_deref(), Some("unsubscribed"));
+    assert!(response
+        .text()
+        .await
+        .expect("page")
+        .contains("You are unsubscribed"));
+    assert_eq!(
+        app.subscriber_status(other).await.as_deref(),
+        Some("unsubscribed")
+    );
     let (kind, topics, _) = events_of(&app, other).await.pop().expect("an event");
     assert_eq!(kind, "unsubscribed");
     assert_eq!(topics.as_deref(), Some("daily"));
@@ -229,7 +256,11 @@ async fn the_footer_offers_leave_this_topic_leave_everything_and_preferences(bac
     let leave_topic = mail.link_starting_with(&format!("{base}/unsubscribe?token={token}&issue="));
     let leave_all = mail.link_starting_with(&format!("{base}/unsubscribe?token={token}&all=1"));
     let preferences = mail.link_starting_with(&format!("{base}/preferences?token={token}"));
-    assert!(mail.text.contains("To leave “Weekly” with one click"), "{}", mail.text);
+    assert!(
+        mail.text.contains("To leave “Weekly” with one click"),
+        "{}",
+        mail.text
+    );
     assert_eq!(one_click_url(&mail), leave_topic);
 
     let page = app.get(&leave_topic).await.text().await.expect("page");
@@ -238,7 +269,11 @@ async fn the_footer_offers_leave_this_topic_leave_everything_and_preferences(bac
     assert!(page.contains(">Leave everything</button>"), "{page}");
     let response = app.get(&preferences).await;
     assert_eq!(response.status(), 200);
-    assert!(response.text().await.expect("page").contains("Your preferences"));
+    assert!(response
+        .text()
+        .await
+        .expect("page")
+        .contains("Your preferences"));
 
     // The GETs changed nothing; the leave-everything button does.
     assert_eq!(topics_of(&app, email).await, ["newsletter", "weekly"]);
@@ -249,8 +284,15 @@ async fn the_footer_offers_leave_this_topic_leave_everything_and_preferences(bac
         .expect("the form's action")
         .replace("&amp;", "&");
     let response = app.post_form(&action, &[]).await;
-    assert!(response.text().await.expect("page").contains("You are unsubscribed"));
-    assert_eq!(app.subscriber_status(email).await.as_deref(), Some("unsubscribed"));
+    assert!(response
+        .text()
+        .await
+        .expect("page")
+        .contains("You are unsubscribed"));
+    assert_eq!(
+        app.subscriber_status(email).await.as_deref(),
+        Some("unsubscribed")
+    );
 }
 
 /// The token of a reader's links, made as Herald makes it.
@@ -271,7 +313,13 @@ async fn token_for(app: &TestApp, email: &str) -> String {
 async fn the_preference_centre_changes_name_and_topics_with_evidence(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     create_topic(&app, "weekly", "Weekly", json!({})).await;
-    let press = create_topic(&app, "press", "Press list", json!({"visibility": "private"})).await;
+    let press = create_topic(
+        &app,
+        "press",
+        "Press list",
+        json!({"visibility": "private"}),
+    )
+    .await;
     create_topic(&app, "secret", "Secret", json!({"visibility": "private"})).await;
     let email = "prefs@example.com";
     let token = reader_in(&app, email, &[]).await;
@@ -308,7 +356,11 @@ async fn the_preference_centre_changes_name_and_topics_with_evidence(backend: Ba
     let response = app
         .post_form(
             &url,
-            &[("name", "Ann Reader"), ("topics", "weekly"), ("topics", "press")],
+            &[
+                ("name", "Ann Reader"),
+                ("topics", "weekly"),
+                ("topics", "press"),
+            ],
         )
         .await;
     assert_eq!(response.status(), 200);
@@ -330,14 +382,27 @@ async fn the_preference_centre_changes_name_and_topics_with_evidence(backend: Ba
             ("topics_left", Some("newsletter")),
         ]
     );
-    assert!(events.iter().skip(2).all(|(_, _, ip)| ip.as_deref() == Some("127.0.0.1")));
+    assert!(events
+        .iter()
+        .skip(2)
+        .all(|(_, _, ip)| ip.as_deref() == Some("127.0.0.1")));
 
     // Unticking everything leaves everything.
     let response = app.post_form(&url, &[("name", "Ann Reader")]).await;
-    assert!(response.text().await.expect("page").contains("You are unsubscribed"));
-    assert_eq!(app.subscriber_status(email).await.as_deref(), Some("unsubscribed"));
+    assert!(response
+        .text()
+        .await
+        .expect("page")
+        .contains("You are unsubscribed"));
+    assert_eq!(
+        app.subscriber_status(email).await.as_deref(),
+        Some("unsubscribed")
+    );
     let page = app.get(&url).await.text().await.expect("page");
-    assert!(page.contains("You are not subscribed") && page.contains("Sign up again"), "{page}");
+    assert!(
+        page.contains("You are not subscribed") && page.contains("Sign up again"),
+        "{page}"
+    );
 }
 
 async fn pending_unknown_and_forged_tokens_get_clear_pages(backend: Backend) {
@@ -346,7 +411,11 @@ async fn pending_unknown_and_forged_tokens_get_clear_pages(backend: Backend) {
     let token = token_for(&app, "pending@example.com").await;
     let response = app.get(&format!("/preferences?token={token}")).await;
     assert_eq!(response.status(), 200);
-    assert!(response.text().await.expect("page").contains("Confirm your address first"));
+    assert!(response
+        .text()
+        .await
+        .expect("page")
+        .contains("Confirm your address first"));
     // A pending reader's form post changes nothing.
     let response = app
         .post_form(&format!("/preferences?token={token}"), &[("name", "X")])
@@ -359,10 +428,15 @@ async fn pending_unknown_and_forged_tokens_get_clear_pages(backend: Backend) {
             assert_eq!(response.status(), 400, "{path} {bad}");
         }
         let response = app
-            .post_form(&format!("/preferences?token={bad}"), &[("topics", "newsletter")])
+            .post_form(
+                &format!("/preferences?token={bad}"),
+                &[("topics", "newsletter")],
+            )
             .await;
         assert_eq!(response.status(), 400);
-        let response = app.post_form(&format!("/preferences/erase?token={bad}"), &[]).await;
+        let response = app
+            .post_form(&format!("/preferences/erase?token={bad}"), &[])
+            .await;
         assert_eq!(response.status(), 400);
     }
 }
@@ -410,15 +484,26 @@ async fn erase_me_is_confirmed_by_mail_and_erases_as_an_admin_would(backend: Bac
         .post_form(&format!("/preferences/erase?token={token}"), &[])
         .await;
     assert_eq!(response.status(), 200);
-    assert!(response.text().await.expect("page").contains("Check your inbox"));
+    assert!(response
+        .text()
+        .await
+        .expect("page")
+        .contains("Check your inbox"));
     // Asking changes nothing yet.
-    assert_eq!(app.subscriber_status(email).await.as_deref(), Some("confirmed"));
+    assert_eq!(
+        app.subscriber_status(email).await.as_deref(),
+        Some("confirmed")
+    );
     let mail = app.next_mail_to(email, already).await;
     let link = mail.link_starting_with(&format!("{}/preferences/erasure?token=", app.address));
 
     let response = app.get(&link).await;
     assert_eq!(response.status(), 200);
-    assert!(response.text().await.expect("page").contains(">Erase me</button>"));
+    assert!(response
+        .text()
+        .await
+        .expect("page")
+        .contains(">Erase me</button>"));
     assert_eq!(app.db.count("subscribers").await, 1, "a GET erases nothing");
 
     let forged = format!("{}/preferences/erasure?token={token}", app.address);
@@ -426,7 +511,11 @@ async fn erase_me_is_confirmed_by_mail_and_erases_as_an_admin_would(backend: Bac
 
     let response = app.post_form(&link, &[]).await;
     assert_eq!(response.status(), 200);
-    assert!(response.text().await.expect("page").contains("Your data is erased"));
+    assert!(response
+        .text()
+        .await
+        .expect("page")
+        .contains("Your data is erased"));
     assert_eq!(app.subscriber_status(email).await, None);
     let mut conn = app.db.connect().await;
     let audit = sqlx::query(
@@ -436,7 +525,10 @@ async fn erase_me_is_confirmed_by_mail_and_erases_as_an_admin_would(backend: Bac
     .await
     .expect("the erasure is in the audit log");
     assert_eq!(audit.get::<String, _>("actor_kind"), "visitor");
-    assert_eq!(audit.get::<String, _>("target"), format!("subscriber #{id}"));
+    assert_eq!(
+        audit.get::<String, _>("target"),
+        format!("subscriber #{id}")
+    );
 
     // The link, and the reader's own, die with the row.
     assert_eq!(app.post_form(&link, &[]).await.status(), 410);

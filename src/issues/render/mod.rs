@@ -252,10 +252,7 @@ impl RenderedIssue {
         Ok(Self {
             subject: issue.header.subject.clone(),
             html_bytes: html.len(),
-            html_parts: html
-                .split(TOKEN_PLACEHOLDER)
-                .map(str::to_owned)
-                .collect(),
+            html_parts: html.split(TOKEN_PLACEHOLDER).map(str::to_owned).collect(),
             text_parts: text.split(TOKEN_PLACEHOLDER).map(str::to_owned).collect(),
             // The oldest topic: an issue to the first topic there was (the
             // default one of an upgraded site) keeps the site's List-Id.

@@ -242,7 +242,9 @@ fn the_text_part_is_wrapped_at_78_columns_with_links_written_out() {
     assert!(text.contains(&format!(
         "To leave everything from The Daily Herald:\nhttps://herald.example/unsubscribe?token={token}&all=1\n"
     )));
-    assert!(text.contains(&format!("https://herald.example/preferences?token={token}\n")));
+    assert!(text.contains(&format!(
+        "https://herald.example/preferences?token={token}\n"
+    )));
     assert!(text.contains("\n-- \nThe Daily Herald\n1 Test Street, Testville"));
     assert!(!text.contains(TOKEN_PLACEHOLDER));
 }
