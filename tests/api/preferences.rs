@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use herald::accounts::Role;
 use herald::config::SecretKey;
-use herald::subscriptions::{LinkKey, UnsubscribeToken};
+use herald::subscriptions::{LinkKey, SubscriberStatus, UnsubscribeToken};
 use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -536,7 +536,97 @@ async fn erase_me_is_confirmed_by_mail_and_erases_as_an_admin_would(backend: Bac
     assert_eq!(response.status(), 400);
 }
 
+/// The send-time guarantee for topics: a reader who leaves the issue's
+/// topic while it goes out gets nothing after, though still on the list.
+async fn a_reader_who_leaves_the_topic_mid_send_gets_nothing_more(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |config| {
+        config.send_rate = Some(20.try_into().expect("non-zero"));
+    })
+    .await;
+    let readers = app
+        .add_subscribers(60, SubscriberStatus::Confirmed, "reader")
+        .await;
+    let weekly = create_topic(&app, "weekly", "Weekly", json!({})).await;
+    let leaving = readers.last().expect("a reader").clone();
+    let id = app.db.subscriber_id(&leaving).await;
+    let mut conn = app.db.connect().await;
+    sqlx::query(
+        "INSERT INTO subscriber_topics (subscriber_id, topic_id, joined_at, source) \
+         VALUES ($1, $2, 0, 'admin')",
+    )
+    .bind(id)
+    .bind(weekly)
+    .execute(&mut conn)
+    .await
+    .expect("into weekly too");
+    let token = app.api_token(Role::Editor).await;
+    let response = app
+        .api(Method::POST, "/api/v1/issues", &token)
+        .json(&json!({"subject": "Slow", "intro": "Hello.", "items": [], "topics": ["newsletter"]}))
+        .send()
+        .await
+        .expect("POST");
+    let issue = response.json::<Value>().await.expect("JSON")["id"]
+        .as_i64()
+        .expect("id");
+    let response = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/issues/{issue}/send"),
+            &token,
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 202);
+    app.smtp.wait_for_messages(3, MAIL_WAIT).await;
+    assert!(
+        app.mails_to(&leaving).await.is_empty(),
+        "sent before leaving"
+    );
+
+    let link = app.url(&format!(
+        "/unsubscribe?token={}&issue={issue}",
+        token_for(&app, &leaving).await
+    ));
+    let response = one_click(&app, &link).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(topics_of(&app, &leaving).await, ["weekly"]);
+    assert_eq!(
+        app.subscriber_status(&leaving).await.as_deref(),
+        Some("confirmed")
+    );
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let progress = loop {
+        let progress: Value = app
+            .api(
+                Method::GET,
+                &format!("/api/v1/issues/{issue}/progress"),
+                &token,
+            )
+            .send()
+            .await
+            .expect("progress")
+            .json()
+            .await
+            .expect("JSON");
+        if progress["status"] == "sent" {
+            break progress;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{progress}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(progress["counts"]["sent"], 59, "{progress}");
+    assert_eq!(progress["counts"]["cancelled"], 1, "{progress}");
+    assert!(
+        app.mails_to(&leaving).await.is_empty(),
+        "{leaving} left but got it"
+    );
+}
+
 on_both_databases!(
+    a_reader_who_leaves_the_topic_mid_send_gets_nothing_more,
     one_click_leaves_the_issues_topic_and_the_reader_keeps_the_others,
     the_footer_offers_leave_this_topic_leave_everything_and_preferences,
     the_preference_centre_changes_name_and_topics_with_evidence,
