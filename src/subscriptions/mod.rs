@@ -27,7 +27,7 @@ use crate::topics::{self, queries as topic_queries, MembershipSource, Topic, Top
 pub use domain::{SubscriberEmail, SubscriberName, SubscriberStatus};
 pub use leaving::{Leave, Left};
 pub use preferences::{
-    ErasureLinkError, PersonalData, PreferenceChange, PreferenceError, Preferences,
+    ErasureLinkError, PersonalData, PreferenceChange, PreferenceError, Preferences, SetTopicsError,
     TopicPreference, ERASURE_LINK_TTL,
 };
 pub use queries::SubscriberRecord;

@@ -134,41 +134,159 @@ impl Subscriptions {
             .copied()
             .filter(|topic| topic.is_public() && !mine.iter().any(|m| m.id == topic.id))
             .collect();
-        if !joining.is_empty() {
-            let pairs: Vec<(i64, i64)> = joining.iter().map(|topic| (id, topic.id)).collect();
-            let dialect = self.store.dialect();
-            // "signup": the reader's own choice, as on the form.
-            topic_queries::join(&mut tx, dialect, &pairs, MembershipSource::Signup, now).await?;
-            let named = topics::event_topics(joining.iter().map(|topic| &topic.slug));
-            queries::record_event_about(
-                &mut tx,
-                id,
-                "topics_joined",
-                named.as_deref(),
-                origin,
-                now,
-            )
-            .await?;
-        }
         let leaving: Vec<&Topic> = mine
             .iter()
             .filter(|topic| !wanted.iter().any(|w| w.id == topic.id))
             .collect();
-        let mut cancelled = Vec::new();
-        if !leaving.is_empty() {
-            let ids: Vec<i64> = leaving.iter().map(|topic| topic.id).collect();
-            topic_queries::leave(&mut tx, id, &ids).await?;
-            let named = topics::event_topics(leaving.iter().map(|topic| &topic.slug));
-            queries::record_event_about(&mut tx, id, "topics_left", named.as_deref(), origin, now)
-                .await?;
-            cancelled =
-                deliveries::cancel_outside_topics(&mut tx, id, "the subscriber left the topic")
-                    .await?;
-        }
+        // "signup": the reader's own choice, as on the form.
+        let change = TopicChange {
+            joining: &joining,
+            leaving: &leaving,
+            source: MembershipSource::Signup,
+            origin,
+            note: None,
+        };
+        let cancelled = self.change_topics_in(&mut tx, id, &change, now).await?;
         tx.commit().await?;
         self.signals.left_issues(id, &cancelled);
         Ok(PreferenceChange::Saved)
     }
+}
+
+/// Topics a reader joins and leaves in one change, and its evidence.
+struct TopicChange<'a> {
+    joining: &'a [&'a Topic],
+    leaving: &'a [&'a Topic],
+    source: MembershipSource,
+    origin: &'a RequestOrigin,
+    /// Who did it, when not the reader.
+    note: Option<&'a str>,
+}
+
+impl Subscriptions {
+    /// Applies `change` in the caller's transaction: a `topics_joined` and a
+    /// `topics_left` event naming the topics, and the reader's queued copies
+    /// of issues none of whose topics they are in any more cancelled.
+    /// Returns those issues, for [`crate::delivery::DeliverySignals::left_issues`]
+    /// once committed.
+    async fn change_topics_in(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        id: i64,
+        change: &TopicChange<'_>,
+        now: i64,
+    ) -> Result<Vec<i64>, sqlx::Error> {
+        let dialect = self.store.dialect();
+        if !change.joining.is_empty() {
+            let pairs: Vec<(i64, i64)> =
+                change.joining.iter().map(|topic| (id, topic.id)).collect();
+            topic_queries::join(conn, dialect, &pairs, change.source, now).await?;
+            let named = topics::event_topics(change.joining.iter().map(|topic| &topic.slug));
+            let event = ("topics_joined", change.note, named.as_deref());
+            super::admin_queries::record_events_about(
+                conn,
+                dialect,
+                &[id],
+                event,
+                change.origin,
+                now,
+            )
+            .await?;
+        }
+        if change.leaving.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = change.leaving.iter().map(|topic| topic.id).collect();
+        topic_queries::leave(conn, id, &ids).await?;
+        let named = topics::event_topics(change.leaving.iter().map(|topic| &topic.slug));
+        let event = ("topics_left", change.note, named.as_deref());
+        super::admin_queries::record_events_about(conn, dialect, &[id], event, change.origin, now)
+            .await?;
+        deliveries::cancel_outside_topics(conn, id, "the subscriber left the topic").await
+    }
+
+    /// An admin sets the topics of subscriber `id` (public or private) to
+    /// exactly `slugs`, at least one; `note` says who, for the history.
+    /// Returns the slugs they are in now.
+    #[tracing::instrument(skip_all)]
+    pub async fn set_topics(
+        &self,
+        id: i64,
+        slugs: &[String],
+        note: &str,
+    ) -> Result<Vec<topics::TopicSlug>, SetTopicsError> {
+        let now = now_millis();
+        let mut tx = self.store.begin_write().await?;
+        if queries::find_by_id(&mut tx, id).await?.is_none() {
+            return Err(SetTopicsError::NotFound);
+        }
+        let all = topic_queries::list(&mut tx).await?;
+        let mut wanted: Vec<&Topic> = Vec::new();
+        let mut unknown: Vec<String> = Vec::new();
+        for raw in slugs {
+            let found = topics::TopicSlug::parse(raw)
+                .ok()
+                .and_then(|slug| all.iter().find(|topic| topic.slug == slug));
+            match found {
+                Some(topic) if !wanted.iter().any(|t| t.id == topic.id) => wanted.push(topic),
+                Some(_) => {}
+                None if !unknown.contains(raw) => unknown.push(raw.clone()),
+                None => {}
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(SetTopicsError::Unknown(unknown));
+        }
+        if wanted.is_empty() {
+            return Err(SetTopicsError::Empty);
+        }
+        let mine = topic_queries::of_subscriber(&mut tx, id).await?;
+        let joining: Vec<&Topic> = wanted
+            .iter()
+            .copied()
+            .filter(|topic| !mine.iter().any(|m| m.id == topic.id))
+            .collect();
+        let leaving: Vec<&Topic> = mine
+            .iter()
+            .filter(|topic| !wanted.iter().any(|w| w.id == topic.id))
+            .collect();
+        let change = TopicChange {
+            joining: &joining,
+            leaving: &leaving,
+            source: MembershipSource::Admin,
+            origin: &RequestOrigin::default(),
+            note: Some(note),
+        };
+        let cancelled = self.change_topics_in(&mut tx, id, &change, now).await?;
+        let now_in = topic_queries::slugs_of(&mut tx, id).await?;
+        tx.commit().await?;
+        self.signals.left_issues(id, &cancelled);
+        Ok(now_in)
+    }
+
+    /// The slugs of the topics subscriber `id` is in; `None` when there is no such subscriber.
+    #[tracing::instrument(skip_all)]
+    pub async fn topics_of(&self, id: i64) -> Result<Option<Vec<topics::TopicSlug>>, sqlx::Error> {
+        let mut conn = self.store.pool().acquire().await?;
+        if queries::find_by_id(&mut conn, id).await?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(topic_queries::slugs_of(&mut conn, id).await?))
+    }
+}
+
+/// Why an admin's change of a subscriber's topics was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SetTopicsError {
+    #[error("There is no such subscriber.")]
+    NotFound,
+    #[error("there is no topic {}", .0.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", "))]
+    Unknown(Vec<String>),
+    /// Leaving every topic is leaving the list: unsubscribe them instead.
+    #[error("a subscriber is in at least one topic; to take them off the list, unsubscribe them")]
+    Empty,
+    #[error("database error: {0}")]
+    Store(#[from] sqlx::Error),
 }
 
 /// The public topics and the private ones among `mine`, by name, each

@@ -625,7 +625,76 @@ async fn a_reader_who_leaves_the_topic_mid_send_gets_nothing_more(backend: Backe
     );
 }
 
+async fn admins_read_and_set_a_subscribers_topics_through_the_api(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    create_topic(&app, "weekly", "Weekly", json!({})).await;
+    create_topic(&app, "press", "Press", json!({"visibility": "private"})).await;
+    let email = "api-topics@example.com";
+    reader_in(&app, email, &[]).await;
+    let id = app.db.subscriber_id(email).await;
+    let admin = app.api_token(Role::Admin).await;
+    let path = format!("/api/v1/subscribers/{id}/topics");
+
+    let response = app
+        .api(Method::GET, &path, &admin)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["topics"], json!(["newsletter"]));
+
+    for (topics, why) in [
+        (json!([]), "at least one topic"),
+        (json!(["nope"]), "\"nope\""),
+    ] {
+        let response = app
+            .api(Method::PUT, &path, &admin)
+            .json(&json!({ "topics": topics }))
+            .send()
+            .await
+            .expect("PUT");
+        assert_eq!(response.status(), 422);
+        let error: Value = response.json().await.expect("JSON");
+        assert_eq!(error["field"], "topics");
+        assert!(
+            error["error"].as_str().is_some_and(|e| e.contains(why)),
+            "{error}"
+        );
+    }
+    let response = app
+        .api(Method::PUT, &path, &admin)
+        .json(&json!({"topics": ["press", "weekly"]}))
+        .send()
+        .await
+        .expect("PUT");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["topics"], json!(["press", "weekly"]));
+    assert_eq!(topics_of(&app, email).await, ["press", "weekly"]);
+    let events = events_of(&app, email).await;
+    let recent: Vec<(&str, Option<&str>)> = events
+        .iter()
+        .skip(2)
+        .map(|(kind, topics, _)| (kind.as_str(), topics.as_deref()))
+        .collect();
+    assert_eq!(
+        recent,
+        [
+            ("topics_joined", Some("press weekly")),
+            ("topics_left", Some("newsletter"))
+        ]
+    );
+    let response = app
+        .api(Method::GET, "/api/v1/subscribers/999999/topics", &admin)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), 404);
+}
+
 on_both_databases!(
+    admins_read_and_set_a_subscribers_topics_through_the_api,
     a_reader_who_leaves_the_topic_mid_send_gets_nothing_more,
     one_click_leaves_the_issues_topic_and_the_reader_keeps_the_others,
     the_footer_offers_leave_this_topic_leave_everything_and_preferences,
