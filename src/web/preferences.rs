@@ -14,6 +14,7 @@ use super::origin::request_origin;
 use super::pages::{html, MessagePage, Site};
 use super::AppState;
 use crate::audit::{Actor, AuditAction, AuditEntry};
+use crate::issues::is_test_copy_token;
 use crate::subscriptions::domain::display_address;
 use crate::subscriptions::{
     ErasureLinkError, PreferenceChange, PreferenceError, Preferences, SubscriberName,
@@ -73,6 +74,16 @@ pub async fn preferences_page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     let token = token_of(query);
+    if is_test_copy_token(&token) {
+        return html(
+            StatusCode::OK,
+            &MessagePage::new(
+                &state.site,
+                "Your preferences",
+                &["This link came in a test copy. A reader who opens it from their copy of the issue sees their name and topics here, and can change them, download their data or erase it."],
+            ),
+        );
+    }
     match state.subscriptions.preferences(&token).await {
         Ok(Some(preferences)) => show(&state, &token, &preferences, Form::Stored, None),
         Ok(None) => invalid_link(&state),
