@@ -65,10 +65,11 @@ pub async fn unsubscribe_page(
                     // Stored as ASCII (punycode), shown as the reader wrote it.
                     email: &display_address(&subscriber.email),
                     token: raw.trim(),
-                    // What the button does is what this page says: the
-                    // topics it names, or everything.
-                    issue: issue.filter(|_| leaving.is_some()),
-                    all: leaving.is_none(),
+                    // The issue goes on to the POST, which counts the
+                    // leaving in its report; `all=1` where the page offers
+                    // everything but the issue alone would not take it.
+                    issue,
+                    all: all || already_left.is_some(),
                     leaving,
                     already_left,
                     test_copy: false,
