@@ -1,5 +1,5 @@
 //! An issue made ready for a send: rendered once, its two parts transfer-encoded
-//! once around the place each reader's unsubscribe link goes, and the whole
+//! once around the places each reader's link token goes, and the whole
 //! message built once by lettre as a byte template (see [`CopyTemplate`]).
 //! Each reader's copy is then a few header lines and a concatenation; no
 //! Markdown, template, MIME or encoding work happens per reader.
@@ -18,7 +18,7 @@ use crate::mail::{
     MailKind, UnsubscribeLinks,
 };
 
-/// One part (text or HTML) in quoted-printable pieces, split where the link goes.
+/// One part (text or HTML) in quoted-printable pieces, split where the token goes.
 #[derive(Debug, Clone)]
 struct EncodedPart {
     pieces: Vec<Vec<u8>>,
@@ -42,7 +42,8 @@ impl EncodedPart {
         }
     }
 
-    /// The part with `link` wherever the placeholder was, still quoted-printable.
+    /// The part with `link` (the reader's token) wherever the placeholder
+    /// was, still quoted-printable.
     fn with_link(&self, link: &str) -> Vec<u8> {
         let link = quoted_printable::encode(link);
         let mut out = Vec::with_capacity(self.encoded_len + (link.len() + 6) * self.pieces.len());
@@ -106,9 +107,9 @@ struct CopyTemplate {
 #[derive(Debug, Clone)]
 enum BodySegment {
     Shared(Vec<u8>),
-    /// The plain-text part's link, quoted-printable.
+    /// The reader's token in the plain-text part, quoted-printable.
     TextLink,
-    /// The HTML part's link, attribute-escaped, then quoted-printable.
+    /// The reader's token in the HTML part, attribute-escaped, then quoted-printable.
     HtmlLink,
 }
 
@@ -166,10 +167,12 @@ impl CopyTemplate {
         })
     }
 
+    /// `token` goes in the body's links, `links` in `List-Unsubscribe`.
     fn copy(
         &self,
         to: Mailbox,
         message_id: String,
+        token: &str,
         links: UnsubscribeLinks<'_>,
     ) -> Result<CopyBytes, lettre::error::Error> {
         let to = ascii_domain_mailbox(to);
@@ -180,8 +183,8 @@ impl CopyTemplate {
         own.set(ListUnsubscribe::with_mailto(links.url, links.mailto));
         own.set(ListUnsubscribePost);
         let own = own.to_string();
-        let text_link = quoted_printable::encode(links.url);
-        let html_link = quoted_printable::encode(escape_attribute(links.url));
+        let text_link = quoted_printable::encode(token);
+        let html_link = quoted_printable::encode(escape_attribute(token));
         let mut bytes = Vec::with_capacity(
             self.shared_headers.len() + own.len() + self.body_len + 4 * html_link.len(),
         );
@@ -203,7 +206,10 @@ impl CopyTemplate {
 pub struct Copy<'a> {
     pub to: Mailbox,
     pub subscriber_id: i64,
+    /// The one-click URL of `List-Unsubscribe`.
     pub unsubscribe_url: &'a str,
+    /// The reader's link token, for the footer's links.
+    pub token: &'a str,
     /// The `mailto:` unsubscribe address, when the bounce mailbox is set.
     pub unsubscribe_mailto: Option<&'a str>,
 }
@@ -212,9 +218,14 @@ impl PreparedIssue {
     pub fn new(issue_id: i64, rendered: &RenderedIssue, identity: &MailIdentity) -> Self {
         let sender_domain = identity.sender_domain();
         let kind = |test| MailKind::IssueCopy { issue_id, test };
+        let list_topic = rendered
+            .list_topic()
+            .map(|topic| (topic.slug.as_str(), topic.name.as_str()));
+        let headers =
+            |test| KindHeaders::for_topic(identity, &sender_domain, kind(test), list_topic);
         let mut prepared = Self {
-            copy_headers: KindHeaders::new(identity, &sender_domain, kind(false)),
-            test_headers: KindHeaders::new(identity, &sender_domain, kind(true)),
+            copy_headers: headers(false),
+            test_headers: headers(true),
             sender_domain,
             issue_id,
             subject: rendered.subject().as_str().to_owned(),
@@ -265,6 +276,7 @@ impl PreparedIssue {
         template.copy(
             copy.to.clone(),
             message_id,
+            copy.token,
             UnsubscribeLinks {
                 url: copy.unsubscribe_url,
                 mailto: copy.unsubscribe_mailto,
@@ -336,14 +348,14 @@ impl PreparedIssue {
         headers: &KindHeaders,
         subject_prefix: &str,
     ) -> Result<Message, lettre::error::Error> {
-        let html_link = escape_attribute(copy.unsubscribe_url);
+        let html_link = escape_attribute(copy.token);
         self.build_with_links(
             identity,
             copy.to.clone(),
             message_id,
             headers,
             subject_prefix,
-            (copy.unsubscribe_url, &html_link),
+            (copy.token, &html_link),
             Some(UnsubscribeLinks {
                 url: copy.unsubscribe_url,
                 mailto: copy.unsubscribe_mailto,
@@ -473,10 +485,8 @@ mod tests {
         let prepared = PreparedIssue::new(12, &rendered, &identity);
         assert!(prepared.template.is_some(), "the template was cut");
         let key = SecretKey::from_secret(&secrecy::SecretString::from("k".repeat(48)));
-        let url = format!(
-            "https://herald.example/unsubscribe?token={}&issue=12",
-            "t".repeat(90)
-        );
+        let token = "t".repeat(90);
+        let url = format!("https://herald.example/unsubscribe?token={token}&issue=12");
         let reader = Copy {
             to: Mailbox::new(
                 Some("Renée Ünïcode, Jr.".to_owned()),
@@ -484,6 +494,7 @@ mod tests {
             ),
             subscriber_id: 4242,
             unsubscribe_url: &url,
+            token: &token,
             unsubscribe_mailto: Some("bounces+abc@herald.example"),
         };
         let built = prepared.message(&identity, &key, &reader).expect("builds");
@@ -494,6 +505,9 @@ mod tests {
         assert_eq!(parts_of(&copy.bytes), parts_of(&built_raw));
         assert!(parts_of(&copy.bytes).0.contains(&url));
         assert!(parts_of(&copy.bytes).1.contains(&escape_attribute(&url)));
+        assert!(parts_of(&copy.bytes)
+            .0
+            .contains(&format!("https://herald.example/preferences?token={token}")));
         assert_eq!(&copy.envelope, built.envelope());
         let dates = MessageParser::default()
             .parse(&copy.bytes[..])

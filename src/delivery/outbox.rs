@@ -13,6 +13,8 @@ pub enum MailKind {
     Confirmation,
     /// Sent once an address is confirmed, with the unsubscribe link.
     Welcome,
+    /// The link that confirms a reader's "erase me"; it expires with the mail.
+    Erasure,
 }
 
 impl MailKind {
@@ -20,6 +22,7 @@ impl MailKind {
         match self {
             Self::Confirmation => "confirmation",
             Self::Welcome => "welcome",
+            Self::Erasure => "erasure",
         }
     }
 
@@ -27,6 +30,7 @@ impl MailKind {
         match raw {
             "confirmation" => Some(Self::Confirmation),
             "welcome" => Some(Self::Welcome),
+            "erasure" => Some(Self::Erasure),
             _ => None,
         }
     }
@@ -62,12 +66,22 @@ pub async fn confirmations_queued_since(
     subscriber_id: i64,
     since: i64,
 ) -> Result<(i64, Option<i64>), sqlx::Error> {
+    queued_since(conn, MailKind::Confirmation, subscriber_id, since).await
+}
+
+/// How many mails of `kind` were queued for a subscriber since `since`, and the latest time.
+pub async fn queued_since(
+    conn: &mut AnyConnection,
+    kind: MailKind,
+    subscriber_id: i64,
+    since: i64,
+) -> Result<(i64, Option<i64>), sqlx::Error> {
     let row = sqlx::query(
         "SELECT COUNT(*) AS queued, MAX(created_at) AS latest FROM outbox \
          WHERE subscriber_id = $1 AND kind = $2 AND created_at > $3",
     )
     .bind(subscriber_id)
-    .bind(MailKind::Confirmation.as_str())
+    .bind(kind.as_str())
     .bind(since)
     .fetch_one(conn)
     .await?;

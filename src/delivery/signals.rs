@@ -1,6 +1,6 @@
 //! What the rest of the process tells the delivery engine without a database
-//! round trip: mail was queued (wake up), and a subscriber left (stop any copy
-//! a worker already holds for them).
+//! round trip: mail was queued (wake up), and a subscriber left, the list or
+//! the topics of some issues (stop any copy a worker already holds for them).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -16,6 +16,8 @@ const DEPARTURE_MEMORY: Duration = Duration::from_secs(600);
 pub struct DeliverySignals {
     queued: Notify,
     departed: Mutex<HashMap<i64, Instant>>,
+    /// (subscriber, issue): left every topic the issue goes to.
+    left: Mutex<HashMap<(i64, i64), Instant>>,
 }
 
 impl DeliverySignals {
@@ -40,6 +42,24 @@ impl DeliverySignals {
         let mut departed = self.departed.lock().unwrap_or_else(PoisonError::into_inner);
         departed.retain(|_, at| now.duration_since(*at) < DEPARTURE_MEMORY);
         departed.insert(id, now);
+    }
+
+    /// Subscriber `id` left the topics of `issues` and is in none of
+    /// them now (still on the list); called after the change is committed.
+    /// Their queued copies of those issues are already cancelled.
+    pub fn left_issues(&self, id: i64, issues: &[i64]) {
+        let now = Instant::now();
+        let mut left = self.left.lock().unwrap_or_else(PoisonError::into_inner);
+        left.retain(|_, at| now.duration_since(*at) < DEPARTURE_MEMORY);
+        for issue in issues {
+            left.insert((id, *issue), now);
+        }
+    }
+
+    pub fn has_left(&self, id: i64, issue: i64) -> bool {
+        let left = self.left.lock().unwrap_or_else(PoisonError::into_inner);
+        // Nearly always empty: no lock held longer than a look.
+        !left.is_empty() && left.contains_key(&(id, issue))
     }
 
     pub fn has_departed(&self, id: i64) -> bool {

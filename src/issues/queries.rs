@@ -212,8 +212,9 @@ pub async fn find_issue(conn: &mut AnyConnection, id: i64) -> Result<Option<Issu
          FROM issue_items WHERE issue_id = $1 ORDER BY position, id",
     )
     .bind(id)
-    .fetch_all(conn)
+    .fetch_all(&mut *conn)
     .await?;
+    let topics = crate::topics::queries::of_issue(conn, id).await?;
     let mut renderings = Renderings {
         intro: rendering_of(&row, "intro_html", "intro_text")?,
         ..Renderings::default()
@@ -235,6 +236,7 @@ pub async fn find_issue(conn: &mut AnyConnection, id: i64) -> Result<Option<Issu
         updated_at: row.try_get("updated_at")?,
         sent_at: row.try_get("sent_at")?,
         renderings,
+        topics,
     }))
 }
 

@@ -83,10 +83,13 @@ pub async fn send_test(
     mailer: &Mailer,
 ) -> Result<(), TestSendError> {
     let rendered = RenderedIssue::render_blocking(issue, identity).await?;
-    let unsubscribe_url = identity.site_url.join(&format!(
-        "/unsubscribe?token={TEST_COPY_TOKEN_PREFIX}{}",
+    let token = format!(
+        "{TEST_COPY_TOKEN_PREFIX}{}",
         crate::config::secret_hex(&rand::random::<[u8; 8]>())
-    ));
+    );
+    let unsubscribe_url = identity
+        .site_url
+        .join(&format!("/unsubscribe?token={token}&issue={}", issue.id));
     let message = PreparedIssue::new(issue.id, &rendered, identity).test_message(
         identity,
         &ReaderCopy {
@@ -94,6 +97,7 @@ pub async fn send_test(
             // No subscriber: a test copy's Message-ID is keyed on a random value.
             subscriber_id: 0,
             unsubscribe_url: &unsubscribe_url,
+            token: &token,
             // No address that unsubscribes: the tester is nobody's reader.
             unsubscribe_mailto: None,
         },

@@ -20,6 +20,8 @@ pub enum MailKind {
     /// Sent once an address is confirmed: the first mail from the list.
     Welcome,
     PasswordReset,
+    /// The link that confirms a reader's "erase me".
+    Erasure,
     /// A reader's copy of an issue; `test` for an editor's test copy.
     IssueCopy {
         issue_id: i64,
@@ -42,6 +44,7 @@ impl MailKind {
             Self::Confirmation => ("signup".to_owned(), "confirmation"),
             Self::Welcome => ("signup".to_owned(), "welcome"),
             Self::PasswordReset => ("account".to_owned(), "password-reset"),
+            Self::Erasure => ("reader".to_owned(), "erasure"),
             Self::IssueCopy {
                 issue_id,
                 test: false,
@@ -80,6 +83,17 @@ pub struct KindHeaders(Vec<HeaderValue>);
 
 impl KindHeaders {
     pub fn new(identity: &MailIdentity, sender_domain: &str, kind: MailKind) -> Self {
+        Self::for_topic(identity, sender_domain, kind, None)
+    }
+
+    /// The headers of a mail of one topic, `(slug, name)`: its `List-Id` is
+    /// the topic's (see [`ListId::for_topic`]).
+    pub fn for_topic(
+        identity: &MailIdentity,
+        sender_domain: &str,
+        kind: MailKind,
+        topic: Option<(&str, &str)>,
+    ) -> Self {
         let mut headers = vec![
             raw("Content-Language", identity.language.as_str()),
             raw("Feedback-ID", &kind.feedback_id(sender_domain)),
@@ -91,7 +105,13 @@ impl KindHeaders {
             _ => raw("Auto-Submitted", "auto-generated"),
         });
         if matches!(kind, MailKind::Welcome | MailKind::IssueCopy { .. }) {
-            headers.push(ListId::new(&identity.newsletter_name, sender_domain).display());
+            let list_id = match topic {
+                Some((slug, name)) => {
+                    ListId::for_topic(&identity.newsletter_name, sender_domain, slug, name)
+                }
+                None => ListId::new(&identity.newsletter_name, sender_domain),
+            };
+            headers.push(list_id.display());
             headers.push(raw(
                 "List-Archive",
                 &format!("<{}>", identity.site_url.join("/issues")),

@@ -6,6 +6,9 @@ use unicode_normalization::UnicodeNormalization;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The slug of the topic migration 0023 made of the one list there was.
+const DEFAULT_TOPIC_SLUG: &str = "newsletter";
+
 /// `List-Id: "Name" <name.example.com>` (RFC 2919): lets readers filter the list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListId {
@@ -21,6 +24,23 @@ impl ListId {
         Self {
             name: newsletter_name.to_owned(),
             id: format!("{}.{domain}", list_label(newsletter_name)),
+        }
+    }
+
+    /// The List-Id of one topic (issue 14: readers filter each newsletter of
+    /// the site apart): `slug.label.domain` under the site's own id, named
+    /// "Site: Topic". The topic every site had before topics (slug
+    /// `newsletter`, made by the upgrade) keeps the site's List-Id, so the
+    /// filters readers made before stay true. A slug is lower-case letters,
+    /// digits and hyphens, at most 40: a DNS label as it is.
+    pub fn for_topic(newsletter_name: &str, domain: &str, slug: &str, topic_name: &str) -> Self {
+        let site = Self::new(newsletter_name, domain);
+        if slug == DEFAULT_TOPIC_SLUG {
+            return site;
+        }
+        Self {
+            name: format!("{newsletter_name}: {topic_name}"),
+            id: format!("{slug}.{}", site.id),
         }
     }
 
@@ -167,6 +187,19 @@ mod tests {
         let start = formatted.find("List-Id: ").unwrap();
         let end = start + formatted[start..].find("\r\n").unwrap();
         formatted[start..end].to_owned()
+    }
+
+    #[test]
+    fn each_topic_has_its_own_list_id_and_the_default_keeps_the_sites() {
+        let site = ListId::new("The Herald", "example.com");
+        assert_eq!(site.id(), "the-herald.example.com");
+        assert_eq!(
+            ListId::for_topic("The Herald", "example.com", "newsletter", "Newsletter"),
+            site
+        );
+        let weekly = ListId::for_topic("The Herald", "example.com", "weekly", "Weekly");
+        assert_eq!(weekly.id(), "weekly.the-herald.example.com");
+        assert_eq!(weekly.name, "The Herald: Weekly");
     }
 
     #[test]

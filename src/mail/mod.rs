@@ -3,6 +3,7 @@
 
 mod confirmation;
 mod dkim;
+mod erasure;
 mod files;
 mod headers;
 mod list_id;
@@ -24,6 +25,7 @@ use secrecy::ExposeSecret;
 
 pub use confirmation::ConfirmationEmail;
 pub use dkim::{DkimKey, DkimKeyError, DkimSignError, DkimSigner};
+pub use erasure::ErasureEmail;
 pub use headers::{KindHeaders, ListUnsubscribe, ListUnsubscribePost, MailKind, UnsubscribeLinks};
 pub use list_id::ListId;
 pub use refusal::{Refusal, Stage};

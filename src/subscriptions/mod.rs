@@ -4,6 +4,8 @@
 pub mod admin;
 mod admin_queries;
 pub mod domain;
+mod leaving;
+mod preferences;
 mod queries;
 mod signup_desk;
 mod signup_intake;
@@ -24,8 +26,15 @@ use crate::telemetry;
 use crate::topics::{self, queries as topic_queries, MembershipSource, Topic, TopicChoice};
 
 pub use domain::{SubscriberEmail, SubscriberName, SubscriberStatus};
+pub use leaving::{Leave, Left};
+pub use preferences::{
+    ErasureLinkError, PersonalData, PreferenceChange, PreferenceError, Preferences, SetTopicsError,
+    TopicPreference, ERASURE_LINK_TTL,
+};
 pub use queries::SubscriberRecord;
-pub use tokens::{ConfirmationToken, LinkKey, TokenSeed, UnsubscribeTarget, UnsubscribeToken};
+pub use tokens::{
+    ConfirmationToken, ErasureToken, LinkKey, TokenSeed, UnsubscribeTarget, UnsubscribeToken,
+};
 
 /// A welcome mail that could not go out within a week is no longer welcome.
 const WELCOME_MAIL_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
@@ -99,6 +108,8 @@ pub enum SubscriptionError {
     Token(#[from] TokenProblem),
     #[error("the unsubscribe link is not one we sent")]
     InvalidUnsubscribeLink,
+    #[error("cannot write the reader's data: {0}")]
+    Export(String),
     #[error("database error: {0}")]
     Store(#[from] sqlx::Error),
 }
@@ -467,40 +478,6 @@ impl Subscriptions {
         let target = self.verify_unsubscribe(raw_token)?;
         let mut conn = self.store.pool().acquire().await?;
         Ok(Self::find_unsubscribe_target(&mut conn, &target).await?)
-    }
-
-    /// Takes the subscriber off the list at once; unsent mail to them is dropped
-    /// and open confirmation links are withdrawn. Doing it twice is harmless.
-    #[tracing::instrument(skip_all)]
-    /// `issue_id` is the issue whose copy the link came in, if it says:
-    /// counted in that issue's report when the reader was sent a copy.
-    pub async fn unsubscribe(
-        &self,
-        raw_token: &str,
-        issue_id: Option<i64>,
-        origin: &RequestOrigin,
-    ) -> Result<(), SubscriptionError> {
-        // Checked before the transaction: a forged link takes no write lock.
-        let target = self.verify_unsubscribe(raw_token)?;
-        let now = now_millis();
-        let mut tx = self.store.begin_write().await?;
-        let Some(subscriber) = Self::find_unsubscribe_target(&mut tx, &target).await? else {
-            return Ok(());
-        };
-        let id = subscriber.id;
-        let left = Self::take_off_list(&mut tx, &subscriber, now).await?;
-        if left {
-            queries::record_event(&mut tx, id, "unsubscribed", origin, now).await?;
-            if let Some(issue_id) = issue_id {
-                crate::reports::Reports::record_unsubscribe(&mut tx, issue_id, id, now).await?;
-            }
-        }
-        tx.commit().await?;
-        if left {
-            self.signals.departed(id);
-            metrics::counter!(telemetry::UNSUBSCRIBES).increment(1);
-        }
-        Ok(())
     }
 
     /// Pending or confirmed → unsubscribed, open confirmation links withdrawn,

@@ -137,6 +137,22 @@ pub async fn make_pending_again(
     Ok(())
 }
 
+/// A reader's own change of name (None: no name).
+pub async fn set_name(
+    conn: &mut AnyConnection,
+    id: i64,
+    name: Option<&SubscriberName>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE subscribers SET name = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(name.map(SubscriberName::as_str))
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn set_status(
     conn: &mut AnyConnection,
     id: i64,

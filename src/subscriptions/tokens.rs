@@ -20,6 +20,8 @@ use crate::config::SecretKey;
 const CONFIRMATION_PURPOSE: &str = "herald confirmation token v1";
 /// Links made from the subscriber's link key.
 const UNSUBSCRIBE_PURPOSE: &str = "herald unsubscribe token v2";
+/// The link of the mail that confirms a reader's "erase me".
+const ERASURE_PURPOSE: &str = "herald erasure link v1";
 /// Links made from the subscriber id, mailed before the link keys.
 const LEGACY_UNSUBSCRIBE_PURPOSE: &str = "herald unsubscribe token v1";
 const LEGACY_ID_BYTES: usize = 8;
@@ -176,6 +178,57 @@ impl UnsubscribeToken {
     }
 }
 
+/// The secret in the link that confirms a reader's "erase me":
+/// `base64url(link key ‖ expiry ‖ tag)`, the tag an HMAC of both under the
+/// secret key. Stateless: nothing is stored, it names no id, it stops
+/// working at its expiry and with the row whose key it holds (so once used).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ErasureToken(String);
+
+impl std::fmt::Debug for ErasureToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ErasureToken([redacted])")
+    }
+}
+
+impl ErasureToken {
+    /// The link for the reader whose row holds `link_key`, good until
+    /// `expires_at` (Unix milliseconds).
+    pub fn new(key: &SecretKey, link_key: &LinkKey, expires_at: i64) -> Self {
+        let mut material =
+            decode_hex(link_key.as_str()).unwrap_or_else(|| link_key.as_str().as_bytes().to_vec());
+        material.extend_from_slice(&expires_at.to_be_bytes());
+        let tag = key.sign(ERASURE_PURPOSE, &material);
+        let mut bytes = material;
+        bytes.extend_from_slice(&tag[..UNSUBSCRIBE_TAG_BYTES]);
+        Self(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// The link key and expiry a genuine token was made for; expired or
+    /// not, the caller judges.
+    pub fn verify(key: &SecretKey, raw: &str) -> Option<(LinkKey, i64)> {
+        let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).ok()?;
+        let split = bytes.len().checked_sub(UNSUBSCRIBE_TAG_BYTES)?;
+        let (material, tag) = bytes.split_at(split);
+        let key_len = material.len().checked_sub(8)?;
+        if key_len == 0 || !key.verify(ERASURE_PURPOSE, material, tag) {
+            return None;
+        }
+        let (link_key, expiry) = material.split_at(key_len);
+        let expires_at = i64::from_be_bytes(expiry.try_into().ok()?);
+        let link_key = if link_key.len() == LINK_KEY_BYTES {
+            crate::config::secret_hex(link_key)
+        } else {
+            String::from_utf8(link_key.to_vec()).ok()?
+        };
+        Some((LinkKey(link_key), expires_at))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Lower-case hex of exactly [`LINK_KEY_BYTES`] bytes, as Herald and the
 /// migration write link keys.
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
@@ -257,6 +310,28 @@ mod tests {
             UnsubscribeToken::verify(&key('a'), &URL_SAFE_NO_PAD.encode(cross)),
             None
         );
+    }
+
+    #[test]
+    fn erasure_links_carry_their_expiry_and_are_no_unsubscribe_links() {
+        let link_key = LinkKey::generate();
+        let token = ErasureToken::new(&key('a'), &link_key, 1_700_000_000_000);
+        assert_eq!(
+            ErasureToken::verify(&key('a'), token.as_str()),
+            Some((link_key.clone(), 1_700_000_000_000))
+        );
+        assert_eq!(ErasureToken::verify(&key('b'), token.as_str()), None);
+        let mut later = URL_SAFE_NO_PAD.decode(token.as_str()).expect("base64");
+        later[LINK_KEY_BYTES] ^= 1;
+        assert_eq!(
+            ErasureToken::verify(&key('a'), &URL_SAFE_NO_PAD.encode(later)),
+            None,
+            "a changed expiry breaks the tag"
+        );
+        // Neither kind of link passes for the other.
+        let unsubscribe = UnsubscribeToken::for_link_key(&key('a'), &link_key);
+        assert_eq!(ErasureToken::verify(&key('a'), unsubscribe.as_str()), None);
+        assert_eq!(UnsubscribeToken::verify(&key('a'), token.as_str()), None);
     }
 
     #[test]

@@ -229,6 +229,66 @@ pub async fn leave_all(conn: &mut AnyConnection, subscriber_id: i64) -> Result<(
     Ok(())
 }
 
+/// The topics a subscriber is in, by name.
+pub async fn of_subscriber(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+) -> Result<Vec<Topic>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM topics t JOIN subscriber_topics m ON m.topic_id = t.id \
+         WHERE m.subscriber_id = $1 ORDER BY lower(t.name), t.id"
+    ))
+    .bind(subscriber_id)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(|row| topic_of(row, false))
+    .collect()
+}
+
+/// A subscriber's memberships: (slug, name, joined_at, source), by slug.
+pub async fn memberships_of(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+) -> Result<Vec<(String, String, i64, String)>, sqlx::Error> {
+    sqlx::query(
+        "SELECT t.slug, t.name, m.joined_at, m.source FROM subscriber_topics m \
+         JOIN topics t ON t.id = m.topic_id WHERE m.subscriber_id = $1 ORDER BY t.slug",
+    )
+    .bind(subscriber_id)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok((
+            row.try_get("slug")?,
+            row.try_get("name")?,
+            row.try_get("joined_at")?,
+            row.try_get("source")?,
+        ))
+    })
+    .collect()
+}
+
+/// Takes a subscriber out of `topic_ids`; returns how many they were in.
+pub async fn leave(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+    topic_ids: &[i64],
+) -> Result<u64, sqlx::Error> {
+    let mut left = 0;
+    for topic_id in topic_ids {
+        left +=
+            sqlx::query("DELETE FROM subscriber_topics WHERE subscriber_id = $1 AND topic_id = $2")
+                .bind(subscriber_id)
+                .bind(*topic_id)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+    }
+    Ok(left)
+}
+
 /// The slugs of a subscriber's topics, alphabetical.
 pub async fn slugs_of(
     conn: &mut AnyConnection,

@@ -11,6 +11,7 @@ mod health;
 mod origin;
 pub(crate) mod outage;
 mod pages;
+mod preferences;
 mod rate_limit;
 mod request_log;
 mod signup;
@@ -110,6 +111,12 @@ pub fn routes(cfg: &mut web::ServiceConfig, cors_origins: &[String]) {
         .service(confirm::confirm)
         .service(unsubscribe::unsubscribe_page)
         .service(unsubscribe::unsubscribe)
+        .service(preferences::preferences_page)
+        .service(preferences::save_preferences)
+        .service(preferences::download_data)
+        .service(preferences::request_erasure)
+        .service(preferences::erasure_page)
+        .service(preferences::erase)
         .service(health::health)
         .service(health::metrics)
         .service(health::stylesheet)

@@ -247,6 +247,12 @@ pub struct UnsubscribePage<'a> {
     pub token: &'a str,
     /// The issue whose copy the link came in, carried to the POST.
     pub issue: Option<i64>,
+    /// The button leaves everything (`&all=1` on the POST).
+    pub all: bool,
+    /// The topics the button leaves, `“Daily”`; none: everything.
+    pub leaving: Option<String>,
+    /// The issue's topics, which the reader left already.
+    pub already_left: Option<String>,
     /// The link came in an editor's test copy: the page says that
     /// unsubscribing here changes nothing.
     pub test_copy: bool,

@@ -588,6 +588,21 @@ async fn every_api_route_checks_the_token_and_is_documented(backend: Backend) {
             None,
             AdminToken,
         ),
+        // A reader's topics are part of the subscriber: admin tokens only.
+        (
+            Method::GET,
+            "/api/v1/subscribers/{id}/topics",
+            format!("/api/v1/subscribers/{subscriber}/topics"),
+            None,
+            AdminToken,
+        ),
+        (
+            Method::PUT,
+            "/api/v1/subscribers/{id}/topics",
+            format!("/api/v1/subscribers/{subscriber}/topics"),
+            Some(json!({"topics": ["newsletter"]})),
+            AdminToken,
+        ),
         // The suppression list holds readers' addresses: admin tokens only.
         (
             Method::GET,

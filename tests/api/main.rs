@@ -21,6 +21,7 @@ mod mail_filters;
 mod mailbox;
 mod metrics;
 mod outbox;
+mod preferences;
 mod sending;
 mod signup;
 mod smtp_pool;

@@ -119,7 +119,7 @@ async fn the_unsubscribe_page_shows_one_button_and_changes_nothing(backend: Back
     let page = response.text().await.expect("body");
     assert!(page.contains("leaving@example.com"));
     assert_eq!(page.matches("<button").count(), 1);
-    assert!(page.contains(">Unsubscribe</button>"));
+    assert!(page.contains(">Leave everything</button>"));
     assert_eq!(
         app.subscriber_status("leaving@example.com")
             .await

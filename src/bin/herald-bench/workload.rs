@@ -259,6 +259,7 @@ fn unsaved(content: &IssueContent) -> Issue {
         updated_at: 0,
         sent_at: None,
         renderings: Renderings::default(),
+        topics: Vec::new(),
     }
 }
 
@@ -277,6 +278,7 @@ fn one_message_bytes(rendered: &RenderedIssue, identity: &MailIdentity) -> anyho
             to: recipient(&reader.email, reader.name.as_ref()),
             subscriber_id: 123_456,
             unsubscribe_url: &unsubscribe_url,
+            token: token.as_str(),
             unsubscribe_mailto: None,
         },
     )?;

@@ -316,6 +316,35 @@ pub async fn cancel_for_subscriber(
     .rows_affected())
 }
 
+/// Cancels what is still queued for a subscriber of issues none of whose
+/// topics they are in any more (they left some topics, in the caller's
+/// transaction); returns those issues, for the copies workers hold now.
+pub async fn cancel_outside_topics(
+    conn: &mut AnyConnection,
+    subscriber_id: i64,
+    why: &str,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let rows = sqlx::query(
+        "UPDATE deliveries SET status = 'cancelled', reply = $2 \
+         WHERE subscriber_id = $1 AND status = 'queued' \
+           AND NOT EXISTS (SELECT 1 FROM subscriber_topics m \
+               JOIN issue_topics it ON it.topic_id = m.topic_id \
+               WHERE it.issue_id = deliveries.issue_id AND m.subscriber_id = $1) \
+         RETURNING issue_id",
+    )
+    .bind(subscriber_id)
+    .bind(why)
+    .fetch_all(conn)
+    .await?;
+    let mut issues: Vec<i64> = rows
+        .iter()
+        .map(|row| row.try_get("issue_id"))
+        .collect::<Result<_, _>>()?;
+    issues.sort_unstable();
+    issues.dedup();
+    Ok(issues)
+}
+
 /// Cancels every delivery of an issue still queued.
 pub async fn cancel_for_issue(conn: &mut AnyConnection, issue_id: i64) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(

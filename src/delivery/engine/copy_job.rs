@@ -88,6 +88,9 @@ impl Engine {
         }
         if delivery.subscriber_status.as_deref() != Some("confirmed")
             || self.signals.has_departed(delivery.subscriber_id)
+            || self
+                .signals
+                .has_left(delivery.subscriber_id, job.issue.issue_id())
         {
             return Some(Outcome::Cancelled {
                 why: "the subscriber left",
@@ -109,7 +112,8 @@ impl Engine {
                 error: "the subscriber has no link key for an unsubscribe link".to_owned(),
             });
         };
-        let unsubscribe_url = self.copy_unsubscribe_url(&link_key, job.issue.issue_id());
+        let token = self.subscriptions.unsubscribe_token(&link_key);
+        let unsubscribe_url = self.copy_unsubscribe_url(token.as_str(), job.issue.issue_id());
         let unsubscribe_mailto = self.unsubscribe_mailto(delivery.subscriber_id);
         let copy = job.issue.copy(
             &self.settings.identity,
@@ -118,6 +122,7 @@ impl Engine {
                 to,
                 subscriber_id: delivery.subscriber_id,
                 unsubscribe_url: &unsubscribe_url,
+                token: token.as_str(),
                 unsubscribe_mailto: unsubscribe_mailto.as_deref(),
             },
         );
@@ -150,8 +155,13 @@ impl Engine {
         if !self.wait_for_rate().await {
             return Some(Outcome::Released);
         }
-        // The last moment: a reader who left while this copy waited gets nothing.
-        if self.signals.has_departed(delivery.subscriber_id) {
+        // The last moment: a reader who left (the list, or every topic of
+        // the issue) while this copy waited gets nothing.
+        if self.signals.has_departed(delivery.subscriber_id)
+            || self
+                .signals
+                .has_left(delivery.subscriber_id, job.issue.issue_id())
+        {
             return Some(Outcome::Cancelled {
                 why: "the subscriber left",
             });

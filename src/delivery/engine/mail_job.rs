@@ -7,9 +7,11 @@ use super::mail_recorder::{MailRecord, Written};
 use super::Engine;
 use crate::bounces::{message_id_for, ReturnTarget};
 use crate::delivery::outbox::{ClaimedMail, MailKind};
-use crate::mail::{ConfirmationEmail, SendError, WelcomeEmail};
+use crate::mail::{ConfirmationEmail, ErasureEmail, SendError, WelcomeEmail};
 use crate::store::{millis, now_millis};
-use crate::subscriptions::{SubscriberEmail, SubscriberName, SubscriberStatus, TokenSeed};
+use crate::subscriptions::{
+    ErasureToken, SubscriberEmail, SubscriberName, SubscriberStatus, TokenSeed,
+};
 use crate::telemetry;
 
 /// The longest wait between tries at recording an outcome the database
@@ -133,10 +135,12 @@ impl Engine {
             .as_ref()
             .ok_or_else(|| AttemptError::Undeliverable("subscriber was deleted".into()))?;
         let wanted_status = match kind {
-            MailKind::Confirmation => SubscriberStatus::Pending,
-            MailKind::Welcome => SubscriberStatus::Confirmed,
+            MailKind::Confirmation => Some(SubscriberStatus::Pending),
+            MailKind::Welcome => Some(SubscriberStatus::Confirmed),
+            // Whoever is on record may be erased, on the list or not.
+            MailKind::Erasure => None,
         };
-        if subscriber.status != wanted_status {
+        if wanted_status.is_some_and(|wanted| subscriber.status != wanted) {
             return Err(AttemptError::Undeliverable(format!(
                 "subscriber is {} now; the {} mail no longer applies",
                 subscriber.status,
@@ -153,7 +157,8 @@ impl Engine {
         let subscriber_id = mail.subscriber_id;
         let target = match kind {
             MailKind::Confirmation => ReturnTarget::Confirmation { subscriber_id },
-            MailKind::Welcome => ReturnTarget::Welcome { subscriber_id },
+            // A bounce of it says what a welcome's would: the address is dead.
+            MailKind::Welcome | MailKind::Erasure => ReturnTarget::Welcome { subscriber_id },
         };
         let message_id = message_id_for(&self.key, target, &identity.sender_domain());
         let message = match kind {
@@ -194,6 +199,23 @@ impl Engine {
                     message_id,
                     unsubscribe_url: &unsubscribe_url,
                     unsubscribe_mailto: unsubscribe_mailto.as_deref(),
+                }
+                .build(identity)
+            }
+            MailKind::Erasure => {
+                let link_key = subscriber.link_key.as_ref().ok_or_else(|| {
+                    AttemptError::Undeliverable("the subscriber has no link key".into())
+                })?;
+                // The link expires with the mail: one date for both.
+                let token = ErasureToken::new(&self.key, link_key, mail.expires_at);
+                let erase_url = identity
+                    .site_url
+                    .join(&format!("/preferences/erasure?token={}", token.as_str()));
+                ErasureEmail {
+                    to: &email,
+                    name: name.as_ref(),
+                    message_id,
+                    erase_url: &erase_url,
                 }
                 .build(identity)
             }

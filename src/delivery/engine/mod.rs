@@ -487,10 +487,14 @@ impl Engine {
             .map(|address| address.to_string())
     }
 
-    /// The unsubscribe link of a reader's copy of `issue_id`: it names the
-    /// issue, so the issue's report counts who left from it.
-    fn copy_unsubscribe_url(&self, link_key: &LinkKey, issue_id: i64) -> String {
-        format!("{}&issue={issue_id}", self.unsubscribe_url(link_key))
+    /// The one-click unsubscribe link of a reader's copy of `issue_id`, from
+    /// their token: it names the issue, so that it leaves the issue's topics
+    /// and the issue's report counts who left from it.
+    fn copy_unsubscribe_url(&self, token: &str, issue_id: i64) -> String {
+        self.settings
+            .identity
+            .site_url
+            .join(&format!("/unsubscribe?token={token}&issue={issue_id}"))
     }
 
     fn unsubscribe_url(&self, link_key: &LinkKey) -> String {

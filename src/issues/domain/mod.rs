@@ -273,6 +273,9 @@ pub struct Issue {
     pub sent_at: Option<i64>,
     /// The intro and summaries as rendered when saved.
     pub renderings: Renderings,
+    /// The topics it goes to, by name: its footer offers to leave them, and
+    /// the oldest of them names its `List-Id`. Empty for an issue never stored.
+    pub topics: Vec<crate::topics::Topic>,
 }
 
 impl Issue {

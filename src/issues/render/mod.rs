@@ -3,8 +3,9 @@
 //! previews is what readers get.
 //!
 //! An issue is rendered once per send with a fixed placeholder where the
-//! reader's unsubscribe link goes; `RenderedIssue::personalize` swaps in each
-//! reader's link without rendering again.
+//! reader's link token goes (in the footer's three links: leave the issue's
+//! topics, leave everything, the preference centre); `RenderedIssue::personalize`
+//! swaps in each reader's token without rendering again.
 
 mod markdown;
 mod wrap;
@@ -16,9 +17,12 @@ pub use wrap::{fits as text_fits, wrap_text, TEXT_WIDTH};
 use super::domain::{Issue, MarkdownRendering, Subject};
 use crate::mail::MailIdentity;
 
-/// Stands for the reader's unsubscribe URL in a rendered issue. The `.invalid`
-/// top-level domain (RFC 2606) can never be a real address.
-pub const UNSUBSCRIBE_PLACEHOLDER: &str = "https://unsubscribe.invalid/herald-placeholder";
+/// Stands for the reader's link token (their unsubscribe token, which the
+/// preference centre takes too) in a rendered issue: one per-reader piece
+/// for the footer's three links. Letters, digits and hyphens, which neither
+/// askama, CSS inlining nor quoted-printable change, and which no real token
+/// (base64url) is.
+pub const TOKEN_PLACEHOLDER: &str = "HERALD-READER-TOKEN-PLACEHOLDER";
 
 /// Gmail clips a message whose HTML passes about 102 KB, hiding the rest
 /// (and the unsubscribe link) behind "View entire message"; warn a little before.
@@ -129,12 +133,61 @@ impl IssueView {
     }
 }
 
+/// The footer's links, with the placeholder for the reader's token.
+#[derive(Debug, Clone)]
+struct FooterLinks {
+    /// One click leaves the issue's topics (`&issue=N`).
+    leave_topics: String,
+    /// Leaves every topic: unsubscribed altogether (`&all=1`).
+    leave_all: String,
+    preferences: String,
+    /// `“Daily” and “Weekly”`, or `this newsletter` for an issue not stored.
+    topics_label: String,
+}
+
+impl FooterLinks {
+    fn of(issue: &Issue, identity: &MailIdentity) -> Self {
+        let link = |path: &str| identity.site_url.join(path);
+        Self {
+            leave_topics: link(&format!(
+                "/unsubscribe?token={TOKEN_PLACEHOLDER}&issue={}",
+                issue.id
+            )),
+            leave_all: link(&format!("/unsubscribe?token={TOKEN_PLACEHOLDER}&all=1")),
+            preferences: link(&format!("/preferences?token={TOKEN_PLACEHOLDER}")),
+            topics_label: topics_label(issue.topics.iter().map(|topic| topic.name.as_str())),
+        }
+    }
+
+    /// The links as they go into `href="…"`: `&` as `&amp;`.
+    fn escaped(&self) -> Self {
+        Self {
+            leave_topics: escape_attribute(&self.leave_topics),
+            leave_all: escape_attribute(&self.leave_all),
+            preferences: escape_attribute(&self.preferences),
+            topics_label: self.topics_label.clone(),
+        }
+    }
+}
+
+/// `“Daily”`, `“Daily” and “Weekly”`, `“A”, “B” and “C”`; `this newsletter`
+/// when there are none.
+pub fn topics_label<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let quoted: Vec<String> = names.map(|name| format!("“{name}”")).collect();
+    match quoted.as_slice() {
+        [] => "this newsletter".to_owned(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "email/issue.html")]
 struct HtmlPart<'a> {
     issue: &'a IssueView,
     identity: &'a MailIdentity,
-    unsubscribe_url: &'a str,
+    /// Attribute-escaped: the template writes them as they are.
+    links: &'a FooterLinks,
     web_url: &'a str,
     preheader_filler: String,
 }
@@ -144,20 +197,28 @@ struct HtmlPart<'a> {
 struct TextPart<'a> {
     issue: &'a IssueView,
     identity: &'a MailIdentity,
-    unsubscribe_url: &'a str,
+    links: &'a FooterLinks,
     web_url: &'a str,
     underline: String,
 }
 
+/// The topic whose `List-Id` an issue's copies carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListTopic {
+    pub slug: String,
+    pub name: String,
+}
+
 /// Both parts of an issue, with the placeholder where each reader's
-/// unsubscribe link goes.
+/// token goes.
 #[derive(Debug, Clone)]
 pub struct RenderedIssue {
     subject: Subject,
-    /// The HTML split at each placeholder; personalising joins it with the link.
+    /// The HTML split at each placeholder; personalising joins it with the token.
     html_parts: Vec<String>,
     text_parts: Vec<String>,
     html_bytes: usize,
+    list_topic: Option<ListTopic>,
 }
 
 impl RenderedIssue {
@@ -165,10 +226,11 @@ impl RenderedIssue {
     pub fn render(issue: &Issue, identity: &MailIdentity) -> Result<Self, RenderError> {
         let view = IssueView::of(issue);
         let web_url = identity.site_url.join(&format!("/issues/{}", issue.id));
+        let links = FooterLinks::of(issue, identity);
         let html = HtmlPart {
             issue: &view,
             identity,
-            unsubscribe_url: UNSUBSCRIBE_PLACEHOLDER,
+            links: &links.escaped(),
             web_url: &web_url,
             preheader_filler: PREHEADER_FILLER.repeat(60),
         }
@@ -181,7 +243,7 @@ impl RenderedIssue {
         let text = TextPart {
             issue: &view,
             identity,
-            unsubscribe_url: UNSUBSCRIBE_PLACEHOLDER,
+            links: &links,
             web_url: &web_url,
             underline: "=".repeat(view.subject.chars().count().min(TEXT_WIDTH)),
         }
@@ -190,15 +252,25 @@ impl RenderedIssue {
         Ok(Self {
             subject: issue.header.subject.clone(),
             html_bytes: html.len(),
-            html_parts: html
-                .split(UNSUBSCRIBE_PLACEHOLDER)
-                .map(str::to_owned)
-                .collect(),
-            text_parts: text
-                .split(UNSUBSCRIBE_PLACEHOLDER)
-                .map(str::to_owned)
-                .collect(),
+            html_parts: html.split(TOKEN_PLACEHOLDER).map(str::to_owned).collect(),
+            text_parts: text.split(TOKEN_PLACEHOLDER).map(str::to_owned).collect(),
+            // The oldest topic: an issue to the first topic there was (the
+            // default one of an upgraded site) keeps the site's List-Id.
+            list_topic: issue
+                .topics
+                .iter()
+                .min_by_key(|topic| topic.id)
+                .map(|topic| ListTopic {
+                    slug: topic.slug.to_string(),
+                    name: topic.name.clone(),
+                }),
         })
+    }
+
+    /// The topic whose `List-Id` the copies carry: the oldest the issue
+    /// goes to; none for an issue never stored (the site's List-Id).
+    pub fn list_topic(&self) -> Option<&ListTopic> {
+        self.list_topic.as_ref()
     }
 
     /// `render` on a blocking thread: the largest issue takes tens of
@@ -228,22 +300,22 @@ impl RenderedIssue {
         self.html_bytes > HTML_WARNING_BYTES
     }
 
-    /// The HTML split at each place the reader's unsubscribe link goes.
+    /// The HTML split at each place the reader's token goes.
     pub fn html_parts(&self) -> &[String] {
         &self.html_parts
     }
 
-    /// The plain text split at each place the reader's unsubscribe link goes.
+    /// The plain text split at each place the reader's token goes.
     pub fn text_parts(&self) -> &[String] {
         &self.text_parts
     }
 
-    /// (HTML, text) for one reader, with their unsubscribe link in place.
-    pub fn personalize(&self, unsubscribe_url: &str) -> (String, String) {
-        let in_html = escape_attribute(unsubscribe_url);
+    /// (HTML, text) for one reader, with their token in place.
+    pub fn personalize(&self, token: &str) -> (String, String) {
+        let in_html = escape_attribute(token);
         (
             self.html_parts.join(in_html.as_str()),
-            self.text_parts.join(unsubscribe_url),
+            self.text_parts.join(token),
         )
     }
 }

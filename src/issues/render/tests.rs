@@ -66,6 +66,7 @@ pub(crate) fn issue(header: HeaderInput, items: Vec<ItemInput>) -> Issue {
         updated_at: 0,
         sent_at: None,
         renderings: Renderings::default(),
+        topics: Vec::new(),
     }
 }
 
@@ -96,10 +97,10 @@ fn sample_issue() -> Issue {
 #[test]
 fn the_html_part_is_a_600px_table_layout_with_inlined_css() {
     let rendered = RenderedIssue::render(&sample_issue(), &identity()).expect("renders");
-    let (html, _) = rendered.personalize("https://herald.example/unsubscribe?token=abc&x=1");
+    let (html, _) = rendered.personalize("abc");
     if let Ok(path) = std::env::var("HERALD_WRITE_SAMPLE") {
         std::fs::write(&path, &html).expect("write the sample");
-        let (_, text) = rendered.personalize("https://herald.example/unsubscribe?token=abc&x=1");
+        let (_, text) = rendered.personalize("abc");
         std::fs::write(format!("{path}.txt"), text).expect("write the sample");
     }
     assert!(html.starts_with("<!DOCTYPE html>"), "{}", &html[..80]);
@@ -157,9 +158,15 @@ fn the_html_part_is_a_600px_table_layout_with_inlined_css() {
     ));
     // True for imported readers too: they did not sign up and confirm.
     assert!(!html.contains("and confirmed your address"));
-    assert!(html.contains(r#"href="https://herald.example/unsubscribe?token=abc&amp;x=1""#));
+    // The footer's three links share the reader's one token.
+    assert!(html.contains(r#"href="https://herald.example/unsubscribe?token=abc&amp;issue=7""#));
+    assert!(html.contains(">Leave this newsletter</a> with one click"));
+    assert!(html.contains(r#"href="https://herald.example/unsubscribe?token=abc&amp;all=1""#));
+    assert!(html.contains(">Leave everything from The Daily Herald</a>"));
+    assert!(html.contains(r#"href="https://herald.example/preferences?token=abc""#));
+    assert!(html.contains(">Manage your preferences</a>"));
     assert!(html.contains(r#"href="https://herald.example/issues/7""#));
-    assert!(!html.contains(UNSUBSCRIBE_PLACEHOLDER));
+    assert!(!html.contains(TOKEN_PLACEHOLDER));
     assert!(rendered.html_bytes() > 5_000 && !rendered.is_too_big_for_gmail());
 }
 
@@ -195,7 +202,7 @@ pub(crate) fn assert_inert(html: &str) {
 #[test]
 fn nothing_executable_survives_in_either_part() {
     let rendered = RenderedIssue::render(&sample_issue(), &identity()).expect("renders");
-    let (html, text) = rendered.personalize("https://herald.example/unsubscribe?token=abc");
+    let (html, text) = rendered.personalize("abc");
     assert_inert(&html);
     // Typed text is shown as text, escaped.
     assert!(
@@ -212,11 +219,9 @@ fn nothing_executable_survives_in_either_part() {
 #[test]
 fn the_text_part_is_wrapped_at_78_columns_with_links_written_out() {
     let rendered = RenderedIssue::render(&sample_issue(), &identity()).expect("renders");
-    let url = format!(
-        "https://herald.example/unsubscribe?token={}",
-        "t".repeat(90)
-    );
-    let (_, text) = rendered.personalize(&url);
+    let token = "t".repeat(90);
+    let url = format!("https://herald.example/unsubscribe?token={token}&issue=7");
+    let (_, text) = rendered.personalize(&token);
     assert!(text_fits(&text), "{text}");
     assert!(text
         .lines()
@@ -231,20 +236,39 @@ fn the_text_part_is_wrapped_at_78_columns_with_links_written_out() {
     assert!(text.contains(
         "1. Russian military have arrived in Venezuela but will not take part in\n   military operations\n   CTM News · 28 March 2019\n   https://ctmnews.example/2019/03/28/russian-military-venezuela\n"
     ), "{text}");
-    assert!(text.contains(&format!("To unsubscribe, open this link:\n{url}\n")));
+    assert!(text.contains(&format!(
+        "To leave this newsletter with one click, open this link:\n{url}\n"
+    )));
+    assert!(text.contains(&format!(
+        "To leave everything from The Daily Herald:\nhttps://herald.example/unsubscribe?token={token}&all=1\n"
+    )));
+    assert!(text.contains(&format!(
+        "https://herald.example/preferences?token={token}\n"
+    )));
     assert!(text.contains("\n-- \nThe Daily Herald\n1 Test Street, Testville"));
-    assert!(!text.contains(UNSUBSCRIBE_PLACEHOLDER));
+    assert!(!text.contains(TOKEN_PLACEHOLDER));
 }
 
 #[test]
-fn personalising_changes_only_the_unsubscribe_link() {
+fn personalising_changes_only_the_readers_token() {
     let rendered = RenderedIssue::render(&sample_issue(), &identity()).expect("renders");
-    let (html_a, text_a) = rendered.personalize("https://herald.example/unsubscribe?token=a");
-    let (html_b, text_b) = rendered.personalize("https://herald.example/unsubscribe?token=b");
+    let (html_a, text_a) = rendered.personalize("a");
+    let (html_b, text_b) = rendered.personalize("b");
     assert_eq!(html_a.replace("token=a", "token=b"), html_b);
     assert_eq!(text_a.replace("token=a", "token=b"), text_b);
-    assert_eq!(html_a.matches("token=a").count(), 1);
-    assert_eq!(text_a.matches("token=a").count(), 1);
+    // Leave the topics, leave everything, the preference centre.
+    assert_eq!(html_a.matches("token=a").count(), 3);
+    assert_eq!(text_a.matches("token=a").count(), 3);
+}
+
+#[test]
+fn topics_are_named_in_the_footer() {
+    assert_eq!(topics_label([].into_iter()), "this newsletter");
+    assert_eq!(topics_label(["Daily"].into_iter()), "“Daily”");
+    assert_eq!(
+        topics_label(["A", "B", "C"].into_iter()),
+        "“A”, “B” and “C”"
+    );
 }
 
 #[test]

@@ -32,6 +32,10 @@ impl HistoryEntry {
             "confirmation_resent" => "Confirmation mail sent again",
             "topics_added" => "Added topics (signed up again while confirmed)",
             "fields_changed" => "Custom fields changed",
+            "topics_joined" => "Joined topics (preference centre)",
+            "topics_left" => "Left topics",
+            "name_changed" => "Changed their name (preference centre)",
+            "erasure_requested" => "Asked to be erased (mail with a link sent)",
             other => other,
         }
     }

@@ -27,6 +27,11 @@ impl ApiCaller {
         }
     }
 
+    /// `API token #3`, as the audit log names it.
+    pub fn actor_label(&self) -> String {
+        format!("API token #{}", self.0.token_id)
+    }
+
     /// Refuses with 403 unless the token is an admin token.
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.is_admin() {

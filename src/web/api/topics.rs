@@ -9,6 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::{json_body, ApiCaller, ApiError, ErrorBody};
 use crate::store::timestamps;
+use crate::subscriptions::SetTopicsError;
 use crate::topics::{Topic as StoredTopic, TopicDefinition, TopicError};
 use crate::web::AppState;
 
@@ -17,7 +18,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(create_topic)
         .service(get_topic)
         .service(update_topic)
-        .service(delete_topic);
+        .service(delete_topic)
+        .service(subscriber_topics)
+        .service(set_subscriber_topics);
 }
 
 /// A topic.
@@ -255,4 +258,90 @@ async fn delete_topic(
     let id = topic_id(&id)?;
     state.topics.delete(id).await.map_err(from_topic_error)?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The topics a subscriber is in, by slug.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SubscriberTopics {
+    /// Slugs, alphabetical; in a PUT, at least one (public or private).
+    pub topics: Vec<String>,
+}
+
+fn subscriber_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::NotFound(SetTopicsError::NotFound.to_string()))
+}
+
+/// The topics a subscriber is in. Admin tokens only, as reading a subscriber is.
+#[utoipa::path(
+    tag = "topics",
+    params(("id" = i64, Path, description = "Subscriber id")),
+    responses(
+        (status = 200, description = "Their topics", body = SubscriberTopics),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Needs an admin token", body = ErrorBody),
+        (status = 404, description = "No such subscriber", body = ErrorBody),
+    )
+)]
+#[get("/subscribers/{id}/topics")]
+#[tracing::instrument(name = "api_subscriber_topics", skip_all)]
+async fn subscriber_topics(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<web::Json<SubscriberTopics>, ApiError> {
+    caller.require_admin()?;
+    let slugs = state
+        .subscriptions
+        .topics_of(subscriber_id(&id)?)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(SetTopicsError::NotFound.to_string()))?;
+    Ok(web::Json(SubscriberTopics {
+        topics: slugs.iter().map(ToString::to_string).collect(),
+    }))
+}
+
+/// Sets the topics a subscriber is in to exactly these (public or
+/// private); no confirmation mail. Each change is an event in their history
+/// naming the token. To take a reader off the list, unsubscribe them (an
+/// empty list is refused). Admin tokens only.
+#[utoipa::path(
+    tag = "topics",
+    params(("id" = i64, Path, description = "Subscriber id")),
+    request_body = SubscriberTopics,
+    responses(
+        (status = 200, description = "Saved; their topics now", body = SubscriberTopics),
+        (status = 400, description = "The body is not JSON of this shape", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Needs an admin token", body = ErrorBody),
+        (status = 404, description = "No such subscriber", body = ErrorBody),
+        (status = 422, description = "No topic, or slugs that name none (`field`: `topics`)", body = ErrorBody),
+    )
+)]
+#[put("/subscribers/{id}/topics")]
+#[tracing::instrument(name = "api_set_subscriber_topics", skip_all)]
+async fn set_subscriber_topics(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<web::Json<SubscriberTopics>, ApiError> {
+    caller.require_admin()?;
+    let id = subscriber_id(&id)?;
+    let body: SubscriberTopics = json_body(&body, "{\"topics\": [slugs]}")?;
+    let note = format!("by {}", caller.actor_label());
+    let slugs = state
+        .subscriptions
+        .set_topics(id, &body.topics, &note)
+        .await
+        .map_err(|error| match error {
+            SetTopicsError::NotFound => ApiError::NotFound(error.to_string()),
+            SetTopicsError::Unknown(_) | SetTopicsError::Empty => {
+                ApiError::invalid("topics", error)
+            }
+            SetTopicsError::Store(error) => error.into(),
+        })?;
+    Ok(web::Json(SubscriberTopics {
+        topics: slugs.iter().map(ToString::to_string).collect(),
+    }))
 }

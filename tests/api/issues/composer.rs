@@ -268,7 +268,10 @@ async fn a_test_copy_arrives_with_both_parts(backend: Backend) {
         message_id.starts_with(&format!("<issue-{id}.")) && message_id.ends_with("@localhost>"),
         "{message_id}"
     );
-    assert!(mail.html.contains(&unsubscribe) && mail.text.contains(&unsubscribe));
+    // In HTML the `&` before `issue=` is written `&amp;`.
+    assert!(
+        mail.html.contains(&unsubscribe.replace('&', "&amp;")) && mail.text.contains(&unsubscribe)
+    );
     let page = app.get(&unsubscribe).await;
     assert_eq!(page.status(), 200);
     assert!(page
@@ -285,7 +288,7 @@ async fn a_test_copy_arrives_with_both_parts(backend: Backend) {
         .await
         .expect("page")
         .contains("This was a test copy: nothing changed"));
-    assert!(!mail.html.contains("unsubscribe.invalid"));
+    assert!(!mail.html.contains("HERALD-READER-TOKEN-PLACEHOLDER"));
 }
 
 async fn a_test_send_to_a_bad_address_or_refused_by_smtp_is_reported(backend: Backend) {

@@ -105,11 +105,12 @@ async fn every_kind_of_mail_says_what_it_is_in_its_headers() {
         header(&mails.test_copy, "Message-ID"),
         header(&mails.issue_copy, "Message-ID")
     );
-    let reader_link = mails.issue_copy.unsubscribe_link(PUBLIC_URL);
-    let test_link = mails.test_copy.unsubscribe_link(PUBLIC_URL);
+    // The three links of the footer differ by the reader's token only.
+    let reader_token = crate::support::token_of(&mails.issue_copy.unsubscribe_link(PUBLIC_URL));
+    let test_token = crate::support::token_of(&mails.test_copy.unsubscribe_link(PUBLIC_URL));
     assert_eq!(
-        mails.test_copy.text.replace(&test_link, "LINK"),
-        mails.issue_copy.text.replace(&reader_link, "LINK")
+        mails.test_copy.text.replace(&test_token, "TOKEN"),
+        mails.issue_copy.text.replace(&reader_token, "TOKEN")
     );
     assert_eq!(mails.issue_copy.rcpt_to, [READER_ADDRESS_ASCII]);
 }

@@ -45,10 +45,8 @@ struct Outcome {
     to_error: Option<String>,
 }
 
-/// The preview shows what a reader gets; its unsubscribe link is a dummy.
-fn preview_unsubscribe_url(state: &AppState) -> String {
-    state.identity.site_url.join("/unsubscribe?token=preview")
-}
+/// The preview shows what a reader gets; the token in its footer's links is a dummy.
+const PREVIEW_TOKEN: &str = "preview";
 
 async fn render_preview(
     state: &AppState,
@@ -65,7 +63,7 @@ async fn render_preview(
     let rendered = RenderedIssue::render_blocking(&issue, &state.identity)
         .await
         .map_err(|e| PageError::Internal(format!("cannot render issue {id}: {e}")))?;
-    let (_, text) = rendered.personalize(&preview_unsubscribe_url(state));
+    let (_, text) = rendered.personalize(PREVIEW_TOKEN);
     let (from, reply_to) = crate::web::admin::checklist::sender_lines(state);
     let Outcome { error, to_error } = outcome;
     let page = PreviewPage {
@@ -122,7 +120,7 @@ pub(super) async fn preview_document(
     let rendered = RenderedIssue::render_blocking(&issue, &state.identity)
         .await
         .map_err(|e| PageError::Internal(format!("cannot render issue {}: {e}", *id)))?;
-    let (html_part, _) = rendered.personalize(&preview_unsubscribe_url(&state));
+    let (html_part, _) = rendered.personalize(PREVIEW_TOKEN);
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
