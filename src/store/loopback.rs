@@ -2,11 +2,13 @@
 //! for TLS.
 //!
 //! libpq's default, `sslmode=prefer`, wraps even a loopback connection in TLS,
-//! which protects nothing the kernel does not already protect and cost about
-//! 12 % of the CPU a sent copy takes (Herald and PostgreSQL together: 414 and
-//! 422 µs a copy without TLS, 497 and 455 µs with it; `herald-bench --database
-//! 'postgres://…/test?sslmode=allow'`, 2026-11-29). `sslmode=allow` (plain
-//! first, TLS if the server insists) would be the right setting, but sqlx
+//! which protects nothing the kernel does not already protect and costs both
+//! sides CPU on every statement: a sixteenth of PostgreSQL's samples in a
+//! profile of a send (docs/performance.md). An A/B of the send with
+//! `herald-bench --database` (three pairs, 2026-11-29, helpers building
+//! beside it) could not tell the two apart from noise, so this is kept for
+//! the work it removes, not for a figure. `sslmode=allow` (plain first, TLS
+//! if the server insists) would be the right setting, but sqlx
 //! treats it as `disable`. So Herald does what `allow` means itself: where the
 //! URL names a loopback host and no `sslmode`, and `PGSSLMODE` is not set, it
 //! tries plain text first and falls back to the URL as written.

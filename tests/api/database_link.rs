@@ -1,6 +1,6 @@
 //! How Herald talks to PostgreSQL on the same machine: without TLS unless the
-//! URL asks for it (the encryption cost a twelfth of a send's CPU and
-//! protected nothing), and with TLS when it does.
+//! URL asks for it (over loopback the encryption protects nothing), and with
+//! TLS when it does.
 
 use herald::store::Store;
 use sqlx::Row;
