@@ -37,6 +37,9 @@ mod composer;
 #[path = "browser/import.rs"]
 mod import;
 
+#[path = "browser/preferences.rs"]
+mod preferences;
+
 use driver::{xpath_literal, Browser};
 use herald::accounts::Role;
 use support::admin::TEST_PASSWORD;

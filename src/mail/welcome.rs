@@ -12,6 +12,7 @@ struct Content<'a> {
     greeting_name: Option<&'a str>,
     email: &'a str,
     unsubscribe_url: &'a str,
+    preferences_url: &'a str,
 }
 
 #[derive(Template)]
@@ -33,6 +34,8 @@ pub struct WelcomeEmail<'a> {
     /// (`crate::bounces::message_id_for`); a random one when `None`.
     pub message_id: Option<String>,
     pub unsubscribe_url: &'a str,
+    /// The reader's preference centre: topics, name, their data.
+    pub preferences_url: &'a str,
     /// The `mailto:` unsubscribe address, when the bounce mailbox is set.
     pub unsubscribe_mailto: Option<&'a str>,
 }
@@ -44,6 +47,7 @@ impl WelcomeEmail<'_> {
             greeting_name: self.name.map(SubscriberName::as_str),
             email: self.to.as_str(),
             unsubscribe_url: self.unsubscribe_url,
+            preferences_url: self.preferences_url,
         };
         let message = identity
             .message_to_with_id(

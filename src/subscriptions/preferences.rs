@@ -321,6 +321,9 @@ pub struct Profile {
     pub name: Option<String>,
     pub status: String,
     pub subscribed_since: String,
+    /// Every custom field they have a value in, internal ones too: article
+    /// 15 covers all that is held about them.
+    pub fields: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -398,6 +401,19 @@ impl Subscriptions {
                     .collect(),
             })
             .collect();
+        let all_fields = crate::fields::queries::list(&mut conn, false).await?;
+        let fields = crate::fields::values_of(
+            &mut conn,
+            self.store.dialect(),
+            &all_fields,
+            &[subscriber.id],
+        )
+        .await?
+        .remove(&subscriber.id)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(field, value)| Some((field.key().to_string(), value?.to_json())))
+        .collect();
         let issues_received =
             deliveries::for_subscriber(&mut conn, subscriber.id, MAX_ISSUES_EXPORTED)
                 .await?
@@ -415,6 +431,7 @@ impl Subscriptions {
                 name: row.name,
                 status: row.status.to_string(),
                 subscribed_since: rfc3339(row.created_at),
+                fields,
             },
             topics,
             consent_events,

@@ -447,6 +447,23 @@ async fn download_my_data_is_a_json_file_of_everything_held(backend: Backend) {
     let token = reader_in(&app, email, &[]).await;
     send_issue(&app, "What we sent", &["newsletter"]).await;
     copy_of(&app, email, "What we sent").await;
+    // An internal field an admin filled in is held about the reader too.
+    let admin = app.api_token(Role::Admin).await;
+    let created = app
+        .api(Method::POST, "/api/v1/fields", &admin)
+        .json(&json!({"key": "seats", "label": "Seats", "type": "number"}))
+        .send()
+        .await
+        .expect("POST /api/v1/fields");
+    assert_eq!(created.status(), 201);
+    let id = app.db.subscriber_id(email).await;
+    let patched = app
+        .api(Method::PATCH, &format!("/api/v1/subscribers/{id}"), &admin)
+        .json(&json!({"fields": {"seats": 12}}))
+        .send()
+        .await
+        .expect("PATCH the reader's fields");
+    assert_eq!(patched.status(), 200);
 
     let response = app.get(&format!("/preferences/data?token={token}")).await;
     assert_eq!(response.status(), 200);
@@ -460,6 +477,7 @@ async fn download_my_data_is_a_json_file_of_everything_held(backend: Backend) {
     let data: Value = response.json().await.expect("JSON");
     assert_eq!(data["profile"]["email"], email);
     assert_eq!(data["profile"]["status"], "confirmed");
+    assert_eq!(data["profile"]["fields"], json!({"seats": 12}));
     assert_eq!(data["topics"][0]["slug"], "newsletter");
     let kinds: Vec<&str> = data["consent_events"]
         .as_array()

@@ -176,6 +176,11 @@ async fn every_page_passes_the_accessibility_checker() {
         .await;
     browser.goto(&unsubscribe_link).await;
     findings.check(&browser, &axe, "/unsubscribe").await;
+    browser
+        .goto(&unsubscribe_link.replacen("/unsubscribe?", "/preferences?", 1))
+        .await;
+    browser.wait_for_heading("Your preferences").await;
+    findings.check(&browser, &axe, "/preferences").await;
     for path in ["/issues", &format!("/issues/{sent}"), "/no-such-page"] {
         findings.visit(&browser, &axe, &app, path).await;
     }
@@ -220,6 +225,8 @@ async fn every_page_passes_the_accessibility_checker() {
         "/admin/account/2fa/setup".to_owned(),
         "/admin/audit".to_owned(),
         "/admin/suppressions".to_owned(),
+        "/admin/topics".to_owned(),
+        "/admin/fields".to_owned(),
     ];
     for path in &admin_pages {
         findings.visit(&browser, &axe, &app, path).await;

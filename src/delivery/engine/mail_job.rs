@@ -192,12 +192,14 @@ impl Engine {
                     )
                 })?;
                 let unsubscribe_url = self.unsubscribe_url(link_key);
+                let preferences_url = self.preferences_url(link_key);
                 let unsubscribe_mailto = self.unsubscribe_mailto(mail.subscriber_id);
                 WelcomeEmail {
                     to: &email,
                     name: name.as_ref(),
                     message_id,
                     unsubscribe_url: &unsubscribe_url,
+                    preferences_url: &preferences_url,
                     unsubscribe_mailto: unsubscribe_mailto.as_deref(),
                 }
                 .build(identity)

@@ -498,11 +498,20 @@ impl Engine {
     }
 
     fn unsubscribe_url(&self, link_key: &LinkKey) -> String {
+        self.reader_link(link_key, "/unsubscribe")
+    }
+
+    /// The preference centre takes the same keyed token as the unsubscribe page.
+    fn preferences_url(&self, link_key: &LinkKey) -> String {
+        self.reader_link(link_key, "/preferences")
+    }
+
+    fn reader_link(&self, link_key: &LinkKey, path: &str) -> String {
         let token = self.subscriptions.unsubscribe_token(link_key);
         self.settings
             .identity
             .site_url
-            .join(&format!("/unsubscribe?token={}", token.as_str()))
+            .join(&format!("{path}?token={}", token.as_str()))
     }
 
     async fn time_until_next_due(&self) -> Duration {
