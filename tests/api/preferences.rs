@@ -485,7 +485,8 @@ async fn download_my_data_is_a_json_file_of_everything_held(backend: Backend) {
         .iter()
         .filter_map(|event| event["kind"].as_str())
         .collect();
-    assert_eq!(kinds, ["signed_up", "confirmed"]);
+    // The admin's change of a field is part of the history too.
+    assert_eq!(kinds, ["signed_up", "confirmed", "fields_changed"]);
     assert_eq!(data["consent_events"][1]["topics"], json!(["newsletter"]));
     assert_eq!(data["issues_received"][0]["subject"], "What we sent");
     assert_eq!(data["issues_received"][0]["status"], "sent");
