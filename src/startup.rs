@@ -25,6 +25,7 @@ use crate::reports::Reports;
 use crate::store::{Store, StoreError};
 use crate::subscriptions::{SignupPolicy, Subscriptions};
 use crate::suppressions::Suppressions;
+use crate::segments::Segments;
 use crate::topics::Topics;
 use crate::web::{self as http, AppState, SignupLimiter, Site};
 use crate::webhooks::Webhooks;
@@ -146,6 +147,7 @@ impl Application {
             subscriptions,
             suppressions: Suppressions::new(store.clone(), key.clone()),
             topics: Topics::new(store.clone()),
+            segments: Segments::new(store.clone()),
             sends: Sends::new(store.clone(), signals),
             reports: Reports::new(store.clone()),
             signup_limiter: SignupLimiter::per_minute(config.signup_rate_per_minute),

@@ -42,10 +42,13 @@ pub enum AuditAction {
     IssueDeleted,
     TestSent,
     AuditExported,
+    SegmentCreated,
+    SegmentUpdated,
+    SegmentDeleted,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 25] = [
+    pub const ALL: [AuditAction; 28] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -71,6 +74,9 @@ impl AuditAction {
         Self::IssueDeleted,
         Self::TestSent,
         Self::AuditExported,
+        Self::SegmentCreated,
+        Self::SegmentUpdated,
+        Self::SegmentDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -100,6 +106,9 @@ impl AuditAction {
             Self::IssueDeleted => "issue_deleted",
             Self::TestSent => "test_sent",
             Self::AuditExported => "audit_exported",
+            Self::SegmentCreated => "segment_created",
+            Self::SegmentUpdated => "segment_updated",
+            Self::SegmentDeleted => "segment_deleted",
         }
     }
 
@@ -131,6 +140,9 @@ impl AuditAction {
             Self::IssueDeleted => "Draft deleted",
             Self::TestSent => "Test sent",
             Self::AuditExported => "Audit log exported",
+            Self::SegmentCreated => "Segment created",
+            Self::SegmentUpdated => "Segment changed",
+            Self::SegmentDeleted => "Segment deleted",
         }
     }
 }

@@ -185,7 +185,7 @@ pub enum Source {
 impl Source {
     pub const ALL: [Source; 3] = [Self::Signup, Self::Import, Self::Added];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::Signup => "signup",
             Self::Import => "import",

@@ -30,12 +30,13 @@ pub struct Segment {
 }
 
 impl TryFrom<queries::SegmentRow> for Segment {
-    type Error = SegmentError;
+    type Error = sqlx::Error;
 
     fn try_from(row: queries::SegmentRow) -> Result<Self, Self::Error> {
         // Only parsed filters are written; one that no longer parses (a
         // condition type a later release dropped) is reported, not skipped.
-        let filter = SegmentFilter::from_stored(&row.filter).map_err(SegmentError::Filter)?;
+        let filter = SegmentFilter::from_stored(&row.filter)
+            .map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
         Ok(Self {
             id: row.id,
             name: row.name,
@@ -77,7 +78,7 @@ impl Segments {
 
     /// Every segment, by name.
     #[tracing::instrument(skip_all)]
-    pub async fn list(&self) -> Result<Vec<Segment>, SegmentError> {
+    pub async fn list(&self) -> Result<Vec<Segment>, sqlx::Error> {
         let mut conn = self.store.pool().acquire().await?;
         queries::list(&mut conn)
             .await?
@@ -89,10 +90,10 @@ impl Segments {
     #[tracing::instrument(skip_all)]
     pub async fn get(&self, id: i64) -> Result<Segment, SegmentError> {
         let mut conn = self.store.pool().acquire().await?;
-        queries::find(&mut conn, id)
+        Ok(queries::find(&mut conn, id)
             .await?
             .ok_or(SegmentError::NotFound)?
-            .try_into()
+            .try_into()?)
     }
 
     /// Refuses a filter that names a topic that is not (or no longer) there.
@@ -132,7 +133,7 @@ impl Segments {
             .ok_or(SegmentError::NotFound)?;
         tx.commit().await?;
         tracing::info!(segment = %name, "segment created");
-        segment.try_into()
+        Ok(segment.try_into()?)
     }
 
     #[tracing::instrument(skip_all)]
@@ -167,7 +168,7 @@ impl Segments {
             .await?
             .ok_or(SegmentError::NotFound)?;
         tx.commit().await?;
-        segment.try_into()
+        Ok(segment.try_into()?)
     }
 
     #[tracing::instrument(skip_all)]

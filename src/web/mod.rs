@@ -41,6 +41,7 @@ use crate::store::recently_counted::RecentlyCounted;
 use crate::store::Store;
 use crate::subscriptions::{SubscriberEmail, Subscriptions};
 use crate::suppressions::Suppressions;
+use crate::segments::Segments;
 use crate::topics::Topics;
 use crate::webhooks::Webhooks;
 
@@ -56,6 +57,7 @@ pub struct AppState {
     pub subscriptions: Subscriptions,
     pub suppressions: Suppressions,
     pub topics: Topics,
+    pub segments: Segments,
     pub sends: Sends,
     pub reports: Reports,
     pub signup_limiter: SignupLimiter,

@@ -12,6 +12,7 @@ mod shelf;
 mod sign_in;
 mod subscribers;
 mod suppressions;
+mod segments;
 mod topics;
 mod two_factor;
 mod users;
@@ -66,6 +67,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(subscribers::routes)
             .configure(suppressions::routes)
             .configure(topics::routes)
+            .configure(segments::routes)
             .configure(issues::routes),
     );
 }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 mod issues;
 mod reports;
+mod segments;
 mod sends;
 mod subscribers;
 mod suppressions;
@@ -61,6 +62,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .configure(subscribers::routes)
         .configure(suppressions::routes)
         .configure(topics::routes)
+        .configure(segments::routes)
         .configure(issues::routes);
 }
 
