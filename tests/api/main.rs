@@ -20,6 +20,7 @@ mod mail_filters;
 mod mailbox;
 mod metrics;
 mod outbox;
+mod segments;
 mod sending;
 mod signup;
 mod smtp_pool;
