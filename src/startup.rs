@@ -22,10 +22,10 @@ use crate::delivery::{
 };
 use crate::mail::{MailIdentity, Mailer, MailerError};
 use crate::reports::Reports;
+use crate::segments::Segments;
 use crate::store::{Store, StoreError};
 use crate::subscriptions::{SignupPolicy, Subscriptions};
 use crate::suppressions::Suppressions;
-use crate::segments::Segments;
 use crate::topics::Topics;
 use crate::web::{self as http, AppState, SignupLimiter, Site};
 use crate::webhooks::Webhooks;

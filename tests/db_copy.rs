@@ -338,11 +338,13 @@ async fn populate(db: &TestDatabase) -> (String, i64, i64) {
         .client
         .post(server.url("/api/v1/segments"))
         .bearer_auth(&token)
-        .json(&serde_json::json!({"name": "Confirmed newsletter readers", "filter": {"conditions": [
-            {"type": "status", "in": ["confirmed"]},
-            {"type": "topics", "op": "any", "topics": [1]},
-            {"type": "signed_up", "op": "after", "date": "2020-01-01"},
-        ]}}))
+        .json(
+            &serde_json::json!({"name": "Confirmed newsletter readers", "filter": {"conditions": [
+                {"type": "status", "in": ["confirmed"]},
+                {"type": "topics", "op": "any", "topics": [1]},
+                {"type": "signed_up", "op": "after", "date": "2020-01-01"},
+            ]}}),
+        )
         .send()
         .await
         .expect("POST a segment");

@@ -51,7 +51,11 @@ enum CountError {
     Segment(#[from] SegmentError),
 }
 
-async fn count(config: &Config, id: Option<i64>, filter: Option<&str>) -> Result<Count, CountError> {
+async fn count(
+    config: &Config,
+    id: Option<i64>,
+    filter: Option<&str>,
+) -> Result<Count, CountError> {
     let store = Store::connect(&config.database_url, 1).await?;
     let segments = Segments::new(store.clone());
     let result = match (id, filter) {

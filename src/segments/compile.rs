@@ -193,7 +193,10 @@ mod tests {
         assert_eq!(c.sql, "s.status IN ($1, $2)");
         assert_eq!(
             c.params,
-            [Param::Text("confirmed".into()), Param::Text("pending".into())]
+            [
+                Param::Text("confirmed".into()),
+                Param::Text("pending".into())
+            ]
         );
     }
 

@@ -331,9 +331,7 @@ impl Condition {
                     Some("all") => TopicTest::InAll,
                     Some("none") => TopicTest::InNone,
                     Some(other) => {
-                        return Err(fail(format!(
-                            "\"op\" is any, all or none, not \"{other}\""
-                        )))
+                        return Err(fail(format!("\"op\" is any, all or none, not \"{other}\"")))
                     }
                 };
                 let Some(list) = object.get("topics").and_then(Value::as_array) else {
@@ -425,7 +423,9 @@ impl Condition {
                 "type": "status",
                 "in": statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
             }),
-            Self::Topics(test, ids) => json!({"type": "topics", "op": test.as_str(), "topics": ids}),
+            Self::Topics(test, ids) => {
+                json!({"type": "topics", "op": test.as_str(), "topics": ids})
+            }
             Self::SignedUp(DateRange::Before(day)) => {
                 json!({"type": "signed_up", "op": "before", "date": day.to_string()})
             }
@@ -493,9 +493,7 @@ pub struct SegmentFilter {
 impl SegmentFilter {
     pub fn new(combine: Combine, conditions: Vec<Condition>) -> Result<Self, FilterError> {
         if conditions.is_empty() {
-            return Err(FilterError::whole(
-                "a segment needs at least one condition",
-            ));
+            return Err(FilterError::whole("a segment needs at least one condition"));
         }
         if conditions.len() > MAX_CONDITIONS {
             return Err(FilterError::whole(format!(
@@ -642,7 +640,14 @@ mod tests {
         assert_eq!(day.to_string(), "2024-02-29");
         assert_eq!(day.start_millis(), 1_709_164_800_000);
         assert_eq!(day.end_millis() - day.start_millis(), MILLIS_PER_DAY);
-        for bad in ["2023-02-29", "2024-13-01", "24-01-01", "2024-1-01", "yesterday", ""] {
+        for bad in [
+            "2023-02-29",
+            "2024-13-01",
+            "24-01-01",
+            "2024-1-01",
+            "yesterday",
+            "",
+        ] {
             assert!(Day::parse(bad).is_err(), "{bad}");
         }
     }

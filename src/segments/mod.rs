@@ -105,10 +105,7 @@ impl Segments {
         ids.sort_unstable();
         ids.dedup();
         let existing = queries::existing_topics(conn, &ids).await?;
-        if let Some((condition, id)) = filter
-            .topic_ids()
-            .find(|(_, id)| !existing.contains(id))
-        {
+        if let Some((condition, id)) = filter.topic_ids().find(|(_, id)| !existing.contains(id)) {
             return Err(SegmentError::Filter(SegmentFilter::unknown_topic(
                 condition, id,
             )));

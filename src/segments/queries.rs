@@ -143,5 +143,9 @@ pub async fn count(conn: &mut AnyConnection, filter: &Compiled) -> Result<i64, s
         "SELECT count(*) AS n FROM subscribers s WHERE {}",
         filter.sql
     );
-    filter.bind(sqlx::query(&sql)).fetch_one(conn).await?.try_get("n")
+    filter
+        .bind(sqlx::query(&sql))
+        .fetch_one(conn)
+        .await?
+        .try_get("n")
 }

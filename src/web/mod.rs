@@ -37,11 +37,11 @@ use crate::delivery::Sends;
 use crate::issues::{self, Issue, TestSendError, Tester};
 use crate::mail::{MailIdentity, Mailer};
 use crate::reports::Reports;
+use crate::segments::Segments;
 use crate::store::recently_counted::RecentlyCounted;
 use crate::store::Store;
 use crate::subscriptions::{SubscriberEmail, Subscriptions};
 use crate::suppressions::Suppressions;
-use crate::segments::Segments;
 use crate::topics::Topics;
 use crate::webhooks::Webhooks;
 

@@ -234,7 +234,10 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
         (
             Method::POST,
             "/admin/segments".into(),
-            vec![("name", "From the table".into()), ("status", "confirmed".into())],
+            vec![
+                ("name", "From the table".into()),
+                ("status", "confirmed".into()),
+            ],
             SignedIn,
         ),
         (
@@ -671,7 +674,9 @@ async fn every_api_route_checks_the_token_and_is_documented(backend: Backend) {
             Method::PUT,
             "/api/v1/segments/{id}",
             format!("/api/v1/segments/{segment}"),
-            Some(json!({"name": "Renamed by {who}", "filter": {"conditions": [{"type": "bounced"}]}})),
+            Some(
+                json!({"name": "Renamed by {who}", "filter": {"conditions": [{"type": "bounced"}]}}),
+            ),
             AnyToken,
         ),
         (

@@ -36,7 +36,13 @@ async fn create_topic(app: &TestApp, token: &str, slug: &str) -> i64 {
         .expect("id")
 }
 
-async fn api(app: &TestApp, token: &str, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+async fn api(
+    app: &TestApp,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut request = app.api(method, path, token);
     if let Some(body) = body {
         request = request.json(&body);
@@ -65,6 +71,16 @@ async fn count(app: &TestApp, token: &str, filter: Value) -> i64 {
     body["subscribers"].as_i64().expect("a count")
 }
 
+/// (reader, signed up, source event, topics, (copy status, when), (bounce class, when))
+type Reader<'a> = (
+    &'a str,
+    i64,
+    &'a str,
+    &'a [i64],
+    Option<(&'a str, i64)>,
+    Option<(&'a str, i64)>,
+);
+
 /// Eight readers, each with a signup day, topics, a history, copies and
 /// bounces chosen so that every condition separates them. Returns the ids
 /// of the topics daily and weekly.
@@ -92,15 +108,56 @@ async fn population(app: &TestApp) -> (i64, i64) {
     assert_eq!(status, 201);
     let issue = issue["id"].as_i64().expect("issue id");
 
-    // (reader, signed up, source event, topics, copy sent on, bounce)
-    let readers: [(&str, i64, &str, &[i64], Option<(&str, i64)>, Option<(&str, i64)>); 8] = [
-        ("c001", at("2023-05-10", false), "signed_up", &[daily, weekly], Some(("sent", at("2025-01-10", false))), None),
-        ("c002", at("2024-01-15", true), "imported", &[daily], Some(("sent", at("2024-06-01", false))), Some(("delayed", at("2025-01-01", false)))),
-        ("c003", at("2024-06-30", false), "added", &[weekly], Some(("failed", at("2025-01-10", false))), None),
-        ("c004", at("2025-02-01", false), "signed_up", &[], None, Some(("soft", at("2025-02-10", false)))),
-        ("p001", at("2024-07-01", false), "signed_up", &[daily], None, None),
+    let readers: [Reader; 8] = [
+        (
+            "c001",
+            at("2023-05-10", false),
+            "signed_up",
+            &[daily, weekly],
+            Some(("sent", at("2025-01-10", false))),
+            None,
+        ),
+        (
+            "c002",
+            at("2024-01-15", true),
+            "imported",
+            &[daily],
+            Some(("sent", at("2024-06-01", false))),
+            Some(("delayed", at("2025-01-01", false))),
+        ),
+        (
+            "c003",
+            at("2024-06-30", false),
+            "added",
+            &[weekly],
+            Some(("failed", at("2025-01-10", false))),
+            None,
+        ),
+        (
+            "c004",
+            at("2025-02-01", false),
+            "signed_up",
+            &[],
+            None,
+            Some(("soft", at("2025-02-10", false))),
+        ),
+        (
+            "p001",
+            at("2024-07-01", false),
+            "signed_up",
+            &[daily],
+            None,
+            None,
+        ),
         ("p002", at("2025-03-03", false), "imported", &[], None, None),
-        ("u001", at("2022-12-31", false), "signed_up", &[], Some(("sent", at("2024-02-02", false))), None),
+        (
+            "u001",
+            at("2022-12-31", false),
+            "signed_up",
+            &[],
+            Some(("sent", at("2024-02-02", false))),
+            None,
+        ),
         ("b001", at("2024-03-03", false), "imported", &[], None, None),
     ];
     let mut conn = app.db.connect().await;
@@ -171,24 +228,56 @@ async fn counts_match_a_hand_made_population(backend: Backend) {
     let one = |condition: Value| json!({"conditions": [condition]});
     let cases = [
         (one(json!({"type": "status", "in": ["confirmed"]})), 4),
-        (one(json!({"type": "status", "in": ["pending", "unsubscribed"]})), 3),
-        (one(json!({"type": "topics", "op": "any", "topics": [daily]})), 3),
-        (one(json!({"type": "topics", "op": "all", "topics": [daily, weekly]})), 1),
-        (one(json!({"type": "topics", "op": "none", "topics": [daily, weekly]})), 4),
-        (one(json!({"type": "signed_up", "op": "before", "date": "2024-01-01"})), 2),
+        (
+            one(json!({"type": "status", "in": ["pending", "unsubscribed"]})),
+            3,
+        ),
+        (
+            one(json!({"type": "topics", "op": "any", "topics": [daily]})),
+            3,
+        ),
+        (
+            one(json!({"type": "topics", "op": "all", "topics": [daily, weekly]})),
+            1,
+        ),
+        (
+            one(json!({"type": "topics", "op": "none", "topics": [daily, weekly]})),
+            4,
+        ),
+        (
+            one(json!({"type": "signed_up", "op": "before", "date": "2024-01-01"})),
+            2,
+        ),
         // c003 signed up at noon on the 30th: "after" starts the next day.
-        (one(json!({"type": "signed_up", "op": "after", "date": "2024-06-30"})), 3),
+        (
+            one(json!({"type": "signed_up", "op": "after", "date": "2024-06-30"})),
+            3,
+        ),
         // Both ends included: c002 at the first millisecond, c003 on the last day.
-        (one(json!({"type": "signed_up", "op": "between", "from": "2024-01-15", "to": "2024-06-30"})), 3),
+        (
+            one(
+                json!({"type": "signed_up", "op": "between", "from": "2024-01-15", "to": "2024-06-30"}),
+            ),
+            3,
+        ),
         (one(json!({"type": "source", "in": ["signup"]})), 4),
         (one(json!({"type": "source", "in": ["import", "added"]})), 4),
         // A failed copy is no copy received.
         (one(json!({"type": "received", "op": "any"})), 3),
-        (one(json!({"type": "received", "op": "any", "since": "2024-06-01"})), 2),
-        (one(json!({"type": "received", "op": "none", "since": "2025-01-01"})), 7),
+        (
+            one(json!({"type": "received", "op": "any", "since": "2024-06-01"})),
+            2,
+        ),
+        (
+            one(json!({"type": "received", "op": "none", "since": "2025-01-01"})),
+            7,
+        ),
         // The bounced status, or a hard or soft bounce; a delay is none.
         (one(json!({"type": "bounced"})), 2),
-        (one(json!({"type": "bounced", "op": "any", "since": "2025-01-01"})), 1),
+        (
+            one(json!({"type": "bounced", "op": "any", "since": "2025-01-01"})),
+            1,
+        ),
         (one(json!({"type": "bounced", "op": "none"})), 6),
         (
             json!({"match": "all", "conditions": [
@@ -206,7 +295,11 @@ async fn counts_match_a_hand_made_population(backend: Backend) {
         ),
     ];
     for (filter, expected) in cases {
-        assert_eq!(count(&app, &token, filter.clone()).await, expected, "{filter}");
+        assert_eq!(
+            count(&app, &token, filter.clone()).await,
+            expected,
+            "{filter}"
+        );
     }
 
     // Saved, read back, counted, renamed, deleted.
@@ -225,7 +318,14 @@ async fn counts_match_a_hand_made_population(backend: Backend) {
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_i64().expect("id");
     assert_eq!(created["filter"]["conditions"][1]["topics"], json!([daily]));
-    let (status, counted) = api(&app, &token, Method::GET, &format!("/api/v1/segments/{id}/count"), None).await;
+    let (status, counted) = api(
+        &app,
+        &token,
+        Method::GET,
+        &format!("/api/v1/segments/{id}/count"),
+        None,
+    )
+    .await;
     assert_eq!((status, counted["subscribers"].as_i64()), (200, Some(2)));
     let (status, _) = api(
         &app,
@@ -245,26 +345,49 @@ async fn counts_match_a_hand_made_population(backend: Backend) {
     )
     .await;
     assert_eq!(status, 200, "{updated}");
-    let (_, counted) = api(&app, &token, Method::GET, &format!("/api/v1/segments/{id}/count"), None).await;
+    let (_, counted) = api(
+        &app,
+        &token,
+        Method::GET,
+        &format!("/api/v1/segments/{id}/count"),
+        None,
+    )
+    .await;
     assert_eq!(counted["subscribers"], 2);
     let (status, list) = api(&app, &token, Method::GET, "/api/v1/segments", None).await;
     assert_eq!(status, 200);
     assert_eq!(list["items"][0]["name"], "Everyone bounced");
-    let (status, _) = api(&app, &token, Method::DELETE, &format!("/api/v1/segments/{id}"), None).await;
+    let (status, _) = api(
+        &app,
+        &token,
+        Method::DELETE,
+        &format!("/api/v1/segments/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(status, 204);
-    let (status, _) = api(&app, &token, Method::GET, &format!("/api/v1/segments/{id}"), None).await;
+    let (status, _) = api(
+        &app,
+        &token,
+        Method::GET,
+        &format!("/api/v1/segments/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(status, 404);
     let mut conn = app.db.connect().await;
-    let actions: Vec<String> = sqlx::query(
-        "SELECT action FROM audit_events WHERE action LIKE 'segment_%' ORDER BY id",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .expect("audit log")
-    .iter()
-    .map(|row| row.get("action"))
-    .collect();
-    assert_eq!(actions, ["segment_created", "segment_updated", "segment_deleted"]);
+    let actions: Vec<String> =
+        sqlx::query("SELECT action FROM audit_events WHERE action LIKE 'segment_%' ORDER BY id")
+            .fetch_all(&mut conn)
+            .await
+            .expect("audit log")
+            .iter()
+            .map(|row| row.get("action"))
+            .collect();
+    assert_eq!(
+        actions,
+        ["segment_created", "segment_updated", "segment_deleted"]
+    );
 }
 
 async fn a_bad_filter_is_refused_with_its_reason_and_nothing_is_stored(backend: Backend) {
@@ -313,7 +436,14 @@ async fn a_bad_filter_is_refused_with_its_reason_and_nothing_is_stored(backend: 
         ),
     ];
     for (body, field, reason) in cases {
-        let (status, answer) = api(&app, &token, Method::POST, "/api/v1/segments", Some(body.clone())).await;
+        let (status, answer) = api(
+            &app,
+            &token,
+            Method::POST,
+            "/api/v1/segments",
+            Some(body.clone()),
+        )
+        .await;
         assert_eq!(status, 422, "{body}: {answer}");
         assert_eq!(answer["field"], field, "{body}: {answer}");
         let error = answer["error"].as_str().expect("error");
@@ -361,10 +491,24 @@ async fn a_segment_naming_a_deleted_topic_is_refused_when_counted(backend: Backe
     .await;
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_i64().expect("id");
-    let (status, _) = api(&app, &admin, Method::DELETE, &format!("/api/v1/topics/{gone}"), None).await;
+    let (status, _) = api(
+        &app,
+        &admin,
+        Method::DELETE,
+        &format!("/api/v1/topics/{gone}"),
+        None,
+    )
+    .await;
     assert_eq!(status, 204);
 
-    let (status, answer) = api(&app, &admin, Method::GET, &format!("/api/v1/segments/{id}/count"), None).await;
+    let (status, answer) = api(
+        &app,
+        &admin,
+        Method::GET,
+        &format!("/api/v1/segments/{id}/count"),
+        None,
+    )
+    .await;
     assert_eq!(status, 422, "{answer}");
     assert_eq!(answer["field"], "filter.conditions[2]");
     assert_eq!(
@@ -372,25 +516,40 @@ async fn a_segment_naming_a_deleted_topic_is_refused_when_counted(backend: Backe
         format!("condition 2 (topics): there is no topic {gone} (it may have been deleted)")
     );
     // The segment itself stays, to be mended; the pages say why it has no count.
-    let (status, _) = api(&app, &admin, Method::GET, &format!("/api/v1/segments/{id}"), None).await;
+    let (status, _) = api(
+        &app,
+        &admin,
+        Method::GET,
+        &format!("/api/v1/segments/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     let editor = app.sign_in_as(Role::Editor).await;
     let (status, page) = editor.get_page("/admin/segments").await;
     assert_eq!(status, 200);
-    assert!(page.contains(&format!("there is no topic {gone}")), "{page}");
+    assert!(
+        page.contains(&format!("there is no topic {gone}")),
+        "{page}"
+    );
     let (status, page) = editor.get_page(&format!("/admin/segments/{id}")).await;
     assert_eq!(status, 200);
-    assert!(page.contains(&format!("there is no topic {gone}")), "{page}");
+    assert!(
+        page.contains(&format!("there is no topic {gone}")),
+        "{page}"
+    );
 }
 
 async fn editors_build_count_save_and_delete_a_segment_with_the_form(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let token = app.api_token(Role::Admin).await;
     let (daily, _) = population(&app).await;
     let editor = app.sign_in_as(Role::Editor).await;
     let (status, page) = editor.get_page("/admin/segments/new").await;
     assert_eq!(status, 200);
-    assert!(page.contains(&format!("name=\"topic\" value=\"{daily}\"")), "{page}");
+    assert!(
+        page.contains(&format!("name=\"topic\" value=\"{daily}\"")),
+        "{page}"
+    );
 
     let daily = daily.to_string();
     let fields = [
@@ -408,7 +567,10 @@ async fn editors_build_count_save_and_delete_a_segment_with_the_form(backend: Ba
     assert_eq!(response.status(), 200);
     let page = response.text().await.expect("page");
     assert!(page.contains("2 subscribers match now"), "{page}");
-    assert!(page.contains("value=\"Confirmed daily readers\""), "the form is kept");
+    assert!(
+        page.contains("value=\"Confirmed daily readers\""),
+        "the form is kept"
+    );
     assert_eq!(app.db.count("segments").await, 0);
 
     // A bad date: the form again with the reason, nothing saved.
@@ -422,7 +584,10 @@ async fn editors_build_count_save_and_delete_a_segment_with_the_form(backend: Ba
 
     let response = editor.post_form("/admin/segments", &fields).await;
     assert_eq!(response.status(), 303);
-    let location = response.headers()["location"].to_str().expect("location").to_owned();
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
     let (_, page) = editor.get_page(&location).await;
     assert!(page.contains("2 subscribers match now"), "{page}");
     let (_, list) = editor.get_page("/admin/segments").await;
@@ -433,25 +598,34 @@ async fn editors_build_count_save_and_delete_a_segment_with_the_form(backend: Ba
     let response = editor
         .post_form(
             &location,
-            &[("name", "Never reached"), ("match", "all"), ("received", "none")],
+            &[
+                ("name", "Never reached"),
+                ("match", "all"),
+                ("received", "none"),
+            ],
         )
         .await;
     assert_eq!(response.status(), 303);
     let (_, page) = editor.get_page(&location).await;
     assert!(page.contains("5 subscribers match now"), "{page}");
 
-    let (status, page) = editor.get_page(&format!("/admin/segments/{id}/delete")).await;
+    let (status, page) = editor
+        .get_page(&format!("/admin/segments/{id}/delete"))
+        .await;
     assert_eq!(status, 200);
     assert!(page.contains("Delete this segment?"));
-    let response = editor.post_form(&format!("/admin/segments/{id}/delete"), &[]).await;
+    let response = editor
+        .post_form(&format!("/admin/segments/{id}/delete"), &[])
+        .await;
     assert_eq!(response.status(), 303);
     assert_eq!(app.db.count("segments").await, 0);
     let mut conn = app.db.connect().await;
-    let audited: i64 = sqlx::query("SELECT count(*) AS n FROM audit_events WHERE action LIKE 'segment_%'")
-        .fetch_one(&mut conn)
-        .await
-        .expect("audit log")
-        .get("n");
+    let audited: i64 =
+        sqlx::query("SELECT count(*) AS n FROM audit_events WHERE action LIKE 'segment_%'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("audit log")
+            .get("n");
     assert_eq!(audited, 3, "created, changed, deleted");
 }
 

@@ -153,8 +153,9 @@ impl SegmentForm {
                 "type": "signed_up", "op": "between",
                 "from": self.signed_up_date, "to": self.signed_up_until,
             })),
-            op => conditions
-                .push(json!({"type": "signed_up", "op": op, "date": self.signed_up_date})),
+            op => {
+                conditions.push(json!({"type": "signed_up", "op": op, "date": self.signed_up_date}))
+            }
         }
         if !self.sources.is_empty() {
             conditions.push(json!({"type": "source", "in": self.sources}));
@@ -339,8 +340,15 @@ async fn render_form(
 }
 
 fn counted(subscribers: i64, millis: u64) -> String {
-    let noun = if subscribers == 1 { "subscriber" } else { "subscribers" };
-    format!("{} {noun} match now (counted in {millis} ms).", thousands(subscribers))
+    let noun = if subscribers == 1 {
+        "subscriber"
+    } else {
+        "subscribers"
+    };
+    format!(
+        "{} {noun} match now (counted in {millis} ms).",
+        thousands(subscribers)
+    )
 }
 
 #[get("/segments")]
@@ -378,7 +386,15 @@ async fn new_page(state: web::Data<AppState>, me: SignedIn) -> Result<HttpRespon
         topic_op: "any".into(),
         ..SegmentForm::default()
     };
-    render_form(&state, &me, StatusCode::OK, form, FormErrors::default(), None).await
+    render_form(
+        &state,
+        &me,
+        StatusCode::OK,
+        form,
+        FormErrors::default(),
+        None,
+    )
+    .await
 }
 
 #[post("/segments")]
@@ -453,8 +469,15 @@ async fn count_form(
     match state.segments.count(&filter).await {
         Ok(count) => {
             let shown = counted(count.subscribers, count.millis);
-            render_form(&state, &me, StatusCode::OK, form, FormErrors::default(), Some(shown))
-                .await
+            render_form(
+                &state,
+                &me,
+                StatusCode::OK,
+                form,
+                FormErrors::default(),
+                Some(shown),
+            )
+            .await
         }
         Err(error) => {
             let status = refusal_status(&error);
@@ -475,11 +498,16 @@ async fn edit_page(
         Ok(segment) => segment,
         Err(SegmentError::Store(error)) => return Err(error.into()),
         Err(error) => {
-            return Ok(me.redirect_with_error(LIST_PATH, format!("{}.", capitalised(&error.to_string()))))
+            return Ok(
+                me.redirect_with_error(LIST_PATH, format!("{}.", capitalised(&error.to_string())))
+            )
         }
     };
     let (count, errors) = match state.segments.count(&segment.filter).await {
-        Ok(count) => (Some(counted(count.subscribers, count.millis)), FormErrors::default()),
+        Ok(count) => (
+            Some(counted(count.subscribers, count.millis)),
+            FormErrors::default(),
+        ),
         Err(error) => (None, FormErrors::of(error)?),
     };
     match SegmentForm::of(&segment) {
@@ -502,8 +530,7 @@ async fn edit_page(
                     topics,
                     count,
                     api_only: Some(
-                        serde_json::to_string_pretty(&segment.filter.to_json())
-                            .unwrap_or_default(),
+                        serde_json::to_string_pretty(&segment.filter.to_json()).unwrap_or_default(),
                     ),
                     max_name: MAX_SEGMENT_NAME_LENGTH,
                     sources: SOURCES,
@@ -604,9 +631,6 @@ async fn delete(
             Ok(me.redirect_with_notice(LIST_PATH, format!("Segment {name} deleted.")))
         }
         Err(SegmentError::Store(error)) => Err(error.into()),
-        Err(error) => Ok(me.redirect_with_error(
-            LIST_PATH,
-            format!("Not deleted: {error}."),
-        )),
+        Err(error) => Ok(me.redirect_with_error(LIST_PATH, format!("Not deleted: {error}."))),
     }
 }
