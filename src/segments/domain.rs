@@ -326,7 +326,7 @@ impl Condition {
                 Self::Status(statuses)
             }
             "topics" => {
-                let test = match op(object)? {
+                let test = match op(object).map_err(fail)? {
                     Some("any") | None => TopicTest::InAny,
                     Some("all") => TopicTest::InAll,
                     Some("none") => TopicTest::InNone,
@@ -358,7 +358,7 @@ impl Condition {
                         None => Err(fail(format!("\"{member}\" is a date written YYYY-MM-DD"))),
                     }
                 };
-                match op(object)? {
+                match op(object).map_err(fail)? {
                     Some("before") => Self::SignedUp(DateRange::Before(day("date")?)),
                     Some("after") => Self::SignedUp(DateRange::After(day("date")?)),
                     Some("between") => {
@@ -393,7 +393,7 @@ impl Condition {
                 Self::Source(sources)
             }
             _ => {
-                let happened = match op(object)? {
+                let happened = match op(object).map_err(fail)? {
                     Some("any") | None => Happened::Any,
                     Some("none") => Happened::None,
                     Some(other) => {
@@ -452,8 +452,12 @@ impl Condition {
     }
 }
 
-fn op(object: &Map<String, Value>) -> Result<Option<&str>, FilterError> {
-    Ok(object.get("op").and_then(Value::as_str).map(str::trim))
+fn op(object: &Map<String, Value>) -> Result<Option<&str>, String> {
+    match object.get("op") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(op)) => Ok(Some(op.trim())),
+        Some(other) => Err(format!("\"op\" is a word, not {other}")),
+    }
 }
 
 /// A non-empty list of strings under `member`.

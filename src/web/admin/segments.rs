@@ -145,7 +145,12 @@ impl SegmentForm {
             conditions.push(json!({"type": "status", "in": self.statuses}));
         }
         if !self.topics.is_empty() {
-            conditions.push(json!({"type": "topics", "op": self.topic_op, "topics": self.topics}));
+            let op = if self.topic_op.is_empty() {
+                "any"
+            } else {
+                self.topic_op.as_str()
+            };
+            conditions.push(json!({"type": "topics", "op": op, "topics": self.topics}));
         }
         match self.signed_up_op.as_str() {
             "" => {}
