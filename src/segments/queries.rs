@@ -137,6 +137,12 @@ pub async fn existing_topics(
         .collect()
 }
 
+/// PostgreSQL only: no JIT compilation for the rest of the transaction.
+pub async fn without_jit(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SET LOCAL jit = off").execute(conn).await?;
+    Ok(())
+}
+
 /// Subscribers (of any status) the compiled filter matches.
 pub async fn count(conn: &mut AnyConnection, filter: &Compiled) -> Result<i64, sqlx::Error> {
     let sql = format!(
