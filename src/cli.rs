@@ -6,6 +6,7 @@ mod bounces;
 mod db;
 mod dns;
 mod issue;
+mod segments;
 pub mod subscribers;
 
 use std::process::ExitCode;
@@ -79,6 +80,11 @@ enum Command {
         #[command(subcommand)]
         command: db::DbCommand,
     },
+    /// Count the subscribers a segment matches.
+    Segments {
+        #[command(subcommand)]
+        command: segments::SegmentsCommand,
+    },
     /// Bounces, complaints and auto-replies that came back.
     Bounces {
         #[command(subcommand)]
@@ -132,6 +138,7 @@ pub fn main() -> ExitCode {
                 | Command::Db { .. }
                 | Command::Dns { .. }
                 | Command::Bounces { .. }
+                | Command::Segments { .. }
         ),
     );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -167,6 +174,7 @@ pub fn main() -> ExitCode {
             Command::Dns { check, resolver } => dns::run(&config, check, resolver).await,
             Command::Db { command } => db::run(&config.database_url, command).await,
             Command::Bounces { command } => bounces::run(config, command).await,
+            Command::Segments { command } => segments::run(config, command).await,
         }
     })
 }

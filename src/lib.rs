@@ -13,6 +13,7 @@ pub mod format;
 pub mod issues;
 pub mod mail;
 pub mod reports;
+pub mod segments;
 pub mod startup;
 pub mod store;
 pub mod subscriptions;

@@ -23,6 +23,7 @@ use crate::delivery::{
 use crate::fields::Fields;
 use crate::mail::{MailIdentity, Mailer, MailerError};
 use crate::reports::Reports;
+use crate::segments::Segments;
 use crate::store::{Store, StoreError};
 use crate::subscriptions::{SignupPolicy, Subscriptions};
 use crate::suppressions::Suppressions;
@@ -148,6 +149,7 @@ impl Application {
             suppressions: Suppressions::new(store.clone(), key.clone()),
             topics: Topics::new(store.clone()),
             fields: Fields::new(store.clone()),
+            segments: Segments::new(store.clone()),
             sends: Sends::new(store.clone(), signals),
             reports: Reports::new(store.clone()),
             signup_limiter: SignupLimiter::per_minute(config.signup_rate_per_minute),

@@ -372,6 +372,22 @@ async fn populate(db: &TestDatabase) -> (String, i64, i64) {
         .await
         .expect("PATCH a subscriber's fields");
     assert_eq!(changed.status(), 200, "changing reader007's fields");
+    // A saved segment (issue 14, item 5), as the API stores it.
+    let segment = server
+        .client
+        .post(server.url("/api/v1/segments"))
+        .bearer_auth(&token)
+        .json(
+            &serde_json::json!({"name": "Confirmed newsletter readers", "filter": {"conditions": [
+                {"type": "status", "in": ["confirmed"]},
+                {"type": "topics", "op": "any", "topics": [1]},
+                {"type": "signed_up", "op": "after", "date": "2020-01-01"},
+            ]}}),
+        )
+        .send()
+        .await
+        .expect("POST a segment");
+    assert_eq!(segment.status(), 201, "saving a segment");
     let tested = server
         .client
         .post(server.url(&format!("/api/v1/issues/{draft}/test")))
@@ -569,6 +585,7 @@ async fn answers(
         (format!("/api/v1/issues/{sent}"), true),
         (format!("/api/v1/issues/{draft}"), true),
         (format!("/api/v1/issues/{sent}/report"), true),
+        ("/api/v1/segments".into(), true),
         ("/issues".into(), false),
         (format!("/issues/{sent}"), false),
         (format!("/issues/{draft}"), false),

@@ -46,10 +46,13 @@ pub enum AuditAction {
     FieldChanged,
     FieldDeleted,
     SubscriberFieldsChanged,
+    SegmentCreated,
+    SegmentUpdated,
+    SegmentDeleted,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 29] = [
+    pub const ALL: [AuditAction; 32] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -79,6 +82,9 @@ impl AuditAction {
         Self::FieldChanged,
         Self::FieldDeleted,
         Self::SubscriberFieldsChanged,
+        Self::SegmentCreated,
+        Self::SegmentUpdated,
+        Self::SegmentDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -112,6 +118,9 @@ impl AuditAction {
             Self::FieldChanged => "field_changed",
             Self::FieldDeleted => "field_deleted",
             Self::SubscriberFieldsChanged => "subscriber_fields_changed",
+            Self::SegmentCreated => "segment_created",
+            Self::SegmentUpdated => "segment_updated",
+            Self::SegmentDeleted => "segment_deleted",
         }
     }
 
@@ -147,6 +156,9 @@ impl AuditAction {
             Self::FieldChanged => "Custom field changed",
             Self::FieldDeleted => "Custom field deleted",
             Self::SubscriberFieldsChanged => "Subscriber's fields changed",
+            Self::SegmentCreated => "Segment created",
+            Self::SegmentUpdated => "Segment changed",
+            Self::SegmentDeleted => "Segment deleted",
         }
     }
 }

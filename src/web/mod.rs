@@ -39,6 +39,7 @@ use crate::fields::Fields;
 use crate::issues::{self, Issue, TestSendError, Tester};
 use crate::mail::{MailIdentity, Mailer};
 use crate::reports::Reports;
+use crate::segments::Segments;
 use crate::store::recently_counted::RecentlyCounted;
 use crate::store::Store;
 use crate::subscriptions::{SubscriberEmail, Subscriptions};
@@ -59,6 +60,7 @@ pub struct AppState {
     pub suppressions: Suppressions,
     pub topics: Topics,
     pub fields: Fields,
+    pub segments: Segments,
     pub sends: Sends,
     pub reports: Reports,
     pub signup_limiter: SignupLimiter,

@@ -70,6 +70,20 @@ async fn field_id(app: &TestApp, key: &str) -> i64 {
     body["id"].as_i64().expect("field id")
 }
 
+/// A segment, saved as an editor would.
+async fn segment_id(app: &TestApp, name: &str) -> i64 {
+    let token = app.api_token(Role::Editor).await;
+    let response = app
+        .api(Method::POST, "/api/v1/segments", &token)
+        .json(&json!({"name": name, "filter": {"conditions": [{"type": "status", "in": ["confirmed"]}]}}))
+        .send()
+        .await
+        .expect("save a segment");
+    assert_eq!(response.status(), 201);
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    body["id"].as_i64().expect("segment id")
+}
+
 /// An entry of the suppression list, added as an admin would.
 async fn suppression_id(app: &TestApp, value: &str) -> i64 {
     let token = app.api_token(Role::Admin).await;
@@ -96,6 +110,8 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
     let spare_topic = topic_id(&app, "spare").await;
     let field = field_id(&app, "table").await;
     let spare_field = field_id(&app, "spare").await;
+    let segment = segment_id(&app, "Table").await;
+    let spare_segment = segment_id(&app, "Spare").await;
     let spare_user = app.create_user("spare@example.com", Role::Editor).await.id;
     let (token_id, _) = app
         .accounts()
@@ -275,6 +291,48 @@ async fn every_admin_page_checks_who_is_asking(backend: Backend) {
             format!("/admin/subscribers/{subscriber}/fields"),
             vec![("fields[table]", "x".into())],
             AdminOnly,
+        ),
+        // Segments are for editors too: they will send to them.
+        (Method::GET, "/admin/segments".into(), vec![], SignedIn),
+        (Method::GET, "/admin/segments/new".into(), vec![], SignedIn),
+        (
+            Method::POST,
+            "/admin/segments".into(),
+            vec![
+                ("name", "From the table".into()),
+                ("status", "confirmed".into()),
+            ],
+            SignedIn,
+        ),
+        (
+            Method::POST,
+            "/admin/segments/count".into(),
+            vec![("status", "confirmed".into())],
+            SignedIn,
+        ),
+        (
+            Method::GET,
+            format!("/admin/segments/{segment}"),
+            vec![],
+            SignedIn,
+        ),
+        (
+            Method::POST,
+            format!("/admin/segments/{segment}"),
+            vec![("name", "Renamed".into()), ("bounced", "any".into())],
+            SignedIn,
+        ),
+        (
+            Method::GET,
+            format!("/admin/segments/{spare_segment}/delete"),
+            vec![],
+            SignedIn,
+        ),
+        (
+            Method::POST,
+            format!("/admin/segments/{spare_segment}/delete"),
+            vec![],
+            SignedIn,
         ),
         (Method::GET, "/admin/issues".into(), vec![], SignedIn),
         (Method::GET, "/admin/issues/new".into(), vec![], SignedIn),
@@ -538,6 +596,8 @@ async fn every_api_route_checks_the_token_and_is_documented(backend: Backend) {
     let spare_topic = topic_id(&app, "api-spare").await;
     let field = field_id(&app, "api_table").await;
     let spare_field = field_id(&app, "api_spare").await;
+    let segment = segment_id(&app, "API table").await;
+    let spare_segment = segment_id(&app, "API spare").await;
     let response = app
         .api(Method::POST, "/api/v1/issues", &admin)
         .json(&json!({"subject": "API", "intro": "Hi", "items": []}))
@@ -704,6 +764,58 @@ async fn every_api_route_checks_the_token_and_is_documented(backend: Backend) {
             format!("/api/v1/subscribers/{subscriber}"),
             Some(json!({"fields": {"api_table": "set by {who}"}})),
             AdminToken,
+        ),
+        // Segments: any token, as editors will send to them.
+        (
+            Method::GET,
+            "/api/v1/segments",
+            "/api/v1/segments".into(),
+            None,
+            AnyToken,
+        ),
+        (
+            Method::POST,
+            "/api/v1/segments",
+            "/api/v1/segments".into(),
+            Some(json!({"name": "{who} segment", "filter": {"conditions": [{"type": "bounced"}]}})),
+            AnyToken,
+        ),
+        (
+            Method::POST,
+            "/api/v1/segments/count",
+            "/api/v1/segments/count".into(),
+            Some(json!({"filter": {"conditions": [{"type": "bounced"}]}})),
+            AnyToken,
+        ),
+        (
+            Method::GET,
+            "/api/v1/segments/{id}",
+            format!("/api/v1/segments/{segment}"),
+            None,
+            AnyToken,
+        ),
+        (
+            Method::PUT,
+            "/api/v1/segments/{id}",
+            format!("/api/v1/segments/{segment}"),
+            Some(
+                json!({"name": "Renamed by {who}", "filter": {"conditions": [{"type": "bounced"}]}}),
+            ),
+            AnyToken,
+        ),
+        (
+            Method::GET,
+            "/api/v1/segments/{id}/count",
+            format!("/api/v1/segments/{segment}/count"),
+            None,
+            AnyToken,
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/segments/{id}",
+            format!("/api/v1/segments/{spare_segment}"),
+            None,
+            AnyToken,
         ),
         (
             Method::POST,

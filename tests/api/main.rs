@@ -22,6 +22,7 @@ mod mailbox;
 mod metrics;
 mod outbox;
 mod preferences;
+mod segments;
 mod sending;
 mod signup;
 mod smtp_pool;

@@ -130,6 +130,17 @@ pub const TABLES: &[Table] = &[
         ],
     },
     Table {
+        // Saved filters; the JSON names topics by id, copied as they are.
+        name: "segments",
+        columns: &[
+            int("id"),
+            text("name"),
+            text("filter"),
+            int("created_at"),
+            int("updated_at"),
+        ],
+    },
+    Table {
         name: "subscriber_topics",
         columns: &[
             int("id"),

@@ -9,6 +9,7 @@ mod csrf;
 pub(crate) mod dashboard;
 mod fields;
 mod issues;
+mod segments;
 mod shelf;
 mod sign_in;
 mod subscribers;
@@ -68,6 +69,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(suppressions::routes)
             .configure(topics::routes)
             .configure(fields::routes)
+            .configure(segments::routes)
             .configure(issues::routes),
     );
 }

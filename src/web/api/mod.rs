@@ -7,6 +7,7 @@ pub mod error;
 mod fields;
 mod issues;
 mod reports;
+mod segments;
 mod sends;
 mod subscribers;
 mod suppressions;
@@ -63,6 +64,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .configure(suppressions::routes)
         .configure(topics::routes)
         .configure(fields::routes)
+        .configure(segments::routes)
         .configure(issues::routes);
 }
 
