@@ -298,7 +298,7 @@ impl Engine {
                 },
             };
             let lease_until = self.leases.next_end();
-            let batch = {
+            let mut batch = {
                 let _turn = self.write_gate.turn().await;
                 let mut conn = self.write_gate.connection(&self.store).await?;
                 match deliveries::claim(
@@ -327,6 +327,12 @@ impl Engine {
             }
             claimed += batch.len();
             let lease = self.leases.hold(issue_id, lease_until);
+            if issue.uses_fields() {
+                // One query for the batch; on failure the claim runs out
+                // and the copies come due again, never sent with defaults.
+                let mut conn = self.store.pool().acquire().await?;
+                deliveries::load_fields(&mut conn, self.store.dialect(), &mut batch).await?;
+            }
             let mut batch = batch.into_iter();
             for delivery in batch.by_ref() {
                 if self.is_stopping() {
