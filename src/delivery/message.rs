@@ -433,7 +433,10 @@ impl PreparedIssue {
             message_id,
             headers,
             subject_prefix,
-            (self.text.with_reader(&reader), self.html.with_reader(&reader)),
+            (
+                self.text.with_reader(&reader),
+                self.html.with_reader(&reader),
+            ),
             Some(UnsubscribeLinks {
                 url: copy.unsubscribe_url,
                 mailto: copy.unsubscribe_mailto,

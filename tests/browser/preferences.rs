@@ -38,8 +38,7 @@ async fn topics_of(app: &TestApp, email: &str) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reader_picks_two_topics_leaves_one_in_the_preference_centre_and_downloads_their_data(
-) {
+async fn a_reader_picks_two_topics_leaves_one_in_the_preference_centre_and_downloads_their_data() {
     let Some(browser) = Browser::start().await else {
         return;
     };

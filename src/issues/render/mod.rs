@@ -100,8 +100,10 @@ impl IssueView {
         view.intro_html = personal::fill_defaults(view.intro_html, true);
         view.intro_text = personal::fill_defaults(view.intro_text, false);
         for item in &mut view.items {
-            item.summary_html = personal::fill_defaults(std::mem::take(&mut item.summary_html), true);
-            item.summary_text = personal::fill_defaults(std::mem::take(&mut item.summary_text), false);
+            item.summary_html =
+                personal::fill_defaults(std::mem::take(&mut item.summary_html), true);
+            item.summary_text =
+                personal::fill_defaults(std::mem::take(&mut item.summary_text), false);
         }
         view
     }
@@ -266,9 +268,10 @@ impl RenderedIssue {
             underline: "=".repeat(view.subject.chars().count().min(TEXT_WIDTH)),
         }
         .render()?;
+        let (text, tags) = personal::shorten(&text);
         let text = wrap_text(&text);
         let (html_parts, html_slots) = personal::split(&html, TOKEN_PLACEHOLDER);
-        let (text_parts, text_slots) = personal::split(&text, TOKEN_PLACEHOLDER);
+        let (text_parts, text_slots) = personal::split_short(&text, TOKEN_PLACEHOLDER, &tags);
         Ok(Self {
             subject: issue.header.subject.clone(),
             html_bytes: html.len(),

@@ -130,7 +130,13 @@ fn scan(markdown: &str, mut each: impl FnMut(FoundTag) -> String) -> Result<Stri
         line += rest[..start].matches('\n').count();
         let after = &rest[start + 2..];
         let Some(end) = after.find("}}") else {
-            let shown: String = rest[start..].lines().next().unwrap_or("{{").chars().take(40).collect();
+            let shown: String = rest[start..]
+                .lines()
+                .next()
+                .unwrap_or("{{")
+                .chars()
+                .take(40)
+                .collect();
             return Err(TagError {
                 tag: shown,
                 line,
@@ -144,11 +150,7 @@ fn scan(markdown: &str, mut each: impl FnMut(FoundTag) -> String) -> Result<Stri
             line,
             reason,
         })?;
-        out.push_str(&each(FoundTag {
-            slot,
-            source,
-            line,
-        }));
+        out.push_str(&each(FoundTag { slot, source, line }));
         line += inner.matches('\n').count();
         rest = &after[end + 2..];
     }
@@ -236,6 +238,69 @@ pub fn split(rendered: &str, token_placeholder: &str) -> (Vec<String>, Vec<Slot>
     loop {
         let token = rest.find(token_placeholder);
         let tag = find_tag(rest);
+        match (token, tag) {
+            (Some(t), Some((g, _, _))) if t < g => {
+                pieces.push(rest[..t].to_owned());
+                slots.push(Slot::Token);
+                rest = &rest[t + token_placeholder.len()..];
+            }
+            (_, Some((g, len, slot))) => {
+                pieces.push(rest[..g].to_owned());
+                slots.push(slot);
+                rest = &rest[g + len..];
+            }
+            (Some(t), None) => {
+                pieces.push(rest[..t].to_owned());
+                slots.push(Slot::Token);
+                rest = &rest[t + token_placeholder.len()..];
+            }
+            (None, None) => break,
+        }
+    }
+    pieces.push(rest.to_owned());
+    (pieces, slots)
+}
+
+/// Opens and closes a short marker of a tag: private-use characters,
+/// which no issue's text holds.
+const SHORT_START: char = '\u{E000}';
+const SHORT_END: char = '\u{E001}';
+
+/// The plain text with each tag's placeholder (as long as its hex) cut
+/// down to a marker a few characters wide, so that wrapping at 78 columns
+/// sees about a value's width; returns the slots the markers index.
+pub fn shorten(text: &str) -> (String, Vec<Slot>) {
+    let mut out = String::with_capacity(text.len());
+    let mut slots = Vec::new();
+    let mut rest = text;
+    while let Some((at, len, slot)) = find_tag(rest) {
+        out.push_str(&rest[..at]);
+        out.push(SHORT_START);
+        out.push_str(&slots.len().to_string());
+        out.push(SHORT_END);
+        slots.push(slot);
+        rest = &rest[at + len..];
+    }
+    out.push_str(rest);
+    (out, slots)
+}
+
+/// `split` for text whose tags were shortened by [`shorten`].
+pub fn split_short(text: &str, token_placeholder: &str, tags: &[Slot]) -> (Vec<String>, Vec<Slot>) {
+    let mut pieces = Vec::new();
+    let mut slots = Vec::new();
+    let mut rest = text;
+    loop {
+        let token = rest.find(token_placeholder);
+        let tag = rest.find(SHORT_START).and_then(|at| {
+            let end = rest[at..].find(SHORT_END)? + at;
+            let index: usize = rest[at + SHORT_START.len_utf8()..end].parse().ok()?;
+            Some((
+                at,
+                end + SHORT_END.len_utf8() - at,
+                tags.get(index)?.clone(),
+            ))
+        });
         match (token, tag) {
             (Some(t), Some((g, _, _))) if t < g => {
                 pieces.push(rest[..t].to_owned());
@@ -386,14 +451,20 @@ mod tests {
             fields: Some(&fields),
         };
         let joined = join(&pieces, &slots, &reader, true);
-        assert!(joined.contains("<strong>&lt;b&gt;Ann&lt;/b&gt;</strong> from Lyon."), "{joined}");
+        assert!(
+            joined.contains("<strong>&lt;b&gt;Ann&lt;/b&gt;</strong> from Lyon."),
+            "{joined}"
+        );
         let nobody = Reader {
             token: "t",
             name: None,
             fields: None,
         };
         let joined = join(&pieces, &slots, &nobody, false);
-        assert!(joined.contains("<strong><reader></strong> from ."), "{joined}");
+        assert!(
+            joined.contains("<strong><reader></strong> from ."),
+            "{joined}"
+        );
     }
 
     #[test]
