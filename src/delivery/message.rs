@@ -602,6 +602,57 @@ mod tests {
     }
 
     #[test]
+    fn a_personal_copy_from_the_template_carries_its_readers_values() {
+        let identity = identity();
+        let header = HeaderInput {
+            subject: "Personal".into(),
+            preheader: String::new(),
+            intro: "Hi {{ name | default(\"reader\") }} in {{ fields.city }}!".into(),
+        };
+        let issue = Issue {
+            id: 12,
+            ..crate::issues::render::tests::issue(header, Vec::new())
+        };
+        let rendered = RenderedIssue::render(&issue, &identity).expect("renders");
+        assert!(rendered.uses_fields());
+        let prepared = PreparedIssue::new(12, &rendered, &identity);
+        assert!(prepared.template.is_some(), "the template was cut");
+        let key = SecretKey::from_secret(&secrecy::SecretString::from("k".repeat(48)));
+        let fields = FieldTexts::from([("city".to_owned(), "Zürich & Co".to_owned())]);
+        let url = "https://herald.example/unsubscribe?token=tok";
+        let reader = Copy {
+            to: Mailbox::new(None, "ann@example.com".parse().expect("an address")),
+            subscriber_id: 7,
+            unsubscribe_url: url,
+            token: "tok",
+            unsubscribe_mailto: None,
+            name: Some("<Ann>"),
+            fields: Some(&fields),
+        };
+        let built = prepared.message(&identity, &key, &reader).expect("builds");
+        let copy = prepared.copy(&identity, &key, &reader).expect("copies");
+        let (text, html) = parts_of(&copy.bytes);
+        assert_eq!((text.clone(), html.clone()), parts_of(&built.formatted()));
+        assert!(text.contains("Hi <Ann> in Zürich & Co!"), "{text}");
+        assert!(
+            html.contains("Hi &lt;Ann&gt; in Zürich &amp; Co!"),
+            "{html}"
+        );
+        let nobody = Copy {
+            name: None,
+            fields: None,
+            ..reader
+        };
+        let (text, _) = parts_of(
+            &prepared
+                .copy(&identity, &key, &nobody)
+                .expect("copies")
+                .bytes,
+        );
+        assert!(text.contains("Hi reader in !"), "{text}");
+    }
+
+    #[test]
     fn a_link_joins_the_pieces_as_quoted_printable_that_decodes_to_the_personal_text() {
         let long = "Ünïcödé and a line far longer than seventy-six characters, which quoted-printable must break softly.";
         let pieces = vec![format!("Hello\n{long}\nLeave: "), "\nBye\n".to_owned()];

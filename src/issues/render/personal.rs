@@ -342,7 +342,7 @@ fn find_tag(text: &str) -> Option<(usize, usize, Slot)> {
 }
 
 fn decode(hex: &str) -> Option<Slot> {
-    if hex.is_empty() || hex.len() % 2 != 0 {
+    if hex.is_empty() || !hex.len().is_multiple_of(2) {
         return None;
     }
     let bytes = (0..hex.len())
