@@ -193,6 +193,40 @@ async fn tags_naming_internal_or_unknown_fields_are_refused(backend: Backend) {
     }
     assert_eq!(app.db.count("issues").await, 0);
 
+    // The editor's pages show the same error under the intro, never a 500.
+    let editor = app.sign_in_as(Role::Editor).await;
+    let response = editor
+        .post_form(
+            "/admin/issues",
+            &[
+                ("subject", "S"),
+                ("preheader", ""),
+                ("intro", "Hi {{ fields.notes }}"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.expect("page");
+    assert!(
+        crate::issues::shows_escaped(&page, "internal field notes"),
+        "{page}"
+    );
+    assert_eq!(app.db.count("issues").await, 0);
+    let draft = crate::issues::create_draft(&editor, "S", "Hi").await;
+    let response = editor
+        .post_form(
+            &format!("/admin/issues/{draft}"),
+            &[
+                ("subject", "S"),
+                ("preheader", ""),
+                ("intro", "Hi {{ fields.nope }}"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.expect("page");
+    assert!(page.contains("no field"), "{page}");
+
     // A field made internal after the issue was saved stops the send.
     let id = crate::issues::create_with_api(
         &app,
