@@ -326,13 +326,14 @@ impl Engine {
                 continue;
             }
             claimed += batch.len();
-            let lease = self.leases.hold(issue_id, lease_until);
             if issue.uses_fields() {
-                // One query for the batch; on failure the claim runs out
-                // and the copies come due again, never sent with defaults.
+                // One query for the batch, before the claim is held; on
+                // failure the claim runs out and the copies come due
+                // again, never sent with defaults in place of values.
                 let mut conn = self.store.pool().acquire().await?;
                 deliveries::load_fields(&mut conn, self.store.dialect(), &mut batch).await?;
             }
+            let lease = self.leases.hold(issue_id, lease_until);
             let mut batch = batch.into_iter();
             for delivery in batch.by_ref() {
                 if self.is_stopping() {
