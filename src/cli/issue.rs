@@ -98,7 +98,8 @@ pub async fn run(config: Config, command: IssueCommand) -> ExitCode {
         Err(
             error @ (SendControlError::NotFound
             | SendControlError::Conflict(_)
-            | SendControlError::Empty),
+            | SendControlError::Empty
+            | SendControlError::Invalid(_)),
         ) => {
             eprintln!("herald: {error}");
             ExitCode::from(2)

@@ -12,23 +12,28 @@ use lettre::{Address, Message};
 use crate::bounces::{message_id_for, ReturnTarget};
 use crate::config::SecretKey;
 use crate::issues::render::escape_attribute;
+use crate::issues::render::{FieldTexts, Reader, Slot};
 use crate::issues::RenderedIssue;
 use crate::mail::{
     ascii_domain_mailbox, KindHeaders, ListUnsubscribe, ListUnsubscribePost, MailIdentity,
     MailKind, UnsubscribeLinks,
 };
 
-/// One part (text or HTML) in quoted-printable pieces, split where the token goes.
+/// One part (text or HTML) in quoted-printable pieces, split where each
+/// reader's values go (their token, their name, their fields).
 #[derive(Debug, Clone)]
 struct EncodedPart {
     pieces: Vec<Vec<u8>>,
+    slots: Vec<Slot>,
+    /// Whether values are HTML-escaped before encoding.
+    html: bool,
     encoded_len: usize,
 }
 
 impl EncodedPart {
-    fn encode(pieces: &[String]) -> Self {
+    fn encode((pieces, slots): (&[String], &[Slot]), html: bool) -> Self {
         // Quoted-printable wants CRLF line ends; each piece ends with a soft
-        // line break so that pieces and links join without a line over 76 characters.
+        // line break so that pieces and values join without a line over 76 characters.
         let pieces: Vec<Vec<u8>> = pieces
             .iter()
             .map(|piece| {
@@ -38,18 +43,34 @@ impl EncodedPart {
         let encoded_len = pieces.iter().map(Vec::len).sum();
         Self {
             pieces,
+            slots: slots.to_vec(),
+            html,
             encoded_len,
         }
     }
 
-    /// The part with `link` (the reader's token) wherever the placeholder
-    /// was, still quoted-printable.
-    fn with_link(&self, link: &str) -> Vec<u8> {
-        let link = quoted_printable::encode(link);
-        let mut out = Vec::with_capacity(self.encoded_len + (link.len() + 6) * self.pieces.len());
+    /// A slot's value for `reader`, escaped for this part and quoted-printable.
+    fn encoded_value(&self, slot: &Slot, reader: &Reader<'_>) -> Vec<u8> {
+        let value = slot.value(reader);
+        if self.html {
+            quoted_printable::encode(escape_attribute(value))
+        } else {
+            quoted_printable::encode(value)
+        }
+    }
+
+    /// The part with `reader`'s values wherever the placeholders were,
+    /// still quoted-printable.
+    fn with_reader(&self, reader: &Reader<'_>) -> Vec<u8> {
+        self.joined(|_, slot| self.encoded_value(slot, reader))
+    }
+
+    /// The part with `value(index, slot)` (already encoded) in each slot.
+    fn joined(&self, mut value: impl FnMut(usize, &Slot) -> Vec<u8>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.encoded_len + 96 * self.slots.len());
         for (index, piece) in self.pieces.iter().enumerate() {
             if index > 0 {
-                out.extend_from_slice(&link);
+                out.extend_from_slice(&value(index - 1, &self.slots[index - 1]));
                 out.extend_from_slice(b"=\r\n");
             }
             out.extend_from_slice(piece);
@@ -68,6 +89,8 @@ pub struct PreparedIssue {
     subject: String,
     text: EncodedPart,
     html: EncodedPart,
+    /// Whether copies need the readers' field values.
+    uses_fields: bool,
     /// The From domain in ASCII, right of every Message-ID.
     sender_domain: String,
     /// The headers every reader's copy shares, and every test copy.
@@ -111,7 +134,14 @@ enum BodySegment {
     TextLink,
     /// The reader's token in the HTML part, attribute-escaped, then quoted-printable.
     HtmlLink,
+    /// Another reader's value (name, field) of the plain-text part's slots.
+    TextSlot(Slot),
+    /// The same in the HTML part: escaped, then quoted-printable.
+    HtmlSlot(Slot),
 }
+
+/// Digits after a template's marker: which slot of its part it stands for.
+const SLOT_DIGITS: usize = 5;
 
 /// The fields each copy writes itself; dropped from the template.
 const PER_COPY_FIELDS: [&str; 3] = ["To", "Message-ID", "Date"];
@@ -120,7 +150,11 @@ impl CopyTemplate {
     /// Cuts `message`, built with `text_marker` and `html_marker` as its
     /// links. None if a marker is missing, which would mean lettre or the
     /// encoding changed a link: copies are then built by lettre.
-    fn cut(message: &Message, text_marker: &str, html_marker: &str) -> Option<Self> {
+    fn cut(
+        message: &Message,
+        (text_marker, text_slots): (&str, &[Slot]),
+        (html_marker, html_slots): (&str, &[Slot]),
+    ) -> Option<Self> {
         let formatted = message.formatted();
         let end = memchr::memmem::find(&formatted, b"\r\n\r\n")?;
         let (head, body) = (&formatted[..end + 2], &formatted[end + 2..]);
@@ -144,16 +178,24 @@ impl CopyTemplate {
         loop {
             let text = memchr::memmem::find(rest, text_marker.as_bytes());
             let html = memchr::memmem::find(rest, html_marker.as_bytes());
-            let (at, len, link) = match (text, html) {
-                (Some(t), Some(h)) if h < t => (h, html_marker.len(), BodySegment::HtmlLink),
-                (Some(t), _) => (t, text_marker.len(), BodySegment::TextLink),
-                (None, Some(h)) => (h, html_marker.len(), BodySegment::HtmlLink),
+            let (at, len, is_html) = match (text, html) {
+                (Some(t), Some(h)) if h < t => (h, html_marker.len(), true),
+                (Some(t), _) => (t, text_marker.len(), false),
+                (None, Some(h)) => (h, html_marker.len(), true),
                 (None, None) => break,
             };
+            let digits = rest.get(at + len..at + len + SLOT_DIGITS)?;
+            let index: usize = std::str::from_utf8(digits).ok()?.parse().ok()?;
+            let slot = if is_html { html_slots } else { text_slots }.get(index)?;
             segments.push(BodySegment::Shared(rest[..at].to_vec()));
-            segments.push(link);
+            segments.push(match (slot, is_html) {
+                (Slot::Token, false) => BodySegment::TextLink,
+                (Slot::Token, true) => BodySegment::HtmlLink,
+                (slot, false) => BodySegment::TextSlot(slot.clone()),
+                (slot, true) => BodySegment::HtmlSlot(slot.clone()),
+            });
             links += 1;
-            rest = &rest[at + len..];
+            rest = &rest[at + len + SLOT_DIGITS..];
         }
         segments.push(BodySegment::Shared(rest.to_vec()));
         if links == 0 {
@@ -167,14 +209,16 @@ impl CopyTemplate {
         })
     }
 
-    /// `token` goes in the body's links, `links` in `List-Unsubscribe`.
+    /// `reader`'s token goes in the body's links, their other values in
+    /// the other slots, `links` in `List-Unsubscribe`.
     fn copy(
         &self,
         to: Mailbox,
         message_id: String,
-        token: &str,
+        reader: &Reader<'_>,
         links: UnsubscribeLinks<'_>,
     ) -> Result<CopyBytes, lettre::error::Error> {
+        let token = reader.token;
         let to = ascii_domain_mailbox(to);
         let mut own = Headers::new();
         own.set(header::To::from(Mailboxes::from(to.clone())));
@@ -191,11 +235,17 @@ impl CopyTemplate {
         bytes.extend_from_slice(&self.shared_headers);
         bytes.extend_from_slice(own.as_bytes());
         for segment in &self.body {
-            bytes.extend_from_slice(match segment {
-                BodySegment::Shared(shared) => shared,
-                BodySegment::TextLink => &text_link,
-                BodySegment::HtmlLink => &html_link,
-            });
+            match segment {
+                BodySegment::Shared(shared) => bytes.extend_from_slice(shared),
+                BodySegment::TextLink => bytes.extend_from_slice(&text_link),
+                BodySegment::HtmlLink => bytes.extend_from_slice(&html_link),
+                BodySegment::TextSlot(slot) => {
+                    bytes.extend_from_slice(&quoted_printable::encode(slot.value(reader)));
+                }
+                BodySegment::HtmlSlot(slot) => bytes.extend_from_slice(&quoted_printable::encode(
+                    escape_attribute(slot.value(reader)),
+                )),
+            }
         }
         let envelope = Envelope::new(self.from.clone(), vec![to.email])?;
         Ok(CopyBytes { bytes, envelope })
@@ -210,8 +260,22 @@ pub struct Copy<'a> {
     pub unsubscribe_url: &'a str,
     /// The reader's link token, for the footer's links.
     pub token: &'a str,
+    /// The reader's name, for `{{ name }}` (none: the tag's default).
+    pub name: Option<&'a str>,
+    /// The reader's public field values, when the issue uses fields.
+    pub fields: Option<&'a FieldTexts>,
     /// The `mailto:` unsubscribe address, when the bounce mailbox is set.
     pub unsubscribe_mailto: Option<&'a str>,
+}
+
+impl Copy<'_> {
+    fn reader(&self) -> Reader<'_> {
+        Reader {
+            token: self.token,
+            name: self.name,
+            fields: self.fields,
+        }
+    }
 }
 
 impl PreparedIssue {
@@ -229,8 +293,9 @@ impl PreparedIssue {
             sender_domain,
             issue_id,
             subject: rendered.subject().as_str().to_owned(),
-            text: EncodedPart::encode(rendered.text_parts()),
-            html: EncodedPart::encode(rendered.html_parts()),
+            text: EncodedPart::encode(rendered.text_parts(), false),
+            html: EncodedPart::encode(rendered.html_parts(), true),
+            uses_fields: rendered.uses_fields(),
             template: None,
         };
         prepared.template = prepared.cut_template(identity);
@@ -243,18 +308,26 @@ impl PreparedIssue {
         let marker = crate::config::secret_hex(&rand::random::<[u8; 12]>());
         let (text_marker, html_marker) =
             (format!("HeraldText{marker}"), format!("HeraldHtml{marker}"));
+        let marked = |marker: &str, index: usize| format!("{marker}{index:05}").into_bytes();
         let message = self
-            .build_with_links(
+            .build_with_bodies(
                 identity,
                 identity.from.clone(),
                 format!("<template@{}>", self.sender_domain),
                 &self.copy_headers,
                 "",
-                (&text_marker, &html_marker),
+                (
+                    self.text.joined(|index, _| marked(&text_marker, index)),
+                    self.html.joined(|index, _| marked(&html_marker, index)),
+                ),
                 None,
             )
             .ok()?;
-        CopyTemplate::cut(&message, &text_marker, &html_marker)
+        CopyTemplate::cut(
+            &message,
+            (&text_marker, &self.text.slots),
+            (&html_marker, &self.html.slots),
+        )
     }
 
     /// A reader's copy as bytes, from the template: the same message as
@@ -276,7 +349,7 @@ impl PreparedIssue {
         template.copy(
             copy.to.clone(),
             message_id,
-            copy.token,
+            &copy.reader(),
             UnsubscribeLinks {
                 url: copy.unsubscribe_url,
                 mailto: copy.unsubscribe_mailto,
@@ -286,6 +359,11 @@ impl PreparedIssue {
 
     pub fn issue_id(&self) -> i64 {
         self.issue_id
+    }
+
+    /// Whether each copy needs its reader's field values (loaded with the claim).
+    pub fn uses_fields(&self) -> bool {
+        self.uses_fields
     }
 
     /// The same for the same (issue, reader) on every attempt and in every
@@ -348,14 +426,17 @@ impl PreparedIssue {
         headers: &KindHeaders,
         subject_prefix: &str,
     ) -> Result<Message, lettre::error::Error> {
-        let html_link = escape_attribute(copy.token);
-        self.build_with_links(
+        let reader = copy.reader();
+        self.build_with_bodies(
             identity,
             copy.to.clone(),
             message_id,
             headers,
             subject_prefix,
-            (copy.token, &html_link),
+            (
+                self.text.with_reader(&reader),
+                self.html.with_reader(&reader),
+            ),
             Some(UnsubscribeLinks {
                 url: copy.unsubscribe_url,
                 mailto: copy.unsubscribe_mailto,
@@ -363,26 +444,21 @@ impl PreparedIssue {
         )
     }
 
-    /// `links`: the text part's and the HTML part's, the latter attribute-escaped.
+    /// `bodies`: the text part and the HTML part, quoted-printable, with
+    /// the reader's values in.
     #[allow(clippy::too_many_arguments)]
-    fn build_with_links(
+    fn build_with_bodies(
         &self,
         identity: &MailIdentity,
         to: Mailbox,
         message_id: String,
         headers: &KindHeaders,
         subject_prefix: &str,
-        (text_link, html_link): (&str, &str),
+        (text, html): (Vec<u8>, Vec<u8>),
         unsubscribe: Option<UnsubscribeLinks<'_>>,
     ) -> Result<Message, lettre::error::Error> {
-        let text = Body::dangerous_pre_encoded(
-            self.text.with_link(text_link),
-            ContentTransferEncoding::QuotedPrintable,
-        );
-        let html = Body::dangerous_pre_encoded(
-            self.html.with_link(html_link),
-            ContentTransferEncoding::QuotedPrintable,
-        );
+        let text = Body::dangerous_pre_encoded(text, ContentTransferEncoding::QuotedPrintable);
+        let html = Body::dangerous_pre_encoded(html, ContentTransferEncoding::QuotedPrintable);
         let subject = if subject_prefix.is_empty() {
             self.subject.clone()
         } else {
@@ -496,6 +572,8 @@ mod tests {
             unsubscribe_url: &url,
             token: &token,
             unsubscribe_mailto: Some("bounces+abc@herald.example"),
+            name: None,
+            fields: None,
         };
         let built = prepared.message(&identity, &key, &reader).expect("builds");
         let copy = prepared.copy(&identity, &key, &reader).expect("copies");
@@ -524,12 +602,67 @@ mod tests {
     }
 
     #[test]
+    fn a_personal_copy_from_the_template_carries_its_readers_values() {
+        let identity = identity();
+        let header = HeaderInput {
+            subject: "Personal".into(),
+            preheader: String::new(),
+            intro: "Hi {{ name | default(\"reader\") }} in {{ fields.city }}!".into(),
+        };
+        let issue = Issue {
+            id: 12,
+            ..crate::issues::render::tests::issue(header, Vec::new())
+        };
+        let rendered = RenderedIssue::render(&issue, &identity).expect("renders");
+        assert!(rendered.uses_fields());
+        let prepared = PreparedIssue::new(12, &rendered, &identity);
+        assert!(prepared.template.is_some(), "the template was cut");
+        let key = SecretKey::from_secret(&secrecy::SecretString::from("k".repeat(48)));
+        let fields = FieldTexts::from([("city".to_owned(), "Zürich & Co".to_owned())]);
+        let url = "https://herald.example/unsubscribe?token=tok";
+        let reader = Copy {
+            to: Mailbox::new(None, "ann@example.com".parse().expect("an address")),
+            subscriber_id: 7,
+            unsubscribe_url: url,
+            token: "tok",
+            unsubscribe_mailto: None,
+            name: Some("<Ann>"),
+            fields: Some(&fields),
+        };
+        let built = prepared.message(&identity, &key, &reader).expect("builds");
+        let copy = prepared.copy(&identity, &key, &reader).expect("copies");
+        let (text, html) = parts_of(&copy.bytes);
+        assert_eq!((text.clone(), html.clone()), parts_of(&built.formatted()));
+        assert!(text.contains("Hi <Ann> in Zürich & Co!"), "{text}");
+        assert!(
+            html.contains("Hi &lt;Ann&gt; in Zürich &amp; Co!"),
+            "{html}"
+        );
+        let nobody = Copy {
+            name: None,
+            fields: None,
+            ..reader
+        };
+        let (text, _) = parts_of(
+            &prepared
+                .copy(&identity, &key, &nobody)
+                .expect("copies")
+                .bytes,
+        );
+        assert!(text.contains("Hi reader in !"), "{text}");
+    }
+
+    #[test]
     fn a_link_joins_the_pieces_as_quoted_printable_that_decodes_to_the_personal_text() {
         let long = "Ünïcödé and a line far longer than seventy-six characters, which quoted-printable must break softly.";
         let pieces = vec![format!("Hello\n{long}\nLeave: "), "\nBye\n".to_owned()];
-        let part = EncodedPart::encode(&pieces);
+        let part = EncodedPart::encode((&pieces, &[Slot::Token]), false);
         let link = "https://news.example.com/unsubscribe?token=abc=def";
-        let encoded = part.with_link(link);
+        let encoded = part.with_reader(&Reader {
+            token: link,
+            name: None,
+            fields: None,
+        });
         for line in encoded.split(|&b| b == b'\n') {
             assert!(
                 line.len() <= 77,

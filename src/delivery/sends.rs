@@ -22,6 +22,9 @@ pub enum SendControlError {
     /// Nothing to read: no intro and no items.
     #[error("This issue has no intro and no items, so there is nothing to send: write an intro or add an item first.")]
     Empty,
+    /// A personalisation tag names a field that is gone or internal now.
+    #[error("{0}")]
+    Invalid(crate::issues::InvalidInput),
     #[error("the issue cannot be rendered: {0}")]
     Render(#[from] RenderError),
     #[error("database error: {0}")]
@@ -82,9 +85,21 @@ impl Sends {
         // Rendering now refuses an issue that cannot go out before anything changes.
         let issue = {
             let mut conn = self.store.pool().acquire().await?;
-            issue_queries::find_issue(&mut conn, id)
+            let issue = issue_queries::find_issue(&mut conn, id)
                 .await?
-                .ok_or(SendControlError::NotFound)?
+                .ok_or(SendControlError::NotFound)?;
+            // A field may have turned internal, or gone, since the issue was saved.
+            match crate::issues::check_field_tags(&mut conn, &crate::issues::issue_sources(&issue))
+                .await
+            {
+                Ok(()) => {}
+                Err(crate::issues::IssueError::Invalid(invalid)) => {
+                    return Err(SendControlError::Invalid(invalid))
+                }
+                Err(crate::issues::IssueError::Store(error)) => return Err(error.into()),
+                Err(other) => return Err(SendControlError::Conflict(other.to_string())),
+            }
+            issue
         };
         if issue.status != IssueStatus::Draft {
             return Err(already(issue.status));

@@ -79,6 +79,7 @@ impl Issues {
         let summaries: Vec<MarkdownRendering> =
             content.items.iter().map(summary_rendering).collect();
         let mut tx = self.store.begin_write().await?;
+        check_field_tags(&mut tx, &content_sources(content)).await?;
         let id = queries::insert_issue(&mut tx, &content.header, &intro, now_millis()).await?;
         for (item, summary) in content.items.iter().zip(&summaries) {
             queries::insert_item(&mut tx, id, item, summary).await?;
@@ -214,6 +215,7 @@ impl Issues {
     pub async fn update_header(&self, id: i64, header: &IssueHeader) -> Result<(), IssueError> {
         let intro = intro_rendering(header);
         self.change_draft(id, async |conn| {
+            check_field_tags(conn, &[("intro".to_owned(), header.intro.as_str())]).await?;
             queries::update_header(conn, id, header, &intro).await?;
             Ok(())
         })
@@ -234,6 +236,7 @@ impl Issues {
             content.items.iter().map(summary_rendering).collect();
         let dialect = self.store.dialect();
         self.change_draft(id, async |conn| {
+            check_field_tags(conn, &content_sources(content)).await?;
             queries::update_header(conn, id, &content.header, &intro).await?;
             queries::delete_items(conn, id).await?;
             for (item, summary) in content.items.iter().zip(&summaries) {
@@ -263,6 +266,7 @@ impl Issues {
     pub async fn add_item(&self, id: i64, item: &ItemContent) -> Result<i64, IssueError> {
         let summary = summary_rendering(item);
         self.change_draft(id, async |conn| {
+            check_field_tags(conn, &summary_source(item)).await?;
             let count = queries::item_order(conn, id).await?.len();
             if count >= domain::MAX_ITEMS {
                 return Err(InvalidInput::one(
@@ -288,6 +292,7 @@ impl Issues {
     ) -> Result<(), IssueError> {
         let summary = summary_rendering(item);
         self.change_draft(id, async |conn| {
+            check_field_tags(conn, &summary_source(item)).await?;
             if queries::update_item(conn, id, item_id, item, &summary).await? {
                 Ok(())
             } else {
@@ -417,6 +422,81 @@ fn copy_subject(subject: &Subject) -> Subject {
     // Cutting can leave a trailing space, which the parser trims; a subject
     // it still refuses keeps the original, which it took once.
     Subject::parse(&copied).unwrap_or_else(|_| subject.clone())
+}
+
+/// Refuses a tag that names a field no issue may show: one that does not
+/// exist, or an internal one (it must not leak into mail). `sources` are
+/// (form field, Markdown); fields are read only when a tag names one.
+pub async fn check_field_tags(
+    conn: &mut sqlx::AnyConnection,
+    sources: &[(String, &str)],
+) -> Result<(), IssueError> {
+    let mut used = Vec::new();
+    for (field, markdown) in sources {
+        // Malformed tags were refused by the parsers already.
+        for tag in render::personal::tags(markdown).unwrap_or_default() {
+            if let Some(key) = tag.slot.field_key() {
+                used.push((field, key.clone(), tag));
+            }
+        }
+    }
+    if used.is_empty() {
+        return Ok(());
+    }
+    let fields = crate::fields::queries::list(conn, false).await?;
+    let mut errors = Vec::new();
+    for (field, key, tag) in used {
+        let reason = match fields.iter().find(|f| f.key() == &key) {
+            Some(found) if found.is_public() => continue,
+            Some(_) => format!(
+                "the internal field {}: issues may show public fields only.",
+                key.as_str()
+            ),
+            None => format!("no field: there is no field with the key {}.", key.as_str()),
+        };
+        errors.push(FieldError {
+            field: field.clone(),
+            error: ValueError::UnusableField {
+                tag: tag.source,
+                line: tag.line,
+                reason,
+            },
+        });
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(InvalidInput(errors).into())
+    }
+}
+
+/// Every Markdown source of an issue's content, by form field.
+fn content_sources(content: &IssueContent) -> Vec<(String, &str)> {
+    let mut sources = vec![("intro".to_owned(), content.header.intro.as_str())];
+    for (index, item) in content.items.iter().enumerate() {
+        if let Some(summary) = &item.summary {
+            sources.push((format!("items[{index}].summary"), summary.as_str()));
+        }
+    }
+    sources
+}
+
+fn summary_source(item: &ItemContent) -> Vec<(String, &str)> {
+    item.summary
+        .iter()
+        .map(|summary| ("summary".to_owned(), summary.as_str()))
+        .collect()
+}
+
+/// Every Markdown source of a stored issue, by form field.
+pub fn issue_sources(issue: &Issue) -> Vec<(String, &str)> {
+    let mut sources = vec![("intro".to_owned(), issue.header.intro.as_str())];
+    for (index, item) in issue.items.iter().enumerate() {
+        if let Some(summary) = &item.content.summary {
+            sources.push((format!("items[{index}].summary"), summary.as_str()));
+        }
+    }
+    sources
 }
 
 /// The intro as readers get it; rendered when it is saved, never when read.

@@ -100,6 +100,9 @@ pub async fn send_test(
             token: &token,
             // No address that unsubscribes: the tester is nobody's reader.
             unsubscribe_mailto: None,
+            // The sample reader a preview shows: each field tag's default.
+            name: Some(crate::issues::render::personal::SAMPLE_NAME),
+            fields: None,
         },
     )?;
     record(store, tester, issue.id, to).await?;

@@ -280,6 +280,8 @@ fn one_message_bytes(rendered: &RenderedIssue, identity: &MailIdentity) -> anyho
             unsubscribe_url: &unsubscribe_url,
             token: token.as_str(),
             unsubscribe_mailto: None,
+            name: None,
+            fields: None,
         },
     )?;
     Ok(message.formatted().len() as u64)

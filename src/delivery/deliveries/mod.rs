@@ -58,6 +58,9 @@ pub struct ClaimedDelivery {
     /// What the reader's unsubscribe link is made from, read with the claim
     /// so that no copy costs a query of its own.
     pub link_key: Option<String>,
+    /// The reader's public field values, loaded for the whole batch when
+    /// the issue uses them (see `fields_for`).
+    pub fields: Option<crate::issues::render::FieldTexts>,
 }
 
 /// Claims up to `limit` due deliveries of `issue_id` until `lease_until`: the
@@ -107,11 +110,40 @@ pub async fn claim(
                 name: row.try_get("name")?,
                 subscriber_status: row.try_get("subscriber_status")?,
                 link_key: row.try_get("link_key")?,
+                fields: None,
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     claimed.sort_unstable_by_key(|delivery| delivery.id);
     Ok(claimed)
+}
+
+/// Loads the public field values of a claimed batch's readers in one
+/// query, for an issue whose copies use them. Internal fields are never
+/// loaded, so no tag can show one.
+pub async fn load_fields(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    batch: &mut [ClaimedDelivery],
+) -> Result<(), sqlx::Error> {
+    let public: Vec<crate::fields::Field> = crate::fields::queries::list(conn, false)
+        .await?
+        .into_iter()
+        .filter(crate::fields::Field::is_public)
+        .collect();
+    let ids: Vec<i64> = batch.iter().map(|d| d.subscriber_id).collect();
+    let mut values = crate::fields::values_of(conn, dialect, &public, &ids).await?;
+    for delivery in batch {
+        let texts = values
+            .remove(&delivery.subscriber_id)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(field, value)| Some((field.key().as_str().to_owned(), value?)))
+            .map(|(key, value)| (key, crate::issues::render::personal::field_text(&value)))
+            .collect();
+        delivery.fields = Some(texts);
+    }
+    Ok(())
 }
 
 /// Extends a claim still held: the queued rows of `issue_id` that carry the

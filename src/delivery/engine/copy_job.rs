@@ -124,6 +124,8 @@ impl Engine {
                 unsubscribe_url: &unsubscribe_url,
                 token: token.as_str(),
                 unsubscribe_mailto: unsubscribe_mailto.as_deref(),
+                name: delivery.name.as_deref().map(str::trim),
+                fields: delivery.fields.as_ref(),
             },
         );
         let copy = match copy {

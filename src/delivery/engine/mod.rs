@@ -298,7 +298,7 @@ impl Engine {
                 },
             };
             let lease_until = self.leases.next_end();
-            let batch = {
+            let mut batch = {
                 let _turn = self.write_gate.turn().await;
                 let mut conn = self.write_gate.connection(&self.store).await?;
                 match deliveries::claim(
@@ -326,6 +326,13 @@ impl Engine {
                 continue;
             }
             claimed += batch.len();
+            if issue.uses_fields() {
+                // One query for the batch, before the claim is held; on
+                // failure the claim runs out and the copies come due
+                // again, never sent with defaults in place of values.
+                let mut conn = self.store.pool().acquire().await?;
+                deliveries::load_fields(&mut conn, self.store.dialect(), &mut batch).await?;
+            }
             let lease = self.leases.hold(issue_id, lease_until);
             let mut batch = batch.into_iter();
             for delivery in batch.by_ref() {

@@ -37,6 +37,33 @@ pub enum ValueError {
     BadDate,
     #[error("An issue has at most {max} items ({actual} given).")]
     TooManyItems { max: usize, actual: usize },
+    #[error("{0}")]
+    Tag(#[from] crate::issues::render::personal::TagError),
+    /// Tags are spliced into the body only; a header line is the same for everyone.
+    #[error(
+        "{0} cannot hold personalisation tags ({{{{ … }}}}); use them in the intro and summaries."
+    )]
+    TagOutsideBody(&'static str),
+    #[error("The tag {tag} on line {line} names {reason}")]
+    UnusableField {
+        tag: String,
+        line: usize,
+        reason: String,
+    },
+}
+
+/// Refuses `{{` in a plain-text value, which readers would see as typed.
+fn no_tags(value: String, what: &'static str) -> Result<String, ValueError> {
+    if value.contains("{{") {
+        return Err(ValueError::TagOutsideBody(what));
+    }
+    Ok(value)
+}
+
+/// Refuses a malformed tag in Markdown.
+fn well_formed_tags(value: String) -> Result<String, ValueError> {
+    crate::issues::render::personal::tags(&value)?;
+    Ok(value)
 }
 
 /// Line and paragraph separators break a header as surely as CR/LF do.
@@ -140,6 +167,8 @@ text_value!(
 impl Subject {
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
         one_line(raw, "The subject", MAX_SUBJECT_CHARS)?
+            .map(|s| no_tags(s, "The subject"))
+            .transpose()?
             .map(Self)
             .ok_or(ValueError::Missing("The subject"))
     }
@@ -147,14 +176,20 @@ impl Subject {
 
 impl Preheader {
     pub fn parse(raw: &str) -> Result<Option<Self>, ValueError> {
-        Ok(one_line(raw, "The preheader", MAX_PREHEADER_CHARS)?.map(Self))
+        Ok(one_line(raw, "The preheader", MAX_PREHEADER_CHARS)?
+            .map(|s| no_tags(s, "The preheader"))
+            .transpose()?
+            .map(Self))
     }
 }
 
 impl Intro {
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
         Ok(Self(
-            markdown(raw, "The intro", MAX_INTRO_CHARS)?.unwrap_or_default(),
+            markdown(raw, "The intro", MAX_INTRO_CHARS)?
+                .map(well_formed_tags)
+                .transpose()?
+                .unwrap_or_default(),
         ))
     }
 
@@ -166,6 +201,8 @@ impl Intro {
 impl ItemTitle {
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
         one_line(raw, "The title", MAX_TITLE_CHARS)?
+            .map(|s| no_tags(s, "The title"))
+            .transpose()?
             .map(Self)
             .ok_or(ValueError::Missing("The title"))
     }
@@ -217,7 +254,10 @@ impl Byline {
 
 impl Summary {
     pub fn parse(raw: &str) -> Result<Option<Self>, ValueError> {
-        Ok(markdown(raw, "The summary", MAX_SUMMARY_CHARS)?.map(Self))
+        Ok(markdown(raw, "The summary", MAX_SUMMARY_CHARS)?
+            .map(well_formed_tags)
+            .transpose()?
+            .map(Self))
     }
 }
 

@@ -8,6 +8,7 @@
 //! swaps in each reader's token without rendering again.
 
 mod markdown;
+pub mod personal;
 mod wrap;
 
 use askama::Template;
@@ -16,6 +17,7 @@ pub use wrap::{fits as text_fits, wrap_text, TEXT_WIDTH};
 
 use super::domain::{Issue, MarkdownRendering, Subject};
 use crate::mail::MailIdentity;
+pub use personal::{FieldTexts, Reader, Slot};
 
 /// Stands for the reader's link token (their unsubscribe token, which the
 /// preference centre takes too) in a rendered issue: one per-reader piece
@@ -84,15 +86,30 @@ pub struct IssueView {
 /// the Markdown is saved, and pages use the stored result.
 pub fn render_markdown(markdown: &str) -> MarkdownRendering {
     MarkdownRendering {
-        html: markdown::to_html(markdown),
-        text: markdown::to_text(markdown),
+        html: markdown::to_html(&personal::to_placeholders(markdown)),
+        text: markdown::to_text(&personal::to_placeholders(markdown)),
     }
 }
 
 impl IssueView {
     /// The view of `issue`, from its stored renderings; what was never
     /// stored is rendered here (`Issues::find` stores it on first need).
+    /// Personalisation tags show their defaults: no reader is known here.
     pub fn of(issue: &Issue) -> Self {
+        let mut view = Self::with_placeholders(issue);
+        view.intro_html = personal::fill_defaults(view.intro_html, true);
+        view.intro_text = personal::fill_defaults(view.intro_text, false);
+        for item in &mut view.items {
+            item.summary_html =
+                personal::fill_defaults(std::mem::take(&mut item.summary_html), true);
+            item.summary_text =
+                personal::fill_defaults(std::mem::take(&mut item.summary_text), false);
+        }
+        view
+    }
+
+    /// The view with each tag's placeholder left in, for mail.
+    fn with_placeholders(issue: &Issue) -> Self {
         let header = &issue.header;
         let intro = issue
             .renderings
@@ -214,9 +231,12 @@ pub struct ListTopic {
 #[derive(Debug, Clone)]
 pub struct RenderedIssue {
     subject: Subject,
-    /// The HTML split at each placeholder; personalising joins it with the token.
+    /// The HTML split at each placeholder; personalising joins it with
+    /// the reader's value for each slot.
     html_parts: Vec<String>,
     text_parts: Vec<String>,
+    html_slots: Vec<Slot>,
+    text_slots: Vec<Slot>,
     html_bytes: usize,
     list_topic: Option<ListTopic>,
 }
@@ -224,7 +244,7 @@ pub struct RenderedIssue {
 impl RenderedIssue {
     /// Renders `issue` for mail: HTML with its CSS inlined, and plain text wrapped at 78 columns.
     pub fn render(issue: &Issue, identity: &MailIdentity) -> Result<Self, RenderError> {
-        let view = IssueView::of(issue);
+        let view = IssueView::with_placeholders(issue);
         let web_url = identity.site_url.join(&format!("/issues/{}", issue.id));
         let links = FooterLinks::of(issue, identity);
         let html = HtmlPart {
@@ -248,12 +268,17 @@ impl RenderedIssue {
             underline: "=".repeat(view.subject.chars().count().min(TEXT_WIDTH)),
         }
         .render()?;
+        let (text, tags) = personal::shorten(&text);
         let text = wrap_text(&text);
+        let (html_parts, html_slots) = personal::split(&html, TOKEN_PLACEHOLDER);
+        let (text_parts, text_slots) = personal::split_short(&text, TOKEN_PLACEHOLDER, &tags);
         Ok(Self {
             subject: issue.header.subject.clone(),
             html_bytes: html.len(),
-            html_parts: html.split(TOKEN_PLACEHOLDER).map(str::to_owned).collect(),
-            text_parts: text.split(TOKEN_PLACEHOLDER).map(str::to_owned).collect(),
+            html_parts,
+            text_parts,
+            html_slots,
+            text_slots,
             // The oldest topic: an issue to the first topic there was (the
             // default one of an upgraded site) keeps the site's List-Id.
             list_topic: issue
@@ -300,23 +325,35 @@ impl RenderedIssue {
         self.html_bytes > HTML_WARNING_BYTES
     }
 
-    /// The HTML split at each place the reader's token goes.
-    pub fn html_parts(&self) -> &[String] {
-        &self.html_parts
+    /// The HTML split at each place a reader's value goes, and what goes there.
+    pub fn html_parts(&self) -> (&[String], &[Slot]) {
+        (&self.html_parts, &self.html_slots)
     }
 
-    /// The plain text split at each place the reader's token goes.
-    pub fn text_parts(&self) -> &[String] {
-        &self.text_parts
+    /// The plain text split at each place a reader's value goes, and what goes there.
+    pub fn text_parts(&self) -> (&[String], &[Slot]) {
+        (&self.text_parts, &self.text_slots)
     }
 
-    /// (HTML, text) for one reader, with their token in place.
-    pub fn personalize(&self, token: &str) -> (String, String) {
-        let in_html = escape_attribute(token);
+    /// Whether a copy needs the reader's field values.
+    pub fn uses_fields(&self) -> bool {
+        self.html_slots
+            .iter()
+            .chain(&self.text_slots)
+            .any(|slot| slot.field_key().is_some())
+    }
+
+    /// (HTML, text) for one reader, with their values in place.
+    pub fn personalize(&self, reader: &Reader<'_>) -> (String, String) {
         (
-            self.html_parts.join(in_html.as_str()),
-            self.text_parts.join(token),
+            personal::join(&self.html_parts, &self.html_slots, reader, true),
+            personal::join(&self.text_parts, &self.text_slots, reader, false),
         )
+    }
+
+    /// (HTML, text) with `token` and the sample reader's values.
+    pub fn personalize_sample(&self, token: &str) -> (String, String) {
+        self.personalize(&personal::sample_reader(token))
     }
 }
 

@@ -97,10 +97,10 @@ fn sample_issue() -> Issue {
 #[test]
 fn the_html_part_is_a_600px_table_layout_with_inlined_css() {
     let rendered = RenderedIssue::render(&sample_issue(), &identity()).expect("renders");
-    let (html, _) = rendered.personalize("abc");
+    let (html, _) = rendered.personalize_sample("abc");
     if let Ok(path) = std::env::var("HERALD_WRITE_SAMPLE") {
         std::fs::write(&path, &html).expect("write the sample");
-        let (_, text) = rendered.personalize("abc");
+        let (_, text) = rendered.personalize_sample("abc");
         std::fs::write(format!("{path}.txt"), text).expect("write the sample");
     }
     assert!(html.starts_with("<!DOCTYPE html>"), "{}", &html[..80]);
@@ -202,7 +202,7 @@ pub(crate) fn assert_inert(html: &str) {
 #[test]
 fn nothing_executable_survives_in_either_part() {
     let rendered = RenderedIssue::render(&sample_issue(), &identity()).expect("renders");
-    let (html, text) = rendered.personalize("abc");
+    let (html, text) = rendered.personalize_sample("abc");
     assert_inert(&html);
     // Typed text is shown as text, escaped.
     assert!(
@@ -221,7 +221,7 @@ fn the_text_part_is_wrapped_at_78_columns_with_links_written_out() {
     let rendered = RenderedIssue::render(&sample_issue(), &identity()).expect("renders");
     let token = "t".repeat(90);
     let url = format!("https://herald.example/unsubscribe?token={token}&issue=7");
-    let (_, text) = rendered.personalize(&token);
+    let (_, text) = rendered.personalize_sample(&token);
     assert!(text_fits(&text), "{text}");
     assert!(text
         .lines()
@@ -252,8 +252,8 @@ fn the_text_part_is_wrapped_at_78_columns_with_links_written_out() {
 #[test]
 fn personalising_changes_only_the_readers_token() {
     let rendered = RenderedIssue::render(&sample_issue(), &identity()).expect("renders");
-    let (html_a, text_a) = rendered.personalize("a");
-    let (html_b, text_b) = rendered.personalize("b");
+    let (html_a, text_a) = rendered.personalize_sample("a");
+    let (html_b, text_b) = rendered.personalize_sample("b");
     assert_eq!(html_a.replace("token=a", "token=b"), html_b);
     assert_eq!(text_a.replace("token=a", "token=b"), text_b);
     // Leave the topics, leave everything, the preference centre.

@@ -284,10 +284,21 @@ async fn create(
         header,
         items: Vec::new(),
     };
-    let id = issues_of(&state)
-        .create(&content)
-        .await
-        .map_err(|e| failure(&state, e))?;
+    let id = match issues_of(&state).create(&content).await {
+        Ok(id) => id,
+        // A personalisation tag naming an internal or unknown field.
+        Err(IssueError::Invalid(invalid)) => {
+            return Ok(html(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &NewPage {
+                    ctx: me.context(&state, "issues"),
+                    header: typed,
+                    header_errors: FormErrors(invalid.0),
+                },
+            )?)
+        }
+        Err(other) => return Err(failure(&state, other)),
+    };
     Ok(me.redirect_with_notice(
         &format!("/admin/issues/{id}"),
         "The draft is created: add its items below.",

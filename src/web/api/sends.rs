@@ -75,6 +75,10 @@ pub(super) fn from_send_error(error: SendControlError) -> ApiError {
         SendControlError::NotFound => ApiError::NotFound("there is no such issue".into()),
         SendControlError::Conflict(why) => ApiError::Conflict(why),
         error @ SendControlError::Empty => ApiError::invalid("items", error),
+        SendControlError::Invalid(invalid) => match invalid.first() {
+            Some(first) => ApiError::invalid(&first.field, &first.error),
+            None => ApiError::invalid("intro", &invalid),
+        },
         SendControlError::Render(error) => ApiError::internal(&error),
         SendControlError::Store(error) => error.into(),
     }

@@ -4,6 +4,7 @@
 
 mod api;
 mod composer;
+mod personalisation;
 mod send_safety;
 mod sending_ui;
 

@@ -63,7 +63,7 @@ async fn render_preview(
     let rendered = RenderedIssue::render_blocking(&issue, &state.identity)
         .await
         .map_err(|e| PageError::Internal(format!("cannot render issue {id}: {e}")))?;
-    let (_, text) = rendered.personalize(PREVIEW_TOKEN);
+    let (_, text) = rendered.personalize_sample(PREVIEW_TOKEN);
     let (from, reply_to) = crate::web::admin::checklist::sender_lines(state);
     let Outcome { error, to_error } = outcome;
     let page = PreviewPage {
@@ -120,7 +120,7 @@ pub(super) async fn preview_document(
     let rendered = RenderedIssue::render_blocking(&issue, &state.identity)
         .await
         .map_err(|e| PageError::Internal(format!("cannot render issue {}: {e}", *id)))?;
-    let (html_part, _) = rendered.personalize(PREVIEW_TOKEN);
+    let (html_part, _) = rendered.personalize_sample(PREVIEW_TOKEN);
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))

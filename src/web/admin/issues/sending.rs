@@ -61,7 +61,9 @@ fn after_step(
     match result {
         Ok(()) => Ok(me.redirect_with_notice(&issue_path(id), notice)),
         Err(SendControlError::Conflict(why)) => refused(state, me, id, why),
-        Err(error @ SendControlError::Empty) => refused(state, me, id, error.to_string()),
+        Err(error @ (SendControlError::Empty | SendControlError::Invalid(_))) => {
+            refused(state, me, id, error.to_string())
+        }
         Err(other) => Err(control_failure(state, other)),
     }
 }
