@@ -349,4 +349,67 @@ mod tests {
         );
         assert!(!c.sql.contains("confirmed"));
     }
+
+    #[test]
+    fn field_conditions_probe_the_value_by_field() {
+        let c = compiled(
+            json!({"conditions": [
+                {"type": "field", "field": 7, "op": "eq", "value": "Pro"},
+                {"type": "field", "field": 8, "op": "between", "from": 10, "to": 20.5},
+                {"type": "field", "field": 9, "op": "after", "date": "2024-01-31"},
+                {"type": "field", "field": 10, "op": "is", "value": true},
+                {"type": "field", "field": 7, "op": "empty"},
+            ]}),
+            0,
+        );
+        let probe = |n: usize| {
+            format!("SELECT 1 FROM subscriber_field_values v WHERE v.subscriber_id = s.id AND v.field_id = ${n}")
+        };
+        assert_eq!(
+            c.sql,
+            format!(
+                "(EXISTS ({} AND v.text_value = $2)) \
+                 AND (EXISTS ({} AND v.number_value >= $4 AND v.number_value <= $5)) \
+                 AND (EXISTS ({} AND v.text_value > $7)) \
+                 AND (EXISTS ({} AND v.number_value = $9)) \
+                 AND (NOT EXISTS ({}))",
+                probe(1),
+                probe(3),
+                probe(6),
+                probe(8),
+                probe(10)
+            )
+        );
+        let number = |n: f64| Param::Real(Number::parse(&json!(n)).expect("finite"));
+        assert_eq!(
+            c.params,
+            [
+                Param::Int(7),
+                Param::Text("Pro".into()),
+                Param::Int(8),
+                number(10.0),
+                number(20.5),
+                Param::Int(9),
+                Param::Text("2024-01-31".into()),
+                Param::Int(10),
+                number(1.0),
+                Param::Int(7),
+            ]
+        );
+    }
+
+    #[test]
+    fn contains_takes_wildcards_literally_and_ignores_case() {
+        let c = compiled(
+            json!({"conditions": [{"type": "field", "field": 3, "op": "contains", "value": "50%_Off\\"}]}),
+            0,
+        );
+        assert!(
+            c.sql
+                .ends_with("AND lower(v.text_value) LIKE $2 ESCAPE '\\')"),
+            "{}",
+            c.sql
+        );
+        assert_eq!(c.params[1], Param::Text("%50\\%\\_off\\\\%".into()));
+    }
 }

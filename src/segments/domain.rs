@@ -985,4 +985,75 @@ mod tests {
             Err(SegmentNameError::ControlCharacter)
         );
     }
+
+    #[test]
+    fn field_conditions_survive_storage() {
+        let value = json!({"conditions": [
+            {"type": "field", "field": 1, "op": "in", "values": ["Pro", "Team", "Pro"]},
+            {"type": "field", "field": 2, "op": "lt", "value": 3.5},
+            {"type": "field", "field": 3, "op": "between", "from": "2024-01-01", "to": "2024-12-31"},
+            {"type": "field", "field": 4, "op": "is", "value": false},
+            {"type": "field", "field": 5, "op": "not_empty"},
+            {"type": "field", "field": 6, "op": "contains", "value": " acme "},
+        ]});
+        let filter = SegmentFilter::from_json(&value).expect("valid");
+        assert_eq!(
+            filter.conditions()[0],
+            Condition::Field(1, FieldTest::TextIn(vec!["Pro".into(), "Team".into()]))
+        );
+        assert_eq!(
+            filter.conditions()[5],
+            Condition::Field(6, FieldTest::Contains("acme".into()))
+        );
+        let stored = filter.to_json().to_string();
+        assert_eq!(SegmentFilter::from_stored(&stored), Ok(filter));
+    }
+
+    #[test]
+    fn field_refusals_name_their_condition() {
+        let one = |condition: Value| json!({"conditions": [condition]});
+        let cases = [
+            (
+                one(json!({"type": "field", "op": "empty"})),
+                "condition 1 (field): \"field\" is the id of a custom field",
+            ),
+            (
+                one(json!({"type": "field", "field": 1, "op": "like", "value": "x"})),
+                "condition 1 (field): \"op\" is eq, in, contains, lt, gt, between, before, after, is, empty or not_empty, not \"like\"",
+            ),
+            (
+                one(json!({"type": "field", "field": 1, "op": "lt", "value": "ten"})),
+                "condition 1 (field): \"value\" is a number",
+            ),
+            (
+                one(json!({"type": "field", "field": 1, "op": "between", "from": 5, "to": 1})),
+                "condition 1 (field): \"to\" (1) is below \"from\" (5)",
+            ),
+            (
+                one(json!({"type": "field", "field": 1, "op": "before", "date": "2024-02-30"})),
+                "condition 1 (field): date: 2024-02-30 is not a day of the calendar",
+            ),
+            (
+                one(json!({"type": "field", "field": 1, "op": "is", "value": "yes"})),
+                "condition 1 (field): \"value\" is true or false",
+            ),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(error_of(value), expected);
+        }
+    }
+
+    #[test]
+    fn a_test_fits_only_its_kinds_of_field() {
+        let number = FieldTest::Lt(Number::flag(true));
+        assert!(number.check_kind("number").is_ok());
+        assert!(number.check_kind("text").is_err());
+        assert!(FieldTest::TextEq("Pro".into()).check_kind("choice").is_ok());
+        assert!(FieldTest::Contains("a".into())
+            .check_kind("choice")
+            .is_err());
+        assert!(FieldTest::Empty.check_kind("date").is_ok());
+        assert!(FieldTest::Empty.check_kind("yes_no").is_err());
+        assert!(FieldTest::Is(true).check_kind("yes_no").is_ok());
+    }
 }
