@@ -63,18 +63,27 @@ INSERT INTO deliveries (issue_id, subscriber_id, status, queued_at, next_attempt
   FROM issues i, subscribers s WHERE s.status = 'confirmed' AND s.created_at < i.sent_at;
 INSERT INTO bounce_reports (report_key, class, subscriber_id, received_at)
   SELECT 'bench-' || id, 'soft', id, created_at + 1000 FROM subscribers WHERE id % 40 = 0;
+INSERT INTO custom_fields (field_key, label, kind, choices, required, visibility, created_at, updated_at)
+  VALUES ('plan', 'Plan', 'choice', 'Free
+Pro
+Team', 0, 'internal', $NOW, $NOW);
+INSERT INTO subscriber_field_values (subscriber_id, field_id, text_value)
+  SELECT s.id, f.id, CASE WHEN s.id % 10 = 0 THEN 'Pro' WHEN s.id % 10 < 4 THEN 'Team' ELSE 'Free' END
+  FROM subscribers s, custom_fields f WHERE f.field_key = 'plan' AND s.id % 2 = 0;
 "
 
 day() { date -u -d "@$(($1 / 1000))" +%F; }
 ONE_YEAR_AGO=$(day $((NOW - YEAR)))
 TWO_YEARS_AGO=$(day $((NOW - 2 * YEAR)))
 HALF_YEAR_AGO=$(day $((NOW - YEAR / 2)))
-# name|filter; topics 2 and 3 are daily and weekly (1 is the default topic).
+# name|filter; topics 2 and 3 are daily and weekly (1 is the default topic);
+# field 1 is plan.
 SEGMENTS=(
   "confirmed daily readers|{\"conditions\":[{\"type\":\"status\",\"in\":[\"confirmed\"]},{\"type\":\"topics\",\"op\":\"any\",\"topics\":[2]}]}"
   "lapsed: confirmed, no copy in 6 months|{\"conditions\":[{\"type\":\"status\",\"in\":[\"confirmed\"]},{\"type\":\"received\",\"op\":\"none\",\"since\":\"$HALF_YEAR_AGO\"}]}"
   "imported in their second year|{\"conditions\":[{\"type\":\"signed_up\",\"op\":\"between\",\"from\":\"$TWO_YEARS_AGO\",\"to\":\"$ONE_YEAR_AGO\"},{\"type\":\"source\",\"in\":[\"import\"]}]}"
   "in daily and weekly, never bounced|{\"conditions\":[{\"type\":\"topics\",\"op\":\"all\",\"topics\":[2,3]},{\"type\":\"bounced\",\"op\":\"none\"}]}"
+  "confirmed on the Pro plan|{\"conditions\":[{\"type\":\"status\",\"in\":[\"confirmed\"]},{\"type\":\"field\",\"field\":1,\"op\":\"eq\",\"value\":\"Pro\"}]}"
   "bounced or never reached (any)|{\"match\":\"any\",\"conditions\":[{\"type\":\"bounced\"},{\"type\":\"received\",\"op\":\"none\"}]}"
 )
 

@@ -4,17 +4,20 @@
 //! Memberships and activity are `EXISTS` sub-queries, which both engines
 //! answer from the indexes on `subscriber_id` without joining rows in.
 //!
-//! Custom fields (issue 14, item 4) add a match arm here:
-//! `EXISTS (SELECT 1 FROM subscriber_field_values v WHERE v.subscriber_id = s.id
-//! AND v.field_id = $n AND v.text_value = $m)` (or `number_value`).
+//! Field conditions probe `subscriber_field_values` by (subscriber, field)
+//! and compare `text_value` or `number_value`; a reader without a value has
+//! no row, so "empty" is a `NOT EXISTS`.
 
-use super::domain::{Combine, Condition, DateRange, Happened, SegmentFilter, TopicTest};
+use super::domain::{
+    Combine, Condition, DateRange, FieldTest, Happened, Number, SegmentFilter, TopicTest,
+};
 
 /// A bound value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Param {
     Int(i64),
     Text(String),
+    Real(Number),
 }
 
 /// `WHERE` text and the values of its placeholders, in order.
@@ -34,6 +37,7 @@ impl Compiled {
             query = match param {
                 Param::Int(value) => query.bind(*value),
                 Param::Text(value) => query.bind(value.as_str()),
+                Param::Real(value) => query.bind(value.get()),
             };
         }
         query
@@ -53,6 +57,11 @@ impl Builder {
 
     fn text(&mut self, value: &str) -> String {
         self.params.push(Param::Text(value.to_owned()));
+        format!("${}", self.offset + self.params.len())
+    }
+
+    fn real(&mut self, value: Number) -> String {
+        self.params.push(Param::Real(value));
         format!("${}", self.offset + self.params.len())
     }
 
@@ -160,7 +169,60 @@ fn predicate(b: &mut Builder, condition: &Condition) -> String {
                 Happened::None => format!("NOT ({bounced})"),
             }
         }
+        Condition::Field(field, test) => field_predicate(b, *field, test),
     }
+}
+
+fn field_predicate(b: &mut Builder, field: i64, test: &FieldTest) -> String {
+    let probe = format!(
+        "SELECT 1 FROM subscriber_field_values v WHERE v.subscriber_id = s.id AND v.field_id = {}",
+        b.int(field)
+    );
+    let compare = match test {
+        FieldTest::Empty => return format!("NOT EXISTS ({probe})"),
+        FieldTest::NotEmpty => return format!("EXISTS ({probe})"),
+        FieldTest::TextEq(text) => format!("v.text_value = {}", b.text(text)),
+        FieldTest::TextIn(values) => {
+            format!("v.text_value IN ({})", b.list(values, |b, v| b.text(v)))
+        }
+        // LIKE is case-blind on SQLite and not on PostgreSQL; lower() on both
+        // sides makes them agree (for ASCII, all SQLite's lower() knows).
+        FieldTest::Contains(text) => format!(
+            "lower(v.text_value) LIKE {} ESCAPE '\\'",
+            b.text(&format!("%{}%", like_escaped(&text.to_lowercase())))
+        ),
+        FieldTest::NumberEq(n) => format!("v.number_value = {}", b.real(*n)),
+        FieldTest::Lt(n) => format!("v.number_value < {}", b.real(*n)),
+        FieldTest::Gt(n) => format!("v.number_value > {}", b.real(*n)),
+        FieldTest::NumberBetween(from, to) => {
+            let from = b.real(*from);
+            let to = b.real(*to);
+            format!("v.number_value >= {from} AND v.number_value <= {to}")
+        }
+        // Dates are stored YYYY-MM-DD, which sorts as it reads.
+        FieldTest::Before(day) => format!("v.text_value < {}", b.text(&day.to_string())),
+        FieldTest::After(day) => format!("v.text_value > {}", b.text(&day.to_string())),
+        FieldTest::DateBetween(from, to) => {
+            let from = b.text(&from.to_string());
+            let to = b.text(&to.to_string());
+            format!("v.text_value >= {from} AND v.text_value <= {to}")
+        }
+        // Yes/no is stored as 1 or 0.
+        FieldTest::Is(yes) => format!("v.number_value = {}", b.real(Number::flag(*yes))),
+    };
+    format!("EXISTS ({probe} AND {compare})")
+}
+
+/// `text` with LIKE's wildcards and the escape character taken literally.
+fn like_escaped(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
 
 fn memberships() -> &'static str {
@@ -286,5 +348,68 @@ mod tests {
             0,
         );
         assert!(!c.sql.contains("confirmed"));
+    }
+
+    #[test]
+    fn field_conditions_probe_the_value_by_field() {
+        let c = compiled(
+            json!({"conditions": [
+                {"type": "field", "field": 7, "op": "eq", "value": "Pro"},
+                {"type": "field", "field": 8, "op": "between", "from": 10, "to": 20.5},
+                {"type": "field", "field": 9, "op": "after", "date": "2024-01-31"},
+                {"type": "field", "field": 10, "op": "is", "value": true},
+                {"type": "field", "field": 7, "op": "empty"},
+            ]}),
+            0,
+        );
+        let probe = |n: usize| {
+            format!("SELECT 1 FROM subscriber_field_values v WHERE v.subscriber_id = s.id AND v.field_id = ${n}")
+        };
+        assert_eq!(
+            c.sql,
+            format!(
+                "(EXISTS ({} AND v.text_value = $2)) \
+                 AND (EXISTS ({} AND v.number_value >= $4 AND v.number_value <= $5)) \
+                 AND (EXISTS ({} AND v.text_value > $7)) \
+                 AND (EXISTS ({} AND v.number_value = $9)) \
+                 AND (NOT EXISTS ({}))",
+                probe(1),
+                probe(3),
+                probe(6),
+                probe(8),
+                probe(10)
+            )
+        );
+        let number = |n: f64| Param::Real(Number::parse(&json!(n)).expect("finite"));
+        assert_eq!(
+            c.params,
+            [
+                Param::Int(7),
+                Param::Text("Pro".into()),
+                Param::Int(8),
+                number(10.0),
+                number(20.5),
+                Param::Int(9),
+                Param::Text("2024-01-31".into()),
+                Param::Int(10),
+                number(1.0),
+                Param::Int(7),
+            ]
+        );
+    }
+
+    #[test]
+    fn contains_takes_wildcards_literally_and_ignores_case() {
+        let c = compiled(
+            json!({"conditions": [{"type": "field", "field": 3, "op": "contains", "value": "50%_Off\\"}]}),
+            0,
+        );
+        assert!(
+            c.sql
+                .ends_with("AND lower(v.text_value) LIKE $2 ESCAPE '\\')"),
+            "{}",
+            c.sql
+        );
+        assert_eq!(c.params[1], Param::Text("%50\\%\\_off\\\\%".into()));
     }
 }

@@ -225,13 +225,109 @@ impl Happened {
     }
 }
 
+/// A finite number, as a number field holds it (`f64` without NaN or the
+/// infinities, so it compares equal to itself).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Number(f64);
+
+impl Number {
+    pub fn parse(value: &Value) -> Option<Self> {
+        value.as_f64().filter(|n| n.is_finite()).map(Self)
+    }
+
+    /// How a yes/no value is stored: 1 or 0.
+    pub fn flag(yes: bool) -> Self {
+        Self(if yes { 1.0 } else { 0.0 })
+    }
+
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+// Only finite values are built, and every finite f64 equals itself.
+impl Eq for Number {}
+
+/// What a field condition asks of a reader's value of the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldTest {
+    /// Has no value.
+    Empty,
+    /// Has a value.
+    NotEmpty,
+    /// Text or choice equal to this.
+    TextEq(String),
+    /// Text or choice equal to one of these.
+    TextIn(Vec<String>),
+    /// Text containing this, ignoring ASCII case.
+    Contains(String),
+    /// Number equal to, below or above this.
+    NumberEq(Number),
+    Lt(Number),
+    Gt(Number),
+    /// Number from the first to the last, both included.
+    NumberBetween(Number, Number),
+    /// Date before or after this day (the day itself excluded).
+    Before(Day),
+    After(Day),
+    /// Date from the first day to the last, both included.
+    DateBetween(Day, Day),
+    /// Yes/no set to yes (true) or no (false).
+    Is(bool),
+}
+
+impl FieldTest {
+    pub fn op(&self) -> &'static str {
+        match self {
+            Self::Empty => "empty",
+            Self::NotEmpty => "not_empty",
+            Self::TextEq(_) | Self::NumberEq(_) => "eq",
+            Self::TextIn(_) => "in",
+            Self::Contains(_) => "contains",
+            Self::Lt(_) => "lt",
+            Self::Gt(_) => "gt",
+            Self::NumberBetween(..) | Self::DateBetween(..) => "between",
+            Self::Before(_) => "before",
+            Self::After(_) => "after",
+            Self::Is(_) => "is",
+        }
+    }
+
+    /// Whether the test fits a field of `kind` (`text`, `number`, `date`,
+    /// `yes_no`, `choice`); when it does not, the reason.
+    pub fn check_kind(&self, kind: &str) -> Result<(), String> {
+        let fits = match self {
+            Self::Empty | Self::NotEmpty => kind != "yes_no",
+            Self::TextEq(_) | Self::TextIn(_) => kind == "text" || kind == "choice",
+            Self::Contains(_) => kind == "text",
+            Self::NumberEq(_) | Self::Lt(_) | Self::Gt(_) | Self::NumberBetween(..) => {
+                kind == "number"
+            }
+            Self::Before(_) | Self::After(_) | Self::DateBetween(..) => kind == "date",
+            Self::Is(_) => kind == "yes_no",
+        };
+        if fits {
+            return Ok(());
+        }
+        let ops = match kind {
+            "text" => "eq, in, contains, empty or not_empty with text",
+            "choice" => "eq or in with one of its choices, empty or not_empty",
+            "number" => "eq, lt, gt or between with numbers, empty or not_empty",
+            "date" => "before, after or between with dates written YYYY-MM-DD, empty or not_empty",
+            _ => "is with true or false",
+        };
+        Err(format!(
+            "\"{}\" with this value does not fit a {kind} field (it takes {ops})",
+            self.op()
+        ))
+    }
+}
+
 /// One test a reader passes or not.
 ///
-/// Custom fields (issue 14, item 4) come in as one more variant, e.g.
-/// `Field { field_id, test }` over `subscriber_field_values`, parsed in
-/// [`Condition::parse`] under `"type": "field"`, checked against the defined
-/// fields where topics are checked (`Segments::resolve`, so a deleted field
-/// is refused with its reason) and compiled to one `EXISTS` in `compile.rs`.
+/// A field condition is parsed here without the field's definition; its
+/// kind is checked where topics are (`Segments::resolve`), so a deleted
+/// field, or a value of the wrong type, is refused with its reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Condition {
     /// Status is one of these.
@@ -247,6 +343,8 @@ pub enum Condition {
     /// Bounced: a hard or soft bounce report (since a day, when given), or,
     /// with no day, the `bounced` status too.
     Bounced(Happened, Option<Day>),
+    /// A custom field's value, by field id.
+    Field(i64, FieldTest),
 }
 
 impl Condition {
@@ -258,6 +356,7 @@ impl Condition {
             Self::Source(_) => "source",
             Self::Received(..) => "received",
             Self::Bounced(..) => "bounced",
+            Self::Field(..) => "field",
         }
     }
 
@@ -279,7 +378,7 @@ impl Condition {
                 return Err(FilterError::at(
                     index,
                     None,
-                    "a condition needs a \"type\": status, topics, signed_up, source, received or bounced",
+                    "a condition needs a \"type\": status, topics, signed_up, source, received, bounced or field",
                 ))
             }
         };
@@ -290,11 +389,12 @@ impl Condition {
             "source" => ("source", &["type", "in"]),
             "received" => ("received", &["type", "op", "since"]),
             "bounced" => ("bounced", &["type", "op", "since"]),
+            "field" => ("field", &["type", "field", "op", "value", "values", "date", "from", "to"]),
             other => {
                 return Err(FilterError::at(
                     index,
                     None,
-                    format!("there is no condition type \"{other}\"; the types are status, topics, signed_up, source, received and bounced"),
+                    format!("there is no condition type \"{other}\"; the types are status, topics, signed_up, source, received, bounced and field"),
                 ))
             }
         };
@@ -392,6 +492,14 @@ impl Condition {
                 sources.sort_unstable();
                 Self::Source(sources)
             }
+            "field" => {
+                let field = object
+                    .get("field")
+                    .and_then(Value::as_i64)
+                    .filter(|id| *id > 0)
+                    .ok_or_else(|| fail("\"field\" is the id of a custom field".into()))?;
+                Self::Field(field, field_test(object).map_err(fail)?)
+            }
             _ => {
                 let happened = match op(object).map_err(fail)? {
                     Some("any") | None => Happened::Any,
@@ -448,8 +556,129 @@ impl Condition {
                 }
                 Value::Object(object)
             }
+            Self::Field(field, test) => {
+                let mut object = Map::new();
+                object.insert("type".into(), "field".into());
+                object.insert("field".into(), (*field).into());
+                object.insert("op".into(), test.op().into());
+                let number = |n: &Number| json!(n.get());
+                match test {
+                    FieldTest::Empty | FieldTest::NotEmpty => {}
+                    FieldTest::TextEq(text) | FieldTest::Contains(text) => {
+                        object.insert("value".into(), text.clone().into());
+                    }
+                    FieldTest::TextIn(values) => {
+                        object.insert("values".into(), json!(values));
+                    }
+                    FieldTest::NumberEq(n) | FieldTest::Lt(n) | FieldTest::Gt(n) => {
+                        object.insert("value".into(), number(n));
+                    }
+                    FieldTest::NumberBetween(from, to) => {
+                        object.insert("from".into(), number(from));
+                        object.insert("to".into(), number(to));
+                    }
+                    FieldTest::Before(day) | FieldTest::After(day) => {
+                        object.insert("date".into(), day.to_string().into());
+                    }
+                    FieldTest::DateBetween(from, to) => {
+                        object.insert("from".into(), from.to_string().into());
+                        object.insert("to".into(), to.to_string().into());
+                    }
+                    FieldTest::Is(yes) => {
+                        object.insert("value".into(), (*yes).into());
+                    }
+                }
+                Value::Object(object)
+            }
         }
     }
+}
+
+/// The test of a `field` condition, from its `op` and values; which kinds
+/// of field it fits is checked later, against the field.
+fn field_test(object: &Map<String, Value>) -> Result<FieldTest, String> {
+    let member = |name: &str| object.get(name).filter(|v| !v.is_null());
+    let text = |name: &str| -> Result<String, String> {
+        match member(name).and_then(Value::as_str) {
+            Some(text) if !text.trim().is_empty() => Ok(text.trim().to_owned()),
+            _ => Err(format!("\"{name}\" is a non-empty text")),
+        }
+    };
+    let number = |name: &str| -> Result<Number, String> {
+        member(name)
+            .and_then(Number::parse)
+            .ok_or_else(|| format!("\"{name}\" is a number"))
+    };
+    let day = |name: &str| -> Result<Day, String> {
+        match member(name).and_then(Value::as_str) {
+            Some(raw) => Day::parse(raw).map_err(|e| format!("{name}: {e}")),
+            None => Err(format!("\"{name}\" is a date written YYYY-MM-DD")),
+        }
+    };
+    let test = match op(object)? {
+        Some("empty") => FieldTest::Empty,
+        Some("not_empty") => FieldTest::NotEmpty,
+        Some("eq") => match member("value") {
+            Some(Value::String(_)) => FieldTest::TextEq(text("value")?),
+            Some(Value::Number(_)) => FieldTest::NumberEq(number("value")?),
+            _ => return Err("\"value\" is a text or a number".into()),
+        },
+        Some("in") => {
+            let mut values = Vec::new();
+            for name in strings(object, "values")? {
+                let name = name.trim().to_owned();
+                if name.is_empty() {
+                    return Err("\"values\" holds an empty text".into());
+                }
+                if !values.contains(&name) {
+                    values.push(name);
+                }
+            }
+            FieldTest::TextIn(values)
+        }
+        Some("contains") => FieldTest::Contains(text("value")?),
+        Some("lt") => FieldTest::Lt(number("value")?),
+        Some("gt") => FieldTest::Gt(number("value")?),
+        Some("between") => match member("from") {
+            Some(Value::Number(_)) => {
+                let (from, to) = (number("from")?, number("to")?);
+                if to < from {
+                    return Err(format!(
+                        "\"to\" ({}) is below \"from\" ({})",
+                        to.get(),
+                        from.get()
+                    ));
+                }
+                FieldTest::NumberBetween(from, to)
+            }
+            Some(Value::String(_)) => {
+                let (from, to) = (day("from")?, day("to")?);
+                if to < from {
+                    return Err(format!("\"to\" ({to}) is before \"from\" ({from})"));
+                }
+                FieldTest::DateBetween(from, to)
+            }
+            _ => return Err("\"from\" and \"to\" are two numbers or two dates".into()),
+        },
+        Some("before") => FieldTest::Before(day("date")?),
+        Some("after") => FieldTest::After(day("date")?),
+        Some("is") => match member("value") {
+            Some(Value::Bool(yes)) => FieldTest::Is(*yes),
+            _ => return Err("\"value\" is true or false".into()),
+        },
+        Some(other) => {
+            return Err(format!(
+                "\"op\" is eq, in, contains, lt, gt, between, before, after, is, empty or not_empty, not \"{other}\""
+            ))
+        }
+        None => {
+            return Err(
+                "\"op\" is eq, in, contains, lt, gt, between, before, after, is, empty or not_empty"
+                    .into(),
+            )
+        }
+    };
+    Ok(test)
 }
 
 fn op(object: &Map<String, Value>) -> Result<Option<&str>, String> {
@@ -578,6 +807,26 @@ impl SegmentFilter {
             .flat_map(|(index, c)| c.topic_ids().iter().map(move |id| (index + 1, *id)))
     }
 
+    /// Field ids the filter names, with the 1-based position and the test.
+    pub fn field_tests(&self) -> impl Iterator<Item = (usize, i64, &FieldTest)> + '_ {
+        self.conditions
+            .iter()
+            .enumerate()
+            .filter_map(|(index, c)| match c {
+                Condition::Field(id, test) => Some((index + 1, *id, test)),
+                _ => None,
+            })
+    }
+
+    /// The error for a field condition that cannot be used.
+    pub fn bad_field(condition: usize, reason: impl Into<String>) -> FilterError {
+        FilterError {
+            condition: Some(condition),
+            kind: Some("field"),
+            reason: reason.into(),
+        }
+    }
+
     /// The error for a topic that is not (or no longer) there.
     pub fn unknown_topic(condition: usize, id: i64) -> FilterError {
         FilterError {
@@ -701,7 +950,7 @@ mod tests {
             ),
             (
                 json!({"conditions": [{"type": "sql", "where": "1=1"}]}),
-                "condition 1: there is no condition type \"sql\"; the types are status, topics, signed_up, source, received and bounced",
+                "condition 1: there is no condition type \"sql\"; the types are status, topics, signed_up, source, received, bounced and field",
             ),
             (
                 json!({"conditions": [{"type": "received", "op": "any", "where": "1=1"}]}),
@@ -735,5 +984,76 @@ mod tests {
             SegmentName::parse("a\nb"),
             Err(SegmentNameError::ControlCharacter)
         );
+    }
+
+    #[test]
+    fn field_conditions_survive_storage() {
+        let value = json!({"conditions": [
+            {"type": "field", "field": 1, "op": "in", "values": ["Pro", "Team", "Pro"]},
+            {"type": "field", "field": 2, "op": "lt", "value": 3.5},
+            {"type": "field", "field": 3, "op": "between", "from": "2024-01-01", "to": "2024-12-31"},
+            {"type": "field", "field": 4, "op": "is", "value": false},
+            {"type": "field", "field": 5, "op": "not_empty"},
+            {"type": "field", "field": 6, "op": "contains", "value": " acme "},
+        ]});
+        let filter = SegmentFilter::from_json(&value).expect("valid");
+        assert_eq!(
+            filter.conditions()[0],
+            Condition::Field(1, FieldTest::TextIn(vec!["Pro".into(), "Team".into()]))
+        );
+        assert_eq!(
+            filter.conditions()[5],
+            Condition::Field(6, FieldTest::Contains("acme".into()))
+        );
+        let stored = filter.to_json().to_string();
+        assert_eq!(SegmentFilter::from_stored(&stored), Ok(filter));
+    }
+
+    #[test]
+    fn field_refusals_name_their_condition() {
+        let one = |condition: Value| json!({"conditions": [condition]});
+        let cases = [
+            (
+                one(json!({"type": "field", "op": "empty"})),
+                "condition 1 (field): \"field\" is the id of a custom field",
+            ),
+            (
+                one(json!({"type": "field", "field": 1, "op": "like", "value": "x"})),
+                "condition 1 (field): \"op\" is eq, in, contains, lt, gt, between, before, after, is, empty or not_empty, not \"like\"",
+            ),
+            (
+                one(json!({"type": "field", "field": 1, "op": "lt", "value": "ten"})),
+                "condition 1 (field): \"value\" is a number",
+            ),
+            (
+                one(json!({"type": "field", "field": 1, "op": "between", "from": 5, "to": 1})),
+                "condition 1 (field): \"to\" (1) is below \"from\" (5)",
+            ),
+            (
+                one(json!({"type": "field", "field": 1, "op": "before", "date": "2024-02-30"})),
+                "condition 1 (field): date: 2024-02-30 is not a day of the calendar",
+            ),
+            (
+                one(json!({"type": "field", "field": 1, "op": "is", "value": "yes"})),
+                "condition 1 (field): \"value\" is true or false",
+            ),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(error_of(value), expected);
+        }
+    }
+
+    #[test]
+    fn a_test_fits_only_its_kinds_of_field() {
+        let number = FieldTest::Lt(Number::flag(true));
+        assert!(number.check_kind("number").is_ok());
+        assert!(number.check_kind("text").is_err());
+        assert!(FieldTest::TextEq("Pro".into()).check_kind("choice").is_ok());
+        assert!(FieldTest::Contains("a".into())
+            .check_kind("choice")
+            .is_err());
+        assert!(FieldTest::Empty.check_kind("date").is_ok());
+        assert!(FieldTest::Empty.check_kind("yes_no").is_err());
+        assert!(FieldTest::Is(true).check_kind("yes_no").is_ok());
     }
 }

@@ -13,8 +13,9 @@ use crate::store::{now_millis, Dialect, Store};
 
 pub use compile::{compile, Compiled, Param};
 pub use domain::{
-    Combine, Condition, DateRange, Day, FilterError, Happened, SegmentFilter, SegmentName,
-    SegmentNameError, Source, TopicTest, MAX_CONDITIONS, MAX_SEGMENT_NAME_LENGTH, MAX_VALUES,
+    Combine, Condition, DateRange, Day, FieldTest, FilterError, Happened, Number, SegmentFilter,
+    SegmentName, SegmentNameError, Source, TopicTest, MAX_CONDITIONS, MAX_SEGMENT_NAME_LENGTH,
+    MAX_VALUES,
 };
 
 /// A saved segment.
@@ -96,7 +97,8 @@ impl Segments {
             .try_into()?)
     }
 
-    /// Refuses a filter that names a topic that is not (or no longer) there.
+    /// Refuses a filter that names a topic or a field that is not (or no
+    /// longer) there, or compares a field with a value of another type.
     async fn resolve(
         conn: &mut sqlx::AnyConnection,
         filter: &SegmentFilter,
@@ -109,6 +111,35 @@ impl Segments {
             return Err(SegmentError::Filter(SegmentFilter::unknown_topic(
                 condition, id,
             )));
+        }
+        let mut ids: Vec<i64> = filter.field_tests().map(|(_, id, _)| id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let fields = queries::existing_fields(conn, &ids).await?;
+        for (condition, id, test) in filter.field_tests() {
+            let bad =
+                |reason: String| SegmentError::Filter(SegmentFilter::bad_field(condition, reason));
+            let Some((_, kind, choices)) = fields.iter().find(|(field, ..)| *field == id) else {
+                return Err(bad(format!(
+                    "there is no field {id} (it may have been deleted)"
+                )));
+            };
+            test.check_kind(kind)
+                .map_err(|reason| bad(format!("field {id}: {reason}")))?;
+            if kind == "choice" {
+                let choices: Vec<&str> = choices.lines().map(str::trim).collect();
+                let named: &[String] = match test {
+                    FieldTest::TextEq(value) => std::slice::from_ref(value),
+                    FieldTest::TextIn(values) => values,
+                    _ => &[],
+                };
+                if let Some(unknown) = named.iter().find(|v| !choices.contains(&v.as_str())) {
+                    return Err(bad(format!(
+                        "field {id}: \"{unknown}\" is not one of its choices ({})",
+                        choices.join(", ")
+                    )));
+                }
+            }
         }
         Ok(())
     }

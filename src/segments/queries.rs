@@ -137,6 +137,37 @@ pub async fn existing_topics(
         .collect()
 }
 
+/// Which of `ids` are custom fields: (id, kind, choices one a line).
+pub async fn existing_fields(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "SELECT id, kind, choices FROM custom_fields WHERE id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get("id")?,
+                row.try_get("kind")?,
+                row.try_get("choices")?,
+            ))
+        })
+        .collect()
+}
+
 /// PostgreSQL only: no JIT compilation for the rest of the transaction.
 pub async fn without_jit(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
     sqlx::query("SET LOCAL jit = off").execute(conn).await?;

@@ -2,6 +2,8 @@
 //! admin form, counted over a hand-made population whose answer is known;
 //! a bad filter is refused with the condition it is about and nothing is
 //! stored; a segment naming a topic deleted since is refused when counted.
+//! Field conditions: counted over readers with hand-set values of each kind
+//! of field; a value of the wrong type and a deleted field are refused.
 
 use herald::accounts::Role;
 use herald::segments::Day;
@@ -629,7 +631,333 @@ async fn editors_build_count_save_and_delete_a_segment_with_the_form(backend: Ba
     assert_eq!(audited, 3, "created, changed, deleted");
 }
 
+async fn create_field(app: &TestApp, token: &str, body: Value) -> i64 {
+    let (status, field) = api(app, token, Method::POST, "/api/v1/fields", Some(body)).await;
+    assert_eq!(status, 201, "{field}");
+    field["id"].as_i64().expect("field id")
+}
+
+/// Custom fields of every kind and six confirmed readers f001 to f006 with
+/// values set by hand (a missing value is no row). Returns the field ids
+/// (plan, seats, renewal, vip, company).
+async fn field_population(app: &TestApp) -> [i64; 5] {
+    let admin = app.api_token(Role::Admin).await;
+    let token = admin.as_str();
+    let plan = create_field(
+        app,
+        token,
+        json!({"key": "plan", "label": "Plan", "type": "choice", "choices": ["Free", "Pro", "Team"]}),
+    )
+    .await;
+    let seats = create_field(
+        app,
+        token,
+        json!({"key": "seats", "label": "Seats", "type": "number"}),
+    )
+    .await;
+    let renewal = create_field(
+        app,
+        token,
+        json!({"key": "renewal", "label": "Renewal", "type": "date"}),
+    )
+    .await;
+    let vip = create_field(
+        app,
+        token,
+        json!({"key": "vip", "label": "VIP", "type": "yes_no"}),
+    )
+    .await;
+    let company = create_field(
+        app,
+        token,
+        json!({"key": "company", "label": "Company", "type": "text"}),
+    )
+    .await;
+    app.add_subscribers(6, SubscriberStatus::Confirmed, "f")
+        .await;
+    // (reader, plan, seats, renewal, vip, company)
+    type Values<'a> = (
+        &'a str,
+        Option<&'a str>,
+        Option<f64>,
+        Option<&'a str>,
+        Option<f64>,
+        Option<&'a str>,
+    );
+    let readers: [Values; 6] = [
+        (
+            "f001",
+            Some("Pro"),
+            Some(10.0),
+            Some("2024-03-01"),
+            Some(1.0),
+            Some("Acme 50%"),
+        ),
+        (
+            "f002",
+            Some("Team"),
+            Some(25.5),
+            Some("2025-01-15"),
+            Some(0.0),
+            Some("acme corp"),
+        ),
+        (
+            "f003",
+            Some("Free"),
+            Some(1.0),
+            None,
+            Some(1.0),
+            Some("Globex"),
+        ),
+        ("f004", Some("Pro"), None, Some("2024-12-31"), None, None),
+        ("f005", None, None, None, None, None),
+        (
+            "f006",
+            Some("Team"),
+            Some(100.0),
+            Some("2023-06-30"),
+            Some(0.0),
+            Some("Initech_50"),
+        ),
+    ];
+    let mut conn = app.db.connect().await;
+    for (reader, plan_value, seats_value, renewal_value, vip_value, company_value) in readers {
+        let id = app.db.subscriber_id(&format!("{reader}@example.com")).await;
+        let texts = [
+            (plan, plan_value),
+            (renewal, renewal_value),
+            (company, company_value),
+        ];
+        for (field, value) in texts {
+            let Some(value) = value else { continue };
+            sqlx::query(
+                "INSERT INTO subscriber_field_values (subscriber_id, field_id, text_value) VALUES ($1, $2, $3)",
+            )
+            .bind(id)
+            .bind(field)
+            .bind(value)
+            .execute(&mut conn)
+            .await
+            .expect("a text value");
+        }
+        for (field, value) in [(seats, seats_value), (vip, vip_value)] {
+            let Some(value) = value else { continue };
+            sqlx::query(
+                "INSERT INTO subscriber_field_values (subscriber_id, field_id, number_value) VALUES ($1, $2, $3)",
+            )
+            .bind(id)
+            .bind(field)
+            .bind(value)
+            .execute(&mut conn)
+            .await
+            .expect("a number value");
+        }
+    }
+    [plan, seats, renewal, vip, company]
+}
+
+async fn field_conditions_count_a_hand_made_population(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.api_token(Role::Editor).await;
+    let [plan, seats, renewal, vip, company] = field_population(&app).await;
+    let one = |condition: Value| json!({"conditions": [condition]});
+    let field = |id: i64, rest: Value| {
+        let mut condition = json!({"type": "field", "field": id});
+        for (key, value) in rest.as_object().expect("members") {
+            condition[key] = value.clone();
+        }
+        one(condition)
+    };
+    let cases = [
+        (field(plan, json!({"op": "eq", "value": "Pro"})), 2),
+        (
+            field(plan, json!({"op": "in", "values": ["Team", "Free"]})),
+            3,
+        ),
+        (field(plan, json!({"op": "empty"})), 1),
+        (field(plan, json!({"op": "not_empty"})), 5),
+        (
+            field(company, json!({"op": "contains", "value": "ACME"})),
+            2,
+        ),
+        (field(company, json!({"op": "contains", "value": "50%"})), 1),
+        // `_` is no wildcard: "Acme 50%" has " 5", not "_5".
+        (field(company, json!({"op": "contains", "value": "_5"})), 1),
+        (field(company, json!({"op": "eq", "value": "Globex"})), 1),
+        (field(seats, json!({"op": "eq", "value": 10})), 1),
+        (field(seats, json!({"op": "lt", "value": 10})), 1),
+        (field(seats, json!({"op": "gt", "value": 10})), 2),
+        (
+            field(seats, json!({"op": "between", "from": 10, "to": 25.5})),
+            2,
+        ),
+        (field(seats, json!({"op": "empty"})), 2),
+        (
+            field(renewal, json!({"op": "before", "date": "2024-12-31"})),
+            2,
+        ),
+        (
+            field(renewal, json!({"op": "after", "date": "2024-03-01"})),
+            2,
+        ),
+        (
+            field(
+                renewal,
+                json!({"op": "between", "from": "2024-03-01", "to": "2024-12-31"}),
+            ),
+            2,
+        ),
+        (field(renewal, json!({"op": "empty"})), 2),
+        (field(vip, json!({"op": "is", "value": true})), 2),
+        (field(vip, json!({"op": "is", "value": false})), 2),
+        (
+            json!({"conditions": [
+                {"type": "status", "in": ["confirmed"]},
+                {"type": "field", "field": plan, "op": "eq", "value": "Pro"},
+                {"type": "field", "field": vip, "op": "is", "value": true},
+            ]}),
+            1,
+        ),
+        (
+            json!({"match": "any", "conditions": [
+                {"type": "field", "field": seats, "op": "gt", "value": 50},
+                {"type": "field", "field": company, "op": "contains", "value": "globex"},
+            ]}),
+            2,
+        ),
+    ];
+    for (filter, expected) in cases {
+        assert_eq!(
+            count(&app, &token, filter.clone()).await,
+            expected,
+            "{filter}"
+        );
+    }
+
+    // A value of the wrong type for the field: 422 naming the condition.
+    let refusals = [
+        (
+            json!({"type": "field", "field": seats, "op": "eq", "value": "ten"}),
+            format!("condition 2 (field): field {seats}: \"eq\" with this value does not fit a number field"),
+        ),
+        (
+            json!({"type": "field", "field": plan, "op": "eq", "value": "Gold"}),
+            format!("condition 2 (field): field {plan}: \"Gold\" is not one of its choices (Free, Pro, Team)"),
+        ),
+        (
+            json!({"type": "field", "field": company, "op": "lt", "value": 5}),
+            format!("condition 2 (field): field {company}: \"lt\" with this value does not fit a text field"),
+        ),
+        (
+            json!({"type": "field", "field": vip, "op": "empty"}),
+            format!("condition 2 (field): field {vip}: \"empty\" with this value does not fit a yes_no field"),
+        ),
+        (
+            json!({"type": "field", "field": 424_242, "op": "empty"}),
+            "condition 2 (field): there is no field 424242 (it may have been deleted)".to_owned(),
+        ),
+    ];
+    for (condition, reason) in refusals {
+        let filter = json!({"conditions": [{"type": "status", "in": ["confirmed"]}, condition]});
+        for (path, body) in [
+            ("/api/v1/segments/count", json!({"filter": filter})),
+            (
+                "/api/v1/segments",
+                json!({"name": "Refused", "filter": filter}),
+            ),
+        ] {
+            let (status, answer) = api(&app, &token, Method::POST, path, Some(body)).await;
+            assert_eq!(status, 422, "{path} {filter}: {answer}");
+            assert_eq!(answer["field"], "filter.conditions[2]", "{answer}");
+            assert!(
+                answer["error"]
+                    .as_str()
+                    .expect("error")
+                    .starts_with(&reason),
+                "{answer}"
+            );
+        }
+    }
+    assert_eq!(app.db.count("segments").await, 0, "nothing was stored");
+
+    // The form's field row counts the same.
+    let editor = app.sign_in_as(Role::Editor).await;
+    let (status, page) = editor.get_page("/admin/segments/new").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(&format!("<option value=\"{seats}\"")),
+        "{page}"
+    );
+    let seats = seats.to_string();
+    let response = editor
+        .post_form(
+            "/admin/segments/count",
+            &[
+                ("name", "Mid-size"),
+                ("match", "all"),
+                ("field", seats.as_str()),
+                ("field_op", "between"),
+                ("field_value", "10"),
+                ("field_until", "25.5"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.expect("page");
+    assert!(page.contains("2 subscribers match now"), "{page}");
+}
+
+async fn a_segment_naming_a_deleted_field_is_refused_with_the_reason(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.api_token(Role::Admin).await;
+    let [plan, ..] = field_population(&app).await;
+    let (status, created) = api(
+        &app,
+        &admin,
+        Method::POST,
+        "/api/v1/segments",
+        Some(json!({"name": "Pro readers", "filter": {"conditions": [
+            {"type": "field", "field": plan, "op": "eq", "value": "Pro"},
+        ]}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_i64().expect("id");
+    let (status, _) = api(
+        &app,
+        &admin,
+        Method::DELETE,
+        &format!("/api/v1/fields/{plan}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+
+    let reason =
+        format!("condition 1 (field): there is no field {plan} (it may have been deleted)");
+    let (status, answer) = api(
+        &app,
+        &admin,
+        Method::GET,
+        &format!("/api/v1/segments/{id}/count"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["field"], "filter.conditions[1]");
+    assert_eq!(answer["error"], reason);
+    let editor = app.sign_in_as(Role::Editor).await;
+    let (status, page) = editor.get_page("/admin/segments").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(&format!("there is no field {plan}")),
+        "{page}"
+    );
+}
+
 on_both_databases!(
+    field_conditions_count_a_hand_made_population,
+    a_segment_naming_a_deleted_field_is_refused_with_the_reason,
     counts_match_a_hand_made_population,
     a_bad_filter_is_refused_with_its_reason_and_nothing_is_stored,
     a_segment_naming_a_deleted_topic_is_refused_when_counted,

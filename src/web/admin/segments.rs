@@ -1,6 +1,7 @@
 //! Segments under `/admin/segments`: the list with each segment's live
 //! count, a form that builds the filter (one section per kind of condition,
-//! joined by all or any; the JSON API takes any mix), a Count button that
+//! joined by all or any, and one custom-field condition; the JSON API takes
+//! any mix), a Count button that
 //! shows the count of the form as it stands, and a confirmation step before
 //! deleting. Editors and admins, as both will send to segments.
 
@@ -11,9 +12,10 @@ use serde_json::{json, Value};
 
 use super::auth::{AdminContext, SignedIn};
 use crate::audit::{AuditAction, AuditEntry};
+use crate::fields::Field;
 use crate::format::thousands;
 use crate::segments::{
-    Condition, DateRange, Segment, SegmentError, SegmentFilter, SegmentName, Source,
+    Condition, DateRange, FieldTest, Segment, SegmentError, SegmentFilter, SegmentName, Source,
     MAX_SEGMENT_NAME_LENGTH,
 };
 use crate::topics::Topic;
@@ -54,6 +56,12 @@ struct SegmentForm {
     received_since: String,
     bounced: String,
     bounced_since: String,
+    /// The one field condition the form holds: field id, op, value, and the
+    /// upper end of a "between".
+    field: Option<i64>,
+    field_op: String,
+    field_value: String,
+    field_until: String,
 }
 
 impl SegmentForm {
@@ -77,6 +85,10 @@ impl SegmentForm {
                 "received_since" => form.received_since = value,
                 "bounced" => form.bounced = value,
                 "bounced_since" => form.bounced_since = value,
+                "field" => form.field = value.parse().ok(),
+                "field_op" => form.field_op = value,
+                "field_value" => form.field_value = value,
+                "field_until" => form.field_until = value,
                 _ => {}
             }
         }
@@ -133,13 +145,88 @@ impl SegmentForm {
                     form.bounced = happened.as_str().to_owned();
                     form.bounced_since = since.map(|d| d.to_string()).unwrap_or_default();
                 }
+                Condition::Field(id, test) => {
+                    form.field = Some(*id);
+                    form.field_op = test.op().to_owned();
+                    let (value, until) = match test {
+                        FieldTest::Empty | FieldTest::NotEmpty => (String::new(), String::new()),
+                        FieldTest::TextEq(text) | FieldTest::Contains(text) => {
+                            (text.clone(), String::new())
+                        }
+                        FieldTest::TextIn(values) => (values.join(", "), String::new()),
+                        FieldTest::NumberEq(n) | FieldTest::Lt(n) | FieldTest::Gt(n) => {
+                            (n.get().to_string(), String::new())
+                        }
+                        FieldTest::NumberBetween(from, to) => {
+                            (from.get().to_string(), to.get().to_string())
+                        }
+                        FieldTest::Before(day) | FieldTest::After(day) => {
+                            (day.to_string(), String::new())
+                        }
+                        FieldTest::DateBetween(from, to) => (from.to_string(), to.to_string()),
+                        FieldTest::Is(yes) => {
+                            ((if *yes { "yes" } else { "no" }).to_owned(), String::new())
+                        }
+                    };
+                    form.field_value = value;
+                    form.field_until = until;
+                }
             }
         }
         Some(form)
     }
 
+    /// The field condition as JSON; what the typed value means follows from
+    /// the chosen field's kind (a number field compares numbers).
+    fn field_condition(&self, fields: &[Field]) -> Option<Value> {
+        let id = self.field?;
+        let op = if self.field_op.is_empty() {
+            "not_empty"
+        } else {
+            self.field_op.as_str()
+        };
+        let kind = fields
+            .iter()
+            .find(|f| f.id == id)
+            .map_or("text", |f| f.definition.kind.as_str());
+        let typed = |raw: &str| -> Value {
+            let raw = raw.trim();
+            match (kind, raw.parse::<f64>()) {
+                ("number", Ok(n)) => json!(n),
+                _ => Value::String(raw.to_owned()),
+            }
+        };
+        let mut condition = json!({"type": "field", "field": id, "op": op});
+        match op {
+            "empty" | "not_empty" => {}
+            "in" => {
+                let values: Vec<&str> = self
+                    .field_value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .collect();
+                condition["values"] = json!(values);
+            }
+            "between" => {
+                condition["from"] = typed(&self.field_value);
+                condition["to"] = typed(&self.field_until);
+            }
+            "before" | "after" => condition["date"] = typed(&self.field_value),
+            "is" => {
+                condition["value"] = match self.field_value.trim().to_lowercase().as_str() {
+                    "yes" | "true" => Value::Bool(true),
+                    "no" | "false" => Value::Bool(false),
+                    other => Value::String(other.to_owned()),
+                }
+            }
+            _ => condition["value"] = typed(&self.field_value),
+        }
+        Some(condition)
+    }
+
     /// The filter as JSON, through the same parser as the API's.
-    fn filter(&self) -> Result<SegmentFilter, String> {
+    fn filter(&self, fields: &[Field]) -> Result<SegmentFilter, String> {
         let mut conditions: Vec<Value> = Vec::new();
         if !self.statuses.is_empty() {
             conditions.push(json!({"type": "status", "in": self.statuses}));
@@ -178,14 +265,15 @@ impl SegmentForm {
             }
             conditions.push(condition);
         }
+        conditions.extend(self.field_condition(fields));
         let combine = if self.combine == "any" { "any" } else { "all" };
         SegmentFilter::from_json(&json!({"match": combine, "conditions": conditions}))
             .map_err(|e| format!("{}.", capitalised(&e.to_string())))
     }
 
-    fn parse(&self) -> Result<(SegmentName, SegmentFilter), FormErrors> {
+    fn parse(&self, fields: &[Field]) -> Result<(SegmentName, SegmentFilter), FormErrors> {
         let name = SegmentName::parse(&self.name);
-        let filter = self.filter();
+        let filter = self.filter(fields);
         match (name, filter) {
             (Ok(name), Ok(filter)) => Ok((name, filter)),
             (name, filter) => Err(FormErrors {
@@ -205,6 +293,10 @@ impl SegmentForm {
 
     fn has_topic(&self, id: &i64) -> bool {
         self.topics.contains(id)
+    }
+
+    fn has_field(&self, id: &i64) -> bool {
+        self.field == Some(*id)
     }
 
     fn is_any(&self) -> bool {
@@ -259,6 +351,31 @@ struct ListedSegment {
     counted: bool,
 }
 
+/// A field in the form's select.
+struct FieldOption {
+    id: i64,
+    label: String,
+    kind: &'static str,
+}
+
+/// The ops of a field condition, with what the form says of each.
+const FIELD_OPS: [(&str, &str); 11] = [
+    ("not_empty", "has a value"),
+    ("empty", "has no value"),
+    ("eq", "is (text, choice, number)"),
+    ("in", "is one of, comma-separated (text, choice)"),
+    ("contains", "contains (text)"),
+    ("lt", "is below (number)"),
+    ("gt", "is above (number)"),
+    (
+        "between",
+        "from the value to the upper value, both included (number, date)",
+    ),
+    ("before", "is before the day (date)"),
+    ("after", "is after the day (date)"),
+    ("is", "is yes or no (yes/no)"),
+];
+
 /// A topic's box on the form.
 struct TopicBox {
     id: i64,
@@ -280,6 +397,8 @@ struct FormPage {
     form: SegmentForm,
     errors: FormErrors,
     topics: Vec<TopicBox>,
+    fields: Vec<FieldOption>,
+    field_ops: [(&'static str, &'static str); 11],
     /// The live count, when asked for.
     count: Option<String>,
     /// A saved filter the form cannot show, as JSON.
@@ -317,6 +436,7 @@ async fn render_form(
     count: Option<String>,
 ) -> Result<HttpResponse, WebError> {
     let topics: Vec<Topic> = state.topics.all().await?;
+    let fields = field_options(&state.fields.all().await?);
     let title = if form.id.is_some() {
         format!("Segment: {}", form.name)
     } else {
@@ -336,12 +456,25 @@ async fn render_form(
                     name: t.name,
                 })
                 .collect(),
+            fields,
+            field_ops: FIELD_OPS,
             count,
             api_only: None,
             max_name: MAX_SEGMENT_NAME_LENGTH,
             sources: SOURCES,
         },
     )
+}
+
+fn field_options(fields: &[Field]) -> Vec<FieldOption> {
+    fields
+        .iter()
+        .map(|f| FieldOption {
+            id: f.id,
+            label: f.definition.label.as_str().to_owned(),
+            kind: f.definition.kind.label(),
+        })
+        .collect()
 }
 
 fn counted(subscribers: i64, millis: u64) -> String {
@@ -412,7 +545,8 @@ async fn create(
 ) -> Result<HttpResponse, WebError> {
     let mut form = SegmentForm::read(&body);
     form.id = None;
-    let (name, filter) = match form.parse() {
+    let fields = state.fields.all().await?;
+    let (name, filter) = match form.parse(&fields) {
         Ok(parsed) => parsed,
         Err(errors) => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
@@ -460,7 +594,8 @@ async fn count_form(
     body: web::Bytes,
 ) -> Result<HttpResponse, WebError> {
     let form = SegmentForm::read(&body);
-    let filter = match form.filter() {
+    let fields = state.fields.all().await?;
+    let filter = match form.filter(&fields) {
         Ok(filter) => filter,
         Err(message) => {
             let errors = FormErrors {
@@ -533,6 +668,8 @@ async fn edit_page(
                     },
                     errors,
                     topics,
+                    fields: Vec::new(),
+                    field_ops: FIELD_OPS,
                     count,
                     api_only: Some(
                         serde_json::to_string_pretty(&segment.filter.to_json()).unwrap_or_default(),
@@ -557,7 +694,8 @@ async fn update(
     let id = *id;
     let mut form = SegmentForm::read(&body);
     form.id = Some(id);
-    let (name, filter) = match form.parse() {
+    let fields = state.fields.all().await?;
+    let (name, filter) = match form.parse(&fields) {
         Ok(parsed) => parsed,
         Err(errors) => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
