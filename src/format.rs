@@ -3,6 +3,15 @@
 
 use std::borrow::Cow;
 
+/// A refusal's message as the start of a sentence on a form.
+pub fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// `1,234,567`: counts read better grouped by thousands.
 pub fn thousands(n: impl Into<i128>) -> String {
     let n: i128 = n.into();

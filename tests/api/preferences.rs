@@ -16,23 +16,6 @@ use sqlx::Row;
 use crate::on_both_databases;
 use crate::support::{token_of, Backend, Mail, TestApp, MAIL_WAIT, TEST_SECRET};
 
-async fn create_topic(app: &TestApp, slug: &str, name: &str, extra: Value) -> i64 {
-    let token = app.api_token(Role::Admin).await;
-    let mut body = json!({"slug": slug, "name": name});
-    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
-        body.extend(extra.clone());
-    }
-    let response = app
-        .api(Method::POST, "/api/v1/topics", &token)
-        .json(&body)
-        .send()
-        .await
-        .expect("POST /api/v1/topics");
-    assert_eq!(response.status(), 201, "creating {slug}");
-    let topic: Value = response.json().await.expect("JSON");
-    topic["id"].as_i64().expect("id")
-}
-
 /// A confirmed reader in the default topic and in `topics` (public ones,
 /// added by signing up again); returns their token.
 async fn reader_in(app: &TestApp, email: &str, topics: &[&str]) -> String {
@@ -180,8 +163,8 @@ async fn one_click(app: &TestApp, url: &str) -> reqwest::Response {
 
 async fn one_click_leaves_the_issues_topic_and_the_reader_keeps_the_others(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    create_topic(&app, "daily", "Daily", json!({})).await;
-    create_topic(&app, "weekly", "Weekly", json!({})).await;
+    app.create_topic("daily", "Daily", json!({})).await;
+    app.create_topic("weekly", "Weekly", json!({})).await;
     let both = "both@example.com";
     reader_in(&app, both, &["daily", "weekly"]).await;
     let other = "daily-only@example.com";
@@ -243,7 +226,7 @@ async fn one_click_leaves_the_issues_topic_and_the_reader_keeps_the_others(backe
 
 async fn the_footer_offers_leave_this_topic_leave_everything_and_preferences(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    create_topic(&app, "weekly", "Weekly", json!({})).await;
+    app.create_topic("weekly", "Weekly", json!({})).await;
     let email = "footer@example.com";
     let token = reader_in(&app, email, &["weekly"]).await;
     send_issue(&app, "Weekly", &["weekly"]).await;
@@ -312,15 +295,12 @@ async fn token_for(app: &TestApp, email: &str) -> String {
 
 async fn the_preference_centre_changes_name_and_topics_with_evidence(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    create_topic(&app, "weekly", "Weekly", json!({})).await;
-    let press = create_topic(
-        &app,
-        "press",
-        "Press list",
-        json!({"visibility": "private"}),
-    )
-    .await;
-    create_topic(&app, "secret", "Secret", json!({"visibility": "private"})).await;
+    app.create_topic("weekly", "Weekly", json!({})).await;
+    let press = app
+        .create_topic("press", "Press list", json!({"visibility": "private"}))
+        .await;
+    app.create_topic("secret", "Secret", json!({"visibility": "private"}))
+        .await;
     let email = "prefs@example.com";
     let token = reader_in(&app, email, &[]).await;
     let id = app.db.subscriber_id(email).await;
@@ -565,7 +545,7 @@ async fn a_reader_who_leaves_the_topic_mid_send_gets_nothing_more(backend: Backe
     let readers = app
         .add_subscribers(60, SubscriberStatus::Confirmed, "reader")
         .await;
-    let weekly = create_topic(&app, "weekly", "Weekly", json!({})).await;
+    let weekly = app.create_topic("weekly", "Weekly", json!({})).await;
     let leaving = readers.last().expect("a reader").clone();
     let id = app.db.subscriber_id(&leaving).await;
     let mut conn = app.db.connect().await;
@@ -646,8 +626,9 @@ async fn a_reader_who_leaves_the_topic_mid_send_gets_nothing_more(backend: Backe
 
 async fn admins_read_and_set_a_subscribers_topics_through_the_api(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    create_topic(&app, "weekly", "Weekly", json!({})).await;
-    create_topic(&app, "press", "Press", json!({"visibility": "private"})).await;
+    app.create_topic("weekly", "Weekly", json!({})).await;
+    app.create_topic("press", "Press", json!({"visibility": "private"}))
+        .await;
     let email = "api-topics@example.com";
     reader_in(&app, email, &[]).await;
     let id = app.db.subscriber_id(email).await;

@@ -12,24 +12,6 @@ use sqlx::Row;
 use crate::on_both_databases;
 use crate::support::{Backend, TestApp, TestDatabase};
 
-/// Creates a topic through the API as an admin; returns its id.
-async fn create_topic(app: &TestApp, slug: &str, name: &str, extra: Value) -> i64 {
-    let token = app.api_token(Role::Admin).await;
-    let mut body = json!({"slug": slug, "name": name});
-    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
-        body.extend(extra.clone());
-    }
-    let response = app
-        .api(Method::POST, "/api/v1/topics", &token)
-        .json(&body)
-        .send()
-        .await
-        .expect("POST /api/v1/topics");
-    assert_eq!(response.status(), 201, "creating {slug}");
-    let topic: Value = response.json().await.expect("JSON");
-    topic["id"].as_i64().expect("id")
-}
-
 /// The slugs of the topics an address is in, alphabetical.
 async fn topics_of(app: &TestApp, email: &str) -> Vec<String> {
     let mut conn = app.db.connect().await;
@@ -385,8 +367,8 @@ async fn the_api_creates_reads_updates_and_deletes_topics(backend: Backend) {
 
 async fn a_signup_joins_the_chosen_topics_and_its_confirmation_covers_them(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    create_topic(&app, "daily", "Daily", json!({})).await;
-    create_topic(&app, "weekly", "Weekly", json!({})).await;
+    app.create_topic("daily", "Daily", json!({})).await;
+    app.create_topic("weekly", "Weekly", json!({})).await;
 
     let link = sign_up_for(&app, "reader@example.com", &["weekly", "Daily"]).await;
     assert_eq!(
@@ -462,8 +444,9 @@ async fn a_signup_joins_the_chosen_topics_and_its_confirmation_covers_them(backe
 
 async fn a_signup_without_topics_joins_the_topics_on_by_default(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    create_topic(&app, "daily", "Daily", json!({"on_by_default": true})).await;
-    create_topic(&app, "weekly", "Weekly", json!({})).await;
+    app.create_topic("daily", "Daily", json!({"on_by_default": true}))
+        .await;
+    app.create_topic("weekly", "Weekly", json!({})).await;
 
     let (status, body) = sign_up_json(&app, json!({"email": "plain@example.com"})).await;
     assert_eq!(status, 200, "{body}");
@@ -487,8 +470,9 @@ async fn a_signup_without_topics_joins_the_topics_on_by_default(backend: Backend
 
 async fn unknown_or_private_topics_are_refused_and_nothing_is_written(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    create_topic(&app, "daily", "Daily", json!({})).await;
-    create_topic(&app, "press", "Press", json!({"visibility": "private"})).await;
+    app.create_topic("daily", "Daily", json!({})).await;
+    app.create_topic("press", "Press", json!({"visibility": "private"}))
+        .await;
 
     let (status, body) = sign_up_json(
         &app,
@@ -543,7 +527,7 @@ async fn unknown_or_private_topics_are_refused_and_nothing_is_written(backend: B
 
 async fn a_confirmed_reader_adding_a_topic_needs_no_new_confirmation(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    create_topic(&app, "daily", "Daily", json!({})).await;
+    app.create_topic("daily", "Daily", json!({})).await;
     app.subscribed_reader("known@example.com").await;
     assert_eq!(topics_of(&app, "known@example.com").await, ["newsletter"]);
     let mails_before = app.mails_to("known@example.com").await.len();
@@ -593,7 +577,7 @@ async fn a_confirmed_reader_adding_a_topic_needs_no_new_confirmation(backend: Ba
 
 async fn a_reader_who_left_comes_back_to_the_topics_they_choose(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    create_topic(&app, "daily", "Daily", json!({})).await;
+    app.create_topic("daily", "Daily", json!({})).await;
     let unsubscribe = app.subscribed_reader("back@example.com").await;
     let token = crate::support::token_of(&unsubscribe);
     let response = app
@@ -616,7 +600,8 @@ async fn with_one_topic_the_signup_form_is_as_before(backend: Backend) {
     let page = app.get("/").await.text().await.expect("page");
     assert!(!page.contains("type=\"checkbox\""), "{page}");
     // A second topic that is private changes nothing for readers either.
-    create_topic(&app, "press", "Press", json!({"visibility": "private"})).await;
+    app.create_topic("press", "Press", json!({"visibility": "private"}))
+        .await;
     let page = app.get("/").await.text().await.expect("page");
     assert!(!page.contains("type=\"checkbox\""), "{page}");
     assert!(!page.contains("press"), "{page}");
@@ -676,8 +661,8 @@ async fn an_upgrade_puts_every_subscriber_in_the_default_topic(backend: Backend)
 /// page counts them before anything goes out, and changes them.
 async fn an_issue_goes_to_the_readers_of_its_topics_once_each(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let daily = create_topic(&app, "daily", "Daily", json!({})).await;
-    create_topic(&app, "weekly", "Weekly", json!({})).await;
+    let daily = app.create_topic("daily", "Daily", json!({})).await;
+    app.create_topic("weekly", "Weekly", json!({})).await;
     for (email, topics) in [
         ("a@example.com", vec!["daily"]),
         ("b@example.com", vec!["weekly"]),

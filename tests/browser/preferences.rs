@@ -2,24 +2,11 @@
 //! form, confirms, opens the preference centre from the welcome mail, leaves
 //! one topic and downloads their data.
 
-use herald::accounts::Role;
-use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::Row;
 
 use super::driver::Browser;
 use super::support::{Backend, TestApp};
-
-async fn create_topic(app: &TestApp, slug: &str, name: &str) {
-    let token = app.api_token(Role::Admin).await;
-    let response = app
-        .api(Method::POST, "/api/v1/topics", &token)
-        .json(&json!({"slug": slug, "name": name}))
-        .send()
-        .await
-        .expect("POST /api/v1/topics");
-    assert_eq!(response.status(), 201, "creating {slug}");
-}
 
 /// The slugs of the topics `email` is in, in order.
 async fn topics_of(app: &TestApp, email: &str) -> Vec<String> {
@@ -43,8 +30,9 @@ async fn a_reader_picks_two_topics_leaves_one_in_the_preference_centre_and_downl
         return;
     };
     let app = TestApp::spawn(Backend::Sqlite).await;
-    create_topic(&app, "daily", "Daily digest").await;
-    create_topic(&app, "business", "Business weekly").await;
+    app.create_topic("daily", "Daily digest", json!({})).await;
+    app.create_topic("business", "Business weekly", json!({}))
+        .await;
     let email = "reader@example.com";
 
     browser.goto(&app.url("/")).await;

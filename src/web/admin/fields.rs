@@ -2,6 +2,7 @@
 //! and the form that creates one, a field's own form, and a confirmation step
 //! before deleting (which takes every reader's value with it). Admins only.
 
+use crate::format::capitalised;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -138,14 +139,6 @@ impl FormErrors {
             || self.kind.is_some()
             || self.choices.is_some()
             || self.visibility.is_some()
-    }
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
 

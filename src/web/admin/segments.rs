@@ -5,6 +5,7 @@
 //! shows the count of the form as it stands, and a confirmation step before
 //! deleting. Editors and admins, as both will send to segments.
 
+use crate::format::capitalised;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -331,14 +332,6 @@ impl FormErrors {
             }),
             SegmentError::Store(error) => Err(error.into()),
         }
-    }
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
 

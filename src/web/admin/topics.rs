@@ -2,6 +2,7 @@
 //! form that creates one, a topic's own form, and a confirmation step before
 //! deleting. For admins only, like the other settings of the list.
 
+use crate::format::capitalised;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
@@ -112,14 +113,6 @@ impl FieldErrors {
             || self.description.is_some()
             || self.visibility.is_some()
             || self.on_by_default.is_some()
-    }
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
 

@@ -143,6 +143,25 @@ impl TestApp {
             .request(method, self.url(path))
             .bearer_auth(token)
     }
+
+    /// Creates a topic through the API as an admin, with the members of
+    /// `extra` (`{"visibility": "private"}`, …) added; returns its id.
+    pub async fn create_topic(&self, slug: &str, name: &str, extra: serde_json::Value) -> i64 {
+        let token = self.api_token(Role::Admin).await;
+        let mut body = serde_json::json!({"slug": slug, "name": name});
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        let response = self
+            .api(reqwest::Method::POST, "/api/v1/topics", &token)
+            .json(&body)
+            .send()
+            .await
+            .expect("POST /api/v1/topics");
+        assert_eq!(response.status(), 201, "creating {slug}");
+        let topic: serde_json::Value = response.json().await.expect("JSON");
+        topic["id"].as_i64().expect("id")
+    }
 }
 
 impl AdminBrowser {
