@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/dkim");
 const READY_WAIT: Duration = Duration::from_secs(10);
+const START_ATTEMPTS: usize = 5;
 
 /// dnsmasq serving `records` (name, TXT value) and answering "no such name"
 /// for anything else under example.com; killed on drop.
@@ -29,37 +30,48 @@ impl DnsServer {
             eprintln!("\n*** herald dns --check test NOT run: {why} ***\n");
             return None;
         }
-        let port = UdpSocket::bind("127.0.0.1:0")
-            .and_then(|s| s.local_addr())
-            .expect("a free port")
-            .port();
-        let mut command = Command::new("dnsmasq");
-        command.args([
-            "--no-daemon",
-            "--conf-file=/dev/null",
-            "--listen-address=127.0.0.1",
-            "--bind-interfaces",
-            "--no-resolv",
-            "--no-hosts",
-            "--local=/example.com/",
-            "--pid-file=",
-            &format!("--port={port}"),
-        ]);
-        for (name, value) in records {
-            command.arg(format!("--txt-record={name},{value}"));
+        // The port is free for UDP when chosen; its TCP twin, or the port
+        // itself a moment later, may not be, and then dnsmasq exits at once:
+        // try another port rather than wait for a server that is gone.
+        for _ in 0..START_ATTEMPTS {
+            let port = UdpSocket::bind("127.0.0.1:0")
+                .and_then(|s| s.local_addr())
+                .expect("a free port")
+                .port();
+            let mut command = Command::new("dnsmasq");
+            command.args([
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--listen-address=127.0.0.1",
+                "--bind-interfaces",
+                "--no-resolv",
+                "--no-hosts",
+                "--local=/example.com/",
+                "--pid-file=",
+                &format!("--port={port}"),
+            ]);
+            for (name, value) in records {
+                command.arg(format!("--txt-record={name},{value}"));
+            }
+            let child = command
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("dnsmasq starts");
+            let mut server = Self { child, port };
+            let started = Instant::now();
+            loop {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Some(server);
+                }
+                if matches!(server.child.try_wait(), Ok(Some(_))) {
+                    break;
+                }
+                assert!(started.elapsed() < READY_WAIT, "dnsmasq did not start");
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
-        let child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dnsmasq starts");
-        let server = Self { child, port };
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < READY_WAIT, "dnsmasq did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(server)
+        panic!("dnsmasq exited at once on {START_ATTEMPTS} ports in a row")
     }
 }
 
